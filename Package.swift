@@ -1,0 +1,56 @@
+// swift-tools-version: 6.1
+// Baton: a multi-node distributed-training launcher over MPI and InfiniBand verbs.
+import PackageDescription
+
+let package = Package(
+    name: "Baton",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "baton", targets: ["baton"]),
+        .library(name: "MPI", targets: ["MPI"]),
+        .library(name: "Verbs", targets: ["Verbs"]),
+        .library(name: "BatonCore", targets: ["BatonCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // C libraries, found with pkg-config; each names the Debian package that has it.
+        .systemLibrary(
+            name: "CMPI", path: "CInterop/CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(
+            name: "CIBVerbs", path: "CInterop/CIBVerbs", pkgConfig: "libibverbs",
+            providers: [.apt(["libibverbs-dev"])]),
+        .systemLibrary(
+            name: "CRDMACM", path: "CInterop/CRDMACM", pkgConfig: "librdmacm",
+            providers: [.apt(["librdmacm-dev"])]),
+
+        // Bindings: reusable on their own, no knowledge of Baton, no C type in public API.
+        .target(name: "MPI", dependencies: ["CMPI"]),
+        .target(name: "Verbs", dependencies: ["CIBVerbs", "CRDMACM"]),
+
+        // The launcher library: everything the CLI does, testable without the CLI.
+        .target(
+            name: "BatonCore",
+            dependencies: [
+                "MPI", "Verbs",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+
+        // The CLI: parsing and printing only.
+        .executableTarget(
+            name: "baton",
+            dependencies: [
+                "BatonCore", "MPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "MPITests", dependencies: ["MPI"]),
+        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "MPI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

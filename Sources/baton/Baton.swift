@@ -1,0 +1,24 @@
+import ArgumentParser
+import BatonCore
+
+@main
+struct Baton: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton",
+        abstract: "Multi-node distributed-training launcher over MPI and InfiniBand verbs.",
+        discussion: """
+            Exit codes: \(ExitCodes.summary)
+            """,
+        version: BatonVersion.string,
+        subcommands: [
+            SelftestCommand.self,
+            ProbeCommand.self,
+            DoctorCommand.self,
+            ContainerFlagsCommand.self,
+            ShardCommand.self,
+            LaunchCommand.self,
+            ExecCommand.self,
+            GridCommand.self,
+            BenchCommand.self,
+        ])
+}

@@ -190,8 +190,10 @@ public final class GridScheduler {
         nextSweep = startedAt
         nextSummary = startedAt + options.summaryInterval
         event(startedAt, "run", nil, nil, "grid started: \(configs.count) configs, \(queueCount) to run, \(nodes.count) nodes")
+        // `now` is the time of the latest poll: every event due by then has been handled,
+        // so the liveness sweep never blames a node for heartbeats still in the queue.
+        var now = startedAt
         while true {
-            let now = executor.now()
             if shouldStop() {
                 stopAll(now)
                 try flush()
@@ -217,13 +219,13 @@ public final class GridScheduler {
                 return .noNodes
             }
             let events = injected.isEmpty ? executor.poll(until: nextDeadline(now)) : []
-            let t = executor.now()
+            now = executor.now()
             let batch = injected + events
             injected.removeAll()
-            for e in batch { handle(e, t) }
-            if t >= nextSummary {
-                nextSummary = t + options.summaryInterval
-                onSummary?(summary(t))
+            for e in batch { handle(e, now) }
+            if now >= nextSummary {
+                nextSummary = now + options.summaryInterval
+                onSummary?(summary(now))
             }
         }
     }

@@ -26,7 +26,7 @@ public enum GridRun {
             self.coolDown = coolDown
         }
 
-        var metaOps: [GridStoreOp] {
+        public var metaOps: [GridStoreOp] {
             [
                 .meta("spec_path", specPath), .meta("spec_text", specText),
                 .meta("nodes", GridJSON.stringArray(nodeNames)), .meta("host_source", hostSource),

@@ -89,6 +89,13 @@ public final class LocalExecutor: ConfigExecutor {
         }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in launch.environment { env[k] = v }
+        if ranks == 1 {
+            // The torch-style variables of a one-rank world (under mpirun, the ranks have
+            // Open MPI's OMPI_COMM_WORLD_* instead; `baton exec` will set both).
+            for (k, v) in ["RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1", "NODE_RANK": "0", "NNODES": "1"] {
+                env[k] = v
+            }
+        }
         let entry = tokenEntry(launch.attemptID)
         env["BATON_GRID_ATTEMPT"] = String(entry.dropFirst("BATON_GRID_ATTEMPT=".count))
         if let log = launch.logPath {

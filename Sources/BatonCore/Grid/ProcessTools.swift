@@ -89,8 +89,13 @@ public enum ProcessTools {
 
     /// Every process in a session (what "the node's processes" means on the local executor:
     /// Open MPI gives each rank its own process group, but they stay in mpirun's session).
+    /// Zombies are left out: they are dead already, and where pid 1 does not reap (some
+    /// containers) they would never go away.
     public static func sessionMembers(_ session: Int32) -> [pid_t] {
-        allPIDs().filter { stat($0)?.session == session }
+        allPIDs().filter { pid in
+            guard let s = stat(pid) else { return false }
+            return s.session == session && s.state != "Z"
+        }
     }
 
     static func allPIDs() -> [pid_t] {

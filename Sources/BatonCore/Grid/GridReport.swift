@@ -80,7 +80,7 @@ public enum GridReport {
             var cols = [r.id, r.status.rawValue, String(r.attempts), String(r.resumed), String(r.handedOff),
                 r.nodes.map { $0.joined(separator: "+") }.joined(separator: " ")]
             cols += paramNames.map { p[$0]?.description ?? "" }
-            cols += metricNames.map { r.metrics[$0].map(GridValue.format) ?? "" }
+            cols += metricNames.map { r.metrics[$0].map(GridFormat.metric) ?? "" }
             lines.append(cols.map(field).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -100,7 +100,7 @@ public enum GridReport {
         var body: [[String]] = []
         for (i, r) in rows.prefix(limit ?? rows.count).enumerated() {
             var row = [String(i + 1), r.id, r.status.rawValue]
-            if objective != nil { row.append(r.objective.map(GridValue.format) ?? "-") }
+            if objective != nil { row.append(r.objective.map(GridFormat.metric) ?? "-") }
             var attempts = String(r.attempts)
             if r.handedOff { attempts += " handed-off" } else if r.resumed { attempts += " resumed" }
             row += [attempts, r.nodes.map { $0.joined(separator: "+") }.joined(separator: ">"),

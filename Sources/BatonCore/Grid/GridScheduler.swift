@@ -299,7 +299,7 @@ public final class GridScheduler {
                     metrics: GridStore.metricsJSON(exit.metrics), objective: objective, lastOutput: nil, finishedAt: t))
             doneDurationSum += t - r.startedAt
             doneDurationCount += 1
-            let m = options.objective.flatMap { o in exit.metrics[o.metric].map { " \(o.metric)=\(GridValue.format($0))" } } ?? ""
+            let m = options.objective.flatMap { o in exit.metrics[o.metric].map { " \(o.metric)=\(GridFormat.metric($0))" } } ?? ""
             event(t, "finished", c.id, nodeNames,
                 "finished \(c.id) on \(nodeNames) in \(GridFormat.duration(t - r.startedAt)) (attempt \(r.number))\(m)")
         } else {
@@ -584,6 +584,11 @@ public enum GridRunLayout {
 }
 
 public enum GridFormat {
+    /// A metric value: whole numbers without a fraction (`step 20`, not `20.0`).
+    public static func metric(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : GridValue.format(v)
+    }
+
     /// `850ms`, `12.3s`, `4m05s`, `1h02m`.
     public static func duration(_ s: Double) -> String {
         if s < 1 { return "\(Int((s * 1000).rounded()))ms" }

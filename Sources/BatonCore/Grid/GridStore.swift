@@ -92,7 +92,7 @@ public final class GridStore {
         case .insertConfig(let c):
             try db.cachedStatement(
                 sql: "INSERT OR IGNORE INTO configs(id, position, params, argv, status) VALUES (?, ?, ?, ?, 'pending')"
-            ).execute(arguments: [c.id, c.position, c.paramsJSON, GridJSON.stringArray(c.argv)])
+            ).execute(arguments: [c.id, c.position, c.orderedJSON, GridJSON.stringArray(c.argv)])
             // A spec extended on --resume can move a config; keep the newest order.
             try db.cachedStatement(sql: "UPDATE configs SET position = ? WHERE id = ?").execute(arguments: [c.position, c.id])
         case .config(let id, let status, let attempts, let failures, let metrics, let objective, let lastOutput, let finishedAt):

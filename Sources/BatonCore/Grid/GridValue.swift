@@ -95,6 +95,11 @@ enum GridJSON {
         return "{" + sorted.map { quote($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
     }
 
+    /// `{"lr":0.1,"bs":32}` in the given order (the spec's), for people to read.
+    static func orderedObject(_ pairs: [(String, GridValue)]) -> String {
+        "{" + pairs.map { quote($0.0) + ":" + $0.1.json }.joined(separator: ",") + "}"
+    }
+
     /// Reads a flat object written by `object` back into ordered pairs (sorted keys).
     static func parseObject(_ text: String) -> [(String, GridValue)] {
         var out: [(String, GridValue)] = []

@@ -24,7 +24,7 @@ struct GridLocalExecutorTests {
         """
 
     static func run(
-        configs n: Int, nodes: Int, failures: [LocalExecutor.Failure] = [], options: GridSchedulerOptions = .init()
+        configs n: Int, nodes: Int, failures: [LocalGridExecutor.Failure] = [], options: GridSchedulerOptions = .init()
     ) throws -> (String, GridStore, GridOutcome) {
         let dir = NSTemporaryDirectory() + "baton-grid-local-\(UUID().uuidString)"
         let spec = try GridSpec.parse(
@@ -35,7 +35,7 @@ struct GridLocalExecutorTests {
             objective: {metric: score, mode: max}
             """, file: "local.yaml")
         let configs = try GridExpansion.expand(spec)
-        let executor = LocalExecutor(nodes: nodes, runDir: dir, failures: failures, grace: 1)
+        let executor = LocalGridExecutor(nodes: nodes, runDir: dir, failures: failures, grace: 1)
         let settings = GridRun.Settings(
             specPath: "local.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "--local \(nodes)",
             executor: "local", heartbeatTimeout: options.heartbeatTimeout, coolDown: options.coolDown)
@@ -77,7 +77,7 @@ struct GridLocalExecutorTests {
         let snap = try store.snapshot()
         let moved = try #require(snap.configs.first { $0.attempts == 2 })
         #expect(moved.attemptRecords.map(\.status) == ["lost", "done"])
-        #expect(moved.attemptRecords[1].nodes == ["local1"])
+        #expect(moved.attemptRecords[1].nodes == ["local-1"])
         #expect(moved.attemptRecords[1].resumed)
         let log = Self.read(GridRunLayout.configDir(dir, moved.id) + "/attempt-2.log")
         let said = log.split(separator: "\n").first { $0.hasPrefix("resume=") } ?? ""
@@ -90,7 +90,7 @@ struct GridLocalExecutorTests {
             #expect(Self.read(GridRunLayout.checkpointDir(dir, c.id) + "/completions").split(separator: "\n").count == 1)
         }
         #expect(snap.configs.filter { $0.id != moved.id }.allSatisfy { $0.attempts == 1 })
-        #expect(snap.nodes.first { $0.name == "local0" }?.state == .dead)
+        #expect(snap.nodes.first { $0.name == "local-0" }?.state == .dead)
     }
 
     @Test("a hung node (SIGSTOP) is lost after the heartbeat timeout; its config moves after the lease")
@@ -111,7 +111,7 @@ struct GridLocalExecutorTests {
         let lostAt = try #require(lost.endedAt)
         #expect(moved.attemptRecords[1].startedAt >= lostAt + 1)
         // The stopped processes were killed, not left behind.
-        #expect(ProcessTools.processes(withEnvironment: "BATON_GRID_ATTEMPT=\(dir)#\(lost.id)").isEmpty)
+        #expect(GridProcess.processes(withEnvironment: "BATON_GRID_ATTEMPT=\(dir)#\(lost.id)").isEmpty)
         #expect(Self.read(GridRunLayout.checkpointDir(dir, moved.id) + "/completions") == "2\n")
     }
 
@@ -120,7 +120,7 @@ struct GridLocalExecutorTests {
         let dir = NSTemporaryDirectory() + "baton-grid-local-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try GridSpec.parse("command: [/nonexistent/prog]\nparameters: {a: [1]}\nmax_retries: 1\n", file: "s.yaml")
-        let executor = LocalExecutor(nodes: 2, runDir: dir)
+        let executor = LocalGridExecutor(nodes: 2, runDir: dir)
         let settings = GridRun.Settings(specPath: "s.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "",
             executor: "local", heartbeatTimeout: 10, coolDown: 60)
         let store = try GridRun.create(runDir: dir, settings: settings, configs: try GridExpansion.expand(spec), durable: false)

@@ -19,20 +19,20 @@ struct GridSchedulerTests {
     struct Harness {
         var runDir: String
         var store: GridStore
-        var executor: SimulatedExecutor
+        var executor: SimulatedGridExecutor
         var scheduler: GridScheduler
         var configs: [GridConfig]
     }
 
     static func harness(
-        configs n: Int, nodes: Int, failures: [SimulatedExecutor.NodeFailure] = [], options: GridSchedulerOptions = .init(),
-        model: @escaping (AttemptLaunch) -> SimulatedExecutor.JobOutcome = { _ in .init(duration: 10) }
+        configs n: Int, nodes: Int, failures: [SimulatedGridExecutor.NodeFailure] = [], options: GridSchedulerOptions = .init(),
+        specText: String = "", model: @escaping (AttemptLaunch) -> SimulatedGridExecutor.JobOutcome = { _ in .init(duration: 10) }
     ) throws -> Harness {
         let dir = tempDir()
         let configs = try configs(n)
-        let executor = SimulatedExecutor(nodes: nodes, failures: failures, model: model)
+        let executor = SimulatedGridExecutor(nodes: nodes, failures: failures, model: model)
         let settings = GridRun.Settings(
-            specPath: "s.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "sim", executor: "sim",
+            specPath: "s.yaml", specText: specText, nodeNames: executor.nodeNames, hostSource: "sim", executor: "sim",
             heartbeatTimeout: options.heartbeatTimeout, coolDown: options.coolDown)
         let store = try GridRun.create(runDir: dir, settings: settings, configs: configs, durable: false)
         let records = try store.snapshot().configs
@@ -65,7 +65,7 @@ struct GridSchedulerTests {
 
     @Test("a crashed node's config resumes on another node at once; other configs keep one attempt")
     func crashHandOff() throws {
-        let failures = [SimulatedExecutor.NodeFailure(node: 1, at: 5, fault: .crash)]
+        let failures = [SimulatedGridExecutor.NodeFailure(node: 1, at: 5, fault: .crash)]
         let h = try Self.harness(configs: 12, nodes: 4, failures: failures)
         #expect(try h.scheduler.run() == .finished(done: 12, failed: 0))
         let snap = try h.store.snapshot()
@@ -92,7 +92,7 @@ struct GridSchedulerTests {
         var options = GridSchedulerOptions()
         options.heartbeatTimeout = 10
         options.lease = 10
-        let failures = [SimulatedExecutor.NodeFailure(node: 0, at: 5, fault: .silent)]
+        let failures = [SimulatedGridExecutor.NodeFailure(node: 0, at: 5, fault: .silent)]
         let h = try Self.harness(configs: 4, nodes: 2, failures: failures, options: options) { _ in .init(duration: 30) }
         #expect(try h.scheduler.run() == .finished(done: 4, failed: 0))
         let c = try #require(try h.store.snapshot().configs.first { $0.attempts > 1 })
@@ -130,7 +130,7 @@ struct GridSchedulerTests {
     func readmission() throws {
         var options = GridSchedulerOptions()
         options.coolDown = 20
-        let failures = [SimulatedExecutor.NodeFailure(node: 1, at: 5, fault: .crash, downFor: 10)]
+        let failures = [SimulatedGridExecutor.NodeFailure(node: 1, at: 5, fault: .crash, downFor: 10)]
         let h = try Self.harness(configs: 12, nodes: 2, failures: failures, options: options)
         #expect(try h.scheduler.run() == .finished(done: 12, failed: 0))
         let snap = try h.store.snapshot()
@@ -144,7 +144,7 @@ struct GridSchedulerTests {
     func failedHealthCheck() throws {
         var options = GridSchedulerOptions()
         options.coolDown = 20
-        let failures = [SimulatedExecutor.NodeFailure(node: 1, at: 5, fault: .crash, downFor: 30)]
+        let failures = [SimulatedGridExecutor.NodeFailure(node: 1, at: 5, fault: .crash, downFor: 30)]
         let h = try Self.harness(configs: 12, nodes: 2, failures: failures, options: options)
         #expect(try h.scheduler.run() == .finished(done: 12, failed: 0))
         let snap = try h.store.snapshot()
@@ -164,7 +164,7 @@ struct GridSchedulerTests {
         #expect(runningBefore.count == 3)
 
         let store = try GridStore(runDir: h.runDir, durable: false)
-        let executor = SimulatedExecutor(nodes: 3) { _ in .init(duration: 10) }
+        let executor = SimulatedGridExecutor(nodes: 3) { _ in .init(duration: 10) }
         let r = try GridRun.prepareResume(store: store, executor: executor, newConfigs: nil)
         #expect(r.orphans.count == 3)
         let scheduler = GridScheduler(
@@ -194,7 +194,7 @@ struct GridSchedulerTests {
         #expect(snap.configs.flatMap(\.attemptRecords).filter { $0.status == "stopped" }.count == 2)
         #expect(h.executor.terminated.count == 2)
 
-        let executor = SimulatedExecutor(nodes: 2) { _ in .init(duration: 10) }
+        let executor = SimulatedGridExecutor(nodes: 2) { _ in .init(duration: 10) }
         let r = try GridRun.prepareResume(store: h.store, executor: executor, newConfigs: nil)
         #expect(r.orphans.isEmpty)
         let again = GridScheduler(executor: executor, store: h.store, options: .init(), configs: r.configs,
@@ -229,8 +229,29 @@ struct GridSchedulerTests {
     func noNodes() throws {
         var options = GridSchedulerOptions()
         options.coolDown = 5
-        let failures = [SimulatedExecutor.NodeFailure(node: 0, at: 1, fault: .crash)]
+        let failures = [SimulatedGridExecutor.NodeFailure(node: 0, at: 1, fault: .crash)]
         let h = try Self.harness(configs: 3, nodes: 1, failures: failures, options: options)
         #expect(try h.scheduler.run() == .noNodes)
+    }
+
+    @Test("results are sorted by the objective, best first, failed configs last; JSON has the promised fields")
+    func resultsOrder() throws {
+        var options = GridSchedulerOptions()
+        options.maxRetries = 0
+        let spec = "command: [t]\nparameters: {i: [0]}\nobjective: {metric: loss, mode: min}\n"
+        let h = try Self.harness(configs: 5, nodes: 2, options: options, specText: spec) { l in
+            let i = Double(l.argv[1])!
+            return .init(duration: 1, exitCode: i == 2 ? 1 : 0, metrics: ["loss": abs(i - 3), "step": 7])
+        }
+        #expect(try h.scheduler.run() == .finished(done: 4, failed: 1))
+        let rows = GridReport.results(try h.store.snapshot())
+        #expect(rows.map { $0.params[0].1 } == [.int(3), .int(4), .int(1), .int(0), .int(2)])
+        #expect(rows.last?.status == .failed)
+        let json = try JSONSerialization.jsonObject(with: Data(GridReport.json(rows).utf8)) as! [[String: Any]]
+        for key in ["id", "params", "status", "attempts", "nodes", "resumed", "metrics"] {
+            #expect(json[0][key] != nil, "missing \(key)")
+        }
+        #expect((json[0]["metrics"] as? [String: Any])?["step"] != nil)
+        #expect(GridReport.csv(rows).split(separator: "\n").first == "id,status,attempts,resumed,handed_off,nodes,i,loss,step")
     }
 }

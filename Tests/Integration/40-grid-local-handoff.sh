@@ -50,16 +50,16 @@ YAML
   > "$work/head.out" 2>&1 &
 head_pid=$!
 
-# Wait (bounded) until local1 and local2 each run a config, then crash one and hang the other.
+# Wait (bounded) until local-1 and local-2 each run a config, then crash one and hang the other.
 for _ in $(seq 100); do
-  n=$("$baton" grid status "$work/run" 2>/dev/null | awk '$1 ~ /^local[12]$/ && $7 ~ /^[0-9]+$/' | wc -l || true)
+  n=$("$baton" grid status "$work/run" 2>/dev/null | awk '$1 ~ /^local-[12]$/ && $7 ~ /^[0-9]+$/' | wc -l || true)
   [ "$n" -eq 2 ] && break
   sleep 0.1
 done
-[ "$n" -eq 2 ] || fail "configs did not start on local1 and local2"
+[ "$n" -eq 2 ] || fail "configs did not start on local-1 and local-2"
 sleep 1  # let them checkpoint a few steps (workload, not synchronisation)
-"$baton" grid kill-node "$work/run" local1 --signal KILL --down-for 600s
-"$baton" grid kill-node "$work/run" local2 --signal STOP --down-for 600s
+"$baton" grid kill-node "$work/run" local-1 --signal KILL --down-for 600s
+"$baton" grid kill-node "$work/run" local-2 --signal STOP --down-for 600s
 
 for _ in $(seq 600); do kill -0 "$head_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$head_pid" 2>/dev/null && fail "the grid did not finish within 60 s"
@@ -77,7 +77,7 @@ moved = [r for r in rows if r["handed_off"]]
 assert len(moved) == 2, f"expected two handed-off configs, got {moved}"
 for r in moved:
     assert r["attempts"] == 2 and r["resumed"], r
-    assert r["nodes"][0][0] in ("local1", "local2") and r["nodes"][1][0] == "local0", r
+    assert r["nodes"][0][0] in ("local-1", "local-2") and r["nodes"][1][0] == "local-0", r
     log = open(f"{work}/run/configs/{r['id']}/attempt-2.log").read()
     said = [l for l in log.splitlines() if l.startswith("resume=")][0]
     assert said.startswith("resume=1 attempt=2") and int(said.split("start=")[1]) > 0, said
@@ -87,9 +87,9 @@ for r in rows:
     done = open(f"{work}/run/configs/{r['id']}/checkpoint/completions").read().split()
     assert len(done) == 1, (r["id"], done)
 assert [r["params"]["score"] for r in rows] == [6, 5, 4, 3, 2, 1], "sorted by the objective, best first"
-print("ok: 6 configs done once each; crashed and hung nodes' configs resumed on local0")
+print("ok: 6 configs done once each; crashed and hung nodes' configs resumed on local-0")
 PY
-grep -q "node local1 lost: its processes were killed" "$work/head.out" || fail "no crash line"
-grep -q "node local2 lost: no heartbeat" "$work/head.out" || fail "no hang line"
+grep -q "node local-1 lost: its processes were killed" "$work/head.out" || fail "no crash line"
+grep -q "node local-2 lost: no heartbeat" "$work/head.out" || fail "no hang line"
 if ps -eo stat,args | grep -v grep | grep -q "^T.*$work/trainer.sh"; then fail "hung processes left behind"; fi
 echo "PASS 40-grid-local-handoff"

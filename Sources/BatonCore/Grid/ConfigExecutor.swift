@@ -64,8 +64,8 @@ public enum ExecutorEvent: Sendable {
 /// Starts configs' attempts on nodes and reports what happens to them. The scheduler calls
 /// it from one thread; implementations need not be thread-safe.
 ///
-/// Implementations: `SimulatedExecutor` (in-process, fake jobs, for scale tests),
-/// `LocalExecutor` (real processes on this machine, one simulated node each).
+/// Implementations: `SimulatedGridExecutor` (in-process, fake jobs, for scale tests),
+/// `LocalGridExecutor` (real processes on this machine, one simulated node each).
 public protocol ConfigExecutor: AnyObject {
     /// Node names, indexed as the scheduler indexes them.
     var nodeNames: [String] { get }

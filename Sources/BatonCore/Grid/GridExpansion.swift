@@ -29,12 +29,12 @@ public struct GridConfig: Sendable {
 
     /// The id for a set of parameters.
     public static func id(forCanonicalJSON json: String) -> String {
-        String(String(FNV1a.hash(json), radix: 16).leftPadded(to: 16).prefix(12))
+        String(String(GridHash.hash(json), radix: 16).leftPadded(to: 16).prefix(12))
     }
 }
 
 extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+    fileprivate func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

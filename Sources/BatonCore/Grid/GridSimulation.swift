@@ -13,7 +13,7 @@ public enum GridSimulation {
         /// Config durations are uniform in this range (virtual seconds).
         public var minDuration = 30.0
         public var maxDuration = 90.0
-        /// Virtual seconds per wall second while the scheduler works (see SimulatedExecutor).
+        /// Virtual seconds per wall second while the scheduler works (see SimulatedGridExecutor).
         public var speed = 1000.0
         public var heartbeatInterval = 5.0
         public var heartbeatTimeout = 30.0
@@ -81,14 +81,14 @@ public enum GridSimulation {
 
         let failing = Array((0..<s.nodes).map { ($0, rng.next()) }.sorted { $0.1 < $1.1 }.prefix(Int(Double(s.nodes) * s.nodeFailureRate)))
         let meanWaves = Double(s.configs) / Double(s.nodes) * (s.minDuration + s.maxDuration) / 2
-        var failures: [SimulatedExecutor.NodeFailure] = []
+        var failures: [SimulatedGridExecutor.NodeFailure] = []
         for (i, f) in failing.enumerated() {
             failures.append(
                 .init(node: f.0, at: rng.unit() * meanWaves * 0.9, fault: i % 2 == 0 ? .crash : .silent,
                     downFor: i % 4 < 2 ? s.coolDown / 2 : nil))
         }
         let seedBase = rng.next()
-        let executor = SimulatedExecutor(nodes: s.nodes, speed: s.speed, heartbeatInterval: s.heartbeatInterval, failures: failures)
+        let executor = SimulatedGridExecutor(nodes: s.nodes, speed: s.speed, heartbeatInterval: s.heartbeatInterval, failures: failures)
         { launch in
             // Deterministic per attempt: a hash of the attempt id and the seed.
             var r = Random(state: seedBase ^ UInt64(launch.attemptID) &* 0x2545_F491_4F6C_DD1D)
@@ -105,10 +105,10 @@ public enum GridSimulation {
         let records = try store.snapshot().configs
         let scheduler = GridScheduler(executor: executor, store: store, options: options, configs: records)
         let commitsBefore = store.commits
-        let t0 = SimulatedExecutor.wall()
+        let t0 = SimulatedGridExecutor.wall()
         let v0 = executor.now()
         let outcome = try scheduler.run()
-        let wall = SimulatedExecutor.wall() - t0
+        let wall = SimulatedGridExecutor.wall() - t0
         let virtual = executor.now() - v0
 
         let snap = try store.snapshot(events: 0)

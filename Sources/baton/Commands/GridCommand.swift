@@ -29,18 +29,18 @@ struct GridCommand: ParsableCommand {
 }
 
 /// Prints a line and flushes (the detached head logs to a file).
-func say(_ text: String) {
+fileprivate func say(_ text: String) {
     print(text)
     fflush(nil)
 }
 
-func fail(_ text: String, _ code: Int32) -> ExitCode {
+fileprivate func fail(_ text: String, _ code: Int32) -> ExitCode {
     FileHandle.standardError.write(Data("baton grid: \(text)\n".utf8))
     return ExitCode(code)
 }
 
 /// Set from signal handlers; read by the scheduler's stop check.
-nonisolated(unsafe) var gridInterrupted: sig_atomic_t = 0
+nonisolated(unsafe) fileprivate var gridInterrupted: sig_atomic_t = 0
 
 struct GridRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -73,7 +73,7 @@ struct GridRunCommand: ParsableCommand {
     @Flag(help: "Keep running after the terminal closes; the head logs to RUN_DIR/head.log.")
     var detach = false
 
-    @Option(name: .customLong("fail-node"), help: "Fault injection (local): the node to take down, e.g. local1.")
+    @Option(name: .customLong("fail-node"), help: "Fault injection (local): the node to take down, e.g. local-1.")
     var failNode: String?
 
     @Option(name: .customLong("fail-after"), help: "Fault injection: how long after the start, e.g. 20s.")
@@ -142,7 +142,7 @@ struct GridRunCommand: ParsableCommand {
             dir = runDir ?? "baton-runs/\(base)-\(stamp)"
             settings = GridRun.Settings(
                 specPath: spec, specText: try String(contentsOfFile: spec, encoding: .utf8),
-                nodeNames: (0..<local).map { "local\($0)" }, hostSource: "--local \(local)", executor: "local",
+                nodeNames: (0..<local).map { "local-\($0)" }, hostSource: "--local \(local)", executor: "local",
                 heartbeatTimeout: hb, coolDown: cool)
             do {
                 _ = try GridRun.create(runDir: dir, settings: settings, configs: newConfigs!)
@@ -154,7 +154,7 @@ struct GridRunCommand: ParsableCommand {
         let absDir = fm.currentDirectoryPath.hasPrefix("/") && !dir.hasPrefix("/")
             ? (fm.currentDirectoryPath as NSString).appendingPathComponent(dir) : dir
 
-        var failures: [LocalExecutor.Failure] = []
+        var failures: [LocalGridExecutor.Failure] = []
         if let failNode {
             guard let node = settings.nodeNames.firstIndex(of: failNode) else {
                 throw fail("--fail-node \(failNode): no such node (nodes: \(settings.nodeNames.joined(separator: ", ")))", ExitCodes.badInput)
@@ -172,7 +172,7 @@ struct GridRunCommand: ParsableCommand {
             if let failNode, let failAfter { args += ["--fail-node", failNode, "--fail-after", failAfter, "--fail-signal", failSignal] }
             if quiet { args.append("--quiet") }
             let log = (absDir as NSString).appendingPathComponent("head.log")
-            let pid = try ProcessTools.spawn([GridHead.executablePath()] + args, environment: ProcessInfo.processInfo.environment, logPath: log)
+            let pid = try GridProcess.spawn([GridHead.executablePath()] + args, environment: ProcessInfo.processInfo.environment, logPath: log)
             say("baton grid: running detached, head pid \(pid)")
             say("  log:     \(log)")
             say("  status:  baton grid status \(dir) --watch")
@@ -182,7 +182,7 @@ struct GridRunCommand: ParsableCommand {
         }
 
         let store = try GridStore(runDir: absDir)
-        let executor = LocalExecutor(
+        let executor = LocalGridExecutor(
             nodes: settings.nodeNames.count, runDir: absDir, wrapper: [GridHead.executablePath(), "grid", "_attempt"],
             failures: failures)
         try store.commit(settings.metaOps + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
@@ -230,13 +230,13 @@ struct GridRunCommand: ParsableCommand {
     }
 }
 
-func say(_ text: String, terminator: String) {
+fileprivate func say(_ text: String, terminator: String) {
     print(text, terminator: terminator)
     fflush(nil)
 }
 
 /// Facts about the head process of a run.
-enum GridHead {
+fileprivate enum GridHead {
     static let stopFile = "stop-requested"
 
     static func executablePath() -> String {
@@ -248,7 +248,7 @@ enum GridHead {
         guard let pid = meta["head_pid"].flatMap(Int32.init), pid > 0, pid != getpid() else { return nil }
         guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
         let words = cmd.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return words.contains("grid") && (ProcessTools.stat(pid).map { $0.state != "Z" } ?? false) ? pid : nil
+        return words.contains("grid") && (GridProcess.stat(pid).map { $0.state != "Z" } ?? false) ? pid : nil
     }
 }
 
@@ -361,7 +361,7 @@ struct GridStopCommand: ParsableCommand {
         // No head: stop whatever attempts a killed head left running.
         let settings = try GridRun.Settings(meta: meta)
         let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
-        let executor = LocalExecutor(nodes: settings.nodeNames.count, runDir: absDir)
+        let executor = LocalGridExecutor(nodes: settings.nodeNames.count, runDir: absDir)
         var ops: [GridStoreOp] = []
         var stopped = 0
         for c in try store.snapshot(events: 0).configs {
@@ -383,7 +383,7 @@ struct GridKillNodeCommand: ParsableCommand {
         abstract: "Fault injection on a --local run: kill (or hang) every process of a node's running attempt.")
 
     @Argument(help: "The run directory.") var runDir: String
-    @Argument(help: "The node, e.g. local1.") var node: String
+    @Argument(help: "The node, e.g. local-1.") var node: String
     @Option(help: "KILL (crash) or STOP (hang).") var signal: String = "KILL"
     @Option(name: .customLong("down-for"), help: "The node fails its health checks for this long.") var downFor: String = "60s"
 
@@ -404,7 +404,7 @@ struct GridKillNodeCommand: ParsableCommand {
             say("node \(node) runs nothing right now; marked down for \(GridFormat.duration(down))")
             return
         }
-        let n = ProcessTools.signalSession(session, sig)
+        let n = GridProcess.signalSession(session, sig)
         say("sent SIG\(sig == SIGSTOP ? "STOP" : "KILL") to \(n) process(es) of \(node) (session \(session), config \(a.configID)); marked down for \(GridFormat.duration(down))")
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 
 /// Process helpers for the local executor: spawning with an argv array (never a shell),
 /// sessions as the unit a "node" kills, and /proc reading.
-public enum ProcessTools {
+public enum GridProcess {
     /// glibc's POSIX_SPAWN_SETSID (spawn.h, since glibc 2.26); not visible to Swift because
     /// it sits behind _GNU_SOURCE.
     static let spawnSetSID: Int16 = 0x80

@@ -16,7 +16,7 @@ import Foundation
 /// - With `wrapper` set (the `baton` binary), the command runs under
 ///   `baton grid _attempt --exit-file F`, which records the exit code in the run directory;
 ///   `--resume` uses it for attempts that ended while no head was watching.
-public final class LocalExecutor: ConfigExecutor {
+public final class LocalGridExecutor: ConfigExecutor {
     public struct Failure: Sendable {
         public var node: Int
         public var after: Double
@@ -41,7 +41,7 @@ public final class LocalExecutor: ConfigExecutor {
     let runDir: String
     let wrapper: [String]?
     let grace: Double
-    let origin = ProcessTools.monotonic()
+    let origin = GridProcess.monotonic()
     let wallOrigin = Date().timeIntervalSince1970
     var jobs: [Int64: Job] = [:]
     var pendingEvents: [ExecutorEvent] = []
@@ -54,7 +54,7 @@ public final class LocalExecutor: ConfigExecutor {
     ///   - wrapper: argv prefix that runs a command and records its exit, e.g.
     ///     `[baton, "grid", "_attempt"]`; nil runs commands directly.
     public init(nodes: Int, runDir: String, wrapper: [String]? = nil, failures: [Failure] = [], grace: Double = 3) {
-        nodeNames = (0..<nodes).map { "local\($0)" }
+        nodeNames = (0..<nodes).map { "local-\($0)" }
         self.runDir = runDir
         self.wrapper = wrapper
         self.failures = failures
@@ -64,7 +64,7 @@ public final class LocalExecutor: ConfigExecutor {
     }
 
     /// Wall-clock seconds (stored times are Unix times), advanced monotonically.
-    public func now() -> Double { wallOrigin + (ProcessTools.monotonic() - origin) }
+    public func now() -> Double { wallOrigin + (GridProcess.monotonic() - origin) }
 
     static func exitFile(_ runDir: String, _ configID: String, _ attempt: Int) -> String {
         (GridRunLayout.configDir(runDir, configID) as NSString).appendingPathComponent("attempt-\(attempt).exit")
@@ -85,7 +85,7 @@ public final class LocalExecutor: ConfigExecutor {
             argv = mpirun + argv
         }
         if let wrapper {
-            argv = wrapper + ["--exit-file", LocalExecutor.exitFile(runDir, launch.configID, launch.attempt), "--"] + argv
+            argv = wrapper + ["--exit-file", LocalGridExecutor.exitFile(runDir, launch.configID, launch.attempt), "--"] + argv
         }
         var env = ProcessInfo.processInfo.environment
         for (k, v) in launch.environment { env[k] = v }
@@ -115,7 +115,7 @@ public final class LocalExecutor: ConfigExecutor {
         }
         let pid: pid_t
         do {
-            pid = try ProcessTools.spawn(argv, environment: env, logPath: launch.logPath)
+            pid = try GridProcess.spawn(argv, environment: env, logPath: launch.logPath)
         } catch {
             pendingEvents.append(
                 .exited(attemptID: launch.attemptID, AttemptExit(code: 127, lastLines: ["baton: \(error)"])))
@@ -133,17 +133,17 @@ public final class LocalExecutor: ConfigExecutor {
     /// SIGTERM (and SIGCONT, so a stopped process sees it) to the session, a grace period,
     /// then SIGKILL to whatever is left.
     func stop(session: pid_t, leader: pid_t?) {
-        ProcessTools.signalSession(session, SIGTERM)
-        ProcessTools.signalSession(session, SIGCONT)
-        let deadline = ProcessTools.monotonic() + grace
-        while ProcessTools.monotonic() < deadline {
-            if let leader { _ = ProcessTools.reap(leader) }
-            if ProcessTools.sessionMembers(session).isEmpty { break }
+        GridProcess.signalSession(session, SIGTERM)
+        GridProcess.signalSession(session, SIGCONT)
+        let deadline = GridProcess.monotonic() + grace
+        while GridProcess.monotonic() < deadline {
+            if let leader { _ = GridProcess.reap(leader) }
+            if GridProcess.sessionMembers(session).isEmpty { break }
             usleep(20_000)
         }
         for _ in 0..<50 {
-            if ProcessTools.signalSession(session, SIGKILL) == 0 { break }
-            if let leader { _ = ProcessTools.reap(leader) }
+            if GridProcess.signalSession(session, SIGKILL) == 0 { break }
+            if let leader { _ = GridProcess.reap(leader) }
             usleep(20_000)
         }
         if let leader {
@@ -159,23 +159,23 @@ public final class LocalExecutor: ConfigExecutor {
             let t = now()
             injectFailures(t, &out)
             for (id, job) in jobs.sorted(by: { $0.key < $1.key }) where job.pid > 0 {
-                if let status = ProcessTools.reap(job.pid) {
+                if let status = GridProcess.reap(job.pid) {
                     jobs.removeValue(forKey: id)
-                    let (code, signal) = ProcessTools.decode(status)
+                    let (code, signal) = GridProcess.decode(status)
                     // Whatever the leader left behind (ranks in their own process groups).
-                    if ProcessTools.signalSession(job.pid, SIGKILL) > 0 { usleep(10_000) }
+                    if GridProcess.signalSession(job.pid, SIGKILL) > 0 { usleep(10_000) }
                     if signal == SIGKILL {
                         out.append(.nodeLost(attemptID: id, node: job.launch.nodes[0],
                             reason: "its processes were killed (SIGKILL)", fenced: true))
                     } else {
                         out.append(.exited(attemptID: id, AttemptExit(
-                            code: code, signal: signal, metrics: LocalExecutor.readMetrics(job.launch.metricsPath),
-                            lastLines: LocalExecutor.tail(job.launch.logPath, lines: 20))))
+                            code: code, signal: signal, metrics: LocalGridExecutor.readMetrics(job.launch.metricsPath),
+                            lastLines: LocalGridExecutor.tail(job.launch.logPath, lines: 20))))
                     }
                     continue
                 }
                 // Alive and not stopped: a heartbeat, at most twice a second.
-                if let st = ProcessTools.stat(job.pid), st.state != "T", st.state != "t", t - job.lastBeat >= 0.5 {
+                if let st = GridProcess.stat(job.pid), st.state != "T", st.state != "t", t - job.lastBeat >= 0.5 {
                     jobs[id]?.lastBeat = t
                     for n in job.launch.nodes { out.append(.heartbeat(attemptID: id, node: n)) }
                 }
@@ -192,7 +192,7 @@ public final class LocalExecutor: ConfigExecutor {
         for f in due {
             downUntil[f.node] = t + f.downFor
             for (_, job) in jobs where job.launch.nodes.contains(f.node) && job.pid > 0 {
-                ProcessTools.signalSession(job.pid, f.signal)
+                GridProcess.signalSession(job.pid, f.signal)
             }
         }
     }
@@ -213,20 +213,20 @@ public final class LocalExecutor: ConfigExecutor {
         // Stop everything that still carries this attempt's token.
         let entry = tokenEntry(attemptID)
         for _ in 0..<3 {
-            let procs = ProcessTools.processes(withEnvironment: entry)
+            let procs = GridProcess.processes(withEnvironment: entry)
             if procs.isEmpty { break }
-            let sessions = Set(procs.compactMap { ProcessTools.stat($0)?.session })
+            let sessions = Set(procs.compactMap { GridProcess.stat($0)?.session })
             for s in sessions { stop(session: s, leader: nil) }
         }
-        let exitPath = LocalExecutor.exitFile(runDir, configID, attempt)
+        let exitPath = LocalGridExecutor.exitFile(runDir, configID, attempt)
         guard let text = try? String(contentsOfFile: exitPath, encoding: .utf8) else { return nil }
         let parts = text.split(separator: " ")
         guard parts.count == 2, let value = Int32(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
         let dir = GridRunLayout.configDir(runDir, configID) as NSString
-        let metrics = LocalExecutor.readMetrics(dir.appendingPathComponent("attempt-\(attempt).metrics.jsonl"))
+        let metrics = LocalGridExecutor.readMetrics(dir.appendingPathComponent("attempt-\(attempt).metrics.jsonl"))
         let log = dir.appendingPathComponent("attempt-\(attempt).log")
-        if parts[0] == "code" { return AttemptExit(code: value, metrics: metrics, lastLines: LocalExecutor.tail(log, lines: 20)) }
-        return AttemptExit(code: nil, signal: value, metrics: metrics, lastLines: LocalExecutor.tail(log, lines: 20))
+        if parts[0] == "code" { return AttemptExit(code: value, metrics: metrics, lastLines: LocalGridExecutor.tail(log, lines: 20)) }
+        return AttemptExit(code: nil, signal: value, metrics: metrics, lastLines: LocalGridExecutor.tail(log, lines: 20))
     }
 
     /// The last value of every numeric field over all JSON lines of a metrics file.
@@ -258,7 +258,7 @@ public enum GridAttemptWrapper {
     public static func run(exitFile: String, argv: [String]) -> Int32 {
         let pid: pid_t
         do {
-            pid = try ProcessTools.spawn(argv, environment: ProcessInfo.processInfo.environment, logPath: nil, newSession: false)
+            pid = try GridProcess.spawn(argv, environment: ProcessInfo.processInfo.environment, logPath: nil, newSession: false)
         } catch {
             FileHandle.standardError.write(Data("baton: \(error)\n".utf8))
             record(exitFile, "code 127")
@@ -268,7 +268,7 @@ public enum GridAttemptWrapper {
         // but stdin was /dev/null for us too.
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let (code, signal) = ProcessTools.decode(status)
+        let (code, signal) = GridProcess.decode(status)
         if let code {
             record(exitFile, "code \(code)")
             return code

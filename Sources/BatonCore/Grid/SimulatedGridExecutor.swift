@@ -9,7 +9,7 @@ import Foundation
 /// scheduler works, so events that fall due while it commits arrive together in the next
 /// poll, as they would on a real cluster (this is what makes group commit show in the
 /// benchmark); when nothing is due it jumps ahead instead of sleeping.
-public final class SimulatedExecutor: ConfigExecutor {
+public final class SimulatedGridExecutor: ConfigExecutor {
     /// What one fake attempt does.
     public struct JobOutcome: Sendable {
         public var duration: Double
@@ -64,7 +64,7 @@ public final class SimulatedExecutor: ConfigExecutor {
     var failures: [NodeFailure]
     var virtualBase = 0.0
     var wallBase: Double
-    var heap = EventHeap<Pending>()
+    var heap = GridEventHeap<Pending>()
     var jobs: [Int64: Job] = [:]
     var downUntil: [Double?]
     var silentNode: [Bool]
@@ -84,7 +84,7 @@ public final class SimulatedExecutor: ConfigExecutor {
         self.failures = failures
         downUntil = Array(repeating: nil, count: nodes)
         silentNode = Array(repeating: false, count: nodes)
-        wallBase = SimulatedExecutor.wall()
+        wallBase = SimulatedGridExecutor.wall()
         for (i, f) in failures.enumerated() { heap.push(f.at, .failure(i)) }
     }
 
@@ -95,12 +95,12 @@ public final class SimulatedExecutor: ConfigExecutor {
     }
 
     public func now() -> Double {
-        speed > 0 ? virtualBase + (SimulatedExecutor.wall() - wallBase) * speed : virtualBase
+        speed > 0 ? virtualBase + (SimulatedGridExecutor.wall() - wallBase) * speed : virtualBase
     }
 
     func jump(to t: Double) {
         virtualBase = t
-        wallBase = SimulatedExecutor.wall()
+        wallBase = SimulatedGridExecutor.wall()
     }
 
     func isDown(_ node: Int, _ t: Double) -> Bool {
@@ -186,7 +186,7 @@ public final class SimulatedExecutor: ConfigExecutor {
 }
 
 /// A binary min-heap of timed items; ties keep insertion order.
-struct EventHeap<Item> {
+struct GridEventHeap<Item> {
     var items: [(time: Double, seq: Int, item: Item)] = []
     var seq = 0
 

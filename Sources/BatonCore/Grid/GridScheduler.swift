@@ -252,6 +252,13 @@ public final class GridScheduler {
             case .start(let launch):
                 do {
                     try executor.start(launch)
+                    // Liveness counts from when the attempt really started: after the
+                    // commit, which can take a while when many transitions share it.
+                    let t = executor.now()
+                    if var r = running[launch.attemptID] {
+                        r.lastBeat = r.lastBeat.map { _ in t }
+                        running[launch.attemptID] = r
+                    }
                 } catch {
                     injected.append(
                         .exited(attemptID: launch.attemptID, AttemptExit(code: 127, lastLines: ["baton: could not start: \(error)"])))

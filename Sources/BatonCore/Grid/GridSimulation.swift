@@ -104,6 +104,7 @@ public enum GridSimulation {
         options.summaryInterval = .infinity
         let records = try store.snapshot().configs
         let scheduler = GridScheduler(executor: executor, store: store, options: options, configs: records)
+        executor.restartClock()
         let commitsBefore = store.commits
         let t0 = SimulatedGridExecutor.wall()
         let v0 = executor.now()

@@ -98,6 +98,10 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         speed > 0 ? virtualBase + (SimulatedGridExecutor.wall() - wallBase) * speed : virtualBase
     }
 
+    /// Sets virtual time back to 0 (call right before the scheduler runs, so that setting up
+    /// the store does not count as simulated time).
+    public func restartClock() { jump(to: 0) }
+
     func jump(to t: Double) {
         virtualBase = t
         wallBase = SimulatedGridExecutor.wall()

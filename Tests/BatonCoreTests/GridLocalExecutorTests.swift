@@ -71,7 +71,7 @@ struct GridLocalExecutorTests {
         var options = GridSchedulerOptions()
         options.coolDown = 600
         let (dir, store, outcome) = try Self.run(
-            configs: 3, nodes: 2, failures: [.init(node: 0, after: 0.5, signal: SIGKILL, downFor: 600)], options: options)
+            configs: 3, nodes: 2, failures: [.init(node: 0, after: 0.7, signal: SIGKILL, downFor: 600)], options: options)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         #expect(outcome == .finished(done: 3, failed: 0))
         let snap = try store.snapshot()

@@ -46,6 +46,8 @@ public final class LocalGridExecutor: ConfigExecutor {
     var jobs: [Int64: Job] = [:]
     var pendingEvents: [ExecutorEvent] = []
     var failures: [Failure]
+    /// Failure times count from the first attempt's start.
+    var failuresBase: Double?
     var downUntil: [Double]
     /// Identifies this run's attempts in process environments (orphan search on resume).
     let token: String
@@ -108,6 +110,7 @@ public final class LocalGridExecutor: ConfigExecutor {
             }
         }
         let t = now()
+        if failuresBase == nil { failuresBase = t }
         if let down = launch.nodes.first(where: { downUntil[$0] > t }) {
             jobs[launch.attemptID] = Job(launch: launch, pid: -1)
             pendingEvents.append(.nodeLost(attemptID: launch.attemptID, node: down, reason: "the node is down", fenced: true))
@@ -186,9 +189,9 @@ public final class LocalGridExecutor: ConfigExecutor {
     }
 
     func injectFailures(_ t: Double, _ out: inout [ExecutorEvent]) {
-        guard !failures.isEmpty else { return }
-        let due = failures.filter { wallOrigin + $0.after <= t }
-        failures.removeAll { wallOrigin + $0.after <= t }
+        guard !failures.isEmpty, let base = failuresBase else { return }
+        let due = failures.filter { base + $0.after <= t }
+        failures.removeAll { base + $0.after <= t }
         for f in due {
             downUntil[f.node] = t + f.downFor
             for (_, job) in jobs where job.launch.nodes.contains(f.node) && job.pid > 0 {

@@ -76,7 +76,7 @@ struct GridRunCommand: ParsableCommand {
     @Option(name: .customLong("fail-node"), help: "Fault injection (local): the node to take down, e.g. local-1.")
     var failNode: String?
 
-    @Option(name: .customLong("fail-after"), help: "Fault injection: how long after the start, e.g. 20s.")
+    @Option(name: .customLong("fail-after"), help: "Fault injection: how long after the first attempt starts, e.g. 20s.")
     var failAfter: String?
 
     @Option(name: .customLong("fail-signal"), help: "Fault injection: KILL (crash) or STOP (hang).")

@@ -11,7 +11,7 @@ struct ShardCommand: ParsableCommand {
             on every machine, resumable on a different world size with --consumed. Writes \
             DIR/plan.json plus one file per rank. See docs/sharding.md.
             """,
-        subcommands: [ShardSamplesCommand.self])
+        subcommands: [ShardSamplesCommand.self, ShardFilesCommand.self, ShardBytesCommand.self])
 }
 
 extension ShardPolicy: ExpressibleByArgument {}
@@ -93,6 +93,87 @@ struct ShardSamplesCommand: ParsableCommand {
                 let pads = (0..<world).reduce(0) { $0 + plan.paddingCount(rank: $1) }
                 if pads > 0 { line += ", \(pads) padding entries" }
             }
+            print(line)
+        }
+    }
+}
+
+struct ShardFilesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "files",
+        abstract: "Give each rank whole files, balanced by bytes (largest first to the lightest rank).",
+        discussion: "Writes DIR/plan.json (each rank's files and byte total) and DIR/rank-<r>.json.")
+
+    @Argument(help: "Data files.")
+    var paths: [String] = []
+
+    @Option(help: "A file listing the data files, one per line ('#' comments and blank lines skipped).")
+    var list: String?
+
+    @Option(help: "Number of ranks W.")
+    var world: Int
+
+    @Flag(help: "Allow fewer files than ranks (some ranks get no file).")
+    var allowEmpty = false
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    func validate() throws {
+        if paths.isEmpty == (list == nil) {
+            throw ValidationError("give the data files either as arguments or with --list FILE (not both)")
+        }
+    }
+
+    func run() throws {
+        try runShard {
+            let sources: [(path: String, origin: String?)] =
+                try list.map { try ShardInputs.readList(path: $0).map { ($0.path, Optional($0.origin)) } }
+                ?? paths.map { ($0, nil) }
+            let plan = try FileShardPlan(sources: sources, world: world, allowEmpty: allowEmpty)
+            try plan.write(to: out)
+            let bytes = plan.ranks.map(\.bytes)
+            let empty = plan.ranks.filter { $0.files.isEmpty }.count
+            var line = "wrote \(world) file shards to \(out): \(sources.count) files, \(plan.totalBytes) bytes, "
+            line += "\(bytes.min()!)-\(bytes.max()!) bytes per rank"
+            if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") with no file" }
+            print(line)
+        }
+    }
+}
+
+struct ShardBytesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bytes",
+        abstract: "Split record files into byte ranges, one stretch per rank, cut at record starts.",
+        discussion: """
+            Cuts fall near total*k/W, moved forward to the next record start, found with a few \
+            small reads near each cut (never a scan of the file). Writes DIR/plan.json and \
+            DIR/rank-<r>.json, each range {file, start, end} with end exclusive.
+            """)
+
+    @Argument(help: "Record files, treated as one concatenation in this order.")
+    var paths: [String]
+
+    @Option(help: "Number of ranks W.")
+    var world: Int
+
+    @Option(help: "newline, or fixed:SIZE for SIZE-byte records.")
+    var record: String = "newline"
+
+    @Option(help: "Output directory.")
+    var out: String
+
+    func run() throws {
+        try runShard {
+            let format = try RecordFormat(parsing: record)
+            let plan = try ByteRangeShardPlan(paths: paths, world: world, record: format)
+            try plan.write(to: out)
+            let sizes = (0..<world).map { plan.cuts[$0 + 1] - plan.cuts[$0] }
+            let empty = sizes.filter { $0 == 0 }.count
+            var line = "wrote \(world) byte-range shards to \(out): \(plan.totalBytes) bytes, "
+            line += "\(sizes.min()!)-\(sizes.max()!) bytes per rank"
+            if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") empty (fewer records than ranks)" }
             print(line)
         }
     }

@@ -131,27 +131,31 @@ enum PlanDirectory {
         guard let old, let new else {
             throw ShardError(.planConflict, "\(existingPath) exists and is not a plan Baton can read; delete it or choose another output directory")
         }
-        if NSDictionary(dictionary: old).isEqual(to: new) { return }
+        if canonical(old) == canonical(new) { return }
+        // Name the top-level fields that differ, scalar ones with both values, most telling first.
         var differences: [String] = []
-        for key in Set(old.keys).union(new.keys).sorted() {
-            let a = old[key], b = new[key]
-            let same: Bool
-            if let a, let b { same = NSDictionary(dictionary: ["v": a]).isEqual(to: ["v": b]) } else { same = a == nil && b == nil }
-            if !same {
-                if let a = a.flatMap(short), let b = b.flatMap(short) {
-                    differences.append("\(key) \(a) there, \(b) here")
-                } else {
-                    differences.append(key)
-                }
+        let keys = Set(old.keys).union(new.keys).sorted { a, b in
+            let late: Set<String> = ["ranks", "files", "algorithm", "dropped"]
+            return late.contains(a) != late.contains(b) ? !late.contains(a) : a < b
+        }
+        for key in keys {
+            let a = old[key].map(canonical), b = new[key].map(canonical)
+            if a == b { continue }
+            if let a, let b, a.count <= 40, b.count <= 40, !a.hasPrefix("["), !a.hasPrefix("{") {
+                differences.append("\(key) \(a) there, \(b) here")
+            } else {
+                differences.append(key)
             }
         }
         throw ShardError(.planConflict, "\(existingPath) holds a different plan (\(differences.prefix(4).joined(separator: "; "))); delete \(directory) or choose another output directory")
     }
 
-    private static func short(_ value: Any) -> String? {
-        if value is [Any] || value is [String: Any] { return nil }
-        if let n = value as? NSNumber { return n.stringValue }
-        return "\(value)"
+    /// JSON text of a decoded value with sorted keys: equal text, equal plan.
+    private static func canonical(_ value: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else {
+            return "\(value)"
+        }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func create(_ directory: String) throws {

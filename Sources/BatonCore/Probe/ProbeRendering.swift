@@ -49,7 +49,7 @@ extension ProbeReport {
             }
         }
         out.append("")
-        out.append("device nodes: " + (deviceNodes.isEmpty ? "none under /dev/infiniband" : deviceNodes.joined(separator: " ")))
+        out.append("device nodes: " + (deviceNodes.isEmpty ? "none under /dev/infiniband" : Self.compress(deviceNodes)))
         let memlock = limits.memlockUnknown ? "unknown" : limits.memlockBytes.map(ByteSize.human) ?? "unlimited"
         let ipcLock = limits.hasIPCLock == true ? " (CAP_IPC_LOCK held: pinning is not limited)" : ""
         out.append("limits: memlock \(memlock)\(ipcLock); /dev/shm \(limits.shmBytes.map(ByteSize.human) ?? "missing")")
@@ -59,6 +59,38 @@ extension ProbeReport {
             for p in problems { out.append("  \(p.path): \(p.problem)") }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+}
+
+extension ProbeReport {
+    /// "/dev/infiniband/uverbs0 ... uverbs11" -> "/dev/infiniband/{rdma_cm,uverbs0-11}":
+    /// numbered nodes with one prefix become a range when the numbers are consecutive.
+    static func compress(_ paths: [String]) -> String {
+        var groups: [(dir: String, names: [String])] = []
+        for path in paths {
+            let slash = path.lastIndex(of: "/") ?? path.startIndex
+            let dir = String(path[..<slash]), name = String(path[path.index(after: slash)...])
+            if let i = groups.firstIndex(where: { $0.dir == dir }) { groups[i].names.append(name) } else { groups.append((dir, [name])) }
+        }
+        return groups.map { group in
+            var parts: [String] = []
+            var numbered: [(prefix: String, numbers: [Int])] = []
+            for name in group.names {
+                let digits = name.reversed().prefix { $0.isNumber }
+                guard !digits.isEmpty, let n = Int(String(digits.reversed())) else { parts.append(name); continue }
+                let prefix = String(name.dropLast(digits.count))
+                if let i = numbered.firstIndex(where: { $0.prefix == prefix }) { numbered[i].numbers.append(n) } else { numbered.append((prefix, [n])) }
+            }
+            for (prefix, numbers) in numbered {
+                let sorted = numbers.sorted()
+                if sorted.count > 2, sorted.last! - sorted.first! == sorted.count - 1 {
+                    parts.append("\(prefix)\(sorted.first!)-\(sorted.last!)")
+                } else {
+                    parts += sorted.map { "\(prefix)\($0)" }
+                }
+            }
+            return group.dir + "/{" + parts.joined(separator: ",") + "}"
+        }.joined(separator: " ")
     }
 }
 

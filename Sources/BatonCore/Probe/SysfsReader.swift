@@ -244,6 +244,10 @@ struct SysfsReader {
         for scalar in text.unicodeScalars.prefix(60) {
             if scalar == "\"" { out += "\\\"" } else if scalar.value < 0x20 || scalar.value == 0x7f {
                 out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+            } else if scalar.value > 0x7e {
+                // sysfs attributes are ASCII; anything else (including bytes that were not
+                // UTF-8, decoded as U+FFFD) is shown as a code point.
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
             } else { out.unicodeScalars.append(scalar) }
         }
         return "\"" + out + (text.unicodeScalars.count > 60 ? "..." : "") + "\""

@@ -119,3 +119,22 @@ struct DoctorTests {
         #expect(mapBy == "ppr:1:node")
     }
 }
+
+@Suite("DoctorWithVerbs")
+struct DoctorWithVerbsTests {
+    struct NoDevicesVerbs: VerbsSource {
+        func listDevices() -> VerbsListing { .noDevices("ibv_get_device_list returned an empty list") }
+    }
+
+    @Test("devices in sysfs that libibverbs does not list fail device-nodes with the provider fix")
+    func providerMissing() throws {
+        let roots = ProbeFixtures.roots("ib-hdr-two-port")
+        let report = Prober(roots: roots, verbs: NoDevicesVerbs(), useVerbs: true).run()
+        #expect(report.devices.first?.seenByVerbs == false)
+        let doctor = Doctor(context: ProbeFixtures.doctorContext("ib-hdr-two-port")).run(report: report)
+        let c = try #require(doctor.checks.first { $0.id == "device-nodes" })
+        #expect(c.verdict == .fail)
+        #expect(c.seen == "libibverbs does not list mlx5_0")
+        #expect(c.fix?.contains("ibverbs-providers") == true)
+    }
+}

@@ -7,7 +7,9 @@ extension ProbeReport {
             ("devices", .array(devices.map(\.json))),
             ("device_nodes", .array(deviceNodes.map { .string($0) })),
             ("limits", .object([
-                ("memlock_bytes", limits.memlockUnknown ? .string("unknown") : limits.memlockBytes.map { .int(Int(clamping: $0)) } ?? .null),
+                ("memlock_bytes", limits.memlockUnknown ? .null : limits.memlockBytes.map { .int(Int(clamping: $0)) } ?? .null),
+                // null together with memlock_bytes null: the limit could not be read.
+                ("memlock_unlimited", limits.memlockUnknown ? .null : .bool(limits.memlockBytes == nil)),
                 ("shm_bytes", limits.shmBytes.map { .int(Int(clamping: $0)) } ?? .null),
                 ("cap_ipc_lock", limits.hasIPCLock.map { .bool($0) } ?? .null),
             ])),

@@ -50,7 +50,7 @@ fi
 
 # doctor --hosts through mpirun: one row per host, verdict from the remote doctor.
 timeout 120 "$baton" doctor --hosts localhost --root "$fixtures/eight-gpu-server" --mpirun-arg=--oversubscribe > "$tmp/hosts.txt"; rc=$?
-if [ $rc -eq 0 ] && [ "$(wc -l < "$tmp/hosts.txt")" -eq 2 ] && grep -Eq '^localhost +[^ ]+ +WARN +6 +2 +0 +gpudirect \(warn\), nccl-config \(warn\)$' "$tmp/hosts.txt"; then
+if [ $rc -eq 0 ] && [ "$(wc -l < "$tmp/hosts.txt")" -eq 3 ] && grep -Eq '^localhost +[^ ]+ +WARN +6 +2 +0 +gpudirect \(warn\), nccl-config \(warn\)$' "$tmp/hosts.txt"; then
   pass "doctor --hosts localhost: one row, WARN, exit 0"
 else
   fail "doctor --hosts localhost (exit $rc): $(cat "$tmp/hosts.txt")"

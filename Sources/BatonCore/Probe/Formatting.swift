@@ -1,19 +1,9 @@
-/// Left-aligned columns separated by two spaces, no trailing blanks.
-enum TextTable {
+extension TextTable {
+    /// A table in one call (Support/TextTable renders it).
     static func render(header: [String], rows: [[String]]) -> String {
-        let all = [header] + rows
-        let count = all.map(\.count).max() ?? 0
-        var widths = [Int](repeating: 0, count: count)
-        for row in all { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        return all.map { row in
-            var line = ""
-            for (i, cell) in row.enumerated() {
-                line += cell
-                if i < row.count - 1 { line += String(repeating: " ", count: widths[i] - cell.count + 2) }
-            }
-            while line.hasSuffix(" ") { line.removeLast() }
-            return line
-        }.joined(separator: "\n")
+        var table = TextTable(header: header)
+        for row in rows { table.add(row) }
+        return table.render()
     }
 }
 

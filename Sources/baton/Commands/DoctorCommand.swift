@@ -40,7 +40,7 @@ struct DoctorCommand: ParsableCommand {
         }
         let report = Prober(roots: roots.roots).run()
         let doctor = Doctor(context: DoctorContext(roots: roots.roots)).run(report: report)
-        if json {
+        if json || compact {
             let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) }
             print(doctor.json(rank: rank).rendered(pretty: !compact))
         } else {

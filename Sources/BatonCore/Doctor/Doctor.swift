@@ -16,7 +16,7 @@ public struct DoctorContext: Sendable {
 
     public init(roots: ProbeRoots = .system, environment: [String: String] = ProcessInfo.processInfo.environment,
                 runner: any CommandRunner = ProcessRunner(), mpiLibraryVersion: String = MPIEnvironment.libraryVersion,
-                hostname: String = ProcessInfo.processInfo.hostName) {
+                hostname: String = Doctor.localHostName) {
         self.roots = roots
         self.environment = environment
         self.runner = runner
@@ -31,6 +31,14 @@ public struct Doctor: Sendable {
     public var context: DoctorContext
 
     public init(context: DoctorContext) { self.context = context }
+
+    /// gethostname(2): no DNS lookup (Foundation's hostName may resolve, which can hang on
+    /// a cluster node with a broken resolver).
+    public static var localHostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// memlock below this fails: NCCL and MPI register (pin) buffers of several MiB per
     /// peer and channel; 64 KiB (Docker's default) and 8 MiB (many distributions) both

@@ -28,6 +28,9 @@ for f in ib-hdr-two-port roce-v2-nic eight-gpu-server none malformed; do
     sed 's/^baton container-flags: /# note: /' "$tmp/notes.txt" >> "$tmp/flags.txt"
     cmp -s "$tmp/flags.txt" "$expected/container/$f.$r.txt" && pass "container-flags $r $f" || fail "container-flags $r $f differs: $(diff "$expected/container/$f.$r.txt" "$tmp/flags.txt" | head -4)"
   done
+  timeout 30 "$baton" container-flags --runtime k8s --root "$fixtures/$f" > "$tmp/k8s.yaml" 2> "$tmp/notes.txt"
+  sed 's/^baton container-flags: /# note: /' "$tmp/notes.txt" >> "$tmp/k8s.yaml"
+  cmp -s "$tmp/k8s.yaml" "$expected/container/$f.k8s.yaml" && pass "container-flags k8s $f" || fail "container-flags k8s $f differs"
   timeout 30 "$baton" container-flags --nccl-env --root "$fixtures/$f" > "$tmp/env.txt" 2>/dev/null
   cmp -s "$tmp/env.txt" "$expected/nccl-env/$f.txt" && pass "nccl-env $f" || fail "nccl-env $f differs"
 done

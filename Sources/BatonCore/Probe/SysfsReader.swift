@@ -112,7 +112,11 @@ struct SysfsReader {
                 problem(base.appending("link_layer"), "expected InfiniBand, Ethernet or Unknown, found \(Self.quoted(text))")
             }
         }
-        if let text = required(base.appending("rate")) {
+        // rate_show answers EINVAL while the port has no link speed yet (some drivers,
+        // port down): unknown, not a problem. A missing file still is one.
+        if FileReading.read(base.appending("rate").real) == .failed(EINVAL) {
+            port.rate = nil
+        } else if let text = required(base.appending("rate")) {
             if let gbps = Self.rateGbps(text) {
                 port.rate = text
                 port.rateGbps = gbps

@@ -50,14 +50,15 @@ public final class Context: @unchecked Sendable {
         ibv_close_device(UnsafeMutablePointer<ibv_context>(handle))
     }
 
-    var context: UnsafeMutablePointer<ibv_context> { UnsafeMutablePointer<ibv_context>(handle) }
+    /// The C context, for calls made by this module (and by PD/CQ/QP types added to it).
+    var pointer: UnsafeMutablePointer<ibv_context> { UnsafeMutablePointer<ibv_context>(handle) }
 
     /// The device's attributes: firmware, GUIDs, limits, port count.
     ///
     /// The corresponding verbs function is `ibv_query_device`.
     public func queryDevice() throws(VerbsError) -> DeviceAttributes {
         var attr = ibv_device_attr()
-        try VerbsError.check(ibv_query_device(context, &attr), "ibv_query_device")
+        try VerbsError.check(ibv_query_device(pointer, &attr), "ibv_query_device")
         return DeviceAttributes(attr)
     }
 
@@ -70,7 +71,7 @@ public final class Context: @unchecked Sendable {
             throw VerbsError(.invalidArgument("port \(port) is not in 1...255"), function: "ibv_query_port")
         }
         var attr = ibv_port_attr()
-        try VerbsError.check(cibv_query_port(context, port8, &attr), "ibv_query_port")
+        try VerbsError.check(cibv_query_port(pointer, port8, &attr), "ibv_query_port")
         return PortAttributes(attr)
     }
 
@@ -82,7 +83,7 @@ public final class Context: @unchecked Sendable {
             throw VerbsError(.invalidArgument("port \(port) / GID index \(index) out of range"), function: "ibv_query_gid")
         }
         var gid = ibv_gid()
-        try VerbsError.check(ibv_query_gid(context, port8, index32, &gid), "ibv_query_gid")
+        try VerbsError.check(ibv_query_gid(pointer, port8, index32, &gid), "ibv_query_gid")
         return GID(gid)
     }
 
@@ -95,7 +96,7 @@ public final class Context: @unchecked Sendable {
             throw VerbsError(.invalidArgument("port \(port) / GID index \(index) out of range"), function: "ibv_query_gid_ex")
         }
         var entry = ibv_gid_entry()
-        let rc = cibv_query_gid_ex(context, port32, index32, &entry)
+        let rc = cibv_query_gid_ex(pointer, port32, index32, &entry)
         if rc == ENODATA || (rc < 0 && cibv_errno() == ENODATA) { return nil }
         try VerbsError.check(rc, "ibv_query_gid_ex")
         return GIDEntry(

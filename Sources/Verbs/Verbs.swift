@@ -19,14 +19,16 @@
 // is closed, an MR deregistered before its PD):
 //
 //     public final class ProtectionDomain: @unchecked Sendable {
-//         let handle: OpaquePointer            // struct ibv_pd *; never public
-//         public let context: Context           // keeps the device open
+//         let pointer: UnsafeMutablePointer<ibv_pd>   // internal: never in the public API
+//         public let context: Context                  // keeps the device open
 //         public init(context: Context) throws(VerbsError) {
-//             guard let pd = ibv_alloc_pd(context.handle) else {
+//             cibv_clear_errno()
+//             guard let pd = ibv_alloc_pd(context.pointer) else {
 //                 throw VerbsError.fromErrno("ibv_alloc_pd") }
-//             ...
+//             self.pointer = pd
+//             self.context = context
 //         }
-//         deinit { ibv_dealloc_pd(handle) }
+//         deinit { ibv_dealloc_pd(pointer) }
 //     }
 //
 // A memory region owns (or retains) the buffer it registered, so the memory cannot be

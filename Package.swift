@@ -61,6 +61,7 @@ let package = Package(
             ]),
 
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
+        .testTarget(name: "DigitsTrainTests", dependencies: ["digits-train"]),
         .testTarget(name: "VerbsTests", dependencies: ["Verbs"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "MPI"]),
     ],

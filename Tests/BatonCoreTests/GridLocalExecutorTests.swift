@@ -115,6 +115,30 @@ struct GridLocalExecutorTests {
         #expect(Self.read(GridRunLayout.checkpointDir(dir, moved.id) + "/completions") == "2\n")
     }
 
+    @Test("with two nodes per config, the killed node is the one marked dead; its partner is freed")
+    func multiNodeLoss() throws {
+        var options = GridSchedulerOptions()
+        options.coolDown = 600
+        let dir = NSTemporaryDirectory() + "baton-grid-local-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spec = try GridSpec.parse(
+            "command: [/bin/sh, -c, \(GridJSON.quote(Self.trainer)), sh, \"{score}\"]\nparameters: {score: [1, 2]}\nnodes_per_config: 2\n",
+            file: "s.yaml")
+        let executor = LocalGridExecutor(nodes: 3, runDir: dir, failures: [.init(node: 1, after: 0.5, downFor: 600)], grace: 1)
+        let settings = GridRun.Settings(specPath: "s.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "",
+            executor: "local", heartbeatTimeout: 10, coolDown: 600)
+        let store = try GridRun.create(runDir: dir, settings: settings, configs: try GridExpansion.expand(spec), durable: false)
+        var o = GridRun.options(spec: spec, settings: settings, runDir: dir)
+        o.coolDown = 600
+        let scheduler = GridScheduler(executor: executor, store: store, options: o, configs: try store.snapshot().configs)
+        #expect(try scheduler.run() == .finished(done: 2, failed: 0))
+        let snap = try store.snapshot()
+        #expect(snap.nodes.map(\.state) == [.healthy, .dead, .healthy])
+        let moved = try #require(snap.configs.first { $0.attempts == 2 })
+        #expect(moved.attemptRecords[0].nodes == ["local-0", "local-1"])
+        #expect(Set(moved.attemptRecords[1].nodes) == ["local-0", "local-2"])
+    }
+
     @Test("a command that cannot be started fails its config with the reason, after retries")
     func missingProgram() throws {
         let dir = NSTemporaryDirectory() + "baton-grid-local-\(UUID().uuidString)"

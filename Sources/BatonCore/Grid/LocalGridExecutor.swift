@@ -46,6 +46,8 @@ public final class LocalGridExecutor: ConfigExecutor {
     var jobs: [Int64: Job] = [:]
     var pendingEvents: [ExecutorEvent] = []
     var failures: [Failure]
+    /// Attempts whose session an injected failure killed, and the node it was for.
+    var injectedLoss: [Int64: Int] = [:]
     /// Failure times count from the first attempt's start.
     var failuresBase: Double?
     var downUntil: [Double]
@@ -168,7 +170,11 @@ public final class LocalGridExecutor: ConfigExecutor {
                     // Whatever the leader left behind (ranks in their own process groups).
                     if GridProcess.signalSession(job.pid, SIGKILL) > 0 { usleep(10_000) }
                     if signal == SIGKILL {
-                        out.append(.nodeLost(attemptID: id, node: job.launch.nodes[0],
+                        // Which node went: the one a failure was injected on, or one that
+                        // `kill-node` marked down; else (nodes_per_config 1) its only node.
+                        let node = injectedLoss.removeValue(forKey: id)
+                            ?? job.launch.nodes.first { !healthCheck(node: $0) } ?? job.launch.nodes[0]
+                        out.append(.nodeLost(attemptID: id, node: node,
                             reason: "its processes were killed (SIGKILL)", fenced: true))
                     } else {
                         out.append(.exited(attemptID: id, AttemptExit(
@@ -194,7 +200,8 @@ public final class LocalGridExecutor: ConfigExecutor {
         failures.removeAll { base + $0.after <= t }
         for f in due {
             downUntil[f.node] = t + f.downFor
-            for (_, job) in jobs where job.launch.nodes.contains(f.node) && job.pid > 0 {
+            for (id, job) in jobs where job.launch.nodes.contains(f.node) && job.pid > 0 {
+                injectedLoss[id] = f.node
                 GridProcess.signalSession(job.pid, f.signal)
             }
         }

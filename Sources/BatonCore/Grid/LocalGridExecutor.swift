@@ -104,7 +104,7 @@ public final class LocalGridExecutor: ConfigExecutor {
         env["BATON_GRID_ATTEMPT"] = String(entry.dropFirst("BATON_GRID_ATTEMPT=".count))
         if let log = launch.logPath {
             let header = "# baton grid: attempt \(launch.attempt) of \(launch.configID) on \(launch.nodes.map { nodeNames[$0] }.joined(separator: ",")): \(argv.joined(separator: " "))\n"
-            if !fm.fileExists(atPath: log) { fm.createFile(atPath: log, contents: nil) }
+            if !fm.fileExists(atPath: log) { _ = fm.createFile(atPath: log, contents: nil) }
             if let h = FileHandle(forWritingAtPath: log) {
                 h.seekToEndOfFile()
                 h.write(Data(header.utf8))

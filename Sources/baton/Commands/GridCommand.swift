@@ -351,7 +351,7 @@ struct GridStopCommand: ParsableCommand {
         do { store = try GridStore(runDir: runDir) } catch { throw fail("\(error)", ExitCodes.badInput) }
         let meta = try store.meta()
         if let pid = GridHead.alivePID(meta) {
-            FileManager.default.createFile(atPath: (runDir as NSString).appendingPathComponent(GridHead.stopFile), contents: nil)
+            _ = FileManager.default.createFile(atPath: (runDir as NSString).appendingPathComponent(GridHead.stopFile), contents: nil)
             let deadline = Date().addingTimeInterval(60)
             while GridHead.alivePID(meta) != nil && Date() < deadline { usleep(100_000) }
             if GridHead.alivePID(meta) != nil { throw fail("the head (pid \(pid)) did not stop within 60 s", ExitCodes.jobFailed) }

@@ -55,6 +55,10 @@ public struct ByteRangeShardPlan: Sendable {
     /// Each rank's ranges, split at file ends; empty files and empty stretches are left out.
     public let ranges: [[ByteRange]]
     let inputs: [InputFile]
+    /// How many reads, and bytes, finding the record starts took (0 for fixed records):
+    /// the evidence that no file was scanned.
+    public let readCount: Int
+    public let bytesRead: Int
 
     /// Bytes read per look-ahead when searching for the next newline.
     static let readSize = 1 << 16
@@ -107,6 +111,8 @@ public struct ByteRangeShardPlan: Sendable {
             cuts.append(max(previous, next))
         }
         cuts.append(total)
+        self.readCount = reader.reads
+        self.bytesRead = reader.bytes
 
         self.world = world
         self.record = record
@@ -174,6 +180,8 @@ private struct BoundaryReader {
     private var openPath: String?
     private var fd: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: ByteRangeShardPlan.readSize)
+    private(set) var reads = 0
+    private(set) var bytes = 0
 
     /// The smallest record start s with offset <= s <= size: the byte after the first '\n'
     /// at or after offset - 1 (so a cut right after a newline stays put), or the file's end.
@@ -195,6 +203,8 @@ private struct BoundaryReader {
                 throw ShardError(.unreadableFile, "cannot read \(file.path) at byte \(at): \(String(cString: strerror(errno)))")
             }
             if got == 0 { break }  // the file shrank since it was sized
+            reads += 1
+            bytes += got
             if let i = buffer[0..<got].firstIndex(of: 0x0a) { return at + i + 1 }
             at += got
         }

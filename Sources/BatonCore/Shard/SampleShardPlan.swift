@@ -142,6 +142,24 @@ public struct SampleShardPlan: Sendable, Equatable {
         }
     }
 
+    /// `fill`, split over the machine's cores when the buffer is large (each position is
+    /// independent, so the parts need no coordination).
+    public func parallelFill(rank: Int, from start: Int, into out: UnsafeMutableBufferPointer<Int64>) {
+        let threads = Swift.min(ProcessInfo.processInfo.activeProcessorCount, 16, out.count >> 16)
+        if threads <= 1 {
+            fill(rank: rank, from: start, into: out)
+            return
+        }
+        nonisolated(unsafe) let base = out
+        let per = (out.count + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * per, hi = Swift.min(base.count, lo + per)
+            if lo < hi {
+                fill(rank: rank, from: start + lo, into: UnsafeMutableBufferPointer(rebasing: base[lo..<hi]))
+            }
+        }
+    }
+
     private func checkRank(_ rank: Int) {
         precondition(rank >= 0 && rank < world, "rank \(rank) outside 0..<\(world)")
     }
@@ -185,18 +203,21 @@ public struct SampleShardPlan: Sendable, Equatable {
     /// Name of rank's index file inside the output directory.
     public static func fileName(rank: Int, format: ShardFormat) -> String { "rank-\(rank).\(format.fileExtension)" }
 
-    private static let chunk = 1 << 16  // 512 KiB of int64 per write
+    private static let chunk = 1 << 16  // 512 KiB of int64 per JSON chunk
+    /// 8 MiB of int64 per .npy write: big enough to split over threads, small next to the
+    /// 800 MB that numpy's permutation of 10^8 holds.
+    private static let npyChunk = 1 << 20
 
     private func writeNpy(rank: Int, count n: Int, directory: String) throws {
         let file = try AtomicOutputFile(path: directory + "/" + Self.fileName(rank: rank, format: .npy))
         try file.write(Npy.header(descr: "<i8", count: n))
-        var buffer = [Int64](repeating: 0, count: Swift.min(Self.chunk, n))
+        var buffer = [Int64](repeating: 0, count: Swift.min(Self.npyChunk, n))
         var done = 0
         while done < n {
-            let k = Swift.min(Self.chunk, n - done)
+            let k = Swift.min(Self.npyChunk, n - done)
             try buffer.withUnsafeMutableBufferPointer { b in
                 let part = UnsafeMutableBufferPointer(rebasing: b[0..<k])
-                fill(rank: rank, from: done, into: part)
+                parallelFill(rank: rank, from: done, into: part)
                 #if _endian(big)
                 for i in 0..<k { part[i] = part[i].littleEndian }
                 #endif

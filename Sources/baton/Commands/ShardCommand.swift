@@ -167,13 +167,17 @@ struct ShardBytesCommand: ParsableCommand {
     func run() throws {
         try runShard {
             let format = try RecordFormat(parsing: record)
+            let started = ContinuousClock.now
             let plan = try ByteRangeShardPlan(paths: paths, world: world, record: format)
+            let planned = ContinuousClock.now - started
             try plan.write(to: out)
             let sizes = (0..<world).map { plan.cuts[$0 + 1] - plan.cuts[$0] }
             let empty = sizes.filter { $0 == 0 }.count
             var line = "wrote \(world) byte-range shards to \(out): \(plan.totalBytes) bytes, "
             line += "\(sizes.min()!)-\(sizes.max()!) bytes per rank"
             if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") empty (fewer records than ranks)" }
+            let ms = Double(planned.components.attoseconds) / 1e15 + Double(planned.components.seconds) * 1e3
+            line += "; cuts found in \(String(format: "%.1f", ms)) ms with \(plan.readCount) reads (\(plan.bytesRead) bytes)"
             print(line)
         }
     }

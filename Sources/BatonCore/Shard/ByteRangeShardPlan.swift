@@ -44,7 +44,7 @@ public struct ByteRange: Codable, Sendable, Equatable {
 ///
 /// The ideal cut k * total / W is moved forward to the next record start; files never share
 /// a record, so a file's start is always a record start. For newline records the next start
-/// is found by reading from one byte before the cut until the next '\n' (64 KiB reads), so
+/// is found by reading from one byte before the cut until the next '\n' (4-64 KiB reads), so
 /// the work is W small reads whatever the file size. Every record lies in exactly one range.
 public struct ByteRangeShardPlan: Sendable {
     public let world: Int
@@ -60,7 +60,9 @@ public struct ByteRangeShardPlan: Sendable {
     public let readCount: Int
     public let bytesRead: Int
 
-    /// Bytes read per look-ahead when searching for the next newline.
+    /// Bytes read per look-ahead when searching for the next newline: the first read is one
+    /// page (most records are shorter), later ones double up to 64 KiB for long records.
+    static let firstReadSize = 1 << 12
     static let readSize = 1 << 16
 
     public init(paths: [String], world: Int, record: RecordFormat) throws {
@@ -195,8 +197,10 @@ private struct BoundaryReader {
             openPath = file.path
         }
         var at = offset - 1
+        var size = ByteRangeShardPlan.firstReadSize
         while at < file.size {
-            let want = min(buffer.count, file.size - at)
+            let want = min(size, file.size - at)
+            size = min(size * 2, buffer.count)
             let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(at)) }
             if got < 0 {
                 if errno == EINTR { continue }

@@ -13,6 +13,7 @@ struct ShardWriteTests {
             #expect(try ShardFile.readIndices(path: dir.path + "/rank-\(r).npy") == plan.indices(rank: r))
         }
         #expect(dir.exists("plan.json"))
+        #expect(try SampleShardPlan(planFile: dir.path + "/plan.json") == plan)
     }
 
     @Test func npyHeaderIsWhatNumpyWritesAlignedTo64Bytes() throws {

@@ -305,6 +305,28 @@ public struct SampleShardPlan: Sendable, Equatable {
         var dropped: [Int]?
     }
 
+    /// The plan a DIR/plan.json written by `write(to:)` describes (a trainer can compare it
+    /// with the epoch it expects before trusting BATON_SHARD_FILE).
+    public init(planFile path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ShardError(.unreadableFile, "cannot read \(path): it is missing or unreadable")
+        }
+        let d: Description
+        do {
+            d = try JSONDecoder().decode(Description.self, from: data)
+        } catch {
+            throw ShardError(.badShardFile, "\(path) is not a sample plan.json Baton can read: \(error)")
+        }
+        guard d.kind == "samples" else {
+            throw ShardError(.badShardFile, "\(path) describes a \(d.kind) plan, not a samples plan")
+        }
+        try self.init(count: d.count, world: d.world, shuffle: d.shuffle, seed: d.seed, epoch: d.epoch,
+                      policy: d.policy, consumed: d.consumed)
+        if d.shuffle && d.algorithm != ShardPermutation.algorithm {
+            throw ShardError(.badShardFile, "\(path) was shuffled with \(d.algorithm); this Baton knows \(ShardPermutation.algorithm)")
+        }
+    }
+
     func planDescription(format: ShardFormat, limit: Int?) -> Description {
         Description(
             algorithm: shuffle ? ShardPermutation.algorithm : "identity",

@@ -100,6 +100,13 @@ PY
 import json; p = json.load(open('$work/files/plan.json')); assert [len(r['files']) for r in p['ranks']] == [1, 1]" \
   && ok "shard files gives each rank a file" || fail "shard files"
 
+printf '# data files\n%s\n\n%s\n' "$work/r2.txt" "$work/r1.txt" >"$work/list.txt"
+"$baton" shard files --list "$work/list.txt" --world 2 --out "$work/listed" >/dev/null \
+  && python3 -c "
+import json; p = json.load(open('$work/listed/plan.json')); assert p['file_count'] == 2 and p['total_bytes'] == 52" \
+  && ok "shard files --list reads a list file" || fail "shard files --list"
+printf '%s\n%s\n' "$work/r1.txt" "$work/missing.txt" >"$work/badlist.txt"
+
 # 5. Bad input: exit 2, a message, nothing written.
 bad() { # bad DESCRIPTION EXPECTED_TEXT ARGS...
   local what=$1 text=$2; shift 2
@@ -114,6 +121,7 @@ bad "consumed > N" "consumed is 6" samples --count 5 --world 2 --consumed 6
 bad "a missing file" "No such file" bytes "$work/nope.txt" --world 2
 bad "a record size that does not divide" "not a multiple of the record size 3" bytes "$work/r2.txt" --world 2 --record fixed:3
 bad "fewer files than ranks" "would get nothing" files "$work/r1.txt" --world 2
+bad "a missing file in a list, naming its line" "badlist.txt:2" files --list "$work/badlist.txt" --world 1
 msg=$("$baton" shard samples --count 1003 --world 5 --out "$work/a" 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "world 4 there, 5 here" <<<"$msg" && cmp -s "$work/a/rank-0.npy" "$work/b/rank-0.npy" \
   && ok "refuses a directory holding a different plan, leaving it untouched" || fail "plan conflict: exit $rc, $msg"

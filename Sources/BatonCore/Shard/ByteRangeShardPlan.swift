@@ -70,8 +70,8 @@ public struct ByteRangeShardPlan: Sendable {
     }
 
     public init(sources: [(path: String, origin: String?)], world: Int, record: RecordFormat) throws {
-        guard world >= 1 else {
-            throw ShardError(.badArgument, "world size is \(world); it must be at least 1")
+        guard world >= 1 && world <= SampleShardPlan.maximumWorld else {
+            throw ShardError(.badArgument, "world size is \(world); it must be between 1 and \(SampleShardPlan.maximumWorld)")
         }
         let inputs = try ShardInputs.resolve(sources)
         if case .fixed(let size) = record {
@@ -121,14 +121,22 @@ public struct ByteRangeShardPlan: Sendable {
         self.totalBytes = total
         self.cuts = cuts
         self.inputs = inputs
-        self.ranges = (0..<world).map { r in
+        // One pass over ranks and files together (cuts are in order): O(W + files).
+        var ranges: [[ByteRange]] = []
+        ranges.reserveCapacity(world)
+        var first = 0
+        for r in 0..<world {
+            while first < inputs.count && starts[first] + inputs[first].size <= cuts[r] { first += 1 }
             var out: [ByteRange] = []
-            for (i, f) in inputs.enumerated() {
-                let s = max(cuts[r], starts[i]), e = min(cuts[r + 1], starts[i] + f.size)
-                if s < e { out.append(ByteRange(file: f.path, start: s - starts[i], end: e - starts[i])) }
+            var i = first
+            while i < inputs.count && starts[i] < cuts[r + 1] {
+                let s = max(cuts[r], starts[i]), e = min(cuts[r + 1], starts[i] + inputs[i].size)
+                if s < e { out.append(ByteRange(file: inputs[i].path, start: s - starts[i], end: e - starts[i])) }
+                i += 1
             }
-            return out
+            ranges.append(out)
         }
+        self.ranges = ranges
     }
 
     struct RankEntry: Codable {

@@ -38,6 +38,8 @@ public struct SampleShardPlan: Sendable, Equatable {
 
     /// Largest N accepted: positions and sample ids stay far from Int64 overflow.
     public static let maximumCount = 1 << 62
+    /// Largest W accepted: plan.json lists every rank, and no cluster has 16 million ranks.
+    public static let maximumWorld = 1 << 24
 
     /// Throws `ShardError(.badArgument)` when N = 0, W < 1, epoch < 0, or consumed is not in 0...N.
     public init(count: Int, world: Int, shuffle: Bool = false, seed: UInt64 = 0, epoch: Int = 0,
@@ -50,6 +52,9 @@ public struct SampleShardPlan: Sendable, Equatable {
         }
         guard world >= 1 else {
             throw ShardError(.badArgument, "world size is \(world); it must be at least 1")
+        }
+        guard world <= Self.maximumWorld else {
+            throw ShardError(.badArgument, "world size \(world) is above the supported maximum \(Self.maximumWorld)")
         }
         guard epoch >= 0 else {
             throw ShardError(.badArgument, "epoch is \(epoch); it must be 0 or more")

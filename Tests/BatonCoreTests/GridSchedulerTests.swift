@@ -254,4 +254,28 @@ struct GridSchedulerTests {
         #expect((json[0]["metrics"] as? [String: Any])?["step"] != nil)
         #expect(GridReport.csv(rows).split(separator: "\n").first == "id,status,attempts,resumed,handed_off,nodes,i,loss,step")
     }
+
+    @Test("resume with a reordered, extended spec runs only the new configs")
+    func resumeWithExtendedSpec() throws {
+        let dir = Self.tempDir()
+        let a = try GridExpansion.expand(try GridSpec.parse("command: [t]\nparameters:\n  lr: [0.1, 0.2]\n  bs: [1]\n", file: "a.yaml"))
+        let executor = SimulatedGridExecutor(nodes: 2) { _ in .init(duration: 5) }
+        let settings = GridRun.Settings(specPath: "a.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "sim",
+            executor: "sim", heartbeatTimeout: 10, coolDown: 60)
+        let store = try GridRun.create(runDir: dir, settings: settings, configs: a, durable: false)
+        let first = GridScheduler(executor: executor, store: store, options: .init(), configs: try store.snapshot().configs)
+        #expect(try first.run() == .finished(done: 2, failed: 0))
+
+        let b = try GridExpansion.expand(try GridSpec.parse("command: [t]\nparameters:\n  bs: [1, 2]\n  lr: [0.2, 0.1]\n", file: "b.yaml"))
+        let executor2 = SimulatedGridExecutor(nodes: 2) { _ in .init(duration: 5) }
+        let r = try GridRun.prepareResume(store: store, executor: executor2, newConfigs: b)
+        #expect(r.configs.count == 4)
+        let second = GridScheduler(executor: executor2, store: store, options: .init(), configs: r.configs,
+            nodeStates: r.nodeStates, nextAttemptID: r.nextAttemptID)
+        #expect(try second.run() == .finished(done: 4, failed: 0))
+        let newIDs = Set(b.filter { c in !a.contains { $0.id == c.id } }.map(\.id))
+        #expect(newIDs.count == 2)
+        #expect(Set(executor2.launches.map(\.configID)) == newIDs)
+        #expect(try store.snapshot().configs.allSatisfy { $0.attempts == 1 })
+    }
 }

@@ -122,6 +122,33 @@ public enum GridReport {
         }.joined(separator: "\n") + "\n"
     }
 
+    /// `baton grid status --json`: the same facts for scripts.
+    public static func statusJSON(_ snap: GridSnapshot, runDir: String, headPID: Int32?, now: Double) -> String {
+        var counts: [String: Int] = ["pending": 0, "running": 0, "done": 0, "failed": 0]
+        for c in snap.configs { counts[c.status.rawValue, default: 0] += 1 }
+        var byNode: [String: (GridConfigRecord, GridAttemptRecord)] = [:]
+        for c in snap.configs {
+            for a in c.attemptRecords where a.status == "running" { for n in a.nodes { byNode[n] = (c, a) } }
+        }
+        let nodes: [[String: Any]] = snap.nodes.map { n in
+            var o: [String: Any] = ["name": n.name, "state": n.state.rawValue, "losses": n.losses]
+            if let (c, a) = byNode[n.name] {
+                o["config"] = c.id
+                o["attempt"] = a.number
+                o["running_for"] = now - a.startedAt
+                if let s = a.session { o["session"] = s }
+            }
+            return o
+        }
+        var o: [String: Any] = [
+            "run_dir": runDir, "configs": counts, "total": snap.configs.count, "nodes": nodes,
+            "events": snap.recentEvents.map { ["time": $0.time, "kind": $0.kind, "text": $0.text] },
+        ]
+        if let headPID { o["head_pid"] = headPID }
+        let data = try! JSONSerialization.data(withJSONObject: o, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// `baton grid status`: counts, nodes, running attempts, recent events.
     public static func status(_ snap: GridSnapshot, runDir: String, headPID: Int32?, now: Double) -> String {
         var pending = 0, running = 0, done = 0, failed = 0

@@ -113,7 +113,7 @@ public final class LocalGridExecutor: ConfigExecutor {
         }
         let t = now()
         if failuresBase == nil { failuresBase = t }
-        if let down = launch.nodes.first(where: { downUntil[$0] > t }) {
+        if let down = launch.nodes.first(where: { !healthCheck(node: $0) }) {
             jobs[launch.attemptID] = Job(launch: launch, pid: -1)
             pendingEvents.append(.nodeLost(attemptID: launch.attemptID, node: down, reason: "the node is down", fenced: true))
             return

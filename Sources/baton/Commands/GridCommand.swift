@@ -301,6 +301,7 @@ struct GridStatusCommand: ParsableCommand {
 
     @Argument(help: "The run directory.") var runDir: String
     @Flag(help: "Refresh every second until the run ends (Ctrl-C to leave).") var watch = false
+    @Flag(help: "JSON: counts, nodes (state, config, attempt, session), recent events.") var json = false
 
     func run() throws {
         while true {
@@ -308,6 +309,10 @@ struct GridStatusCommand: ParsableCommand {
             do { store = try GridStore(runDir: runDir, readOnly: true) } catch { throw fail("\(error)", ExitCodes.badInput) }
             let snap = try store.snapshot(events: 10)
             let head = GridHead.alivePID(snap.meta)
+            if json {
+                say(GridReport.statusJSON(snap, runDir: runDir, headPID: head, now: Date().timeIntervalSince1970))
+                return
+            }
             let text = GridReport.status(snap, runDir: runDir, headPID: head, now: Date().timeIntervalSince1970)
             if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
             say(text, terminator: "")

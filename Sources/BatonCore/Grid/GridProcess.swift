@@ -69,11 +69,15 @@ public enum GridProcess {
     }
 
     /// Non-blocking wait: the process's status if it has ended.
+    /// `reap`'s answer when the process is gone but its status was taken by someone else
+    /// (another part of the program waited for it): the exit is unknown.
+    public static let statusUnknown = Int32.min
+
     public static func reap(_ pid: pid_t) -> Int32? {
         var status: Int32 = 0
         let r = waitpid(pid, &status, WNOHANG)
         if r == pid { return status }
-        if r < 0 && errno == ECHILD { return 0 }
+        if r < 0 && errno == ECHILD { return statusUnknown }
         return nil
     }
 

@@ -166,7 +166,12 @@ public final class LocalGridExecutor: ConfigExecutor {
             for (id, job) in jobs.sorted(by: { $0.key < $1.key }) where job.pid > 0 {
                 if let status = GridProcess.reap(job.pid) {
                     jobs.removeValue(forKey: id)
-                    let (code, signal) = GridProcess.decode(status)
+                    var (code, signal) = GridProcess.decode(status)
+                    if status == GridProcess.statusUnknown {
+                        // Not ours to know from waitpid; the wrapper's exit file may say.
+                        let recorded = LocalGridExecutor.recordedExit(runDir, job.launch.configID, job.launch.attempt)
+                        (code, signal) = (recorded?.code, recorded?.signal ?? (recorded == nil ? SIGKILL : nil))
+                    }
                     // Whatever the leader left behind (ranks in their own process groups).
                     if GridProcess.signalSession(job.pid, SIGKILL) > 0 { usleep(10_000) }
                     if signal == SIGKILL {
@@ -228,15 +233,19 @@ public final class LocalGridExecutor: ConfigExecutor {
             let sessions = Set(procs.compactMap { GridProcess.stat($0)?.session })
             for s in sessions { stop(session: s, leader: nil) }
         }
-        let exitPath = LocalGridExecutor.exitFile(runDir, configID, attempt)
-        guard let text = try? String(contentsOfFile: exitPath, encoding: .utf8) else { return nil }
-        let parts = text.split(separator: " ")
-        guard parts.count == 2, let value = Int32(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+        guard let recorded = LocalGridExecutor.recordedExit(runDir, configID, attempt) else { return nil }
         let dir = GridRunLayout.configDir(runDir, configID) as NSString
         let metrics = LocalGridExecutor.readMetrics(dir.appendingPathComponent("attempt-\(attempt).metrics.jsonl"))
         let log = dir.appendingPathComponent("attempt-\(attempt).log")
-        if parts[0] == "code" { return AttemptExit(code: value, metrics: metrics, lastLines: LocalGridExecutor.tail(log, lines: 20)) }
-        return AttemptExit(code: nil, signal: value, metrics: metrics, lastLines: LocalGridExecutor.tail(log, lines: 20))
+        return AttemptExit(code: recorded.code, signal: recorded.signal, metrics: metrics, lastLines: LocalGridExecutor.tail(log, lines: 20))
+    }
+
+    /// What the wrapper wrote to `attempt-N.exit`, if it did.
+    static func recordedExit(_ runDir: String, _ configID: String, _ attempt: Int) -> (code: Int32?, signal: Int32?)? {
+        guard let text = try? String(contentsOfFile: exitFile(runDir, configID, attempt), encoding: .utf8) else { return nil }
+        let parts = text.split(separator: " ")
+        guard parts.count == 2, let value = Int32(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)) else { return nil }
+        return parts[0] == "code" ? (value, nil) : (nil, value)
     }
 
     /// The last value of every numeric field over all JSON lines of a metrics file.

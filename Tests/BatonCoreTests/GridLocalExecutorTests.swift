@@ -23,6 +23,17 @@ struct GridLocalExecutorTests {
         echo "$BATON_ATTEMPT" >> completions
         """
 
+    /// The built `baton`, next to this test bundle, as the attempt wrapper: it records each
+    /// attempt's exit in the run directory. That matters here: once a test in this process
+    /// has initialised MPI, Open MPI's SIGCHLD handler reaps our children too, and the exit
+    /// file is then the only record of how an attempt ended (the `baton grid` head never
+    /// initialises MPI).
+    static var wrapper: [String]? {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let baton = dir.appendingPathComponent("baton").path
+        return FileManager.default.isExecutableFile(atPath: baton) ? [baton, "grid", "_attempt"] : nil
+    }
+
     static func run(
         configs n: Int, nodes: Int, failures: [LocalGridExecutor.Failure] = [], options: GridSchedulerOptions = .init()
     ) throws -> (String, GridStore, GridOutcome) {
@@ -35,7 +46,7 @@ struct GridLocalExecutorTests {
             objective: {metric: score, mode: max}
             """, file: "local.yaml")
         let configs = try GridExpansion.expand(spec)
-        let executor = LocalGridExecutor(nodes: nodes, runDir: dir, failures: failures, grace: 1)
+        let executor = LocalGridExecutor(nodes: nodes, runDir: dir, wrapper: Self.wrapper, failures: failures, grace: 1)
         let settings = GridRun.Settings(
             specPath: "local.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "--local \(nodes)",
             executor: "local", heartbeatTimeout: options.heartbeatTimeout, coolDown: options.coolDown)
@@ -124,7 +135,8 @@ struct GridLocalExecutorTests {
         let spec = try GridSpec.parse(
             "command: [/bin/sh, -c, \(GridJSON.quote(Self.trainer)), sh, \"{score}\"]\nparameters: {score: [1, 2]}\nnodes_per_config: 2\n",
             file: "s.yaml")
-        let executor = LocalGridExecutor(nodes: 3, runDir: dir, failures: [.init(node: 1, after: 0.5, downFor: 600)], grace: 1)
+        let executor = LocalGridExecutor(
+            nodes: 3, runDir: dir, wrapper: Self.wrapper, failures: [.init(node: 1, after: 0.5, downFor: 600)], grace: 1)
         let settings = GridRun.Settings(specPath: "s.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "",
             executor: "local", heartbeatTimeout: 10, coolDown: 600)
         let store = try GridRun.create(runDir: dir, settings: settings, configs: try GridExpansion.expand(spec), durable: false)
@@ -144,7 +156,7 @@ struct GridLocalExecutorTests {
         let dir = NSTemporaryDirectory() + "baton-grid-local-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = try GridSpec.parse("command: [/nonexistent/prog]\nparameters: {a: [1]}\nmax_retries: 1\n", file: "s.yaml")
-        let executor = LocalGridExecutor(nodes: 2, runDir: dir)
+        let executor = LocalGridExecutor(nodes: 2, runDir: dir, wrapper: Self.wrapper)
         let settings = GridRun.Settings(specPath: "s.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "",
             executor: "local", heartbeatTimeout: 10, coolDown: 60)
         let store = try GridRun.create(runDir: dir, settings: settings, configs: try GridExpansion.expand(spec), durable: false)

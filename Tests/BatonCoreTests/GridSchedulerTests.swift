@@ -278,4 +278,16 @@ struct GridSchedulerTests {
         #expect(Set(executor2.launches.map(\.configID)) == newIDs)
         #expect(try store.snapshot().configs.allSatisfy { $0.attempts == 1 })
     }
+
+    @Test("retries of multi-node configs never wait forever for nodes they have not failed on")
+    func multiNodeRetriesDoNotDeadlock() throws {
+        var options = GridSchedulerOptions()
+        options.nodesPerConfig = 2
+        options.maxRetries = 2
+        let h = try Self.harness(configs: 2, nodes: 3, options: options) { l in
+            .init(duration: 1, exitCode: l.attempt == 1 ? 1 : 0)
+        }
+        #expect(try h.scheduler.run() == .finished(done: 2, failed: 0))
+        #expect(try h.store.snapshot().configs.allSatisfy { $0.attempts == 2 })
+    }
 }

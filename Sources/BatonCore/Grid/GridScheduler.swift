@@ -457,7 +457,9 @@ public final class GridScheduler {
             if c.avoid.contains(n) { avoided.append(n) } else { taken.append(n) }
         }
         if taken.count < k, !avoided.isEmpty {
-            let othersHealthy = nodes.indices.contains { !c.avoid.contains($0) && nodes[$0].state != .dead }
+            // Wait for nodes it has not failed on only while enough of them are alive to
+            // place it; otherwise it would wait forever.
+            let othersHealthy = nodes.indices.lazy.filter { !c.avoid.contains($0) && self.nodes[$0].state != .dead }.count >= k
             if !othersHealthy {
                 while taken.count < k, let n = avoided.popLast() { taken.append(n) }
             }

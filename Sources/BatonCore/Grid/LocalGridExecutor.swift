@@ -67,6 +67,19 @@ public final class LocalGridExecutor: ConfigExecutor {
         token = runDir
     }
 
+    /// Variables that tie a process to a running MPI job (set by mpirun, or by MPI_Init in a
+    /// singleton). A head started under mpirun, or a test process that initialised MPI, must
+    /// not pass them on: the config's own mpirun would take itself for part of that job
+    /// (seen: it exits 1). User settings (other OMPI_MCA_*, OMPI_ALLOW_*) pass through.
+    static func isMPIJobVariable(_ key: String) -> Bool {
+        let prefixes = [
+            "PMIX_", "OPAL_", "OMPI_COMM_WORLD_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix", "OMPI_MCA_initial_wdir",
+            "OMPI_MCA_shmem_", "OMPI_UNIVERSE_SIZE", "OMPI_FIRST_RANKS", "OMPI_NUM_APP_CTX", "OMPI_APP_CTX_NUM_PROCS",
+            "OMPI_FILE_LOCATION", "OMPI_ARGV", "OMPI_COMMAND",
+        ]
+        return prefixes.contains { key.hasPrefix($0) }
+    }
+
     /// Wall-clock seconds (stored times are Unix times), advanced monotonically.
     public func now() -> Double { wallOrigin + (GridProcess.monotonic() - origin) }
 
@@ -91,7 +104,7 @@ public final class LocalGridExecutor: ConfigExecutor {
         if let wrapper {
             argv = wrapper + ["--exit-file", LocalGridExecutor.exitFile(runDir, launch.configID, launch.attempt), "--"] + argv
         }
-        var env = ProcessInfo.processInfo.environment
+        var env = ProcessInfo.processInfo.environment.filter { !LocalGridExecutor.isMPIJobVariable($0.key) }
         for (k, v) in launch.environment { env[k] = v }
         if ranks == 1 {
             // The torch-style variables of a one-rank world (under mpirun, the ranks have

@@ -45,6 +45,8 @@ public final class ExecWrapper: @unchecked Sendable {
         var metricsPending = ""
         var fenced = false
         var terminateAt: Double?
+        /// The stop signal that came from outside (daemon, head), if any.
+        var stopSignal: Int32?
     }
 
     public init(options: ExecOptions, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -139,7 +141,13 @@ public final class ExecWrapper: @unchecked Sendable {
                 if sigwait(&set, &sig) != 0 { continue }
                 proc.signal(sig)
                 if sig == SIGTERM || sig == SIGINT || sig == SIGHUP {
-                    state.with { s in if s.terminateAt == nil { s.terminateAt = monotonicNow() + options.grace } }
+                    state.with { s in
+                        if s.terminateAt == nil { s.terminateAt = monotonicNow() + options.grace }
+                        if s.stopSignal == nil { s.stopSignal = sig }
+                    }
+                    // Said at once: the head learns this node is alive and being stopped,
+                    // even if the daemon closes our stdout before the command ends.
+                    emit(.note, "received \(signalName(sig)), forwarded to the command")
                 }
             }
         }
@@ -151,7 +159,13 @@ public final class ExecWrapper: @unchecked Sendable {
                     switch HeadMessage.decode(line) {
                     case .lease?: state.with { $0.lastLease = monotonicNow() }
                     case .signal(_, let sig)?:
-                        state.with { $0.lastLease = monotonicNow() }
+                        state.with { s in
+                            s.lastLease = monotonicNow()
+                            if s.stopSignal == nil && (sig == SIGINT || sig == SIGTERM) {
+                                s.stopSignal = sig
+                                s.terminateAt = monotonicNow() + options.grace
+                            }
+                        }
                         proc.signal(sig)
                     case nil: break
                     }
@@ -195,9 +209,12 @@ public final class ExecWrapper: @unchecked Sendable {
             while readersDone.get < 2 && monotonicNow() < d2 { usleep(10_000) }
         }
         forwardMetrics(final: true)
+        // ` after=SIGTERM` marks an end that a stop from outside caused, so the head can
+        // tell a teardown from the command failing by itself.
+        let after = state.with { $0.stopSignal }.map { " after=\(signalName($0))" } ?? ""
         switch status {
-        case .exited(let code): emit(.exit, "code=\(code)")
-        case .signaled(let sig): emit(.exit, "signal=\(sig)")
+        case .exited(let code): emit(.exit, "code=\(code)" + (code == 0 ? "" : after))
+        case .signaled(let sig): emit(.exit, "signal=\(sig)" + after)
         }
         log("# baton exec: command ended with \(status)")
         return status.code

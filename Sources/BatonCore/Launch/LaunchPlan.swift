@@ -91,6 +91,10 @@ public struct LaunchPlanner: Sendable {
         if case .local(let agent) = mode {
             argv += ["--mca", "plm_rsh_agent", agent,
                      "--mca", "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo",
+                     // Simulated nodes share one host name, and the shared-memory transport
+                     // names its segments by host name and local rank: ranks of two simulated
+                     // nodes would map the same segment (measured: SIGSEGV in btl_vader).
+                     "--mca", "btl", "self,tcp",
                      "--oversubscribe"]
             mpiEnv["OMPI_MCA_plm_rsh_agent"] = agent
         }

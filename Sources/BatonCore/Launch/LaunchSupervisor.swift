@@ -162,6 +162,10 @@ public final class LaunchSupervisor: @unchecked Sendable {
             var record = runAttempt(plan, hosts: hosts)
             record.consumedAtStart = options.shardWriter != nil ? consumed : nil
             if let c = lastConsumedReported { consumed = max(consumed, c) }
+            // Lines in flight when mpirun aborted are lost; where the run directory is
+            // shared (it must be for checkpoints to survive a node), the metrics files
+            // themselves have the last word.
+            if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
             records.append(record)
             switch record.outcome {
             case "completed":
@@ -192,6 +196,21 @@ public final class LaunchSupervisor: @unchecked Sendable {
     }
 
     private var lastConsumedReported: Int?
+
+    /// The largest `consumed` in any `*.jsonl` metrics file of `dir`.
+    static func consumedInMetricsFiles(dir: String) -> Int? {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+        var best: Int?
+        for f in files where f.hasSuffix(".jsonl") {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(f)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let c = (obj["consumed"] as? NSNumber)?.intValue else { continue }
+                best = max(best ?? c, c)
+            }
+        }
+        return best
+    }
 
     /// One attempt: start, watch, decide.
     func runAttempt(_ plan: LaunchPlan, hosts: HostList) -> AttemptRecord {

@@ -81,7 +81,7 @@ public final class ExecWrapper: @unchecked Sendable {
         }
         guard first else { return }
         child?.signal(SIGKILL)
-        log("# baton exec: fenced: \(reason)")
+        log("# baton exec: fenced at \(String(format: "%.3f", Date().timeIntervalSince1970)): \(reason)")
         // Best effort: the head may be gone already, so never block on stdout here.
         let line = TaggedLine(kind: .fence, node: placement.node, rank: placement.rank, payload: reason).encoded + "\n"
         let flags = fcntl(1, F_GETFL)

@@ -218,6 +218,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start))
         let tail = Locked([String]())
         let mpirunNamedLoss = Locked(false)
+        let mpirunAborting = Locked(false)
         let shown = options.shownRanks
         let console = self.console
         var record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots, consumedAtStart: nil,
@@ -236,6 +237,10 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 } else {
                     tail.with { $0.append(line); if $0.count > 200 { $0.removeFirst() } }
                     if line.contains("Remote daemon") || line.contains("baton-agent: node ") { mpirunNamedLoss.with { $0 = true } }
+                    if line.contains("has been aborted") || line.contains("mpirun noticed that process rank")
+                        || line.contains("abort is already in progress") {
+                        mpirunAborting.with { $0 = true }
+                    }
                     if !line.isEmpty { console.message("mpirun: \(line)") }
                 }
             }
@@ -293,8 +298,51 @@ public final class LaunchSupervisor: @unchecked Sendable {
             while monotonicNow() < until { usleep(50_000) }
         }
 
-        var lastStatus = 0.0
         var interruptsSeen = 0
+        var abortSeenAt: Double?
+
+        /// Decides an attempt whose mpirun has ended (or was stopped after its abort):
+        /// nodes mpirun or an agent named as lost, else the rank that failed first by
+        /// itself, else nodes none of whose ranks said anything about their end.
+        func classifyEnd(_ st: ExitStatus?) {
+            record.mpirunStatus = st?.description ?? "killed"
+            let m = monitor.get
+            lastConsumedReported = m.consumed
+            let decided = monotonicNow()
+            if interruptsSeen > 0 {
+                record.outcome = "interrupted"
+                return
+            }
+            if st == .exited(0) {
+                record.outcome = "completed"
+                return
+            }
+            let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
+            let silent = m.silentNodes
+            func markLost(_ lost: Set<String>, _ how: String) {
+                record.outcome = "nodes lost"
+                record.lost = lost.sorted().map { n in
+                    LostNode(node: n, ranks: RankPlacement.all(hosts).filter { $0.node == n }.map(\.rank),
+                             cause: how, detectionSeconds: decided - (m.lastSeen[n] ?? start))
+                }
+                event("node-lost", ["attempt": attemptNo, "nodes": lost.sorted(), "how": how,
+                                    "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
+            }
+            if !named.isEmpty {
+                markLost(named, "mpirun or its agent reported the node's daemon lost")
+            } else if let f = m.firstFailure {
+                record.outcome = "command failed"
+                record.failedRank = f.rank
+                record.failedNode = f.node
+                record.failedStatus = f.status
+            } else if !silent.isEmpty && silent.count < hosts.hosts.count {
+                markLost(silent, "mpirun exited (\(st?.description ?? "killed")) and the node's ranks never reported their end")
+            } else {
+                record.outcome = "mpirun failed (\(st?.description ?? "killed"))"
+            }
+        }
+
+        var lastStatus = 0.0
         var interruptDeadline: Double?
         while true {
             let now = monotonicNow()
@@ -302,37 +350,21 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 stopLeases()
                 let d = monotonicNow() + 2
                 while !job.outputFinished && monotonicNow() < d { usleep(20_000) }
-                record.mpirunStatus = st.description
-                let m = monitor.get
-                lastConsumedReported = m.consumed
-                let decided = monotonicNow()
-                if interruptsSeen > 0 {
-                    record.outcome = "interrupted"
-                } else if st == .exited(0) {
-                    record.outcome = "completed"
-                } else {
-                    let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
-                    let silent = m.silentNodes
-                    let lost = !named.isEmpty ? named : (silent.count < hosts.hosts.count ? silent : [])
-                    if !lost.isEmpty {
-                        record.outcome = "nodes lost"
-                        record.lost = lost.sorted().map { n in
-                            LostNode(node: n, ranks: RankPlacement.all(hosts).filter { $0.node == n }.map(\.rank),
-                                     cause: "mpirun exited (\(st)): the node's daemon or ranks died",
-                                     detectionSeconds: decided - (m.lastSeen[n] ?? start))
-                        }
-                        event("node-lost", ["attempt": attemptNo, "nodes": lost.sorted(), "how": "mpirun exit",
-                                            "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
-                    } else if let f = m.firstFailure {
-                        record.outcome = "command failed"
-                        record.failedRank = f.rank
-                        record.failedNode = f.node
-                        record.failedStatus = f.status
-                    } else {
-                        record.outcome = "mpirun failed (\(st))"
-                    }
-                }
+                classifyEnd(st)
                 break
+            }
+            // mpirun stops forwarding output once it aborts a job (a rank failed), and may
+            // then hang: heartbeats stall on every node. So an abort is not judged by
+            // heartbeats: give mpirun a moment, then stop it and judge by what was said.
+            if mpirunAborting.get && !mpirunNamedLoss.get {
+                if abortSeenAt == nil { abortSeenAt = now }
+                if now - abortSeenAt! >= options.nodeLossWindow {
+                    teardown(lost: Set(hosts.names))
+                    classifyEnd(job.poll())
+                    break
+                }
+                usleep(20_000)
+                continue
             }
             // mpirun names a daemon it lost before it exits (and sometimes never exits).
             // Its wrappers have lost their stdin with it, so no lease wait is needed.

@@ -82,7 +82,9 @@ pid=$(pgrep -f -- "^$B launch --local 2 --nproc-per-node 2 --run-dir $R" | head 
 kill -INT "$pid"
 wait_for 30 test -s "$tmp/int.rc"
 check "ctrl-c: exit 130" "[ \"\$(cat '$tmp/int.rc')\" = 130 ]"
-check "ctrl-c: every rank got SIGINT" "[ \$(grep -c 'got-int' '$tmp/int.out') -eq 4 ]"
+# The rank logs, not the console: once the first rank has ended mpirun aborts the job and
+# may drop the other ranks' last lines on the way to the head.
+check "ctrl-c: every rank got SIGINT" "[ \$(grep -l 'got-int' '$R'/logs/*.log | wc -l) -eq 4 ]"
 check "ctrl-c: nothing left" "wait_gone '$R' 10"
 
 echo "$fails failed"

@@ -25,8 +25,13 @@ public enum LocalNodes {
             # this agent alive like an ssh client would), its session id in \(dir)/HOST.sid.
             host=$1; shift
             case "$host" in local-[0-9]|local-[0-9][0-9]|local-[0-9][0-9][0-9]) ;; *) echo "baton local agent: unknown node '$host'" >&2; exit 255;; esac
+            # Each simulated node gets its own TMPDIR: Open MPI names its session directory (and
+            # PMIx its shared-memory store) after the host name, which all simulated nodes share.
+            TMPDIR=$(mktemp -d /tmp/baton-local-node.XXXXXX) || exit 255
+            export TMPDIR
             setsid --fork --wait /bin/sh -c 'echo $$ > "$0"; exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*"
             rc=$?
+            rm -rf "$TMPDIR"
             # setsid --wait exits with the raw wait status when the daemon was killed: 9 is SIGKILL,
             # i.e. the simulated node crashed. Say so in the line the head recognises.
             if [ "$rc" -eq 9 ]; then echo "baton-agent: node $host lost: its daemon was killed (SIGKILL)" >&2; fi

@@ -48,8 +48,8 @@ check "env: nothing left" "wait_gone '$R' 10"
 
 # 2. Crash of a simulated node: restart on the survivors, exactly once.
 R=$tmp/crash
-( timeout 90 "$B" launch --local 3 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s -- \
-    "$T" --samples 240 --step-ms 40 > "$tmp/crash.out" 2> "$tmp/crash.err"; echo $? > "$tmp/crash.rc" ) &
+( timeout 90 "$B" launch --local 3 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
+    --shard-samples 240 --shard-shuffle -- "$T" --samples 240 --step-ms 40 > "$tmp/crash.out" 2> "$tmp/crash.err"; echo $? > "$tmp/crash.rc" ) &
 bg+=($!)
 wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
 check "crash: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"

@@ -59,10 +59,11 @@ for r in 0 1 2 3 4 5; do
 done
 check "env: nothing left" "nothing_left '$R'"
 
-# 2-4. One node lost three ways; the job restarts on the survivors and completes.
+# 2-4. One node lost three ways; the job restarts on the survivors, re-sharded from the
+# consumed count the trainer reported, and completes.
 for how in crash partition hang; do
   R=$tmp/$how
-  ( timeout 120 "$B" "${L[@]}" --run-dir "$R" -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
+  ( timeout 120 "$B" "${L[@]}" --run-dir "$R" --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
     echo $? > "$tmp/$how.rc" ) &
   bg+=($!)
   wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
@@ -70,6 +71,7 @@ for how in crash partition hang; do
   wait_for 120 test -s "$tmp/$how.rc"
   check "$how: exit 0" "[ \"\$(cat '$tmp/$how.rc')\" = 0 ]" || tail -20 "$tmp/$how.err"
   check "$how: restart on bl-n1,bl-n2" "grep -q '\"event\":\"restart\".*\"lost\":\[\"bl-n3\"\].*\"survivors\":\[\"bl-n1\",\"bl-n2\"\]' '$R/events.jsonl'"
+  check "$how: re-sharded for 4 ranks" "[ -f '$R/shards/attempt-2/rank-3.npy' ] && [ ! -e '$R/shards/attempt-2/rank-4.npy' ]"
   check "$how: exactly once across attempts" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
   if [ "$how" != crash ]; then
     check "$how: detected by heartbeat timeout" "grep -q '\"how\":\"heartbeat timeout\"' '$R/events.jsonl'"

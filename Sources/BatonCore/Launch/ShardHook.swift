@@ -1,12 +1,16 @@
 import Foundation
 
-/// Connects launch to the sharding module: writes `rank-<r>.npy` for an attempt.
+/// Connects launch to the sharding module: before each attempt the samples of the epoch not
+/// yet consumed are re-sharded for that attempt's world (`SampleShardPlan` with `consumed`),
+/// written as `<run>/shards/attempt-<a>/rank-<r>.npy` + `plan.json`.
 public enum ShardHook {
     public static func writer(samples: Int, shuffle: Bool, seed: UInt64, epoch: Int)
         -> @Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void
     {
         return { world, consumed, dir in
-            throw LaunchError.cannotStart("sharding is not available in this build")
+            let plan = try SampleShardPlan(count: samples, world: world, shuffle: shuffle, seed: seed, epoch: epoch,
+                                           policy: .exact, consumed: min(consumed, samples))
+            try plan.write(to: dir)
         }
     }
 }

@@ -71,8 +71,16 @@ import Testing
         #expect(abs(late[0].silentFor - 3.5) < 1e-9)
     }
 
+    @Test func nodesThatNeverSpokeGetTheStartupTimeout() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0, startupTimeout: 20)
+        m.record(line(.hb, "n1", 0), at: 1)
+        #expect(m.overdue(at: 10).map(\.node) == ["n1"])
+        #expect(m.overdue(at: 21).map(\.node) == ["n1", "n2"])
+    }
+
     @Test func finishedNodesAreNeverOverdue() {
         var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0)
+        m.record(line(.hb, "n1", 0), at: 1)
         m.record(line(.exit, "n2", 2, "code=0"), at: 1)
         #expect(m.overdue(at: 50).map(\.node) == ["n1"])
     }

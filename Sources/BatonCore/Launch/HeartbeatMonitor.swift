@@ -16,6 +16,7 @@ public struct HeartbeatMonitor: Sendable {
     }
 
     public let timeout: Double
+    public let startupTimeout: Double
     public let startedAt: Double
     /// Last time anything came from each node (monotonic seconds).
     public private(set) var lastSeen: [String: Double] = [:]
@@ -27,8 +28,9 @@ public struct HeartbeatMonitor: Sendable {
     var exitCount = 0
 
     /// `nodes` in placement order; the clock of a node that has not spoken yet starts at `start`.
-    public init(hosts: HostList, timeout: Double, start: Double) {
+    public init(hosts: HostList, timeout: Double, start: Double, startupTimeout: Double = 30) {
         self.timeout = timeout
+        self.startupTimeout = startupTimeout
         self.startedAt = start
         var map: [Int: String] = [:]
         for p in RankPlacement.all(hosts) {
@@ -44,6 +46,7 @@ public struct HeartbeatMonitor: Sendable {
     public mutating func record(_ line: TaggedLine, at now: Double) -> Bool {
         guard nodeOfRank[line.rank] == line.node else { return false }
         lastSeen[line.node] = now
+        heard.insert(line.node)
         switch line.kind {
         case .start: ranks[line.rank]?.started = true
         case .exit:
@@ -66,14 +69,20 @@ public struct HeartbeatMonitor: Sendable {
 
     /// Nodes that still have a running rank and have been silent for longer than the
     /// timeout, with how long they have been silent.
+    /// A node that has not said anything yet is given `startupTimeout` instead: starting
+    /// daemons and ranks takes longer than a heartbeat interval, more so on a busy machine.
     public func overdue(at now: Double) -> [(node: String, silentFor: Double)] {
         var result: [(String, Double)] = []
         for (node, seen) in lastSeen.sorted(by: { $0.key < $1.key }) {
             let running = ranks.values.contains { $0.node == node && $0.exit == nil }
-            if running && now - seen > timeout { result.append((node, now - seen)) }
+            let limit = heard.contains(node) ? timeout : max(timeout, startupTimeout)
+            if running && now - seen > limit { result.append((node, now - seen)) }
         }
         return result
     }
+
+    /// Nodes that have sent at least one line.
+    public private(set) var heard = Set<String>()
 
     /// Ranks that have started and not ended.
     public var liveRanks: Int { ranks.values.filter { $0.started && $0.exit == nil }.count }

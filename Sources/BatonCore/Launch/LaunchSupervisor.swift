@@ -81,6 +81,8 @@ public struct LaunchOptions: Sendable {
     public var maxRestarts = 3
     public var minNodes = 1
     public var heartbeatTimeout: Double = 10
+    /// How long a node may stay silent before its first line (daemon and wrapper start-up).
+    public var startupTimeout: Double = 30
     /// Ranks whose output is shown (nil: all). All of them go to the log files anyway.
     public var shownRanks: Set<Int>?
     /// Writes the shards of an attempt for `world` ranks into `dir`, skipping the first
@@ -215,7 +217,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
     /// One attempt: start, watch, decide.
     func runAttempt(_ plan: LaunchPlan, hosts: HostList) -> AttemptRecord {
         let start = monotonicNow()
-        let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start))
+        let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start,
+                                                      startupTimeout: options.startupTimeout))
         let tail = Locked([String]())
         let mpirunNamedLoss = Locked(false)
         let mpirunAborting = Locked(false)
@@ -238,7 +241,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     tail.with { $0.append(line); if $0.count > 200 { $0.removeFirst() } }
                     if line.contains("Remote daemon") || line.contains("baton-agent: node ") { mpirunNamedLoss.with { $0 = true } }
                     if line.contains("has been aborted") || line.contains("mpirun noticed that process rank")
-                        || line.contains("abort is already in progress") {
+                        || line.contains("abort is already in progress") || line.contains("unable to reliably start") {
                         mpirunAborting.with { $0 = true }
                     }
                     if !line.isEmpty { console.message("mpirun: \(line)") }

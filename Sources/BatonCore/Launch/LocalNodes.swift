@@ -29,8 +29,15 @@ public enum LocalNodes {
             # PMIx its shared-memory store) after the host name, which all simulated nodes share.
             TMPDIR=$(mktemp -d /tmp/baton-local-node.XXXXXX) || exit 255
             export TMPDIR
-            setsid --fork --wait /bin/sh -c 'echo $$ > "$0"; exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*"
-            rc=$?
+            setsid --fork --wait /bin/sh -c 'echo $$ > "$0"; exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*" &
+            child=$!
+            # mpirun may signal its agents while it aborts: pass it on but keep waiting for
+            # the daemon's real status, so a crash is always told.
+            trap 'kill -TERM $child 2>/dev/null' TERM INT HUP
+            while :; do
+              wait $child; rc=$?
+              kill -0 $child 2>/dev/null || { wait $child; rc=$?; break; }
+            done
             rm -rf "$TMPDIR"
             # setsid --wait exits with the raw wait status when the daemon was killed: 9 is SIGKILL,
             # i.e. the simulated node crashed. Say so in the line the head recognises.

@@ -27,6 +27,7 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: "Fewest nodes to restart on.") var minNodes: Int = 1
     @Option(help: "A node silent this long is lost.") var heartbeatTimeout: String = "10s"
     @Option(help: "Heartbeat interval of every rank.") var heartbeat: String = "1s"
+    @Option(help: "How long a node may take to send its first line.") var startupTimeout: String = "30s"
     @Option(help: "Lease period: a rank that hears no renewal this long kills its command (default: the heartbeat timeout).")
     var lease: String?
     @Option(help: "Time between SIGTERM and SIGKILL.") var grace: String = "30s"
@@ -110,6 +111,7 @@ struct LaunchCommand: ParsableCommand {
         options.maxRestarts = maxRestarts
         options.minNodes = minNodes
         options.heartbeatTimeout = timeout
+        options.startupTimeout = try seconds(startupTimeout, "startup-timeout")
         options.shownRanks = shown
         if let n = shardSamples {
             guard n >= 0 else { throw fail("--shard-samples must be >= 0") }

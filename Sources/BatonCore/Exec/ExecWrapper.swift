@@ -121,6 +121,7 @@ public final class ExecWrapper: @unchecked Sendable {
         emit(.start, "pid=\(proc.pid)")
 
         let readersDone = Locked(0)
+        let readerFinished = DispatchSemaphore(value: 0)
         for (fd, kind) in [(proc.stdoutFD!, TaggedLine.Kind.out), (proc.stderrFD!, .err)] {
             startThread("baton-exec-\(kind)") { [self] in
                 readLines(fd: fd) { line in
@@ -129,6 +130,7 @@ public final class ExecWrapper: @unchecked Sendable {
                 }
                 close(fd)
                 readersDone.with { $0 += 1 }
+                readerFinished.signal()
             }
         }
 
@@ -201,12 +203,11 @@ public final class ExecWrapper: @unchecked Sendable {
 
         let status = proc.wait()
         // Drain the pipes; a grandchild that keeps them open gets the group killed.
-        let deadline = monotonicNow() + 2
-        while readersDone.get < 2 && monotonicNow() < deadline { usleep(10_000) }
-        if readersDone.get < 2 {
+        var drained = 0
+        while drained < 2 && readerFinished.wait(timeout: .now() + 2) == .success { drained += 1 }
+        if drained < 2 {
             proc.signal(SIGKILL)
-            let d2 = monotonicNow() + 1
-            while readersDone.get < 2 && monotonicNow() < d2 { usleep(10_000) }
+            while drained < 2 && readerFinished.wait(timeout: .now() + 1) == .success { drained += 1 }
         }
         forwardMetrics(final: true)
         // ` after=SIGTERM` marks an end that a stop from outside caused, so the head can

@@ -182,7 +182,12 @@ public func readLines(fd: Int32, maxLine: Int = 16 * 1024, _ body: (Substring) -
         pending.append(contentsOf: buffer[0..<n])
         var start = 0
         while let nl = pending[start...].firstIndex(of: 10) {
-            body(Substring(String(decoding: pending[start..<nl], as: UTF8.self)))
+            var piece = start
+            while nl - piece > maxLine {
+                body(Substring(String(decoding: pending[piece..<(piece + maxLine)], as: UTF8.self)))
+                piece += maxLine
+            }
+            body(Substring(String(decoding: pending[piece..<nl], as: UTF8.self)))
             start = nl + 1
         }
         if start > 0 { pending.removeFirst(start) }

@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "baton", targets: ["baton"]),
+        .executable(name: "baton-exec", targets: ["baton-exec"]),
         .executable(name: "baton-test-trainer", targets: ["baton-test-trainer"]),
         .library(name: "MPI", targets: ["MPI"]),
         .library(name: "Verbs", targets: ["Verbs"]),
@@ -52,6 +53,11 @@ let package = Package(
                 "BatonCore", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        // The per-rank wrapper alone (`baton exec`'s code, linked in Shared/): what `baton
+        // launch` starts on every rank when it sits beside `baton`. No dependencies, so it
+        // starts several times faster than `baton` (docs/launch.md, "Overhead").
+        .executableTarget(name: "baton-exec"),
 
         // A small data-parallel trainer used by the launch and grid tests.
         .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),

@@ -38,6 +38,47 @@ import Testing
         #expect(argv.contains("/b/baton") && argv.contains("exec") && argv.contains("--lease"))
     }
 
+    @Test func leanWrapperReplacesBatonExecWithTheSameOptions() {
+        var planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: "/r", batonPath: "/b/baton")
+        let classic = planner.plan(hosts: hosts, attempt: 1, shardDir: nil).mpirun
+        planner.execPath = "/b/baton-exec"
+        let lean = planner.plan(hosts: hosts, attempt: 1, shardDir: nil).mpirun
+        let at = classic.firstIndex(of: "/b/baton")!
+        #expect(classic[at + 1] == "exec")
+        #expect(Array(lean[..<at]) == Array(classic[..<at]))
+        #expect(lean[at] == "/b/baton-exec")
+        #expect(Array(lean[(at + 1)...]) == Array(classic[(at + 2)...]))
+        #expect(!lean.contains("/b/baton") && !lean.contains("exec"))
+    }
+
+    @Test func leanWrapperIsFoundOnlyWhenExecutableBesideBaton() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-lean-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(LaunchPlanner.leanWrapper(beside: "\(dir)/baton") == nil)
+        FileManager.default.createFile(atPath: "\(dir)/baton-exec", contents: Data("#!/bin/sh\n".utf8))
+        #expect(LaunchPlanner.leanWrapper(beside: "\(dir)/baton") == nil)  // not executable yet
+        chmod("\(dir)/baton-exec", 0o755)
+        #expect(LaunchPlanner.leanWrapper(beside: "\(dir)/baton") == "\(dir)/baton-exec")
+        #expect(LaunchPlanner.leanWrapper(beside: "baton") == nil)
+    }
+
+    @Test func execArgumentsParseWhatThePlanWritesAndRefuseTheRest() throws {
+        let planner = LaunchPlanner(mode: .cluster, command: ["sh", "-c", "echo --lease"], runDir: "/r", batonPath: "/b/baton")
+        let argv = planner.plan(hosts: hosts, attempt: 2, shardDir: "/r/shards/attempt-2").mpirun
+        let a = try #require(ExecArguments.parse(Array(argv[(argv.firstIndex(of: "exec")! + 1)...])))
+        #expect(a.runDir == "/r" && a.nodes == "n1:2,n2:2,n3:2" && a.attempt == 2 && a.lease == "10s")
+        #expect(a.shardDir == "/r/shards/attempt-2" && a.command == ["sh", "-c", "echo --lease"])
+        let o = try a.options(environment: [:], currentDirectory: "/cwd")
+        #expect(o.lease == 10 && o.heartbeat == 1 && o.grace == 30 && o.contract.restartCount == 1)
+        #expect(ExecArguments.parse(["--run-dir=/x", "--", "true"])?.runDir == "/x")
+        #expect(ExecArguments.parse(["--help"]) == nil)
+        #expect(ExecArguments.parse(["--bogus", "1", "--", "true"]) == nil)
+        #expect(ExecArguments.parse(["--attempt", "two", "--", "true"]) == nil)
+        #expect(ExecArguments.parse(["--run-dir", "/x"]) == nil)
+        #expect(throws: ExecArguments.Invalid.self) { try ExecArguments.parse(["--heartbeat", "zz", "--", "true"])!.options(environment: [:], currentDirectory: "/") }
+    }
+
     @Test func localModeUsesTheAgentAndLoopback() {
         let planner = LaunchPlanner(mode: .local(agentPath: "/r/local/rsh-agent"), command: ["true"], runDir: "/r", batonPath: "/b")
         let argv = planner.plan(hosts: HostList.local(count: 2), attempt: 1, shardDir: nil).mpirun

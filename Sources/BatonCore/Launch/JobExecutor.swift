@@ -19,6 +19,13 @@ public protocol RunningJob: AnyObject, Sendable {
     func poll() -> ExitStatus?
     /// True once the engine's output has been read to its end.
     var outputFinished: Bool { get }
+    /// Returns once the engine has ended (without reaping it: `poll()` does that) or after
+    /// `timeout` seconds, whichever comes first. The head's loop waits here between checks.
+    func waitForEnd(timeout: Double)
+}
+
+extension RunningJob {
+    public func waitForEnd(timeout: Double) { usleep(UInt32(timeout * 1_000_000)) }
 }
 
 /// Starts the attempts of a job. The mpirun executor runs the plan's argv (real hosts, or
@@ -49,6 +56,7 @@ public struct MpirunExecutor: JobExecutor {
         for (k, v) in plan.mpirunEnvironment { env[k] = v }
         let child = try ChildProcess.spawn(plan.mpirun, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
         let job = MpirunJob(child: child)
+        job.watchEnd()
         for (fd, source) in [(child.stdoutFD!, OutputSource.stdout), (child.stderrFD!, .stderr)] {
             startThread("baton-launch-\(source)") {
                 readLines(fd: fd) { onLine(String($0), source) }
@@ -66,7 +74,26 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     private let stdinLock = Locked(true)
     private let status = Locked<ExitStatus?>(nil)
 
+    /// Signalled once when mpirun has ended; learnt by `waitid` with WNOWAIT, so the
+    /// status is still there for `poll()`.
+    private let endedSignal = DispatchSemaphore(value: 0)
+
     init(child: ChildProcess) { self.child = child }
+
+    /// The head learns of mpirun's end at once instead of at its next poll.
+    func watchEnd() {
+        let pid = child.pid
+        startThread("baton-launch-waitid") { [self] in
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+            endedSignal.signal()
+        }
+    }
+
+    /// The first call after mpirun's end returns at once, later ones wait out `timeout`.
+    func waitForEnd(timeout: Double) {
+        _ = endedSignal.wait(timeout: .now() + timeout)
+    }
 
     func send(_ message: HeadMessage) -> Bool {
         guard let fd = child.stdinFD else { return false }

@@ -352,7 +352,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             if let st = job.poll() {
                 stopLeases()
                 let d = monotonicNow() + 2
-                while !job.outputFinished && monotonicNow() < d { usleep(5_000) }
+                while !job.outputFinished && monotonicNow() < d { usleep(1_000) }
                 classifyEnd(st)
                 break
             }
@@ -429,7 +429,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 let m = monitor.get
                 console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
             }
-            usleep(10_000)
+            // Up to 10 ms between checks, but back at once when mpirun ends.
+            job.waitForEnd(timeout: 0.01)
         }
         let reaped = executor.reap(plan)
         record.seconds = monotonicNow() - start

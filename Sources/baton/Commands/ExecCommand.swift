@@ -29,25 +29,26 @@ struct ExecCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() throws {
-        let env = ProcessInfo.processInfo.environment
-        guard !command.isEmpty else { throw ValidationError("give the command after --, e.g. baton exec -- python train.py") }
-        func seconds(_ text: String, _ name: String) throws -> Double {
-            guard let v = parseDuration(text) else { throw ValidationError("--\(name): '\(text)' is not a duration (e.g. 10s, 500ms)") }
-            return v
+        var a = ExecArguments()
+        a.runDir = runDir
+        a.nodes = nodes
+        a.attempt = attempt
+        a.heartbeat = heartbeat
+        a.lease = lease
+        a.grace = grace
+        a.masterAddr = masterAddr
+        a.masterPort = masterPort
+        a.shardDir = shardDir
+        a.configID = configId
+        a.config = config
+        a.command = command
+        let options: ExecOptions
+        do {
+            options = try a.options(environment: ProcessInfo.processInfo.environment,
+                                    currentDirectory: FileManager.default.currentDirectoryPath)
+        } catch {
+            throw ValidationError(error.description)
         }
-        var hosts: HostList?
-        if let spec = nodes ?? env["BATON_NODES"] {
-            do { hosts = try HostList.parseHostSpec(spec, source: "--nodes") } catch { throw ValidationError(error.description) }
-        }
-        let restart = attempt - 1
-        let contract = JobContract(
-            runDir: runDir ?? env["BATON_RUN_DIR"] ?? FileManager.default.currentDirectoryPath + "/baton-run",
-            configID: configId, configJSON: config, attempt: attempt, restartCount: max(restart, 0),
-            masterAddr: masterAddr, masterPort: masterPort, shardDir: shardDir)
-        var options = ExecOptions(contract: contract, nodes: hosts, command: command)
-        options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
-        options.grace = try seconds(grace, "grace")
-        if let lease { options.lease = try seconds(lease, "lease") }
         let code = ExecWrapper(options: options).run()
         throw ExitCode(code)
     }

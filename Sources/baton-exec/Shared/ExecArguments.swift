@@ -1,0 +1,1 @@
+../../BatonCore/Exec/ExecArguments.swift

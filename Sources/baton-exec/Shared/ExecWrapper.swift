@@ -1,0 +1,1 @@
+../../BatonCore/Exec/ExecWrapper.swift

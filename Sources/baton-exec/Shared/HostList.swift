@@ -1,0 +1,1 @@
+../../BatonCore/Hosts/HostList.swift

@@ -1,0 +1,44 @@
+// baton-exec: the per-rank wrapper of `baton exec` as an executable of its own, for
+// `baton launch` to start on every rank. The code is BatonCore's own (Shared/ links to
+// Sources/BatonCore/Exec and Hosts/HostList.swift); this binary only leaves out what the
+// wrapper never uses (MPI, verbs, GRDB, Yams, the argument parser), which is most of
+// `baton`'s start-up time (docs/launch.md, "Overhead").
+// Anything it does not parse itself (help, unknown or malformed options, bad values) it
+// hands to `baton exec` beside it, so errors and help read exactly the same.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let args = Array(CommandLine.arguments.dropFirst())
+
+func handOver() -> Never {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    var path = n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+    if let slash = path.lastIndex(of: "/") { path = String(path[...slash]) + "baton" } else { path = "baton" }
+    let argv = [path, "exec"] + args
+    var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) }
+    cargs.append(nil)
+    execv(path, &cargs)
+    let msg = "baton-exec: cannot start \(path) exec: \(String(cString: strerror(errno)))\n"
+    _ = writeAll(fd: 2, msg)
+    exit(127)
+}
+
+guard let parsed = ExecArguments.parse(args) else { handOver() }
+var cwd = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+let dir = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "."
+var environment: [String: String] = [:]
+var e = environ
+while let p = e.pointee {
+    let s = String(cString: p)
+    if let eq = s.firstIndex(of: "=") { environment[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+    e += 1
+}
+let options: ExecOptions
+do {
+    options = try parsed.options(environment: environment, currentDirectory: dir)
+} catch {
+    handOver()
+}
+exit(ExecWrapper(options: options).run())

@@ -1,4 +1,10 @@
+#if BATON_LEAN
+// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+import FoundationEssentials
+import Dispatch
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -216,12 +222,20 @@ public func writeAll(fd: Int32, _ text: String) -> Bool {
 /// A value behind a lock, for state shared between the threads of exec and launch.
 public final class Locked<Value>: @unchecked Sendable {
     private var value: Value
-    private let lock = NSLock()
-    public init(_ value: Value) { self.value = value }
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    public init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
     @discardableResult
     public func with<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
     }
     public var get: Value { with { $0 } }
@@ -236,7 +250,18 @@ public func monotonicNow() -> Double {
 
 /// Starts a detached thread running `body`.
 public func startThread(_ name: String, _ body: @escaping @Sendable () -> Void) {
-    let t = Thread(block: body)
-    t.name = name
-    t.start()
+    final class Box { let name: String; let body: @Sendable () -> Void; init(_ n: String, _ b: @escaping @Sendable () -> Void) { name = n; body = b } }
+    let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
+    var attr = pthread_attr_t()
+    pthread_attr_init(&attr)
+    pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, &attr, { arg in
+        let box = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+
+        box.body()
+        return nil
+    }, box)
+    pthread_attr_destroy(&attr)
+    precondition(rc == 0, "cannot start thread \(name): error \(rc)")
 }

@@ -1,4 +1,10 @@
+#if BATON_LEAN
+// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+import FoundationEssentials
+import Dispatch
+#else
 import Foundation
+#endif
 
 /// The settings of `baton exec` as text, turned into `ExecOptions` in one place: both the
 /// `baton exec` subcommand and the lean `baton-exec` executable (what `baton launch` starts

@@ -1,4 +1,10 @@
+#if BATON_LEAN
+// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+import FoundationEssentials
+import Dispatch
+#else
 import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,7 +87,7 @@ public final class ExecWrapper: @unchecked Sendable {
         }
         guard first else { return }
         child?.signal(SIGKILL)
-        log("# baton exec: fenced at \(String(format: "%.3f", Date().timeIntervalSince1970)): \(reason)")
+        log("# baton exec: fenced at \(fixedPoint(Date().timeIntervalSince1970, digits: 3)): \(reason)")
         // Best effort: the head may be gone already, so never block on stdout here.
         let line = TaggedLine(kind: .fence, node: placement.node, rank: placement.rank, payload: reason).encoded + "\n"
         let flags = fcntl(1, F_GETFL)
@@ -101,7 +107,7 @@ public final class ExecWrapper: @unchecked Sendable {
 
         let c = options.contract
         let fm = FileManager.default
-        for dir in [c.logDir, c.checkpointDir, (c.metricsPath(rank: placement.rank) as NSString).deletingLastPathComponent] {
+        for dir in [c.logDir, c.checkpointDir, parentDirectory(c.metricsPath(rank: placement.rank))] {
             try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         logFD = open(c.logPath(node: placement.node, rank: placement.rank), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -180,7 +186,7 @@ public final class ExecWrapper: @unchecked Sendable {
                 while true {
                     usleep(50_000)
                     let age = monotonicNow() - state.with { $0.lastLease }
-                    if age > lease { fence(String(format: "no lease renewal for %.1f s (lease %.1f s)", age, lease)) }
+                    if age > lease { fence("no lease renewal for \(fixedPoint(age, digits: 1)) s (lease \(fixedPoint(lease, digits: 1)) s)") }
                 }
             }
         }
@@ -225,10 +231,7 @@ public final class ExecWrapper: @unchecked Sendable {
     private func forwardMetrics(final: Bool = false) {
         let path = options.contract.metricsPath(rank: placement.rank)
         let lines: [String] = state.with { s in
-            guard let h = FileHandle(forReadingAtPath: path) else { return [] }
-            defer { try? h.close() }
-            try? h.seek(toOffset: s.metricsOffset)
-            guard let data = try? h.readToEnd(), !data.isEmpty else { return [] }
+            guard let data = readFile(path, from: s.metricsOffset), !data.isEmpty else { return [] }
             s.metricsOffset += UInt64(data.count)
             s.metricsPending += String(decoding: data, as: UTF8.self)
             var parts = s.metricsPending.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -238,4 +241,43 @@ public final class ExecWrapper: @unchecked Sendable {
         }
         for l in lines { emit(.metric, l) }
     }
+}
+
+/// `v` with `digits` decimals, as `String(format: "%.Nf")` writes it.
+func fixedPoint(_ v: Double, digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let scaled = (abs(v) * scale).rounded()
+    guard scaled < 9e18 else { return String(v) }
+    let n = UInt64(scaled)
+    let p = UInt64(scale)
+    var frac = String(n % p)
+    while frac.count < digits { frac = "0" + frac }
+    return (v < 0 && n != 0 ? "-" : "") + String(n / p) + (digits > 0 ? "." + frac : "")
+}
+
+/// The directory part of `path` (what NSString.deletingLastPathComponent gives for an absolute path).
+func parentDirectory(_ path: String) -> String {
+    var p = Substring(path)
+    while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+    guard let slash = p.lastIndex(of: "/") else { return "" }
+    return slash == p.startIndex ? "/" : String(p[..<slash])
+}
+
+/// The bytes of the file at `path` from byte `offset` to its end; nil when it cannot be opened.
+func readFile(_ path: String, from offset: UInt64) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var result: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 64 * 1024)
+    var at = off_t(offset)
+    while true {
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, at) }
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { break }
+        result.append(contentsOf: buf[0..<n])
+        at += off_t(n)
+    }
+    return result
 }

@@ -1,4 +1,10 @@
+#if BATON_LEAN
+// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+import FoundationEssentials
+import Dispatch
+#else
 import Foundation
+#endif
 
 /// Where one rank sits in the job: world and node coordinates.
 public struct RankPlacement: Sendable, Equatable, Codable {
@@ -125,7 +131,7 @@ public struct JobContract: Sendable, Equatable, Codable {
 
 /// Parses a duration: `10s`, `500ms`, `2m`, `1.5` (seconds).
 public func parseDuration(_ text: String) -> Double? {
-    let t = text.trimmingCharacters(in: .whitespaces)
+    let t = trimmingWhitespace(text)
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
     for (suffix, factor) in units where t.hasSuffix(suffix) {
         if let v = Double(t.dropLast(suffix.count)), v >= 0, v.isFinite { return v * factor }
@@ -133,4 +139,13 @@ public func parseDuration(_ text: String) -> Double? {
     }
     if let v = Double(t), v >= 0, v.isFinite { return v }
     return nil
+}
+
+/// `text` without leading and trailing tabs and Unicode space separators (what
+/// `trimmingCharacters(in: .whitespaces)` removes), without needing all of Foundation.
+func trimmingWhitespace(_ text: String) -> String {
+    func blank(_ c: Unicode.Scalar) -> Bool { c == "\t" || c.properties.generalCategory == .spaceSeparator }
+    let u = text.unicodeScalars
+    guard let first = u.firstIndex(where: { !blank($0) }), let last = u.lastIndex(where: { !blank($0) }) else { return "" }
+    return String(u[first...last])
 }

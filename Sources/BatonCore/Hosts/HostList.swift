@@ -1,4 +1,10 @@
+#if BATON_LEAN
+// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+import FoundationEssentials
+import Dispatch
+#else
 import Foundation
+#endif
 
 /// One node of a job: its name as mpirun and the rsh agent see it, and how many ranks it runs.
 public struct Host: Sendable, Hashable, Codable {
@@ -36,6 +42,14 @@ public struct HostListError: Error, Sendable, Equatable, CustomStringConvertible
 /// DeepSpeed hostfile, Horovod's `-H h1:2,h2:4`, Slurm's compressed `SLURM_JOB_NODELIST`,
 /// or `--local N` (simulated nodes on this machine).
 public struct HostList: Sendable, Equatable, Codable {
+    static func describe(_ error: any Error) -> String {
+        #if BATON_LEAN
+        return "\(error)"
+        #else
+        return error.localizedDescription
+        #endif
+    }
+
     public var hosts: [Host]
 
     public init(hosts: [Host]) {
@@ -90,7 +104,7 @@ public struct HostList: Sendable, Equatable, Codable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw HostListError(source: path, line: 1, column: 1, message: "cannot read the hostfile: \(error.localizedDescription)")
+            throw HostListError(source: path, line: 1, column: 1, message: "cannot read the hostfile: \(Self.describe(error))")
         }
         return try parseHostfile(text, source: path)
     }
@@ -182,7 +196,7 @@ public struct HostList: Sendable, Equatable, Codable {
         func fail(_ col: Int, _ message: String) -> HostListError {
             HostListError(source: source, line: 1, column: col, message: message)
         }
-        if spec.trimmingCharacters(in: .whitespaces).isEmpty { throw fail(1, "no hosts given") }
+        if spec.unicodeScalars.allSatisfy({ $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }) { throw fail(1, "no hosts given") }
         for part in spec.split(separator: ",", omittingEmptySubsequences: false) {
             let partColumn = column
             column += part.count + 1

@@ -82,7 +82,8 @@ public struct BenchPlot: Sendable {
                 title: "\(what) (higher is better)", axisLabel: "bandwidth (GB/s, 1 GB = 10⁹ B)", unit: "GB/s",
                 series: [Series(name: "window of \(result.window)", color: blue, points: points)], highlightHighest: true)
         }
-        let subtitle = ["\(result.ranks) ranks, measured between ranks 0 and 1", "OSU method", note].filter { !$0.isEmpty }.joined(separator: " · ")
+        let zero = result.rows.first { $0.sizeBytes == 0 }.flatMap { row in row.latencyMicroseconds.map { "0 B: \(figure($0)) µs (off the log axis)" } } ?? ""
+        let subtitle = ["\(result.ranks) ranks, measured between ranks 0 and 1", "OSU method", zero, note].filter { !$0.isEmpty }.joined(separator: " · ")
         return BenchPlot(title: "baton bench \(result.test.rawValue)", subtitle: subtitle, panels: [panel])
     }
 
@@ -124,14 +125,15 @@ public struct BenchPlot: Sendable {
         return (low, high)
     }
 
-    /// Powers of two for the size axis: every one for the grid, labelled ones at most 9.
+    /// Powers of two for the size axis: every one for the grid, labelled ones at most 9,
+    /// counted down from the largest so the biggest message is always labelled.
     static func sizeTicks(minimum: Int, maximum: Int) -> (grid: [Int], labelled: [Int]) {
         let lo = log2Floor(max(1, minimum))
         let hi = max(lo + 1, log2Ceil(max(1, maximum)))
         let span = hi - lo
         let step = max(1, Int((Double(span) / 8).rounded(.up)))
         let grid = (lo...hi).map { 1 << $0 }
-        let labelled = (lo...hi).filter { ($0 - lo) % step == 0 || $0 == hi && span <= 8 }.map { 1 << $0 }
+        let labelled = (lo...hi).filter { (hi - $0) % step == 0 }.map { 1 << $0 }
         return (grid, labelled)
     }
 
@@ -142,6 +144,10 @@ public struct BenchPlot: Sendable {
     static func tickLabel(_ value: Double) -> String {
         if value >= 1e6 { return trimmed(value / 1e6) + "M" }
         if value >= 1e4 { return trimmed(value / 1e3) + "k" }
+        if value < 1e-3 {
+            let exponent = Int((log10(value) + 1e-9).rounded(.down))
+            return trimmed((value / pow10(exponent)).rounded()) + "e\(exponent)"
+        }
         return trimmed(value)
     }
 
@@ -165,7 +171,7 @@ public struct BenchPlot: Sendable {
 
     static let panelWidth = 600.0
     static let panelHeight = 430.0
-    static let margin = (left: 78.0, right: 24.0, top: 44.0, bottom: 58.0)
+    static let margin = (left: 96.0, right: 24.0, top: 44.0, bottom: 58.0)
     static let header = 70.0
 
     public func svg() -> String {
@@ -229,7 +235,7 @@ public struct BenchPlot: Sendable {
         }
         s += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(top + plotHeight + 44))\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\">message size (bytes, log scale)</text>\n"
         let midY = top + plotHeight / 2
-        s += "<text x=\"\(f(originX + 20))\" y=\"\(f(midY))\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" transform=\"rotate(-90 \(f(originX + 20)) \(f(midY)))\">\(escape(panel.axisLabel)), log scale</text>\n"
+        s += "<text x=\"\(f(originX + 22))\" y=\"\(f(midY))\" font-size=\"13\" fill=\"#333\" text-anchor=\"middle\" transform=\"rotate(-90 \(f(originX + 22)) \(f(midY)))\">\(escape(panel.axisLabel)), log scale</text>\n"
 
         // Bands first, so lines and points sit on top.
         for series in panel.series where series.points.contains(where: { $0.low != nil }) {
@@ -252,16 +258,28 @@ public struct BenchPlot: Sendable {
             s += "<text x=\"\(f(left + 48))\" y=\"\(f(legendY))\" font-size=\"12.5\" fill=\"#333\">\(escape(series.name))</text>\n"
             legendY += 18
         }
-        // Call out the headline figure of the first series.
-        if let first = panel.series.first(where: { !$0.points.isEmpty }) {
-            let pick = panel.highlightHighest ? first.points.max { $0.value < $1.value }! : first.points.min { $0.value < $1.value }!
-            let px = x(pick.size)
-            let py = y(pick.value)
-            let text = "\(panel.highlightHighest ? "peak" : "lowest") \(Self.figure(pick.value)) \(panel.unit) at \(MessageSizes.label(pick.size))"
-            let anchorEnd = px > left + plotWidth * 0.6
-            let ty = panel.highlightHighest ? py - 12 : py + 22
-            s += "<circle cx=\"\(f(px))\" cy=\"\(f(py))\" r=\"6\" fill=\"none\" stroke=\"#222\" stroke-width=\"1.5\"/>\n"
-            s += "<text x=\"\(f(anchorEnd ? px - 8 : px + 8))\" y=\"\(f(max(top + 14, min(top + plotHeight - 6, ty))))\" font-size=\"13\" font-weight=\"bold\" fill=\"#222\" text-anchor=\"\(anchorEnd ? "end" : "start")\">\(escape(text))</text>\n"
+        // The headline figure in a box at the bottom right, which the rising curves
+        // of every suite leave empty: the peak for bandwidth (over all series), the
+        // smallest message for time and latency.
+        let candidates = panel.series.flatMap { series in series.points.map { (series, $0) } }
+        let pick: (Series, Point)? =
+            panel.highlightHighest
+            ? candidates.max { $0.1.value < $1.1.value }
+            : panel.series.first { !$0.points.isEmpty }.map { ($0, $0.points.min { $0.size < $1.size }!) }
+        if let (series, point) = pick {
+            let px = x(point.size)
+            let py = y(point.value)
+            let which = panel.series.filter { !$0.points.isEmpty }.count > 1 ? " (\(series.name))" : ""
+            let text =
+                panel.highlightHighest
+                ? "peak \(Self.figure(point.value)) \(panel.unit) at \(MessageSizes.label(point.size))\(which)"
+                : "\(MessageSizes.label(point.size)): \(Self.figure(point.value)) \(panel.unit)\(which)"
+            let boxWidth = Double(text.count) * 7.6 + 20
+            let bx = left + plotWidth - boxWidth - 10
+            let by = top + plotHeight - 38
+            s += "<circle cx=\"\(f(px))\" cy=\"\(f(py))\" r=\"7\" fill=\"none\" stroke=\"#222\" stroke-width=\"1.5\"/>\n"
+            s += "<rect x=\"\(f(bx))\" y=\"\(f(by))\" width=\"\(f(boxWidth))\" height=\"28\" rx=\"4\" fill=\"#ffffff\" stroke=\"#888\"/>\n"
+            s += "<text x=\"\(f(bx + boxWidth / 2))\" y=\"\(f(by + 19))\" font-size=\"13\" font-weight=\"bold\" fill=\"#222\" text-anchor=\"middle\">\(escape(text))</text>\n"
         }
         s += "</g>\n"
         return s

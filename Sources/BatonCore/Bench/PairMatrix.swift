@@ -49,10 +49,11 @@ public struct PairMatrix: Sendable, Equatable {
     /// Outliers in both metrics. A pair is an outlier when its bandwidth is under
     /// `bandwidthFraction` of the reference, or its latency over `latencyFactor` times the
     /// reference. The reference is the median over pairs; when some node's links are
-    /// slow as a whole (its median link under the fraction of the median over nodes),
-    /// that node is reported and the pair reference is the median of the pairs without
-    /// it, because with few nodes a bad node's pairs can be half or more of all pairs
-    /// (with 3 nodes, 2 of 3) and would drag a plain median down to their own level.
+    /// slow as a whole (the median of its links past the threshold against the median
+    /// of the pairs it is not in), that node is reported and the pair reference is the
+    /// median of the pairs without it, because with few nodes a bad node's pairs can be
+    /// half or more of all pairs (with 3 nodes, 2 of 3) and would drag a plain median
+    /// down to their own level.
     public func findings(bandwidthFraction: Double = 0.5, latencyFactor: Double = 3) -> Findings {
         let bw = analyse(bandwidthGBps, isBad: { value, ref in value < ref * bandwidthFraction }, metric: .bandwidth)
         let lat = analyse(symmetricLatency, isBad: { value, ref in value > ref * latencyFactor }, metric: .latency)
@@ -78,13 +79,15 @@ public struct PairMatrix: Sendable, Equatable {
         guard pairs.count >= 2 else { return Findings(nodes: [], pairs: []) }
         var badNodes: [Outlier] = []
         if n >= 3 {
-            var perNode: [Double] = []
+            // A node is slow when its typical link is far worse than the links between
+            // the other nodes: comparing with pairs it is not in keeps its own slow
+            // links out of the reference.
             for k in 0..<n {
-                perNode.append(Self.median(pairs.filter { $0.i == k || $0.j == k }.map(\.value)) ?? .nan)
-            }
-            if let nodeReference = Self.median(perNode.filter { !$0.isNaN }) {
-                for k in 0..<n where !perNode[k].isNaN && isBad(perNode[k], nodeReference) {
-                    badNodes.append(Outlier(nodes: [k], metric: metric, value: perNode[k], reference: nodeReference, labels: [nodes[k]]))
+                let mine = pairs.filter { $0.i == k || $0.j == k }.map(\.value)
+                let others = pairs.filter { $0.i != k && $0.j != k }.map(\.value)
+                guard let score = Self.median(mine), let reference = Self.median(others) else { continue }
+                if isBad(score, reference) {
+                    badNodes.append(Outlier(nodes: [k], metric: metric, value: score, reference: reference, labels: [nodes[k]]))
                 }
             }
             // Every node bad means no node is: the reference itself is off.

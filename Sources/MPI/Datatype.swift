@@ -98,9 +98,9 @@ public struct ReductionOp: Sendable, Equatable, CustomStringConvertible {
     public static var min: ReductionOp { ReductionOp(cmpi_op_min(), "min") }
     /// `MPI_MAX`
     public static var max: ReductionOp { ReductionOp(cmpi_op_max(), "max") }
-    /// `MPI_LAND`: non-zero is true; the result is 1 or 0.
+    /// `MPI_LAND`: integers only; non-zero is true, the result is 1 or 0.
     public static var logicalAnd: ReductionOp { ReductionOp(cmpi_op_land(), "land") }
-    /// `MPI_LOR`
+    /// `MPI_LOR`: integers only.
     public static var logicalOr: ReductionOp { ReductionOp(cmpi_op_lor(), "lor") }
     /// `MPI_BAND`: integers only.
     public static var bitwiseAnd: ReductionOp { ReductionOp(cmpi_op_band(), "band") }
@@ -111,9 +111,12 @@ public struct ReductionOp: Sendable, Equatable, CustomStringConvertible {
         [.sum, .product, .min, .max, .logicalAnd, .logicalOr, .bitwiseAnd, .bitwiseOr]
     }
 
-    /// Whether MPI defines this operation on the given kind of scalar.
+    /// Whether MPI defines this operation on the given kind of scalar: logical and
+    /// bitwise operations are for integers only (MPI-3.1 section 5.9.2).
     public func isDefined(for kind: ScalarKind) -> Bool {
-        if self == .bitwiseAnd || self == .bitwiseOr { return kind != .floatingPoint }
-        return true
+        switch self {
+        case .logicalAnd, .logicalOr, .bitwiseAnd, .bitwiseOr: return kind != .floatingPoint
+        default: return true
+        }
     }
 }

@@ -14,7 +14,8 @@ import Testing
         #expect(Int.mpiDatatype == Int64.mpiDatatype)
     }
 
-    @Test func bitwiseOperationsAreUndefinedOnFloatingPoint() {
+    @Test func logicalAndBitwiseOperationsAreUndefinedOnFloatingPoint() {
+        #expect(!ReductionOp.logicalOr.isDefined(for: .floatingPoint))
         #expect(!ReductionOp.bitwiseAnd.isDefined(for: .floatingPoint))
         #expect(ReductionOp.bitwiseOr.isDefined(for: .unsignedInteger))
         #expect(ReductionOp.sum.isDefined(for: .floatingPoint))

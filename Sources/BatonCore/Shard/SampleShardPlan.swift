@@ -1,0 +1,295 @@
+import Foundation
+
+/// What to do when the remaining samples do not divide evenly among the ranks.
+public enum ShardPolicy: String, Codable, Sendable, CaseIterable {
+    /// Every sample exactly once; shard sizes differ by at most one.
+    case exact
+    /// Equal sizes: short shards end with one repeated sample, marked as padding.
+    case pad
+    /// Equal sizes: the last (remaining mod W) samples of the order are left out and listed.
+    case drop
+}
+
+/// The file format of a rank's index list.
+public enum ShardFormat: String, Sendable, CaseIterable {
+    /// numpy .npy, int64, one-dimensional (`numpy.load`).
+    case npy
+    /// JSON: `{"range": {"start", "step"}, "count"}` when the shard is a range, else `"indices"`.
+    case json
+
+    var fileExtension: String { rawValue }
+}
+
+/// Sample-index sharding of one epoch over `world` ranks.
+///
+/// The epoch's global order is the identity or, with `shuffle`, the permutation
+/// `ShardPermutation(count, seed, epoch)`. Positions `0..<consumed` of that order are done;
+/// the remaining positions are striped: rank r takes positions consumed + r, consumed + r + W,
+/// consumed + r + 2W, ... Nothing of size N is ever materialised.
+public struct SampleShardPlan: Sendable, Equatable {
+    public let totalCount: Int
+    public let world: Int
+    public let shuffle: Bool
+    public let seed: UInt64
+    public let epoch: Int
+    public let policy: ShardPolicy
+    public let consumed: Int
+    public let permutation: ShardPermutation
+
+    /// Largest N accepted: positions and sample ids stay far from Int64 overflow.
+    public static let maximumCount = 1 << 62
+
+    /// Throws `ShardError(.badArgument)` when N = 0, W < 1, epoch < 0, or consumed is not in 0...N.
+    public init(count: Int, world: Int, shuffle: Bool = false, seed: UInt64 = 0, epoch: Int = 0,
+                policy: ShardPolicy = .exact, consumed: Int = 0) throws {
+        guard count >= 1 else {
+            throw ShardError(.badArgument, "sample count is \(count); it must be at least 1")
+        }
+        guard count <= Self.maximumCount else {
+            throw ShardError(.badArgument, "sample count \(count) is above the supported maximum 2^62")
+        }
+        guard world >= 1 else {
+            throw ShardError(.badArgument, "world size is \(world); it must be at least 1")
+        }
+        guard epoch >= 0 else {
+            throw ShardError(.badArgument, "epoch is \(epoch); it must be 0 or more")
+        }
+        guard consumed >= 0 && consumed <= count else {
+            throw ShardError(.badArgument, "consumed is \(consumed); it must be between 0 and the sample count \(count)")
+        }
+        self.totalCount = count
+        self.world = world
+        self.shuffle = shuffle
+        self.seed = seed
+        self.epoch = epoch
+        self.policy = policy
+        self.consumed = consumed
+        self.permutation = ShardPermutation(count: count, shuffled: shuffle, seed: seed, epoch: epoch)
+    }
+
+    /// Positions of the epoch still to be handed out: N - consumed.
+    public var remaining: Int { totalCount - consumed }
+
+    /// Number of real (non-padding) samples in rank's shard.
+    public func sampleCount(rank: Int) -> Int {
+        checkRank(rank)
+        let m = remaining
+        switch policy {
+        case .exact, .pad: return m / world + (rank < m % world ? 1 : 0)
+        case .drop: return m / world
+        }
+    }
+
+    /// Number of entries in rank's shard, padding included.
+    public func count(rank: Int) -> Int {
+        checkRank(rank)
+        let m = remaining
+        switch policy {
+        case .exact: return m / world + (rank < m % world ? 1 : 0)
+        case .pad: return (m + world - 1) / world
+        case .drop: return m / world
+        }
+    }
+
+    /// Number of padding entries (0 or 1) at the end of rank's shard; only `.pad` has any.
+    public func paddingCount(rank: Int) -> Int { count(rank: rank) - sampleCount(rank: rank) }
+
+    /// True when the entry at `position` of rank's shard is padding (a repeat to equalise sizes).
+    public func isPadding(rank: Int, position: Int) -> Bool { position >= sampleCount(rank: rank) }
+
+    /// The global sample id at `position` of rank's shard (0 <= position < count(rank:)).
+    public func sample(rank: Int, position: Int) -> Int {
+        checkRank(rank)
+        precondition(position >= 0 && position < count(rank: rank), "position \(position) outside rank \(rank)'s shard of \(count(rank: rank))")
+        let j = rank + position * world
+        let m = remaining
+        // Padding repeats the head of the remaining order, as PyTorch's DistributedSampler does.
+        let local = j < m ? j : (j - m) % m
+        return permutation.sample(at: consumed + local)
+    }
+
+    /// Rank's whole shard as an array (materialises count(rank:) entries).
+    public func indices(rank: Int) -> [Int] {
+        indices(rank: rank, limit: count(rank: rank))
+    }
+
+    /// The first `limit` entries of rank's shard.
+    public func indices(rank: Int, limit: Int) -> [Int] {
+        let n = min(limit, count(rank: rank))
+        var out = [Int64](repeating: 0, count: n)
+        out.withUnsafeMutableBufferPointer { fill(rank: rank, from: 0, into: $0) }
+        return out.map { Int($0) }
+    }
+
+    /// Global sample ids left out by `.drop` (empty for the other policies), in order.
+    public var dropped: [Int] {
+        guard policy == .drop else { return [] }
+        let m = remaining
+        return ((m / world) * world..<m).map { permutation.sample(at: consumed + $0) }
+    }
+
+    /// Fills `out` with rank's entries at positions `from ..< from + out.count`.
+    public func fill(rank: Int, from start: Int, into out: UnsafeMutableBufferPointer<Int64>) {
+        precondition(start >= 0 && start + out.count <= count(rank: rank))
+        let real = sampleCount(rank: rank)
+        let realHere = max(0, min(out.count, real - start))
+        if realHere > 0 {
+            permutation.fill(UnsafeMutableBufferPointer(rebasing: out[0..<realHere]),
+                             start: consumed + rank + start * world, stride: world)
+        }
+        for i in realHere..<out.count {
+            out[i] = Int64(sample(rank: rank, position: start + i))
+        }
+    }
+
+    private func checkRank(_ rank: Int) {
+        precondition(rank >= 0 && rank < world, "rank \(rank) outside 0..<\(world)")
+    }
+
+    /// True when rank's shard is the arithmetic progression consumed + rank + k * world.
+    func isRange(rank: Int) -> Bool { !shuffle && paddingCount(rank: rank) == 0 }
+
+    // MARK: - Writing
+
+    /// Writes DIR/rank-<r>.npy (int64, `numpy.load`-able) or .json for each rank in `ranks`
+    /// (all ranks when nil), plus DIR/plan.json. With `.pad`, also DIR/rank-<r>.mask.npy
+    /// (bool, true where the entry is padding) in npy format. `limit` writes only each
+    /// shard's first entries (plan.json records it).
+    ///
+    /// Throws before writing anything when a rank is out of range or DIR holds another plan.
+    public func write(to directory: String, ranks: [Int]? = nil, format: ShardFormat = .npy) throws {
+        try write(to: directory, ranks: ranks, format: format, limit: nil)
+    }
+
+    public func write(to directory: String, ranks: [Int]?, format: ShardFormat, limit: Int?) throws {
+        let selected = ranks ?? Array(0..<world)
+        for r in selected where r < 0 || r >= world {
+            throw ShardError(.badArgument, "rank \(r) is not below the world size \(world)")
+        }
+        if let limit, limit < 0 {
+            throw ShardError(.badArgument, "limit is \(limit); it must be 0 or more")
+        }
+        let planData = try PlanDirectory.encode(planDescription(format: format, limit: limit))
+        try PlanDirectory.check(directory, plan: planData)
+        try PlanDirectory.create(directory)
+        for r in selected {
+            let n = min(count(rank: r), limit ?? Int.max)
+            switch format {
+            case .npy: try writeNpy(rank: r, count: n, directory: directory)
+            case .json: try writeJSON(rank: r, count: n, directory: directory)
+            }
+        }
+        try PlanDirectory.writePlan(planData, to: directory)
+    }
+
+    /// Name of rank's index file inside the output directory.
+    public static func fileName(rank: Int, format: ShardFormat) -> String { "rank-\(rank).\(format.fileExtension)" }
+
+    private static let chunk = 1 << 16  // 512 KiB of int64 per write
+
+    private func writeNpy(rank: Int, count n: Int, directory: String) throws {
+        let file = try AtomicOutputFile(path: directory + "/" + Self.fileName(rank: rank, format: .npy))
+        try file.write(Npy.header(descr: "<i8", count: n))
+        var buffer = [Int64](repeating: 0, count: Swift.min(Self.chunk, n))
+        var done = 0
+        while done < n {
+            let k = Swift.min(Self.chunk, n - done)
+            try buffer.withUnsafeMutableBufferPointer { b in
+                let part = UnsafeMutableBufferPointer(rebasing: b[0..<k])
+                fill(rank: rank, from: done, into: part)
+                #if _endian(big)
+                for i in 0..<k { part[i] = part[i].littleEndian }
+                #endif
+                try file.write(UnsafeRawBufferPointer(part))
+            }
+            done += k
+        }
+        try file.commit()
+        if policy == .pad {
+            let mask = try AtomicOutputFile(path: directory + "/rank-\(rank).mask.npy")
+            try mask.write(Npy.header(descr: "|b1", count: n))
+            let real = sampleCount(rank: rank)
+            try mask.write([UInt8](repeating: 0, count: Swift.min(real, n)))
+            if n > real { try mask.write([UInt8](repeating: 1, count: n - real)) }
+            try mask.commit()
+        }
+    }
+
+    private func writeJSON(rank: Int, count n: Int, directory: String) throws {
+        let file = try AtomicOutputFile(path: directory + "/" + Self.fileName(rank: rank, format: .json))
+        try file.write("{\"rank\": \(rank), \"count\": \(n)")
+        if isRange(rank: rank) {
+            try file.write(", \"range\": {\"start\": \(consumed + rank), \"step\": \(world)}}\n")
+        } else {
+            try file.write(", \"indices\": [")
+            var buffer = [Int64](repeating: 0, count: Swift.min(Self.chunk, n))
+            var text: [UInt8] = []
+            text.reserveCapacity(Self.chunk * 12)
+            var done = 0
+            while done < n {
+                let k = Swift.min(Self.chunk, n - done)
+                buffer.withUnsafeMutableBufferPointer { b in
+                    fill(rank: rank, from: done, into: UnsafeMutableBufferPointer(rebasing: b[0..<k]))
+                }
+                text.removeAll(keepingCapacity: true)
+                for i in 0..<k {
+                    if done + i > 0 { text.append(UInt8(ascii: ",")) }
+                    appendDecimal(buffer[i], to: &text)
+                }
+                try file.write(text)
+                done += k
+            }
+            try file.write("]")
+            let real = sampleCount(rank: rank)
+            let padding = real < n ? Array(real..<n) : []
+            try file.write(", \"padding\": [\(padding.map(String.init).joined(separator: ","))]}\n")
+        }
+        try file.commit()
+    }
+
+    private func appendDecimal(_ value: Int64, to text: inout [UInt8]) {
+        var v = UInt64(value)  // sample ids are never negative
+        if v == 0 { text.append(UInt8(ascii: "0")); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 { d[n] = UInt8(ascii: "0") + UInt8(v % 10); v /= 10; n += 1 }
+            for i in stride(from: n - 1, through: 0, by: -1) { text.append(d[i]) }
+        }
+    }
+
+    // MARK: - plan.json
+
+    struct RankEntry: Codable, Equatable {
+        var rank: Int
+        var count: Int
+        var padding: Int
+    }
+
+    struct Description: Codable, Equatable {
+        var kind = "samples"
+        var algorithm: String
+        var count: Int
+        var world: Int
+        var shuffle: Bool
+        var seed: UInt64
+        var epoch: Int
+        var policy: ShardPolicy
+        var consumed: Int
+        var format: String
+        var limit: Int?
+        var ranks: [RankEntry]
+        var dropped: [Int]?
+    }
+
+    func planDescription(format: ShardFormat, limit: Int?) -> Description {
+        Description(
+            algorithm: shuffle ? ShardPermutation.algorithm : "identity",
+            count: totalCount, world: world, shuffle: shuffle, seed: seed, epoch: epoch,
+            policy: policy, consumed: consumed, format: format.rawValue, limit: limit,
+            ranks: (0..<world).map { RankEntry(rank: $0, count: count(rank: $0), padding: paddingCount(rank: $0)) },
+            dropped: policy == .drop ? dropped : nil)
+    }
+}

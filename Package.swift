@@ -27,6 +27,9 @@ let package = Package(
         .systemLibrary(
             name: "CRDMACM", path: "CInterop/CRDMACM", pkgConfig: "librdmacm",
             providers: [.apt(["librdmacm-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "CInterop/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
 
         // Bindings: reusable on their own, no knowledge of Baton, no C type in public API.
         .target(name: "MPI", dependencies: ["CMPI"]),
@@ -49,7 +52,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The example trainer: data-parallel digits classifier, the demo's main job.
+        .executableTarget(
+            name: "digits-train",
+            dependencies: [
+                "MPI", "BatonCore", "CZlib",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
+        .testTarget(name: "DigitsTrainTests", dependencies: ["digits-train"]),
+        .testTarget(name: "VerbsTests", dependencies: ["Verbs"]),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "MPI"]),
     ],
     swiftLanguageModes: [.v6]

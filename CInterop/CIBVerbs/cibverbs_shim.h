@@ -38,6 +38,13 @@ static inline int cibv_poll_cq(struct ibv_cq *cq, int num_entries, struct ibv_wc
     return ibv_poll_cq(cq, num_entries, wc);
 }
 
+/* ibv_query_gid_ex is static inline over _ibv_query_gid_ex (it passes the entry size);
+ * it reports the GID's type (IB/RoCE v1/RoCE v2) and its netdev's ifindex. */
+static inline int cibv_query_gid_ex(struct ibv_context *context, uint32_t port_num,
+                                    uint32_t gid_index, struct ibv_gid_entry *entry) {
+    return ibv_query_gid_ex(context, port_num, gid_index, entry, 0);
+}
+
 static inline int cibv_errno(void) { return errno; }
 static inline void cibv_clear_errno(void) { errno = 0; }
 

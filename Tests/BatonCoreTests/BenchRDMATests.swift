@@ -72,3 +72,51 @@ import Testing
         #expect(abs(lat.standardDeviation - 288.6749) < 1e-3)
     }
 }
+
+@Suite struct BenchRDMAPortChoiceTests {
+    func report(_ devices: [RDMADevice], verbs: VerbsStatus = .devices(["mlx5_0"])) -> ProbeReport {
+        ProbeReport(devices: devices, deviceNodes: [], limits: ResourceLimits(memlockBytes: nil, shmBytes: nil), verbs: verbs, problems: [])
+    }
+
+    func device(_ name: String, ports: [(Int, Int, String)], seen: Bool? = true) -> RDMADevice {
+        var d = RDMADevice(name: name)
+        d.seenByVerbs = seen
+        d.uverbs = "uverbs0"
+        d.ports = ports.map { number, code, state in
+            var p = RDMAPort(number: number)
+            p.stateCode = code
+            p.state = state
+            return p
+        }
+        return d
+    }
+
+    @Test func noDeviceSaysWhatSysfsAndVerbsFound() {
+        let choice = RDMABench.choosePort(report([], verbs: .noDevices("ENOSYS")), device: nil, port: nil)
+        guard case .unavailable(let why) = choice else { Issue.record("expected unavailable"); return }
+        #expect(why.contains("sysfs lists none") && why.contains("ENOSYS"))
+    }
+
+    @Test func firstActivePortIsChosen() {
+        let r = report([device("mlx5_0", ports: [(1, 1, "DOWN")]), device("mlx5_1", ports: [(1, 4, "ACTIVE")])])
+        #expect(RDMABench.choosePort(r, device: nil, port: nil) == .ready(device: "mlx5_1", port: 1))
+    }
+
+    @Test func onlyDownPortsAreNamedWithTheirState() {
+        let r = report([device("mlx5_0", ports: [(1, 1, "DOWN")])])
+        guard case .unavailable(let why) = RDMABench.choosePort(r, device: nil, port: nil) else { Issue.record("expected unavailable"); return }
+        #expect(why.contains("mlx5_0 port 1 is DOWN"))
+    }
+
+    @Test func deviceHiddenFromVerbsPointsAtTheDeviceNode() {
+        let r = report([device("mlx5_0", ports: [(1, 4, "ACTIVE")], seen: false)])
+        guard case .unavailable(let why) = RDMABench.choosePort(r, device: nil, port: nil) else { Issue.record("expected unavailable"); return }
+        #expect(why.contains("/dev/infiniband/uverbs0"))
+    }
+
+    @Test func unknownDeviceNameListsTheOnesThere() {
+        let r = report([device("mlx5_0", ports: [(1, 4, "ACTIVE")])])
+        guard case .unavailable(let why) = RDMABench.choosePort(r, device: "mlx5_9", port: nil) else { Issue.record("expected unavailable"); return }
+        #expect(why.contains("mlx5_9") && why.contains("mlx5_0"))
+    }
+}

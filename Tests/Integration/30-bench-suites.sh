@@ -3,7 +3,8 @@
 #  - allreduce on 4 ranks, --json: busbw = algbw x 2(n-1)/n on every row, wrong = 0, exit 0;
 #  - the same with --inject-corruption: wrong > 0 and exit 1; --min-busbw above reach: exit 1;
 #  - allgather/reducescatter/alltoall on 3 ranks: busbw = algbw x (n-1)/n, bcast x 1, wrong = 0;
-#  - latency and bw JSON rows carry latency_us / bandwidth_GBps; --svg writes an SVG.
+#  - latency and bw JSON rows carry latency_us / bandwidth_GBps; --svg writes an SVG;
+#  - bench rdma without an RDMA device exits 3 and says what the probe found.
 # Small sizes and few iterations: seconds, not minutes.
 set -uo pipefail
 : "${BATON_BUILD:?set BATON_BUILD to the directory holding the built baton}"
@@ -77,6 +78,20 @@ if [ $rc -eq 0 ] && head -1 "$tmp/bw.csv" | grep -q "^size_bytes,bandwidth_GBps"
 
 mpi -np 1 "$baton" bench latency > /dev/null 2> "$tmp/one.err"; rc=$?
 if [ $rc -eq 2 ] && grep -q "at least 2 ranks" "$tmp/one.err"; then pass "latency on 1 rank: exit 2 with a hint"; else fail "latency on 1 rank (exit $rc)"; fi
+
+# bench rdma: without an RDMA device (this test bed has none) it says what the probe
+# found and exits 3; with one, a short write bandwidth run must succeed.
+if ls /sys/class/infiniband/* >/dev/null 2>&1; then
+  mpi -np 2 "$baton" bench rdma write --iters 100 > "$tmp/rdma.out" 2>&1; rc=$?
+  if [ $rc -eq 0 ]; then pass "rdma write on $(ls /sys/class/infiniband | head -1)"; else fail "rdma write (exit $rc)"; cat "$tmp/rdma.out"; fi
+else
+  mpi -np 2 "$baton" bench rdma write > /dev/null 2> "$tmp/rdma.err"; rc=$?
+  if [ $rc -eq 3 ] && grep -q "rank 0 (.*): no RDMA device" "$tmp/rdma.err" && grep -q "libibverbs" "$tmp/rdma.err"; then
+    pass "rdma without a device: exit 3, says what the probe found"
+  else
+    fail "rdma without a device (exit $rc)"; cat "$tmp/rdma.err"
+  fi
+fi
 
 [ $fails -eq 0 ] && echo "30-bench-suites: all passed" || echo "30-bench-suites: $fails failed"
 [ $fails -eq 0 ]

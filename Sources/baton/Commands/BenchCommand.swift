@@ -84,6 +84,13 @@ func runUnderMPI(_ body: (Communicator) throws -> Int32) throws {
     if code != ExitCodes.success { throw ExitCode(code) }
 }
 
+/// The library and host, for the plot's subtitle: "Open MPI v4.1.4 on node01".
+func plotNote() -> String {
+    let library = MPIEnvironment.libraryVersion.split(separator: ",").first.map(String.init) ?? ""
+    let host = (try? MPIEnvironment.processorName()) ?? ""
+    return [library, host].filter { !$0.isEmpty }.joined(separator: " on ")
+}
+
 func writeSVG(_ plot: BenchPlot, to path: String) throws {
     do {
         try plot.svg().write(toFile: path, atomically: true, encoding: .utf8)
@@ -110,7 +117,7 @@ extension PointToPointSubcommand {
             let result = try PointToPointBench.run(options, on: comm)
             guard comm.rank == 0 else { return ExitCodes.success }
             print(output.json ? BenchReport.json(result) : output.csv ? BenchReport.csv(result) : BenchReport.table(result))
-            if let path = output.svg { try writeSVG(try BenchPlot.of(result), to: path) }
+            if let path = output.svg { try writeSVG(try BenchPlot.of(result, note: plotNote()), to: path) }
             return ExitCodes.success
         }
     }
@@ -173,7 +180,7 @@ extension CollectiveSubcommand {
             guard comm.rank == 0 else { return BenchGate(minimumBusBandwidthGBps: args.minimumBusBandwidth).failures(result).isEmpty ? 0 : ExitCodes.checkFailed }
             let output = args.output
             print(output.json ? BenchReport.json(result) : output.csv ? BenchReport.csv(result) : BenchReport.table(result))
-            if let path = output.svg { try writeSVG(try BenchPlot.of(result), to: path) }
+            if let path = output.svg { try writeSVG(try BenchPlot.of(result, note: plotNote()), to: path) }
             let failures = BenchGate(minimumBusBandwidthGBps: args.minimumBusBandwidth).failures(result)
             for reason in failures { FileHandle.standardError.write(Data("baton bench \(Self.kind.rawValue): FAILED: \(reason)\n".utf8)) }
             return failures.isEmpty ? ExitCodes.success : ExitCodes.checkFailed
@@ -261,12 +268,44 @@ struct MatrixBench: ParsableCommand {
 
 struct RDMABenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rdma", abstract: "RDMA write/read/send bandwidth and latency over verbs RC queue pairs (perftest method).")
+        commandName: "rdma",
+        abstract: "RDMA write/read/send bandwidth or latency between ranks 0 and 1 over a verbs RC queue pair (perftest method).",
+        discussion: """
+            Like ib_write_bw / ib_read_lat / ib_send_bw, with the queue-pair information exchanged over MPI.
+            Bandwidth in MiB/s (2^20, perftest's default) and Gb/s; latency in microseconds (min, max, typical,
+            average, stdev, 99%, 99.9%), half a round trip for write and send, not halved for read.
+            Without an RDMA device it says what the probe found and exits 3.
+            """)
 
     @Argument(help: "write, read or send") var operation: String
+    @Flag(help: "Measure latency instead of bandwidth.") var latency = false
+    @Flag(name: .shortAndLong, help: "Every size from 2 B to 8 MiB (perftest -a).") var all = false
+    @Option(help: "Message size (default 64K for bandwidth, 2 for latency).") var size: String?
+    @Option(name: .customLong("max-size"), help: "With --all, the largest size.") var maxSize: String?
+    @Option(name: .customLong("iters"), help: "Iterations per size (perftest: 5000 bandwidth, 1000 latency).") var iterations: Int?
+    @Option(name: .customLong("tx-depth"), help: "Operations in flight (perftest: 128).") var txDepth = RDMASizes.defaultTxDepth
+    @Option(help: "RDMA device (default: the first with an ACTIVE port).") var device: String?
+    @Option(help: "Port number (default: the first ACTIVE one).") var port: Int?
+    @Option(name: .customLong("gid-index"), help: "Source GID index for RoCE.") var gidIndex = 0
+    @Flag(help: "Print JSON instead of the table.") var json = false
 
     func run() throws {
-        FileHandle.standardError.write(Data("baton bench rdma: not built yet\n".utf8))
-        throw ExitCode(ExitCodes.unavailable)
+        guard let op = RDMAOperation(rawValue: operation) else {
+            throw ValidationError("the operation is write, read or send, not '\(operation)'")
+        }
+        func bytes(_ text: String?, _ name: String) throws -> Int? {
+            guard let text else { return nil }
+            guard let b = MessageSizes.parseByteSize(text) else { throw ValidationError("\(name) '\(text)' is not a size") }
+            return b
+        }
+        let sizes = try RDMASizes.schedule(all: all, size: try bytes(size, "--size"), maximum: try bytes(maxSize, "--max-size"), latency: latency)
+        let options = RDMAOptions(
+            operation: op, test: latency ? .latency : .bandwidth, sizes: sizes, iterations: iterations, txDepth: txDepth,
+            device: device, port: port, gidIndex: gidIndex)
+        try runUnderMPI { comm in
+            let result = try RDMABench.run(options, on: comm)
+            if comm.rank == 0 { print(json ? RDMABench.json(result) : RDMABench.table(result)) }
+            return ExitCodes.success
+        }
     }
 }

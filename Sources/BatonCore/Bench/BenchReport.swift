@@ -63,9 +63,12 @@ public enum BenchReport {
 
     public static func table(_ result: CollectiveResult) -> String {
         let factor = result.kind.busBandwidthFactor(ranks: result.ranks)
-        var lines = [
-            "# baton bench \(result.kind.rawValue): \(result.ranks) ranks, float32 sum; time per call: each rank's mean, min/avg/max over ranks",
-            "# algbw = bytes / avg time; busbw = algbw x \(formatFixed(factor, decimals: 3)) (nccl-tests factor for \(result.ranks) ranks)",
+        let data = result.kind == .barrier ? "" : (result.kind == .allreduce || result.kind == .reducescatter ? ", float32 sum" : ", float32")
+        var lines = ["# baton bench \(result.kind.rawValue): \(result.ranks) ranks\(data); time per call: each rank's mean, min/avg/max over ranks"]
+        if result.kind != .barrier {
+            lines.append("# algbw = bytes / avg time; busbw = algbw x \(formatFixed(factor, decimals: 3)) (nccl-tests factor for \(result.ranks) ranks)")
+        }
+        lines += [
             "# " + pad("size (B)", 11) + pad("count", 9) + pad("placement", 11) + pad("min (us)", 10) + pad("avg (us)", 10)
                 + pad("max (us)", 10) + pad("algbw", 9) + pad("busbw", 9) + pad("#wrong", 7),
         ]

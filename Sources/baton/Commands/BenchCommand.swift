@@ -8,10 +8,11 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Interconnect benchmarks over MPI and verbs (OSU, nccl-tests and perftest methods).",
         discussion: """
-            Start under mpirun, e.g. `mpirun -np 2 baton bench latency`, `mpirun -np 4 baton bench allreduce --svg ar.svg`.
+            Start under mpirun, e.g. `mpirun -np 2 baton bench latency`, `mpirun -np 4 baton bench allreduce --svg ar.svg`. \
             Rank 0 prints. Units: sizes in bytes, times in microseconds, bandwidth in GB/s (1 GB = 1e9 bytes).
-            Exit codes: 0 ok; 1 wrong results, a --min-busbw gate or (with --fail-on-outliers) a slow pair;
-            2 bad option; 3 hardware not available (bench rdma without an RDMA device).
+
+            Exit codes: 0 ok; 1 wrong elements, --min-busbw not met, or an outlier with --fail-on-outliers; \
+            2 bad option; 3 no RDMA device (bench rdma); 4 an MPI or verbs call failed.
             """,
         subcommands: [
             LatencyBench.self, BandwidthBench.self, BidirectionalBench.self,

@@ -17,7 +17,7 @@ typedef struct {
     int window;
 } options_t;
 
-static long parse_size(const char *text) {
+static inline long parse_size(const char *text) {
     char *end = NULL;
     long v = strtol(text, &end, 10);
     if (end && (*end == 'K' || *end == 'k')) v <<= 10;
@@ -25,7 +25,7 @@ static long parse_size(const char *text) {
     return v;
 }
 
-static options_t parse_options(int argc, char **argv, long min_size, long max_size) {
+static inline options_t parse_options(int argc, char **argv, long min_size, long max_size) {
     options_t o = {min_size, max_size, -1, -1, 64};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--min-size")) o.min_size = parse_size(argv[i + 1]);
@@ -39,7 +39,7 @@ static options_t parse_options(int argc, char **argv, long min_size, long max_si
 }
 
 /* family: 0 latency, 1 bandwidth, 2 collective */
-static void plan(const options_t *o, int family, long size, long *iters, long *warmup) {
+static inline void plan(const options_t *o, int family, long size, long *iters, long *warmup) {
     int large = size > LARGE_MESSAGE_SIZE;
     static const long counts[3][4] = {{10000, 100, 1000, 10}, {100, 10, 20, 2}, {1000, 100, 100, 10}};
     *iters = large ? counts[family][2] : counts[family][0];
@@ -49,6 +49,6 @@ static void plan(const options_t *o, int family, long size, long *iters, long *w
 }
 
 /* The size schedule: 0 first when asked for, then doubling from 1 (or min). */
-static long next_size(long size) { return size == 0 ? 1 : size * 2; }
+static inline long next_size(long size) { return size == 0 ? 1 : size * 2; }
 
 #endif

@@ -17,7 +17,7 @@ struct BenchCommand: ParsableCommand {
         subcommands: [
             LatencyBench.self, BandwidthBench.self, BidirectionalBench.self,
             AllreduceBench.self, AllgatherBench.self, ReducescatterBench.self, AlltoallBench.self, BcastBench.self, BarrierBench.self,
-            MatrixBench.self, RDMABenchCommand.self,
+            MatrixBench.self, RDMABenchCommand.self, SelfLoopBench.self,
         ])
 }
 
@@ -309,4 +309,23 @@ struct RDMABenchCommand: ParsableCommand {
             return ExitCodes.success
         }
     }
+}
+
+// MARK: binding overhead
+
+struct SelfLoopBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selfloop",
+        abstract: "ns per blocking send+receive to the same rank through the Swift bindings (compare with Benchmarks/c-baseline c-selfloop).",
+        shouldDisplay: false)
+
+    func run() throws {
+        try runUnderMPI { comm in
+            let ns = try BindingOverhead.sendReceiveNanoseconds()
+            if comm.rank == 0 { print("{\"suite\": \"selfloop\", \"impl\": \"swift\", \"ns_per_send_receive\": \(formatNs(ns))}") }
+            return ExitCodes.success
+        }
+    }
+
+    func formatNs(_ ns: Double) -> String { String(Double(Int(ns * 100)) / 100) }
 }

@@ -93,7 +93,7 @@ public enum Source: Sendable, Equatable, ExpressibleByIntegerLiteral {
     case rank(Int)
     case any
     public init(integerLiteral value: Int) { self = .rank(value) }
-    @usableFromInline var raw: Int32 {
+    @inlinable var raw: Int32 {
         switch self {
         case .rank(let r): return Int32(clamping: r)
         case .any: return cmpi_any_source()
@@ -106,7 +106,7 @@ public enum Tag: Sendable, Equatable, ExpressibleByIntegerLiteral {
     case value(Int)
     case any
     public init(integerLiteral value: Int) { self = .value(value) }
-    @usableFromInline var raw: Int32 {
+    @inlinable var raw: Int32 {
         switch self {
         case .value(let t): return Int32(clamping: t)
         case .any: return cmpi_any_tag()
@@ -132,7 +132,7 @@ public struct Status: Sendable, Equatable {
         self.byteCount = byteCount
     }
 
-    @usableFromInline
+    @inlinable
     init(_ status: inout MPI_Status, elementSize: Int) {
         let bytes = cmpi_status_byte_count(&status)
         source = Int(cmpi_status_source(&status))

@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "baton", targets: ["baton"]),
+        .executable(name: "baton-test-trainer", targets: ["baton-test-trainer"]),
         .library(name: "MPI", targets: ["MPI"]),
         .library(name: "Verbs", targets: ["Verbs"]),
         .library(name: "BatonCore", targets: ["BatonCore"]),
@@ -51,6 +52,9 @@ let package = Package(
                 "BatonCore", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        // A small data-parallel trainer used by the launch and grid tests.
+        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
 
         // The example trainer: data-parallel digits classifier, the demo's main job.
         .executableTarget(

@@ -91,7 +91,7 @@ struct DigitsTrain: ParsableCommand {
         try comm.broadcast(&velocity, root: 0)
         try comm.broadcast(&state, root: 0)
         var (epoch, consumed, step) = (state[0], state[1], state[2])
-        if rank == 0, !quiet {
+        if rank == 0, resumed || !quiet {
             print(
                 resumed
                     ? "digits-train: resumed from \(checkpointDir!)/\(Checkpoint.fileName) at epoch \(epoch), \(consumed) of \(n) samples consumed"

@@ -97,6 +97,27 @@ struct ShardFilesAndBytesTests {
         }
     }
 
+    @Test func recordsLongerThanOneReadStayWhole() throws {
+        let dir = ShardTempDir()
+        defer { dir.cleanUp() }
+        // Lines of 300 KB, 5 bytes, 150 KB: cuts land deep inside the long ones, so the
+        // newline search needs several reads of growing size.
+        let lines = [300_000, 5, 150_000, 0, 70_000]
+        var bytes: [UInt8] = []
+        var starts: [Int] = []
+        for length in lines {
+            starts.append(bytes.count)
+            bytes += [UInt8](repeating: UInt8(ascii: "z"), count: length) + [0x0a]
+        }
+        let paths = try Self.makeFiles(dir, [bytes])
+        let plan = try ByteRangeShardPlan(paths: paths, world: 7, record: .newline)
+        #expect(plan.cuts.allSatisfy { $0 == bytes.count || starts.contains($0) })
+        #expect(plan.readCount > 7)  // more than one read for some cut
+        #expect(plan.bytesRead < bytes.count)
+        let owned = plan.ranges.flatMap { $0 }.map { $0.end - $0.start }.reduce(0, +)
+        #expect(owned == bytes.count)
+    }
+
     @Test func byteRangesAreBalancedWhenRecordsAreSmall() throws {
         let dir = ShardTempDir()
         defer { dir.cleanUp() }

@@ -110,6 +110,17 @@ struct ShardSampleTests {
         #expect(seen.sorted() == Array(0..<n))
     }
 
+    @Test func parallelFillGivesTheSameEntriesAsOneThread() throws {
+        let plan = try SampleShardPlan(count: 600_001, world: 2, shuffle: true, seed: 4, policy: .pad, consumed: 2)
+        let n = plan.count(rank: 1)
+        var one = [Int64](repeating: -1, count: n)
+        var many = [Int64](repeating: -2, count: n)
+        one.withUnsafeMutableBufferPointer { plan.fill(rank: 1, from: 0, into: $0) }
+        many.withUnsafeMutableBufferPointer { plan.parallelFill(rank: 1, from: 0, into: $0) }
+        #expect(one == many)
+        #expect(plan.isPadding(rank: 1, position: n - 1))
+    }
+
     @Test func rejectsBadNumbersWithMessagesNamingTheValue() {
         func message(_ body: () throws -> Void) -> String? {
             do { try body(); return nil } catch let e as ShardError { return e.description } catch { return "\(error)" }

@@ -13,6 +13,7 @@ struct ShardWriteTests {
             #expect(try ShardFile.readIndices(path: dir.path + "/rank-\(r).npy") == plan.indices(rank: r))
         }
         #expect(dir.exists("plan.json"))
+        #expect(try SampleShardPlan(planFile: dir.path + "/plan.json") == plan)
     }
 
     @Test func npyHeaderIsWhatNumpyWritesAlignedTo64Bytes() throws {
@@ -117,5 +118,10 @@ struct ShardWriteTests {
         FileManager.default.createFile(atPath: dir.path + "/f.npy", contents: Data(f64))
         let e = #expect(throws: ShardError.self) { try ShardFile.readIndices(path: dir.path + "/f.npy") }
         #expect(e?.description.contains("<f8") == true)
+        var short = Npy.header(descr: "<i8", count: 5)
+        short += [UInt8](repeating: 0, count: 16)
+        FileManager.default.createFile(atPath: dir.path + "/short.npy", contents: Data(short))
+        let t = #expect(throws: ShardError.self) { try ShardFile.readIndices(path: dir.path + "/short.npy") }
+        #expect(t?.description.contains("truncated") == true)
     }
 }

@@ -44,7 +44,7 @@ public struct ByteRange: Codable, Sendable, Equatable {
 ///
 /// The ideal cut k * total / W is moved forward to the next record start; files never share
 /// a record, so a file's start is always a record start. For newline records the next start
-/// is found by reading from one byte before the cut until the next '\n' (64 KiB reads), so
+/// is found by reading from one byte before the cut until the next '\n' (4-64 KiB reads), so
 /// the work is W small reads whatever the file size. Every record lies in exactly one range.
 public struct ByteRangeShardPlan: Sendable {
     public let world: Int
@@ -55,8 +55,14 @@ public struct ByteRangeShardPlan: Sendable {
     /// Each rank's ranges, split at file ends; empty files and empty stretches are left out.
     public let ranges: [[ByteRange]]
     let inputs: [InputFile]
+    /// How many reads, and bytes, finding the record starts took (0 for fixed records):
+    /// the evidence that no file was scanned.
+    public let readCount: Int
+    public let bytesRead: Int
 
-    /// Bytes read per look-ahead when searching for the next newline.
+    /// Bytes read per look-ahead when searching for the next newline: the first read is one
+    /// page (most records are shorter), later ones double up to 64 KiB for long records.
+    static let firstReadSize = 1 << 12
     static let readSize = 1 << 16
 
     public init(paths: [String], world: Int, record: RecordFormat) throws {
@@ -64,8 +70,8 @@ public struct ByteRangeShardPlan: Sendable {
     }
 
     public init(sources: [(path: String, origin: String?)], world: Int, record: RecordFormat) throws {
-        guard world >= 1 else {
-            throw ShardError(.badArgument, "world size is \(world); it must be at least 1")
+        guard world >= 1 && world <= SampleShardPlan.maximumWorld else {
+            throw ShardError(.badArgument, "world size is \(world); it must be between 1 and \(SampleShardPlan.maximumWorld)")
         }
         let inputs = try ShardInputs.resolve(sources)
         if case .fixed(let size) = record {
@@ -107,20 +113,30 @@ public struct ByteRangeShardPlan: Sendable {
             cuts.append(max(previous, next))
         }
         cuts.append(total)
+        self.readCount = reader.reads
+        self.bytesRead = reader.bytes
 
         self.world = world
         self.record = record
         self.totalBytes = total
         self.cuts = cuts
         self.inputs = inputs
-        self.ranges = (0..<world).map { r in
+        // One pass over ranks and files together (cuts are in order): O(W + files).
+        var ranges: [[ByteRange]] = []
+        ranges.reserveCapacity(world)
+        var first = 0
+        for r in 0..<world {
+            while first < inputs.count && starts[first] + inputs[first].size <= cuts[r] { first += 1 }
             var out: [ByteRange] = []
-            for (i, f) in inputs.enumerated() {
-                let s = max(cuts[r], starts[i]), e = min(cuts[r + 1], starts[i] + f.size)
-                if s < e { out.append(ByteRange(file: f.path, start: s - starts[i], end: e - starts[i])) }
+            var i = first
+            while i < inputs.count && starts[i] < cuts[r + 1] {
+                let s = max(cuts[r], starts[i]), e = min(cuts[r + 1], starts[i] + inputs[i].size)
+                if s < e { out.append(ByteRange(file: inputs[i].path, start: s - starts[i], end: e - starts[i])) }
+                i += 1
             }
-            return out
+            ranges.append(out)
         }
+        self.ranges = ranges
     }
 
     struct RankEntry: Codable {
@@ -174,6 +190,8 @@ private struct BoundaryReader {
     private var openPath: String?
     private var fd: Int32 = -1
     private var buffer = [UInt8](repeating: 0, count: ByteRangeShardPlan.readSize)
+    private(set) var reads = 0
+    private(set) var bytes = 0
 
     /// The smallest record start s with offset <= s <= size: the byte after the first '\n'
     /// at or after offset - 1 (so a cut right after a newline stays put), or the file's end.
@@ -187,14 +205,18 @@ private struct BoundaryReader {
             openPath = file.path
         }
         var at = offset - 1
+        var size = ByteRangeShardPlan.firstReadSize
         while at < file.size {
-            let want = min(buffer.count, file.size - at)
+            let want = min(size, file.size - at)
+            size = min(size * 2, buffer.count)
             let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(at)) }
             if got < 0 {
                 if errno == EINTR { continue }
                 throw ShardError(.unreadableFile, "cannot read \(file.path) at byte \(at): \(String(cString: strerror(errno)))")
             }
             if got == 0 { break }  // the file shrank since it was sized
+            reads += 1
+            bytes += got
             if let i = buffer[0..<got].firstIndex(of: 0x0a) { return at + i + 1 }
             at += got
         }

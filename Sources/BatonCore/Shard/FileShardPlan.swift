@@ -24,8 +24,8 @@ public struct FileShardPlan: Sendable {
 
     /// As `init(paths:...)`, with where each path was named ("list.txt:3") for messages.
     public init(sources: [(path: String, origin: String?)], world: Int, allowEmpty: Bool = false) throws {
-        guard world >= 1 else {
-            throw ShardError(.badArgument, "world size is \(world); it must be at least 1")
+        guard world >= 1 && world <= SampleShardPlan.maximumWorld else {
+            throw ShardError(.badArgument, "world size is \(world); it must be between 1 and \(SampleShardPlan.maximumWorld)")
         }
         let inputs = try ShardInputs.resolve(sources)
         if inputs.count < world && !allowEmpty {

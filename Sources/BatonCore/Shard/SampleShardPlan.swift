@@ -38,6 +38,8 @@ public struct SampleShardPlan: Sendable, Equatable {
 
     /// Largest N accepted: positions and sample ids stay far from Int64 overflow.
     public static let maximumCount = 1 << 62
+    /// Largest W accepted: plan.json lists every rank, and no cluster has 16 million ranks.
+    public static let maximumWorld = 1 << 24
 
     /// Throws `ShardError(.badArgument)` when N = 0, W < 1, epoch < 0, or consumed is not in 0...N.
     public init(count: Int, world: Int, shuffle: Bool = false, seed: UInt64 = 0, epoch: Int = 0,
@@ -50,6 +52,9 @@ public struct SampleShardPlan: Sendable, Equatable {
         }
         guard world >= 1 else {
             throw ShardError(.badArgument, "world size is \(world); it must be at least 1")
+        }
+        guard world <= Self.maximumWorld else {
+            throw ShardError(.badArgument, "world size \(world) is above the supported maximum \(Self.maximumWorld)")
         }
         guard epoch >= 0 else {
             throw ShardError(.badArgument, "epoch is \(epoch); it must be 0 or more")
@@ -142,6 +147,24 @@ public struct SampleShardPlan: Sendable, Equatable {
         }
     }
 
+    /// `fill`, split over the machine's cores when the buffer is large (each position is
+    /// independent, so the parts need no coordination).
+    public func parallelFill(rank: Int, from start: Int, into out: UnsafeMutableBufferPointer<Int64>) {
+        let threads = Swift.min(ProcessInfo.processInfo.activeProcessorCount, 16, out.count >> 16)
+        if threads <= 1 {
+            fill(rank: rank, from: start, into: out)
+            return
+        }
+        nonisolated(unsafe) let base = out
+        let per = (out.count + threads - 1) / threads
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = t * per, hi = Swift.min(base.count, lo + per)
+            if lo < hi {
+                fill(rank: rank, from: start + lo, into: UnsafeMutableBufferPointer(rebasing: base[lo..<hi]))
+            }
+        }
+    }
+
     private func checkRank(_ rank: Int) {
         precondition(rank >= 0 && rank < world, "rank \(rank) outside 0..<\(world)")
     }
@@ -185,18 +208,21 @@ public struct SampleShardPlan: Sendable, Equatable {
     /// Name of rank's index file inside the output directory.
     public static func fileName(rank: Int, format: ShardFormat) -> String { "rank-\(rank).\(format.fileExtension)" }
 
-    private static let chunk = 1 << 16  // 512 KiB of int64 per write
+    private static let chunk = 1 << 16  // 512 KiB of int64 per JSON chunk
+    /// 8 MiB of int64 per .npy write: big enough to split over threads, small next to the
+    /// 800 MB that numpy's permutation of 10^8 holds.
+    private static let npyChunk = 1 << 20
 
     private func writeNpy(rank: Int, count n: Int, directory: String) throws {
         let file = try AtomicOutputFile(path: directory + "/" + Self.fileName(rank: rank, format: .npy))
         try file.write(Npy.header(descr: "<i8", count: n))
-        var buffer = [Int64](repeating: 0, count: Swift.min(Self.chunk, n))
+        var buffer = [Int64](repeating: 0, count: Swift.min(Self.npyChunk, n))
         var done = 0
         while done < n {
-            let k = Swift.min(Self.chunk, n - done)
+            let k = Swift.min(Self.npyChunk, n - done)
             try buffer.withUnsafeMutableBufferPointer { b in
                 let part = UnsafeMutableBufferPointer(rebasing: b[0..<k])
-                fill(rank: rank, from: done, into: part)
+                parallelFill(rank: rank, from: done, into: part)
                 #if _endian(big)
                 for i in 0..<k { part[i] = part[i].littleEndian }
                 #endif
@@ -282,6 +308,28 @@ public struct SampleShardPlan: Sendable, Equatable {
         var limit: Int?
         var ranks: [RankEntry]
         var dropped: [Int]?
+    }
+
+    /// The plan a DIR/plan.json written by `write(to:)` describes (a trainer can compare it
+    /// with the epoch it expects before trusting BATON_SHARD_FILE).
+    public init(planFile path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ShardError(.unreadableFile, "cannot read \(path): it is missing or unreadable")
+        }
+        let d: Description
+        do {
+            d = try JSONDecoder().decode(Description.self, from: data)
+        } catch {
+            throw ShardError(.badShardFile, "\(path) is not a sample plan.json Baton can read: \(error)")
+        }
+        guard d.kind == "samples" else {
+            throw ShardError(.badShardFile, "\(path) describes a \(d.kind) plan, not a samples plan")
+        }
+        try self.init(count: d.count, world: d.world, shuffle: d.shuffle, seed: d.seed, epoch: d.epoch,
+                      policy: d.policy, consumed: d.consumed)
+        if d.shuffle && d.algorithm != ShardPermutation.algorithm {
+            throw ShardError(.badShardFile, "\(path) was shuffled with \(d.algorithm); this Baton knows \(ShardPermutation.algorithm)")
+        }
     }
 
     func planDescription(format: ShardFormat, limit: Int?) -> Description {

@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 
 /// Reads the per-rank index files `SampleShardPlan.write` produces (rank-<r>.npy or .json).
@@ -6,11 +13,23 @@ public enum ShardFile {
     /// The sample ids of a rank-<r>.npy (int64; int32 accepted too) or rank-<r>.json file,
     /// padding entries included (see `readPaddingPositions`).
     public static func readIndices(path: String) throws -> [Int] {
-        let bytes = try readAll(path)
-        if path.hasSuffix(".json") || bytes.first == UInt8(ascii: "{") {
-            return try parseJSON(bytes, path: path).indices
+        if path.hasSuffix(".json") {
+            return try parseJSON(try readAll(path), path: path).indices
         }
-        let header = try Npy.parseHeader(bytes, path: path)
+        // Read the header, then the data straight into the result: one copy of the shard
+        // in memory, not three (file bytes, Data, [Int]).
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            throw ShardError(.unreadableFile, "cannot read shard file \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let got = try readFully(fd, into: &head, at: 0, path: path)
+        head.removeSubrange(got...)
+        if head.first == UInt8(ascii: "{") {
+            return try parseJSON(try readAll(path), path: path).indices
+        }
+        let header = try Npy.parseHeader(head, path: path)
         let width: Int
         switch header.descr {
         case "<i8": width = 8
@@ -18,21 +37,51 @@ public enum ShardFile {
         default:
             throw ShardError(.badShardFile, "\(path) holds dtype \(header.descr); a shard file holds int64 ('<i8')")
         }
-        guard bytes.count >= header.dataOffset + header.count * width else {
-            throw ShardError(.badShardFile, "\(path) is truncated: the header says \(header.count) entries, the file has room for \((bytes.count - header.dataOffset) / width)")
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw ShardError(.unreadableFile, "cannot stat \(path): \(String(cString: strerror(errno)))")
         }
-        var out = [Int](repeating: 0, count: header.count)
-        bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + header.dataOffset
-            for i in 0..<header.count {
-                if width == 8 {
-                    out[i] = Int(Int64(littleEndian: base.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
-                } else {
-                    out[i] = Int(Int32(littleEndian: base.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+        let room = (Int(st.st_size) - header.dataOffset) / width
+        guard room >= header.count else {
+            throw ShardError(.badShardFile, "\(path) is truncated: the header says \(header.count) entries, the file has room for \(max(room, 0))")
+        }
+        if width == 8 {
+            var out = [Int](repeating: 0, count: header.count)
+            try out.withUnsafeMutableBytes { raw in
+                var done = 0
+                while done < raw.count {
+                    let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(header.dataOffset + done))
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { throw ShardError(.unreadableFile, "cannot read \(path): \(n < 0 ? String(cString: strerror(errno)) : "unexpected end of file")") }
+                    done += n
                 }
             }
+            #if _endian(big)
+            for i in out.indices { out[i] = Int(littleEndian: out[i]) }
+            #endif
+            return out
         }
-        return out
+        var narrow = [UInt8](repeating: 0, count: header.count * 4)
+        let n = try readFully(fd, into: &narrow, at: header.dataOffset, path: path)
+        guard n == narrow.count else { throw ShardError(.badShardFile, "\(path) is truncated") }
+        return narrow.withUnsafeBytes { raw in
+            (0..<header.count).map { Int(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+        }
+    }
+
+    /// Reads up to buffer.count bytes at offset; returns how many (fewer only at end of file).
+    private static func readFully(_ fd: Int32, into buffer: inout [UInt8], at offset: Int, path: String) throws -> Int {
+        try buffer.withUnsafeMutableBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = pread(fd, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw ShardError(.unreadableFile, "cannot read \(path): \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
     }
 
     /// Positions (within the shard) of padding entries: from rank-<r>.mask.npy next to a

@@ -25,7 +25,8 @@ final class AtomicOutputFile {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
-        self.temporaryPath = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp.\(getpid())"
+        // pid and a random tag: ranks on different hosts may write one shared directory.
+        self.temporaryPath = (dir.isEmpty ? "" : dir + "/") + ".\(name).tmp.\(getpid()).\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
             throw ShardError(.writeFailed, "cannot create \(temporaryPath): \(String(cString: strerror(errno)))")

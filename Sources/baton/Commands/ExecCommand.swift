@@ -1,13 +1,54 @@
 import ArgumentParser
 import BatonCore
+import Foundation
 
 struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
-        abstract: "(not built yet)")
+        abstract: "The per-rank wrapper mpirun starts: environment, logs, heartbeats, metrics, signals, fencing.",
+        discussion: """
+            Usually started by `baton launch`; also works under a plain `mpirun ... baton exec -- CMD`.
+            Every line on stdout is a tagged line `@baton/1 <kind> <node> <rank> <payload>` (docs/launch.md).
+            Exits with the command's code, 128+signal when it was killed.
+            """)
+
+    @Option(help: "Run directory (logs, metrics, checkpoints). Default: $BATON_RUN_DIR or ./baton-run.")
+    var runDir: String?
+    @Option(help: "The job's nodes in placement order, name:slots,... Default: $BATON_NODES.")
+    var nodes: String?
+    @Option(help: "Attempt number (1 = first start).") var attempt: Int = 1
+    @Option(help: "Heartbeat interval, e.g. 1s, 500ms.") var heartbeat: String = "1s"
+    @Option(help: "Lease period; given only by a Baton head: renewals come on stdin, none for this long = fence.")
+    var lease: String?
+    @Option(help: "Grace between SIGTERM to the command and SIGKILL.") var grace: String = "10s"
+    @Option(help: "MASTER_ADDR (default: the first node).") var masterAddr: String?
+    @Option(help: "MASTER_PORT.") var masterPort: Int = 29500
+    @Option(help: "Directory with rank-<r>.npy shard files (sets BATON_SHARD_FILE).") var shardDir: String?
+    @Option(help: "BATON_CONFIG_ID.") var configId: String = "launch"
+    @Option(help: "BATON_CONFIG (JSON).") var config: String = "{}"
+    @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() throws {
-        print("baton exec: not built yet")
-        throw ExitCode(ExitCodes.unavailable)
+        let env = ProcessInfo.processInfo.environment
+        guard !command.isEmpty else { throw ValidationError("give the command after --, e.g. baton exec -- python train.py") }
+        func seconds(_ text: String, _ name: String) throws -> Double {
+            guard let v = parseDuration(text) else { throw ValidationError("--\(name): '\(text)' is not a duration (e.g. 10s, 500ms)") }
+            return v
+        }
+        var hosts: HostList?
+        if let spec = nodes ?? env["BATON_NODES"] {
+            do { hosts = try HostList.parseHostSpec(spec, source: "--nodes") } catch { throw ValidationError(error.description) }
+        }
+        let restart = attempt - 1
+        let contract = JobContract(
+            runDir: runDir ?? env["BATON_RUN_DIR"] ?? FileManager.default.currentDirectoryPath + "/baton-run",
+            configID: configId, configJSON: config, attempt: attempt, restartCount: max(restart, 0),
+            masterAddr: masterAddr, masterPort: masterPort, shardDir: shardDir)
+        var options = ExecOptions(contract: contract, nodes: hosts, command: command)
+        options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
+        options.grace = try seconds(grace, "grace")
+        if let lease { options.lease = try seconds(lease, "lease") }
+        let code = ExecWrapper(options: options).run()
+        throw ExitCode(code)
     }
 }

@@ -40,34 +40,34 @@ struct ShardSamplesCommand: ParsableCommand {
             (the identity, or with --shuffle a permutation fixed by seed, epoch and count).
             """)
 
-    @Option(help: "Number of samples N in the dataset.")
+    @Option(help: ArgumentHelp("Number of samples N in the dataset.", valueName: "N"))
     var count: Int
 
-    @Option(help: "Number of ranks W.")
+    @Option(help: ArgumentHelp("Number of ranks W.", valueName: "W"))
     var world: Int
 
-    @Option(help: "Write only this rank's file (default: every rank).")
+    @Option(help: ArgumentHelp("Write only this rank's file (default: every rank).", valueName: "R"))
     var rank: Int?
 
     @Flag(help: "Shuffle: the epoch's order is a permutation fixed by --seed, --epoch and --count.")
     var shuffle = false
 
-    @Option(help: "Shuffle seed (unsigned 64-bit).")
+    @Option(help: ArgumentHelp("Shuffle seed (unsigned 64-bit).", valueName: "S"))
     var seed: UInt64 = 0
 
-    @Option(help: "Epoch number; each epoch has its own order.")
+    @Option(help: ArgumentHelp("Epoch number; each epoch has its own order.", valueName: "E"))
     var epoch: Int = 0
 
     @Option(help: "exact (every sample once, sizes differ by <= 1), pad (equal sizes, padding masked) or drop (equal sizes, the rest listed in plan.json).")
     var policy: ShardPolicy = .exact
 
-    @Option(help: "Positions 0..C-1 of this epoch's order are already done; shard the rest.")
+    @Option(help: ArgumentHelp("Positions 0..C-1 of this epoch's order are already done; shard the rest.", valueName: "C"))
     var consumed: Int = 0
 
-    @Option(name: [.customLong("first"), .customLong("limit")], help: "Write only the first K entries of each shard (for huge N).")
+    @Option(name: [.customLong("first"), .customLong("limit")], help: ArgumentHelp("Write only the first K entries of each shard (for huge N).", valueName: "K"))
     var first: Int?
 
-    @Option(help: "Output directory.")
+    @Option(help: ArgumentHelp("Output directory.", valueName: "DIR"))
     var out: String
 
     @Option(help: "npy (int64, numpy.load) or json.")
@@ -107,16 +107,16 @@ struct ShardFilesCommand: ParsableCommand {
     @Argument(help: "Data files.")
     var paths: [String] = []
 
-    @Option(help: "A file listing the data files, one per line ('#' comments and blank lines skipped).")
+    @Option(help: ArgumentHelp("A file listing the data files, one per line ('#' comments and blank lines skipped).", valueName: "FILE"))
     var list: String?
 
-    @Option(help: "Number of ranks W.")
+    @Option(help: ArgumentHelp("Number of ranks W.", valueName: "W"))
     var world: Int
 
     @Flag(help: "Allow fewer files than ranks (some ranks get no file).")
     var allowEmpty = false
 
-    @Option(help: "Output directory.")
+    @Option(help: ArgumentHelp("Output directory.", valueName: "DIR"))
     var out: String
 
     func validate() throws {
@@ -155,25 +155,29 @@ struct ShardBytesCommand: ParsableCommand {
     @Argument(help: "Record files, treated as one concatenation in this order.")
     var paths: [String]
 
-    @Option(help: "Number of ranks W.")
+    @Option(help: ArgumentHelp("Number of ranks W.", valueName: "W"))
     var world: Int
 
     @Option(help: "newline, or fixed:SIZE for SIZE-byte records.")
     var record: String = "newline"
 
-    @Option(help: "Output directory.")
+    @Option(help: ArgumentHelp("Output directory.", valueName: "DIR"))
     var out: String
 
     func run() throws {
         try runShard {
             let format = try RecordFormat(parsing: record)
+            let started = ContinuousClock.now
             let plan = try ByteRangeShardPlan(paths: paths, world: world, record: format)
+            let planned = ContinuousClock.now - started
             try plan.write(to: out)
             let sizes = (0..<world).map { plan.cuts[$0 + 1] - plan.cuts[$0] }
             let empty = sizes.filter { $0 == 0 }.count
             var line = "wrote \(world) byte-range shards to \(out): \(plan.totalBytes) bytes, "
             line += "\(sizes.min()!)-\(sizes.max()!) bytes per rank"
             if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") empty (fewer records than ranks)" }
+            let ms = Double(planned.components.attoseconds) / 1e15 + Double(planned.components.seconds) * 1e3
+            line += "; cuts found in \(String(format: "%.1f", ms)) ms with \(plan.readCount) reads (\(plan.bytesRead) bytes)"
             print(line)
         }
     }

@@ -1,0 +1,241 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings of one `baton exec`.
+public struct ExecOptions: Sendable {
+    public var contract: JobContract
+    /// The job's nodes in placement order (`--nodes` / `BATON_NODES`); nil: take the
+    /// placement from the launcher's variables alone.
+    public var nodes: HostList?
+    /// Seconds between heartbeat lines.
+    public var heartbeat: Double = 1
+    /// Lease period in seconds. Set only when a Baton head started the job: the wrapper
+    /// then reads lease renewals from stdin and fences itself when none came for this
+    /// long, or when stdin closes. Nil: stdin is ignored and the wrapper never fences.
+    public var lease: Double?
+    /// Seconds between forwarding SIGTERM to the command and killing its group.
+    public var grace: Double = 10
+    /// Poll interval for new lines of `$BATON_METRICS`.
+    public var metricsPoll: Double = 0.1
+    public var command: [String]
+
+    public init(contract: JobContract, nodes: HostList? = nil, command: [String]) {
+        self.contract = contract
+        self.nodes = nodes
+        self.command = command
+    }
+}
+
+/// The per-rank wrapper: starts the command in its own process group with the contract's
+/// environment, tags its output for the head (see `TaggedLine`), keeps a per-rank log,
+/// heartbeats, forwards metrics and signals, and fences itself when the head is gone.
+public final class ExecWrapper: @unchecked Sendable {
+    let options: ExecOptions
+    let placement: RankPlacement
+    private let out = Locked(())
+    private let state = Locked(State())
+    private var logFD: Int32 = -1
+    private var child: ChildProcess?
+
+    struct State {
+        var lastLease = monotonicNow()
+        var metricsOffset: UInt64 = 0
+        var metricsPending = ""
+        var fenced = false
+        var terminateAt: Double?
+        /// The stop signal that came from outside (daemon, head), if any.
+        var stopSignal: Int32?
+    }
+
+    public init(options: ExecOptions, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.options = options
+        self.placement = RankPlacement.fromLauncher(environment, nodes: options.nodes)
+    }
+
+    /// The environment the command gets: ours plus the contract.
+    public func commandEnvironment(base: [String: String]) -> [String: String] {
+        var env = base
+        for (k, v) in options.contract.environment(for: placement, firstNode: options.nodes?.hosts.first?.name) { env[k] = v }
+        if env["OMP_NUM_THREADS"] == nil { env["OMP_NUM_THREADS"] = "1" }
+        return env
+    }
+
+    private func emit(_ kind: TaggedLine.Kind, _ payload: String) {
+        let line = TaggedLine(kind: kind, node: placement.node, rank: placement.rank, payload: payload).encoded + "\n"
+        let ok = out.with { _ in writeAll(fd: 1, line) }
+        if !ok { fence("stdout closed: the head or its daemon is gone") }
+    }
+
+    private func log(_ text: String) {
+        if logFD >= 0 { writeAll(fd: logFD, text + "\n") }
+    }
+
+    /// Kills the command's group and exits at once (137, like a SIGKILLed command).
+    private func fence(_ reason: String) {
+        let first = state.with { s -> Bool in
+            if s.fenced { return false }
+            s.fenced = true
+            return true
+        }
+        guard first else { return }
+        child?.signal(SIGKILL)
+        log("# baton exec: fenced at \(String(format: "%.3f", Date().timeIntervalSince1970)): \(reason)")
+        // Best effort: the head may be gone already, so never block on stdout here.
+        let line = TaggedLine(kind: .fence, node: placement.node, rank: placement.rank, payload: reason).encoded + "\n"
+        let flags = fcntl(1, F_GETFL)
+        _ = fcntl(1, F_SETFL, flags | O_NONBLOCK)
+        _ = writeAll(fd: 1, line)
+        _exit(128 + SIGKILL)
+    }
+
+    /// Runs the command to its end and returns the wrapper's exit code: the command's
+    /// code, or 128 + signal.
+    public func run() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        var forwarded = sigset_t()
+        sigemptyset(&forwarded)
+        for s in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP] { sigaddset(&forwarded, s) }
+        pthread_sigmask(SIG_BLOCK, &forwarded, nil)
+
+        let c = options.contract
+        let fm = FileManager.default
+        for dir in [c.logDir, c.checkpointDir, (c.metricsPath(rank: placement.rank) as NSString).deletingLastPathComponent] {
+            try? fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+        logFD = open(c.logPath(node: placement.node, rank: placement.rank), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        log("# baton exec: attempt \(c.attempt) rank \(placement.rank) on \(placement.node): \(options.command.joined(separator: " "))")
+
+        let env = commandEnvironment(base: ProcessInfo.processInfo.environment)
+        let proc: ChildProcess
+        do {
+            proc = try ChildProcess.spawn(options.command, environment: env, stdin: .null, stdout: .pipe, stderr: .pipe)
+        } catch {
+            emit(.note, "\(error)")
+            emit(.exit, "code=127")
+            log("# baton exec: \(error)")
+            return 127
+        }
+        child = proc
+        emit(.start, "pid=\(proc.pid)")
+
+        let readersDone = Locked(0)
+        let readerFinished = DispatchSemaphore(value: 0)
+        for (fd, kind) in [(proc.stdoutFD!, TaggedLine.Kind.out), (proc.stderrFD!, .err)] {
+            startThread("baton-exec-\(kind)") { [self] in
+                readLines(fd: fd) { line in
+                    log(String(line))
+                    emit(kind, String(line))
+                }
+                close(fd)
+                readersDone.with { $0 += 1 }
+                readerFinished.signal()
+            }
+        }
+
+        // Signals: forwarded to the command's group; SIGTERM/SIGINT start the grace clock.
+        let forwardedSet = forwarded
+        startThread("baton-exec-signals") { [self] in
+            var set = forwardedSet
+            while true {
+                var sig: Int32 = 0
+                if sigwait(&set, &sig) != 0 { continue }
+                proc.signal(sig)
+                if sig == SIGTERM || sig == SIGINT || sig == SIGHUP {
+                    state.with { s in
+                        if s.terminateAt == nil { s.terminateAt = monotonicNow() + options.grace }
+                        if s.stopSignal == nil { s.stopSignal = sig }
+                    }
+                    // Said at once: the head learns this node is alive and being stopped,
+                    // even if the daemon closes our stdout before the command ends.
+                    emit(.note, "received \(signalName(sig)), forwarded to the command")
+                }
+            }
+        }
+
+        if let lease = options.lease {
+            state.with { $0.lastLease = monotonicNow() }
+            startThread("baton-exec-lease") { [self] in
+                readLines(fd: 0) { line in
+                    switch HeadMessage.decode(line) {
+                    case .lease?: state.with { $0.lastLease = monotonicNow() }
+                    case .signal(_, let sig)?:
+                        state.with { s in
+                            s.lastLease = monotonicNow()
+                            if s.stopSignal == nil && (sig == SIGINT || sig == SIGTERM) {
+                                s.stopSignal = sig
+                                s.terminateAt = monotonicNow() + options.grace
+                            }
+                        }
+                        proc.signal(sig)
+                    case nil: break
+                    }
+                }
+                fence("stdin closed: the head or this node's daemon is gone")
+            }
+            // A thread of its own that never writes to stdout before killing, so a stalled
+            // stdout (daemon cut off) cannot delay fencing.
+            startThread("baton-exec-fence") { [self] in
+                while true {
+                    usleep(50_000)
+                    let age = monotonicNow() - state.with { $0.lastLease }
+                    if age > lease { fence(String(format: "no lease renewal for %.1f s (lease %.1f s)", age, lease)) }
+                }
+            }
+        }
+
+        startThread("baton-exec-ticker") { [self] in
+            var nextBeat = monotonicNow()
+            var seq = 0
+            while true {
+                let now = monotonicNow()
+                if now >= nextBeat {
+                    emit(.hb, String(seq))
+                    seq += 1
+                    nextBeat = now + options.heartbeat
+                }
+                forwardMetrics()
+                if let t = state.with({ $0.terminateAt }), monotonicNow() > t { proc.signal(SIGKILL) }
+                usleep(UInt32(min(options.metricsPoll, options.heartbeat) * 1_000_000))
+            }
+        }
+
+        let status = proc.wait()
+        // Drain the pipes; a grandchild that keeps them open gets the group killed.
+        var drained = 0
+        while drained < 2 && readerFinished.wait(timeout: .now() + 2) == .success { drained += 1 }
+        if drained < 2 {
+            proc.signal(SIGKILL)
+            while drained < 2 && readerFinished.wait(timeout: .now() + 1) == .success { drained += 1 }
+        }
+        forwardMetrics(final: true)
+        // ` after=SIGTERM` marks an end that a stop from outside caused, so the head can
+        // tell a teardown from the command failing by itself.
+        let after = state.with { $0.stopSignal }.map { " after=\(signalName($0))" } ?? ""
+        switch status {
+        case .exited(let code): emit(.exit, "code=\(code)" + (code == 0 ? "" : after))
+        case .signaled(let sig): emit(.exit, "signal=\(sig)" + after)
+        }
+        log("# baton exec: command ended with \(status)")
+        return status.code
+    }
+
+    /// Sends the lines appended to `$BATON_METRICS` since the last call.
+    private func forwardMetrics(final: Bool = false) {
+        let path = options.contract.metricsPath(rank: placement.rank)
+        let lines: [String] = state.with { s in
+            guard let h = FileHandle(forReadingAtPath: path) else { return [] }
+            defer { try? h.close() }
+            try? h.seek(toOffset: s.metricsOffset)
+            guard let data = try? h.readToEnd(), !data.isEmpty else { return [] }
+            s.metricsOffset += UInt64(data.count)
+            s.metricsPending += String(decoding: data, as: UTF8.self)
+            var parts = s.metricsPending.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            s.metricsPending = parts.removeLast()
+            if final && !s.metricsPending.isEmpty { parts.append(s.metricsPending); s.metricsPending = "" }
+            return parts.filter { !$0.isEmpty }
+        }
+        for l in lines { emit(.metric, l) }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+
+/// Where one rank sits in the job: world and node coordinates.
+public struct RankPlacement: Sendable, Equatable, Codable {
+    public var rank: Int
+    public var worldSize: Int
+    public var localRank: Int
+    public var localWorldSize: Int
+    public var nodeRank: Int
+    public var nodeCount: Int
+    public var node: String
+
+    public init(rank: Int, worldSize: Int, localRank: Int, localWorldSize: Int, nodeRank: Int, nodeCount: Int, node: String) {
+        self.rank = rank
+        self.worldSize = worldSize
+        self.localRank = localRank
+        self.localWorldSize = localWorldSize
+        self.nodeRank = nodeRank
+        self.nodeCount = nodeCount
+        self.node = node
+    }
+
+    /// Every rank of `hosts` in mpirun's by-slot order: node 0's slots first, then node 1's, ...
+    /// (Baton passes `--map-by slot` so this is the placement mpirun makes).
+    public static func all(_ hosts: HostList) -> [RankPlacement] {
+        var result: [RankPlacement] = []
+        let world = hosts.totalSlots
+        for (n, host) in hosts.hosts.enumerated() {
+            for l in 0..<host.slots {
+                result.append(RankPlacement(rank: result.count, worldSize: world, localRank: l, localWorldSize: host.slots,
+                                            nodeRank: n, nodeCount: hosts.hosts.count, node: host.name))
+            }
+        }
+        return result
+    }
+
+    /// The placement of `rank` in `hosts`, or nil when the rank is outside the job.
+    public static func of(rank: Int, in hosts: HostList) -> RankPlacement? {
+        var first = 0
+        for (n, host) in hosts.hosts.enumerated() {
+            if rank < first + host.slots {
+                return RankPlacement(rank: rank, worldSize: hosts.totalSlots, localRank: rank - first, localWorldSize: host.slots,
+                                     nodeRank: n, nodeCount: hosts.hosts.count, node: host.name)
+            }
+            first += host.slots
+        }
+        return nil
+    }
+
+    /// The placement from the variables a launcher set: Open MPI's `OMPI_COMM_WORLD_*`, else
+    /// Slurm's `SLURM_*`, else a single rank. Without a node list the node is this machine's
+    /// host name and the node rank assumes equal ranks per node.
+    public static func fromLauncher(_ env: [String: String], nodes: HostList?) -> RankPlacement {
+        func int(_ k: String) -> Int? { env[k].flatMap { Int($0) } }
+        let rank = int("OMPI_COMM_WORLD_RANK") ?? int("PMIX_RANK") ?? int("SLURM_PROCID") ?? 0
+        if let nodes, let p = of(rank: rank, in: nodes) { return p }
+        let world = int("OMPI_COMM_WORLD_SIZE") ?? int("SLURM_NTASKS") ?? 1
+        let local = int("OMPI_COMM_WORLD_LOCAL_RANK") ?? int("SLURM_LOCALID") ?? 0
+        let localSize = int("OMPI_COMM_WORLD_LOCAL_SIZE") ?? int("SLURM_NTASKS_PER_NODE") ?? 1
+        let nodeRank = int("SLURM_NODEID") ?? rank / max(localSize, 1)
+        let nodeCount = int("SLURM_NNODES") ?? max(1, (world + localSize - 1) / max(localSize, 1))
+        return RankPlacement(rank: rank, worldSize: world, localRank: local, localWorldSize: localSize,
+                             nodeRank: nodeRank, nodeCount: nodeCount, node: ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost")
+    }
+}
+
+/// What a head (or a user) fixes for every rank of one attempt; turned into the
+/// environment contract of DESIGN.md by `environment(for:)`.
+public struct JobContract: Sendable, Equatable, Codable {
+    public var runDir: String
+    public var configID: String
+    public var configJSON: String
+    public var attempt: Int
+    public var restartCount: Int
+    public var masterAddr: String?
+    public var masterPort: Int
+    /// Directory holding `rank-<r>.npy`, or nil when the job is not sharded by Baton.
+    public var shardDir: String?
+
+    public init(runDir: String, configID: String = "launch", configJSON: String = "{}", attempt: Int = 1, restartCount: Int = 0,
+                masterAddr: String? = nil, masterPort: Int = 29500, shardDir: String? = nil) {
+        self.runDir = runDir
+        self.configID = configID
+        self.configJSON = configJSON
+        self.attempt = attempt
+        self.restartCount = restartCount
+        self.masterAddr = masterAddr
+        self.masterPort = masterPort
+        self.shardDir = shardDir
+    }
+
+    public var checkpointDir: String { "\(runDir)/checkpoints" }
+    public var logDir: String { "\(runDir)/logs" }
+    public func metricsPath(rank: Int) -> String { "\(runDir)/metrics/attempt-\(attempt)/rank-\(rank).jsonl" }
+    public func logPath(node: String, rank: Int) -> String { "\(logDir)/\(node).\(rank).log" }
+    public func shardFile(rank: Int) -> String? { shardDir.map { "\($0)/rank-\(rank).npy" } }
+
+    /// The variables `baton exec` sets for the command of rank `p` (torch names and BATON_*).
+    public func environment(for p: RankPlacement, firstNode: String? = nil) -> [String: String] {
+        var env: [String: String] = [
+            "RANK": String(p.rank),
+            "WORLD_SIZE": String(p.worldSize),
+            "LOCAL_RANK": String(p.localRank),
+            "LOCAL_WORLD_SIZE": String(p.localWorldSize),
+            "NODE_RANK": String(p.nodeRank),
+            "GROUP_RANK": String(p.nodeRank),
+            "NNODES": String(p.nodeCount),
+            "MASTER_ADDR": masterAddr ?? firstNode ?? p.node,
+            "MASTER_PORT": String(masterPort),
+            "BATON_NODE": p.node,
+            "BATON_RUN_DIR": runDir,
+            "BATON_CONFIG_ID": configID,
+            "BATON_CONFIG": configJSON,
+            "BATON_CHECKPOINT_DIR": checkpointDir,
+            "BATON_RESUME": restartCount > 0 ? "1" : "0",
+            "BATON_ATTEMPT": String(attempt),
+            "BATON_RESTART_COUNT": String(restartCount),
+            "BATON_METRICS": metricsPath(rank: p.rank),
+            "TORCHELASTIC_RESTART_COUNT": String(restartCount),
+        ]
+        if let shard = shardFile(rank: p.rank) { env["BATON_SHARD_FILE"] = shard }
+        return env
+    }
+}
+
+/// Parses a duration: `10s`, `500ms`, `2m`, `1.5` (seconds).
+public func parseDuration(_ text: String) -> Double? {
+    let t = text.trimmingCharacters(in: .whitespaces)
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, factor) in units where t.hasSuffix(suffix) {
+        if let v = Double(t.dropLast(suffix.count)), v >= 0, v.isFinite { return v * factor }
+        return nil
+    }
+    if let v = Double(t), v >= 0, v.isFinite { return v }
+    return nil
+}

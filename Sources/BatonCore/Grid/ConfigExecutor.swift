@@ -1,0 +1,87 @@
+import Foundation
+
+/// Everything an executor needs to start one attempt of one config.
+public struct AttemptLaunch: Sendable {
+    /// Unique over the run (the attempts table's row id).
+    public var attemptID: Int64
+    public var configID: String
+    /// 1-based attempt number of this config.
+    public var attempt: Int
+    public var argv: [String]
+    /// Node indices (into the executor's node list) the attempt runs on.
+    public var nodes: [Int]
+    public var ranksPerNode: Int
+    /// Contract variables: BATON_CONFIG, BATON_CONFIG_ID, BATON_CHECKPOINT_DIR, BATON_RESUME,
+    /// BATON_ATTEMPT, BATON_METRICS, BATON_RUN_DIR, ...
+    public var environment: [String: String]
+    /// Where the attempt's output goes (nil: discarded, as in simulation).
+    public var logPath: String?
+    public var metricsPath: String?
+    /// Seconds the attempt may run (the spec's `timeout`); the scheduler enforces it.
+    public var timeout: Double?
+}
+
+/// How an attempt ended, as the executor saw it.
+public struct AttemptExit: Sendable {
+    /// Exit code when the command exited; nil when a signal ended it.
+    public var code: Int32?
+    public var signal: Int32?
+    /// Last value of every metric the command appended to `$BATON_METRICS`.
+    public var metrics: [String: Double]
+    /// The last lines of the attempt's output, for a failed config's record.
+    public var lastLines: [String]
+
+    public init(code: Int32?, signal: Int32? = nil, metrics: [String: Double] = [:], lastLines: [String] = []) {
+        self.code = code
+        self.signal = signal
+        self.metrics = metrics
+        self.lastLines = lastLines
+    }
+
+    public var succeeded: Bool { code == 0 }
+    public var text: String {
+        if let code { return "exit code \(code)" }
+        if let signal { return "killed by signal \(signal)" }
+        return "ended"
+    }
+}
+
+/// What executors report back to the scheduler.
+public enum ExecutorEvent: Sendable {
+    /// The attempt's processes are up; `pid`/`session` identify them (for status and for
+    /// finding orphans after the head was killed).
+    case started(attemptID: Int64, pid: Int32, session: Int32)
+    /// The attempt's ranks on `node` are alive.
+    case heartbeat(attemptID: Int64, node: Int)
+    /// The attempt ended by itself (not because the scheduler terminated it).
+    case exited(attemptID: Int64, AttemptExit)
+    /// The executor itself knows `node` is gone (its processes were killed, or mpirun
+    /// reported its daemon lost). `fenced` means nothing of the attempt can still be
+    /// running there, so the work can move at once without waiting out the lease.
+    case nodeLost(attemptID: Int64, node: Int, reason: String, fenced: Bool)
+}
+
+/// Starts configs' attempts on nodes and reports what happens to them. The scheduler calls
+/// it from one thread; implementations need not be thread-safe.
+///
+/// Implementations: `SimulatedGridExecutor` (in-process, fake jobs, for scale tests),
+/// `LocalGridExecutor` (real processes on this machine, one simulated node each).
+public protocol ConfigExecutor: AnyObject {
+    /// Node names, indexed as the scheduler indexes them.
+    var nodeNames: [String] { get }
+    /// The executor's clock, seconds (wall clock for real executors, virtual in simulation).
+    func now() -> Double
+    /// Starts an attempt; it must not block on the attempt.
+    func start(_ launch: AttemptLaunch) throws
+    /// Stops an attempt and everything it started (SIGTERM, grace, SIGKILL). After it
+    /// returns, no event of this attempt is reported again.
+    func terminate(attemptID: Int64, reason: String)
+    /// Waits until there are events or the clock reaches `deadline`, then returns every
+    /// event that is due.
+    func poll(until deadline: Double) -> [ExecutorEvent]
+    /// Whether a dead node may be used again (the cool-down's health check).
+    func healthCheck(node: Int) -> Bool
+    /// After the head itself was killed: stops whatever is left of an attempt a previous
+    /// head started, and returns its exit if it had finished and recorded one.
+    func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit?
+}

@@ -1,0 +1,133 @@
+import Foundation
+
+/// A whole grid run on simulated nodes with a real, durable run store: the scale benchmark
+/// (`baton grid simulate`, scripts/bench-grid) and a way to try scheduler settings.
+public enum GridSimulation {
+    public struct Settings: Sendable {
+        public var configs = 10_000
+        public var nodes = 1_000
+        /// Fraction of nodes that fail at a random time (half crash, half go silent).
+        public var nodeFailureRate = 0.05
+        /// Fraction of attempts whose command fails (retried on another node).
+        public var configFailureRate = 0.01
+        /// Config durations are uniform in this range (virtual seconds).
+        public var minDuration = 30.0
+        public var maxDuration = 90.0
+        /// Virtual seconds per wall second while the scheduler works (see SimulatedGridExecutor).
+        public var speed = 1000.0
+        public var heartbeatInterval = 5.0
+        public var heartbeatTimeout = 30.0
+        public var coolDown = 120.0
+        public var durable = true
+        public var seed: UInt64 = 42
+        public init() {}
+    }
+
+    public struct Report: Sendable {
+        public var outcome: GridOutcome
+        public var configs: Int
+        public var dispatches: Int
+        public var commits: Int
+        public var wallSeconds: Double
+        public var virtualSeconds: Double
+        public var peakRSSBytes: Int
+        public var lostNodes: Int
+        public var handOffs: Int
+        public var retries: Int
+        public var exactlyOnce: Bool
+
+        public var dispatchesPerSecond: Double { Double(dispatches) / wallSeconds }
+        public var microsecondsPerDispatch: Double { wallSeconds / Double(dispatches) * 1e6 }
+
+        public var text: String {
+            """
+            configs \(configs), dispatches (attempts started) \(dispatches), store commits \(commits) (\(String(format: "%.1f", Double(dispatches) / Double(max(commits, 1)))) dispatches per commit)
+            node losses \(lostNodes), hand-offs \(handOffs), config retries \(retries), outcome \(outcome)
+            every config done exactly once: \(exactlyOnce ? "yes" : "NO")
+            wall time \(String(format: "%.2f", wallSeconds)) s for \(String(format: "%.0f", virtualSeconds)) simulated s
+            dispatches per second (every transition committed): \(String(format: "%.0f", dispatchesPerSecond))
+            scheduler wall time per dispatch: \(String(format: "%.1f", microsecondsPerDispatch)) µs
+            peak memory (max RSS): \(String(format: "%.1f", Double(peakRSSBytes) / 1_048_576)) MiB
+            """
+        }
+    }
+
+    /// splitmix64: a seeded generator so runs can be repeated.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    }
+
+    public static func run(_ s: Settings, runDir: String) throws -> Report {
+        var rng = Random(state: s.seed)
+        let side = Int(Double(s.configs).squareRoot().rounded(.up))
+        let spec = try GridSpec.parse(
+            """
+            command: [train, --a, "{a}", --b, "{b}"]
+            parameters:
+              a: {range: [0, \(side)]}
+              b: {range: [0, \(side)]}
+            objective: {metric: score, mode: max}
+            max_retries: 3
+            """, file: "simulated.yaml")
+        let configs = Array(try GridExpansion.expand(spec).prefix(s.configs))
+
+        let failing = Array((0..<s.nodes).map { ($0, rng.next()) }.sorted { $0.1 < $1.1 }.prefix(Int(Double(s.nodes) * s.nodeFailureRate)))
+        let meanWaves = Double(s.configs) / Double(s.nodes) * (s.minDuration + s.maxDuration) / 2
+        var failures: [SimulatedGridExecutor.NodeFailure] = []
+        for (i, f) in failing.enumerated() {
+            failures.append(
+                .init(node: f.0, at: rng.unit() * meanWaves * 0.9, fault: i % 2 == 0 ? .crash : .silent,
+                    downFor: i % 4 < 2 ? s.coolDown / 2 : nil))
+        }
+        let seedBase = rng.next()
+        let executor = SimulatedGridExecutor(nodes: s.nodes, speed: s.speed, heartbeatInterval: s.heartbeatInterval, failures: failures)
+        { launch in
+            // Deterministic per attempt: a hash of the attempt id and the seed.
+            var r = Random(state: seedBase ^ UInt64(launch.attemptID) &* 0x2545_F491_4F6C_DD1D)
+            let d = s.minDuration + r.unit() * (s.maxDuration - s.minDuration)
+            let fail = r.unit() < s.configFailureRate
+            return .init(duration: d, exitCode: fail ? 1 : 0, metrics: ["score": r.unit(), "step": 100])
+        }
+        let settings = GridRun.Settings(
+            specPath: "simulated.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "simulated \(s.nodes) nodes",
+            executor: "simulated", heartbeatTimeout: s.heartbeatTimeout, coolDown: s.coolDown)
+        let store = try GridRun.create(runDir: runDir, settings: settings, configs: configs, durable: s.durable)
+        var options = GridRun.options(spec: spec, settings: settings, runDir: nil)
+        options.summaryInterval = .infinity
+        let records = try store.snapshot().configs
+        let scheduler = GridScheduler(executor: executor, store: store, options: options, configs: records)
+        executor.restartClock()
+        let commitsBefore = store.commits
+        let t0 = SimulatedGridExecutor.wall()
+        let v0 = executor.now()
+        let outcome = try scheduler.run()
+        let wall = SimulatedGridExecutor.wall() - t0
+        let virtual = executor.now() - v0
+
+        let snap = try store.snapshot(events: 0)
+        var exactlyOnce = true
+        var handOffs = 0, retries = 0
+        for c in snap.configs {
+            let done = c.attemptRecords.filter { $0.status == "done" }.count
+            if c.status == .done && done != 1 { exactlyOnce = false }
+            if c.status == .failed && done != 0 { exactlyOnce = false }
+            handOffs += c.attemptRecords.filter { $0.status == "lost" }.count
+            retries += c.attemptRecords.filter { $0.status == "failed" }.count
+        }
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        return Report(
+            outcome: outcome, configs: configs.count, dispatches: scheduler.dispatches, commits: store.commits - commitsBefore,
+            wallSeconds: wall, virtualSeconds: virtual, peakRSSBytes: usage.ru_maxrss * 1024,
+            lostNodes: snap.nodes.reduce(0) { $0 + $1.losses }, handOffs: handOffs, retries: retries,
+            exactlyOnce: exactlyOnce)
+    }
+}

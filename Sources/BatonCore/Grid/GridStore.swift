@@ -1,0 +1,250 @@
+import Foundation
+import GRDB
+
+/// The state of a config in the run store.
+public enum GridConfigStatus: String, Sendable {
+    case pending, running, done, failed
+}
+
+/// The state of a node in the run store.
+public enum GridNodeState: String, Sendable {
+    case healthy, suspect, dead
+}
+
+/// One change to the run store. The scheduler collects the changes of one step and commits
+/// them in one transaction before it acts on any of them (group commit: one fsync for all
+/// the transitions that became due together).
+public enum GridStoreOp: Sendable {
+    case meta(String, String)
+    case insertConfig(GridConfig)
+    case config(id: String, status: GridConfigStatus, attempts: Int, failures: Int, metrics: String?, objective: Double?,
+        lastOutput: String?, finishedAt: Double?)
+    case insertAttempt(id: Int64, configID: String, number: Int, nodes: String, startedAt: Double, resumed: Bool)
+    case attemptProcess(id: Int64, pid: Int32, session: Int32)
+    case endAttempt(id: Int64, endedAt: Double, status: String, exitCode: Int32?, reason: String)
+    case node(name: String, position: Int, state: GridNodeState, since: Double, losses: Int)
+    case event(time: Double, kind: String, configID: String?, node: String?, text: String)
+}
+
+/// The SQLite run store (WAL mode) in a run directory: configs, attempts, nodes, events and
+/// the run's settings. The head writes; `status` and `results` read it at the same time.
+public final class GridStore {
+    public static let fileName = "grid.sqlite"
+    let db: DatabaseQueue
+    public let path: String
+    public private(set) var commits = 0
+
+    /// Opens (creating when asked) the store. `durable` = `synchronous=FULL`: every commit
+    /// is on disk before it returns, so it survives a power loss, not only a killed head.
+    public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
+        path = (runDir as NSString).appendingPathComponent(GridStore.fileName)
+        if !create && !FileManager.default.fileExists(atPath: path) {
+            throw GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))")
+        }
+        var config = Configuration()
+        config.readonly = readOnly
+        config.busyMode = .timeout(10)
+        if !readOnly { config.journalMode = .wal }
+        let sync = durable ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+        }
+        db = try DatabaseQueue(path: path, configuration: config)
+        if create { try migrate() }
+    }
+
+    private func migrate() throws {
+        try db.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS configs(
+                      id TEXT PRIMARY KEY, position INTEGER NOT NULL, params TEXT NOT NULL, argv TEXT NOT NULL,
+                      status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+                      metrics TEXT, objective REAL, last_output TEXT, finished_at REAL);
+                    CREATE TABLE IF NOT EXISTS attempts(
+                      id INTEGER PRIMARY KEY, config_id TEXT NOT NULL, number INTEGER NOT NULL, nodes TEXT NOT NULL,
+                      started_at REAL NOT NULL, ended_at REAL, status TEXT NOT NULL, exit_code INTEGER, reason TEXT,
+                      resumed INTEGER NOT NULL, pid INTEGER, session INTEGER);
+                    CREATE INDEX IF NOT EXISTS attempts_by_config ON attempts(config_id);
+                    CREATE TABLE IF NOT EXISTS nodes(
+                      name TEXT PRIMARY KEY, position INTEGER NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
+                      losses INTEGER NOT NULL DEFAULT 0);
+                    CREATE TABLE IF NOT EXISTS events(
+                      id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, config_id TEXT, node TEXT, text TEXT NOT NULL);
+                    """)
+        }
+    }
+
+    /// Commits all `ops` in one transaction.
+    public func commit(_ ops: [GridStoreOp]) throws {
+        if ops.isEmpty { return }
+        try db.write { db in
+            for op in ops { try apply(op, db) }
+        }
+        commits += 1
+    }
+
+    private func apply(_ op: GridStoreOp, _ db: Database) throws {
+        switch op {
+        case .meta(let k, let v):
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").execute(arguments: [k, v])
+        case .insertConfig(let c):
+            try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO configs(id, position, params, argv, status) VALUES (?, ?, ?, ?, 'pending')"
+            ).execute(arguments: [c.id, c.position, c.orderedJSON, GridJSON.stringArray(c.argv)])
+            // A spec extended on --resume can move a config; keep the newest order.
+            try db.cachedStatement(sql: "UPDATE configs SET position = ? WHERE id = ?").execute(arguments: [c.position, c.id])
+        case .config(let id, let status, let attempts, let failures, let metrics, let objective, let lastOutput, let finishedAt):
+            try db.cachedStatement(
+                sql: """
+                    UPDATE configs SET status = ?, attempts = ?, failures = ?, metrics = COALESCE(?, metrics),
+                      objective = COALESCE(?, objective), last_output = COALESCE(?, last_output), finished_at = ? WHERE id = ?
+                    """
+            ).execute(arguments: [status.rawValue, attempts, failures, metrics, objective, lastOutput, finishedAt, id])
+        case .insertAttempt(let id, let configID, let number, let nodes, let startedAt, let resumed):
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO attempts(id, config_id, number, nodes, started_at, status, resumed)
+                    VALUES (?, ?, ?, ?, ?, 'running', ?)
+                    """
+            ).execute(arguments: [id, configID, number, nodes, startedAt, resumed])
+        case .attemptProcess(let id, let pid, let session):
+            try db.cachedStatement(sql: "UPDATE attempts SET pid = ?, session = ? WHERE id = ?")
+                .execute(arguments: [pid, session, id])
+        case .endAttempt(let id, let endedAt, let status, let exitCode, let reason):
+            try db.cachedStatement(
+                sql: "UPDATE attempts SET ended_at = ?, status = ?, exit_code = ?, reason = ? WHERE id = ?"
+            ).execute(arguments: [endedAt, status, exitCode, reason, id])
+        case .node(let name, let position, let state, let since, let losses):
+            try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO nodes(name, position, state, since, losses) VALUES (?, ?, ?, ?, ?)"
+            ).execute(arguments: [name, position, state.rawValue, since, losses])
+        case .event(let time, let kind, let configID, let node, let text):
+            try db.cachedStatement(sql: "INSERT INTO events(time, kind, config_id, node, text) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [time, kind, configID, node, text])
+        }
+    }
+
+    // MARK: Reading
+
+    public func meta() throws -> [String: String] {
+        try db.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
+                ($0["key"] as String, $0["value"] as String)
+            })
+        }
+    }
+
+    public func snapshot(events eventLimit: Int = 20) throws -> GridSnapshot {
+        try db.read { db in
+            let meta = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
+                ($0["key"] as String, $0["value"] as String)
+            })
+            var attemptsByConfig: [String: [GridAttemptRecord]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM attempts ORDER BY id") {
+                let a = GridAttemptRecord(
+                    id: row["id"], configID: row["config_id"], number: row["number"],
+                    nodes: (row["nodes"] as String).split(separator: ",").map(String.init), startedAt: row["started_at"],
+                    endedAt: row["ended_at"], status: row["status"], exitCode: row["exit_code"], reason: row["reason"],
+                    resumed: row["resumed"], pid: row["pid"], session: row["session"])
+                attemptsByConfig[a.configID, default: []].append(a)
+            }
+            let configs = try Row.fetchAll(db, sql: "SELECT * FROM configs ORDER BY position").map { row in
+                let id: String = row["id"]
+                return GridConfigRecord(
+                    id: id, position: row["position"], params: GridJSON.parseObject(row["params"]),
+                    paramsJSON: row["params"], argv: GridJSON.parseStringArray(row["argv"]),
+                    status: GridConfigStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
+                    failures: row["failures"], metrics: GridStore.parseMetrics(row["metrics"]), objective: row["objective"],
+                    lastOutput: row["last_output"], finishedAt: row["finished_at"], attemptRecords: attemptsByConfig[id] ?? [])
+            }
+            let nodes = try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY position").map { row in
+                GridNodeRecord(
+                    name: row["name"], position: row["position"],
+                    state: GridNodeState(rawValue: row["state"]) ?? .healthy, since: row["since"], losses: row["losses"])
+            }
+            let events = try Row.fetchAll(
+                db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [eventLimit]
+            ).map { row in
+                GridEventRecord(time: row["time"], kind: row["kind"], configID: row["config_id"], node: row["node"], text: row["text"])
+            }
+            return GridSnapshot(meta: meta, configs: configs, nodes: nodes, recentEvents: events)
+        }
+    }
+
+    static func parseMetrics(_ text: String?) -> [String: Double] {
+        guard let text, let data = text.data(using: .utf8),
+            let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        var out: [String: Double] = [:]
+        for (k, v) in obj { if let d = (v as? NSNumber)?.doubleValue { out[k] = d } }
+        return out
+    }
+
+    static func metricsJSON(_ metrics: [String: Double]) -> String {
+        "{" + metrics.keys.sorted().map { GridJSON.quote($0) + ":" + GridValue.format(metrics[$0]!) }.joined(separator: ",") + "}"
+    }
+}
+
+public struct GridAttemptRecord: Sendable {
+    public var id: Int64
+    public var configID: String
+    public var number: Int
+    public var nodes: [String]
+    public var startedAt: Double
+    public var endedAt: Double?
+    /// running, done, failed, lost, timeout, orphaned, stopped
+    public var status: String
+    public var exitCode: Int32?
+    public var reason: String?
+    public var resumed: Bool
+    public var pid: Int32?
+    public var session: Int32?
+}
+
+public struct GridConfigRecord: Sendable {
+    public var id: String
+    public var position: Int
+    public var params: [(String, GridValue)]
+    public var paramsJSON: String
+    public var argv: [String]
+    public var status: GridConfigStatus
+    public var attempts: Int
+    public var failures: Int
+    public var metrics: [String: Double]
+    public var objective: Double?
+    public var lastOutput: String?
+    public var finishedAt: Double?
+    public var attemptRecords: [GridAttemptRecord]
+}
+
+public struct GridNodeRecord: Sendable {
+    public var name: String
+    public var position: Int
+    public var state: GridNodeState
+    public var since: Double
+    public var losses: Int
+}
+
+public struct GridEventRecord: Sendable {
+    public var time: Double
+    public var kind: String
+    public var configID: String?
+    public var node: String?
+    public var text: String
+}
+
+/// Everything `status` and `results` show, read in one transaction.
+public struct GridSnapshot: Sendable {
+    public var meta: [String: String]
+    public var configs: [GridConfigRecord]
+    public var nodes: [GridNodeRecord]
+    public var recentEvents: [GridEventRecord]
+}
+
+/// A run that cannot be started, resumed or read; the description says what to do.
+public struct GridRunError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

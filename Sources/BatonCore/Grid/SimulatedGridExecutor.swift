@@ -1,0 +1,232 @@
+import Foundation
+
+/// An in-process executor with fake jobs, for testing and benchmarking the scheduler
+/// (the same `GridScheduler` code the real executors use). Jobs take the duration and exit
+/// code a model gives; nodes fail by schedule.
+///
+/// Time is virtual. With `speed` 0 it only jumps from event to event (deterministic, for
+/// tests). With `speed` > 0 virtual time also runs at `speed` times the wall clock while the
+/// scheduler works, so events that fall due while it commits arrive together in the next
+/// poll, as they would on a real cluster (this is what makes group commit show in the
+/// benchmark); when nothing is due it jumps ahead instead of sleeping.
+public final class SimulatedGridExecutor: ConfigExecutor {
+    /// What one fake attempt does.
+    public struct JobOutcome: Sendable {
+        public var duration: Double
+        public var exitCode: Int32
+        public var metrics: [String: Double]
+        public init(duration: Double, exitCode: Int32 = 0, metrics: [String: Double] = [:]) {
+            self.duration = duration
+            self.exitCode = exitCode
+            self.metrics = metrics
+        }
+    }
+
+    /// How a node fails.
+    public enum Fault: Sendable {
+        /// All its processes die; mpirun reports the daemon lost (the head hands off at once).
+        case crash
+        /// It goes silent: cut off or hung. Only the missing heartbeats tell.
+        case silent
+    }
+
+    public struct NodeFailure: Sendable {
+        public var node: Int
+        public var at: Double
+        public var fault: Fault
+        /// The node passes health checks again after this long (nil: never).
+        public var downFor: Double?
+        public init(node: Int, at: Double, fault: Fault, downFor: Double? = nil) {
+            self.node = node
+            self.at = at
+            self.fault = fault
+            self.downFor = downFor
+        }
+    }
+
+    enum Pending {
+        case finish(Int64)
+        case heartbeatTick
+        case failure(Int)
+        case lostOnStart(Int64, Int)
+    }
+
+    struct Job {
+        var launch: AttemptLaunch
+        var outcome: JobOutcome
+        var silent = false
+    }
+
+    public let nodeNames: [String]
+    let model: (AttemptLaunch) -> JobOutcome
+    let heartbeatInterval: Double
+    let speed: Double
+    var failures: [NodeFailure]
+    var virtualBase = 0.0
+    var wallBase: Double
+    var heap = GridEventHeap<Pending>()
+    var jobs: [Int64: Job] = [:]
+    var downUntil: [Double?]
+    var silentNode: [Bool]
+    var tickScheduled = false
+    /// Every launch, in order (tests read this).
+    public private(set) var launches: [AttemptLaunch] = []
+    public private(set) var terminated: [Int64] = []
+
+    public init(
+        nodes: Int, speed: Double = 0, heartbeatInterval: Double = 2, failures: [NodeFailure] = [],
+        model: @escaping (AttemptLaunch) -> JobOutcome
+    ) {
+        nodeNames = (0..<nodes).map { "sim\($0)" }
+        self.model = model
+        self.heartbeatInterval = heartbeatInterval
+        self.speed = speed
+        self.failures = failures
+        downUntil = Array(repeating: nil, count: nodes)
+        silentNode = Array(repeating: false, count: nodes)
+        wallBase = SimulatedGridExecutor.wall()
+        for (i, f) in failures.enumerated() { heap.push(f.at, .failure(i)) }
+    }
+
+    static func wall() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    public func now() -> Double {
+        speed > 0 ? virtualBase + (SimulatedGridExecutor.wall() - wallBase) * speed : virtualBase
+    }
+
+    /// Sets virtual time back to 0 (call right before the scheduler runs, so that setting up
+    /// the store does not count as simulated time).
+    public func restartClock() { jump(to: 0) }
+
+    func jump(to t: Double) {
+        virtualBase = t
+        wallBase = SimulatedGridExecutor.wall()
+    }
+
+    func isDown(_ node: Int, _ t: Double) -> Bool {
+        guard let until = downUntil[node] else { return false }
+        return until > t
+    }
+
+    public func start(_ launch: AttemptLaunch) throws {
+        let t = now()
+        launches.append(launch)
+        if let dead = launch.nodes.first(where: { isDown($0, t) }) {
+            // mpirun cannot reach the node's daemon: it reports the loss right away.
+            jobs[launch.attemptID] = Job(launch: launch, outcome: JobOutcome(duration: 0))
+            heap.push(t, .lostOnStart(launch.attemptID, dead))
+            return
+        }
+        let outcome = model(launch)
+        jobs[launch.attemptID] = Job(launch: launch, outcome: outcome)
+        heap.push(t + outcome.duration, .finish(launch.attemptID))
+        if !tickScheduled {
+            tickScheduled = true
+            heap.push(t + heartbeatInterval, .heartbeatTick)
+        }
+    }
+
+    public func terminate(attemptID: Int64, reason: String) {
+        if jobs.removeValue(forKey: attemptID) != nil { terminated.append(attemptID) }
+    }
+
+    public func poll(until deadline: Double) -> [ExecutorEvent] {
+        var t = now()
+        if let next = heap.peekTime, next > t {
+            // Nothing due: jump to the next event or the deadline, whichever is first.
+            if next <= deadline { jump(to: next) } else if deadline > t { jump(to: deadline) }
+            t = now()
+        } else if heap.peekTime == nil, deadline > t {
+            jump(to: deadline)
+            t = now()
+        }
+        var out: [ExecutorEvent] = []
+        while let next = heap.peekTime, next <= t {
+            let (_, item) = heap.pop()!
+            switch item {
+            case .finish(let id):
+                guard let job = jobs.removeValue(forKey: id) else { continue }
+                if job.silent { jobs[id] = job; continue }  // a hung job never finishes
+                out.append(.exited(attemptID: id, AttemptExit(code: job.outcome.exitCode, metrics: job.outcome.metrics)))
+            case .lostOnStart(let id, let node):
+                guard jobs.removeValue(forKey: id) != nil else { continue }
+                out.append(.nodeLost(attemptID: id, node: node, reason: "mpirun could not reach the node", fenced: true))
+            case .heartbeatTick:
+                for (id, job) in jobs where !job.silent {
+                    for n in job.launch.nodes where !silentNode[n] { out.append(.heartbeat(attemptID: id, node: n)) }
+                }
+                if jobs.isEmpty { tickScheduled = false } else { heap.push(next + heartbeatInterval, .heartbeatTick) }
+            case .failure(let i):
+                let f = failures[i]
+                downUntil[f.node] = f.downFor.map { next + $0 } ?? .infinity
+                let victims = jobs.filter { $0.value.launch.nodes.contains(f.node) }.map(\.key).sorted()
+                switch f.fault {
+                case .crash:
+                    for id in victims {
+                        jobs.removeValue(forKey: id)
+                        out.append(.nodeLost(attemptID: id, node: f.node, reason: "mpirun lost the node's daemon", fenced: true))
+                    }
+                case .silent:
+                    silentNode[f.node] = true
+                    for id in victims { jobs[id]?.silent = true }
+                }
+            }
+        }
+        // A silent node is quiet only while it is down.
+        for n in silentNode.indices where silentNode[n] && !isDown(n, t) { silentNode[n] = false }
+        return out
+    }
+
+    public func healthCheck(node: Int) -> Bool { !isDown(node, now()) }
+
+    public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
+        jobs.removeValue(forKey: attemptID)
+        return nil
+    }
+}
+
+/// A binary min-heap of timed items; ties keep insertion order.
+struct GridEventHeap<Item> {
+    var items: [(time: Double, seq: Int, item: Item)] = []
+    var seq = 0
+
+    var peekTime: Double? { items.first?.time }
+    var count: Int { items.count }
+
+    func less(_ a: Int, _ b: Int) -> Bool {
+        items[a].time < items[b].time || (items[a].time == items[b].time && items[a].seq < items[b].seq)
+    }
+
+    mutating func push(_ time: Double, _ item: Item) {
+        items.append((time, seq, item))
+        seq += 1
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if !less(i, p) { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> (Double, Item)? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count, less(l, m) { m = l }
+            if r < items.count, less(r, m) { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return (top.time, top.item)
+    }
+}

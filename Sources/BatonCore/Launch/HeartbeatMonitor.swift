@@ -1,0 +1,141 @@
+import Foundation
+
+/// Liveness of one job's nodes, from the tagged lines its wrappers send (any tagged line
+/// counts as a sign of life; heartbeats make sure one comes every interval). Not
+/// thread-safe on its own: the launch supervisor guards it with a lock.
+public struct HeartbeatMonitor: Sendable {
+    public struct RankState: Sendable, Equatable {
+        public var node: String
+        public var started = false
+        public var exit: String?
+        public var fenced: String?
+        /// The wrapper said it received a stop signal (it is alive and being torn down).
+        public var stopping = false
+        /// Order in which exits arrived (for "which rank failed first").
+        public var exitOrder: Int?
+    }
+
+    public let timeout: Double
+    public let startupTimeout: Double
+    public let startedAt: Double
+    /// Last time anything came from each node (monotonic seconds).
+    public private(set) var lastSeen: [String: Double] = [:]
+    public private(set) var ranks: [Int: RankState] = [:]
+    /// The largest `consumed` any rank reported in a metrics line.
+    public private(set) var consumed: Int?
+    public private(set) var lastMetrics: [Int: String] = [:]
+    let nodeOfRank: [Int: String]
+    var exitCount = 0
+
+    /// `nodes` in placement order; the clock of a node that has not spoken yet starts at `start`.
+    public init(hosts: HostList, timeout: Double, start: Double, startupTimeout: Double = 30) {
+        self.timeout = timeout
+        self.startupTimeout = startupTimeout
+        self.startedAt = start
+        var map: [Int: String] = [:]
+        for p in RankPlacement.all(hosts) {
+            map[p.rank] = p.node
+            ranks[p.rank] = RankState(node: p.node)
+        }
+        nodeOfRank = map
+        for h in hosts.hosts { lastSeen[h.name] = start }
+    }
+
+    /// Takes one line in; returns false when it does not belong to this job (unknown node/rank).
+    @discardableResult
+    public mutating func record(_ line: TaggedLine, at now: Double) -> Bool {
+        guard nodeOfRank[line.rank] == line.node else { return false }
+        lastSeen[line.node] = now
+        heard.insert(line.node)
+        switch line.kind {
+        case .start: ranks[line.rank]?.started = true
+        case .exit:
+            ranks[line.rank]?.exit = line.payload
+            exitCount += 1
+            ranks[line.rank]?.exitOrder = exitCount
+        case .note: if line.payload.hasPrefix("received ") { ranks[line.rank]?.stopping = true }
+        case .fence: ranks[line.rank]?.fenced = line.payload
+        case .metric:
+            lastMetrics[line.rank] = line.payload
+            if let data = line.payload.data(using: .utf8),
+               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+               let c = (obj["consumed"] as? NSNumber)?.intValue {
+                consumed = max(consumed ?? c, c)
+            }
+        default: break
+        }
+        return true
+    }
+
+    /// Nodes that still have a running rank and have been silent for longer than the
+    /// timeout, with how long they have been silent.
+    /// A node that has not said anything yet is given `startupTimeout` instead: starting
+    /// daemons and ranks takes longer than a heartbeat interval, more so on a busy machine.
+    public func overdue(at now: Double) -> [(node: String, silentFor: Double)] {
+        var result: [(String, Double)] = []
+        for (node, seen) in lastSeen.sorted(by: { $0.key < $1.key }) {
+            let running = ranks.values.contains { $0.node == node && $0.exit == nil }
+            let limit = heard.contains(node) ? timeout : max(timeout, startupTimeout)
+            if running && now - seen > limit { result.append((node, now - seen)) }
+        }
+        return result
+    }
+
+    /// Nodes that have sent at least one line.
+    public private(set) var heard = Set<String>()
+
+    /// Ranks that have started and not ended.
+    public var liveRanks: Int { ranks.values.filter { $0.started && $0.exit == nil }.count }
+    /// Seconds since the least recent node was heard from (running nodes only).
+    public func oldestHeartbeatAge(at now: Double) -> Double {
+        lastSeen.filter { n in ranks.values.contains { $0.node == n.key && $0.exit == nil } }
+            .map { now - $0.value }.max() ?? 0
+    }
+
+    /// Nodes with a rank that never reported its end.
+    public var nodesWithUnfinishedRanks: Set<String> {
+        Set(ranks.values.filter { $0.exit == nil }.map(\.node))
+    }
+
+    /// The rank whose command failed first by itself (an end not marked `after=`, i.e.
+    /// not caused by a stop from outside), with its status payload.
+    public var firstFailure: (rank: Int, node: String, status: String)? {
+        let failed = ranks.filter { ($0.value.exit ?? "code=0") != "code=0" && !($0.value.exit ?? "").contains("after=") }
+        guard let first = failed.min(by: { ($0.value.exitOrder ?? 0) < ($1.value.exitOrder ?? 0) }) else { return nil }
+        return (first.key, first.value.node, first.value.exit!)
+    }
+
+    /// Nodes none of whose ranks said anything about their end (no exit, no "received
+    /// signal", no fence): after mpirun aborted, these are the nodes that died.
+    public var silentNodes: Set<String> {
+        var byNode: [String: Bool] = [:]
+        for r in ranks.values {
+            let spoke = r.exit != nil || r.stopping || r.fenced != nil
+            byNode[r.node] = (byNode[r.node] ?? false) || spoke
+        }
+        return Set(byNode.filter { !$0.value }.map(\.key))
+    }
+
+    public var allSucceeded: Bool { ranks.values.allSatisfy { $0.exit == "code=0" } }
+}
+
+/// Node names reported lost in mpirun's output: Open MPI's block "ORTE has lost
+/// communication with a remote daemon ... Remote daemon: [[12345,0],2] on node bx-n3", or
+/// the line an rsh agent that saw its node's daemon killed writes:
+/// "baton-agent: node NAME lost: REASON" (docs/launch.md).
+public func nodesNamedLost(inMpirunOutput lines: [String]) -> Set<String> {
+    var result = Set<String>()
+    var lostContext = false
+    for line in lines {
+        if let r = line.range(of: "baton-agent: node ") {
+            let rest = line[r.upperBound...]
+            if let sp = rest.firstIndex(of: " "), rest[sp...].hasPrefix(" lost") { result.insert(String(rest[..<sp])) }
+        }
+        if line.contains("lost communication") || line.contains("lost contact") { lostContext = true }
+        if lostContext, line.contains("Remote daemon"), let r = line.range(of: "on node ") {
+            let name = line[r.upperBound...].trimmingCharacters(in: .whitespaces)
+            if !name.isEmpty { result.insert(name) }
+        }
+    }
+    return result
+}

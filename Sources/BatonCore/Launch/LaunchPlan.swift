@@ -1,0 +1,124 @@
+import Foundation
+
+/// Everything one attempt of a launch starts: the mpirun argv and, for every rank, its
+/// node, environment and shard. `baton launch --dry-run` prints this as JSON.
+public struct LaunchPlan: Sendable, Codable, Equatable {
+    public struct RankEntry: Sendable, Codable, Equatable {
+        public var rank: Int
+        public var node: String
+        public var localRank: Int
+        public var nodeRank: Int
+        public var shard: String?
+        public var environment: [String: String]
+    }
+
+    public var attempt: Int
+    public var hosts: [Host]
+    public var worldSize: Int
+    /// The argv to run (argv[0] is mpirun), never passed through a shell.
+    public var mpirun: [String]
+    /// Variables set in mpirun's own environment (Open MPI reads OMPI_MCA_* from there).
+    public var mpirunEnvironment: [String: String]
+    public var ranks: [RankEntry]
+    public var contract: JobContract
+    public var command: [String]
+    public var heartbeat: Double
+    public var lease: Double
+    public var grace: Double
+
+    public func json() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// How mpirun reaches the nodes.
+public enum LaunchMode: Sendable, Equatable {
+    /// Real hosts: mpirun's own launcher (ssh, or the scheduler's inside an allocation).
+    case cluster
+    /// Simulated nodes on this machine: mpirun starts one daemon per node through
+    /// `agentPath` (see `LocalNodes`), everything over loopback.
+    case local(agentPath: String)
+}
+
+/// Builds `LaunchPlan`s.
+public struct LaunchPlanner: Sendable {
+    public var mode: LaunchMode
+    public var command: [String]
+    public var runDir: String
+    public var batonPath: String
+    public var mpirunPath: String
+    public var heartbeat: Double
+    public var lease: Double
+    public var grace: Double
+    public var masterPort: Int
+    public var configID: String = "launch"
+    public var extraMpirunArguments: [String] = []
+
+    public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
+                heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int = 29500) {
+        self.mode = mode
+        self.command = command
+        self.runDir = runDir
+        self.batonPath = batonPath
+        self.mpirunPath = mpirunPath
+        self.heartbeat = heartbeat
+        self.lease = lease
+        self.grace = grace
+        self.masterPort = masterPort
+    }
+
+    static func seconds(_ v: Double) -> String {
+        v == v.rounded() ? "\(Int(v))s" : "\(Int((v * 1000).rounded()))ms"
+    }
+
+    /// The plan of attempt `attempt` on `hosts`, with shards in `shardDir` if any.
+    public func plan(hosts: HostList, attempt: Int, shardDir: String?) -> LaunchPlan {
+        let contract = JobContract(runDir: runDir, configID: configID, attempt: attempt, restartCount: attempt - 1,
+                                   masterAddr: hosts.hosts.first?.name, masterPort: masterPort, shardDir: shardDir)
+        let nodesSpec = hosts.hosts.map(\.spec).joined(separator: ",")
+        var argv = [mpirunPath,
+                    "--host", nodesSpec,
+                    "-np", String(hosts.totalSlots),
+                    "--map-by", "slot", "--bind-to", "none",
+                    // The head renews leases and forwards signals over every rank's stdin.
+                    "--stdin", "all",
+                    // Give each wrapper the same grace we give the job before its daemon
+                    // escalates to SIGKILL (Open MPI's default is 1 s).
+                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2)]
+        var mpiEnv: [String: String] = [:]
+        if case .local(let agent) = mode {
+            argv += ["--mca", "plm_rsh_agent", agent,
+                     "--mca", "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo",
+                     // Simulated nodes share one host name, and the shared-memory transport
+                     // names its segments by host name and local rank: ranks of two simulated
+                     // nodes would map the same segment (measured: SIGSEGV in btl_vader).
+                     "--mca", "btl", "self,tcp",
+                     "--oversubscribe"]
+            mpiEnv["OMPI_MCA_plm_rsh_agent"] = agent
+        }
+        argv += extraMpirunArguments
+        argv += [batonPath, "exec",
+                 "--run-dir", runDir,
+                 "--nodes", nodesSpec,
+                 "--attempt", String(attempt),
+                 "--heartbeat", Self.seconds(heartbeat),
+                 "--lease", Self.seconds(lease),
+                 "--grace", Self.seconds(grace),
+                 "--master-port", String(masterPort),
+                 "--config-id", configID]
+        if let shardDir { argv += ["--shard-dir", shardDir] }
+        argv += ["--"] + command
+
+        let ranks = RankPlacement.all(hosts).map { p in
+            var env = contract.environment(for: p, firstNode: hosts.hosts.first?.name)
+            if env["OMP_NUM_THREADS"] == nil { env["OMP_NUM_THREADS"] = "1" }
+            return LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,
+                                        shard: contract.shardFile(rank: p.rank), environment: env)
+        }
+        return LaunchPlan(attempt: attempt, hosts: hosts.hosts, worldSize: hosts.totalSlots, mpirun: argv,
+                          mpirunEnvironment: mpiEnv, ranks: ranks, contract: contract, command: command,
+                          heartbeat: heartbeat, lease: lease, grace: grace)
+    }
+}

@@ -1,0 +1,439 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A launch that cannot start, or bad input.
+public enum LaunchError: Error, Sendable, CustomStringConvertible {
+    case badInput(String)
+    case cannotStart(String)
+
+    public var description: String {
+        switch self {
+        case .badInput(let m): return m
+        case .cannotStart(let m): return m
+        }
+    }
+}
+
+/// What a lost node looked like when the head gave up on it.
+public struct LostNode: Sendable, Codable, Equatable {
+    public var node: String
+    public var ranks: [Int]
+    /// "heartbeat timeout" or "mpirun exited: its daemon or ranks died".
+    public var cause: String
+    /// Seconds between the node's last line and the head's decision (an upper bound on
+    /// how long detection took from the failure).
+    public var detectionSeconds: Double
+}
+
+/// The record of one attempt.
+public struct AttemptRecord: Sendable, Codable, Equatable {
+    public var attempt: Int
+    public var nodes: [String]
+    public var worldSize: Int
+    public var consumedAtStart: Int?
+    public var outcome: String
+    public var lost: [LostNode]
+    public var failedRank: Int?
+    public var failedNode: String?
+    public var failedStatus: String?
+    public var mpirunStatus: String?
+    public var seconds: Double
+}
+
+/// What `baton launch` reports at the end (printed, and written to `<run>/report.json`).
+public struct LaunchReport: Sendable, Codable, Equatable {
+    public var result: String  // "completed", "failed", "interrupted"
+    public var reason: String
+    public var attempts: [AttemptRecord]
+    public var exitCode: Int32
+    public var lastConsumed: Int?
+
+    public var summary: String {
+        var lines = ["baton launch: \(result): \(reason)"]
+        for a in attempts {
+            var l = "  attempt \(a.attempt) on \(a.nodes.joined(separator: ",")) (\(a.worldSize) ranks): \(a.outcome)"
+            if let r = a.failedRank { l += "; first failure rank \(r) on \(a.failedNode ?? "?"): \(a.failedStatus ?? "")" }
+            for n in a.lost {
+                l += "; lost \(n.node) (ranks \(n.ranks.map(String.init).joined(separator: ","))): \(n.cause), detected \(String(format: "%.1f", n.detectionSeconds)) s after its last line"
+            }
+            lines.append(l)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Where the supervisor sends what a person should see.
+public protocol LaunchConsole: Sendable {
+    /// A rank's output line (already filtered by `--ranks`).
+    func rankLine(node: String, rank: Int, text: String, isError: Bool)
+    /// The head's own messages and mpirun's untagged output.
+    func message(_ text: String)
+    /// A one-line status (live ranks, heartbeat age); a console may redraw it in place.
+    func status(_ text: String)
+}
+
+/// Settings of `baton launch` beyond the plan.
+public struct LaunchOptions: Sendable {
+    public var hosts: HostList
+    public var planner: LaunchPlanner
+    public var maxRestarts = 3
+    public var minNodes = 1
+    public var heartbeatTimeout: Double = 10
+    /// How long a node may stay silent before its first line (daemon and wrapper start-up).
+    public var startupTimeout: Double = 30
+    /// Ranks whose output is shown (nil: all). All of them go to the log files anyway.
+    public var shownRanks: Set<Int>?
+    /// Writes the shards of an attempt for `world` ranks into `dir`, skipping the first
+    /// `consumed` samples of the epoch; nil when the job is not sharded by Baton.
+    public var shardWriter: (@Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void)?
+    /// Samples of the epoch already consumed before the first attempt.
+    public var initialConsumed = 0
+    /// On node loss, how long mpirun gets after SIGTERM before SIGKILL (at most `grace`).
+    public var nodeLossWindow: Double = 1
+
+    public init(hosts: HostList, planner: LaunchPlanner) {
+        self.hosts = hosts
+        self.planner = planner
+    }
+}
+
+/// Runs a job attempt after attempt: watches liveness, tears down, restarts on survivors.
+public final class LaunchSupervisor: @unchecked Sendable {
+    public let options: LaunchOptions
+    let executor: JobExecutor
+    let console: LaunchConsole
+    /// Incremented by each Ctrl-C (`interrupt()`).
+    let interrupts = Locked(0)
+    let eventsFD: Int32
+
+    public init(options: LaunchOptions, executor: JobExecutor, console: LaunchConsole) throws {
+        self.options = options
+        self.executor = executor
+        self.console = console
+        try FileManager.default.createDirectory(atPath: options.planner.runDir, withIntermediateDirectories: true)
+        eventsFD = open("\(options.planner.runDir)/events.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    }
+
+    /// Asks the running job to stop (the CLI calls this on SIGINT/SIGTERM).
+    public func interrupt() { interrupts.with { $0 += 1 } }
+
+    /// Appends one event (wall-clock time in seconds since 1970) to `<run>/events.jsonl`.
+    func event(_ name: String, _ fields: [String: Any] = [:]) {
+        var obj = fields
+        obj["event"] = name
+        obj["time"] = Date().timeIntervalSince1970
+        if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) {
+            writeAll(fd: eventsFD, String(decoding: data, as: UTF8.self) + "\n")
+        }
+    }
+
+    /// Runs the job to its end and returns the report (its `exitCode` is baton's).
+    public func run() -> LaunchReport {
+        var hosts = options.hosts
+        var attempt = 1
+        var consumed = options.initialConsumed
+        var records: [AttemptRecord] = []
+        let runDir = options.planner.runDir
+        func finish(_ result: String, _ reason: String, _ code: Int32) -> LaunchReport {
+            let report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try? enc.encode(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"))
+            event("end", ["result": result, "reason": reason, "exitCode": Int(code)])
+            return report
+        }
+        while true {
+            var shardDir: String?
+            if let writer = options.shardWriter {
+                let dir = "\(runDir)/shards/attempt-\(attempt)"
+                do {
+                    try writer(hosts.totalSlots, consumed, dir)
+                } catch {
+                    return finish("failed", "cannot write the shards of attempt \(attempt): \(error)", ExitCodes.jobFailed)
+                }
+                shardDir = dir
+            }
+            let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir)
+            try? FileManager.default.createDirectory(atPath: "\(runDir)/attempts", withIntermediateDirectories: true)
+            try? plan.json().write(toFile: "\(runDir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
+            event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed])
+            console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
+                            + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
+            var record = runAttempt(plan, hosts: hosts)
+            record.consumedAtStart = options.shardWriter != nil ? consumed : nil
+            if let c = lastConsumedReported { consumed = max(consumed, c) }
+            // Lines in flight when mpirun aborted are lost; where the run directory is
+            // shared (it must be for checkpoints to survive a node), the metrics files
+            // themselves have the last word.
+            if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
+            records.append(record)
+            switch record.outcome {
+            case "completed":
+                return finish("completed", "every rank exited 0 (attempt \(attempt))", ExitCodes.success)
+            case "interrupted":
+                return finish("interrupted", "stopped by Ctrl-C / SIGTERM", ExitCodes.interrupted)
+            case "nodes lost":
+                let lost = Set(record.lost.map(\.node))
+                let survivors = hosts.removing(lost)
+                let restartsUsed = attempt - 1
+                if survivors.hosts.count >= options.minNodes && !survivors.hosts.isEmpty && restartsUsed < options.maxRestarts {
+                    event("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names, "consumed": consumed])
+                    console.message("baton launch: lost \(lost.sorted().joined(separator: ",")); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(options.maxRestarts))")
+                    hosts = survivors
+                    attempt += 1
+                    continue
+                }
+                let why = survivors.hosts.count < max(options.minNodes, 1)
+                    ? "\(survivors.hosts.count) nodes left, --min-nodes is \(options.minNodes)"
+                    : "no restart left (--max-restarts \(options.maxRestarts))"
+                return finish("failed", "lost \(lost.sorted().joined(separator: ",")); \(why)", ExitCodes.jobFailed)
+            default:
+                var reason = record.outcome
+                if let r = record.failedRank { reason += ": rank \(r) on \(record.failedNode ?? "?") ended with \(record.failedStatus ?? "?")" }
+                return finish("failed", reason, ExitCodes.jobFailed)
+            }
+        }
+    }
+
+    private var lastConsumedReported: Int?
+
+    /// The largest `consumed` in any `*.jsonl` metrics file of `dir`.
+    static func consumedInMetricsFiles(dir: String) -> Int? {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+        var best: Int?
+        for f in files where f.hasSuffix(".jsonl") {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(f)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let c = (obj["consumed"] as? NSNumber)?.intValue else { continue }
+                best = max(best ?? c, c)
+            }
+        }
+        return best
+    }
+
+    /// One attempt: start, watch, decide.
+    func runAttempt(_ plan: LaunchPlan, hosts: HostList) -> AttemptRecord {
+        let start = monotonicNow()
+        let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start,
+                                                      startupTimeout: options.startupTimeout))
+        let tail = Locked([String]())
+        let mpirunNamedLoss = Locked(false)
+        let mpirunAborting = Locked(false)
+        let shown = options.shownRanks
+        let console = self.console
+        var record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots, consumedAtStart: nil,
+                                   outcome: "", lost: [], failedRank: nil, failedNode: nil, failedStatus: nil, mpirunStatus: nil, seconds: 0)
+        let job: RunningJob
+        do {
+            job = try executor.start(plan) { line, source in
+                if let t = TaggedLine.decode(line), monitor.with({ $0.record(t, at: monotonicNow()) }) {
+                    switch t.kind {
+                    case .out, .err:
+                        if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
+                    case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
+                    case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
+                    default: break
+                    }
+                } else {
+                    tail.with { $0.append(line); if $0.count > 200 { $0.removeFirst() } }
+                    if line.contains("Remote daemon") || line.contains("baton-agent: node ") { mpirunNamedLoss.with { $0 = true } }
+                    if line.contains("has been aborted") || line.contains("mpirun noticed that process rank")
+                        || line.contains("abort is already in progress") || line.contains("unable to reliably start") {
+                        mpirunAborting.with { $0 = true }
+                    }
+                    if !line.isEmpty { console.message("mpirun: \(line)") }
+                }
+            }
+        } catch {
+            record.outcome = "failed to start mpirun: \(error)"
+            return record
+        }
+
+        // Leases: renewed every heartbeat interval while the head trusts the job.
+        let leasing = Locked(true)
+        let lastRenewal = Locked(monotonicNow())
+        let attemptNo = plan.attempt
+        let interval = min(plan.heartbeat, plan.lease / 4)
+        startThread("baton-launch-lease") {
+            var seq = 0
+            while leasing.get {
+                if job.send(.lease(attempt: attemptNo, sequence: seq)) { lastRenewal.with { $0 = monotonicNow() } }
+                seq += 1
+                usleep(UInt32(interval * 1_000_000))
+            }
+        }
+        func stopLeases() { leasing.with { $0 = false } }
+
+        /// SIGTERM to mpirun, then SIGKILL once mpirun has ended, or every rank outside
+        /// `lost` has reported its end, or the window is over. On node loss the window is
+        /// short (`nodeLossWindow`): the job cannot progress without the lost node, and
+        /// mpirun often hangs in its own abort with its output stalled. Ranks on surviving
+        /// nodes are stopped by their daemons, and wrappers fence when their daemon goes.
+        func teardown(lost: Set<String> = []) {
+            stopLeases()
+            job.terminate()
+            let window = lost.isEmpty ? plan.grace : min(plan.grace, options.nodeLossWindow)
+            let deadline = monotonicNow() + window
+            func survivorsDone() -> Bool {
+                monitor.with { m in m.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil } }
+            }
+            while job.poll() == nil && monotonicNow() < deadline && !survivorsDone() { usleep(20_000) }
+            if job.poll() == nil {
+                event("sigkill-mpirun", ["attempt": attemptNo])
+                job.kill()
+                let d2 = monotonicNow() + 5
+                while job.poll() == nil && monotonicNow() < d2 { usleep(20_000) }
+            }
+            // Daemons may hold mpirun's output open a little longer; a torn-down attempt's
+            // last lines are not worth waiting for on node loss.
+            let d3 = monotonicNow() + (lost.isEmpty ? 2 : 0.3)
+            while !job.outputFinished && monotonicNow() < d3 { usleep(20_000) }
+        }
+
+        /// Waits out the lease of nodes that may still run cut off from us, so two
+        /// attempts never overlap: their wrappers fence at last renewal + lease.
+        func waitForFencing() {
+            let until = lastRenewal.get + plan.lease + 0.5
+            event("fence-wait", ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
+            while monotonicNow() < until { usleep(50_000) }
+        }
+
+        var interruptsSeen = 0
+        var abortSeenAt: Double?
+
+        /// Decides an attempt whose mpirun has ended (or was stopped after its abort):
+        /// nodes mpirun or an agent named as lost, else the rank that failed first by
+        /// itself, else nodes none of whose ranks said anything about their end.
+        func classifyEnd(_ st: ExitStatus?) {
+            record.mpirunStatus = st?.description ?? "killed"
+            let m = monitor.get
+            lastConsumedReported = m.consumed
+            let decided = monotonicNow()
+            if interruptsSeen > 0 {
+                record.outcome = "interrupted"
+                return
+            }
+            if st == .exited(0) {
+                record.outcome = "completed"
+                return
+            }
+            let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
+            let silent = m.silentNodes
+            func markLost(_ lost: Set<String>, _ how: String) {
+                record.outcome = "nodes lost"
+                record.lost = lost.sorted().map { n in
+                    LostNode(node: n, ranks: RankPlacement.all(hosts).filter { $0.node == n }.map(\.rank),
+                             cause: how, detectionSeconds: decided - (m.lastSeen[n] ?? start))
+                }
+                event("node-lost", ["attempt": attemptNo, "nodes": lost.sorted(), "how": how,
+                                    "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
+            }
+            if !named.isEmpty {
+                markLost(named, "mpirun or its agent reported the node's daemon lost")
+            } else if let f = m.firstFailure {
+                record.outcome = "command failed"
+                record.failedRank = f.rank
+                record.failedNode = f.node
+                record.failedStatus = f.status
+            } else if !silent.isEmpty && silent.count < hosts.hosts.count {
+                markLost(silent, "mpirun exited (\(st?.description ?? "killed")) and the node's ranks never reported their end")
+            } else {
+                record.outcome = "mpirun failed (\(st?.description ?? "killed"))"
+            }
+        }
+
+        var lastStatus = 0.0
+        var interruptDeadline: Double?
+        while true {
+            let now = monotonicNow()
+            if let st = job.poll() {
+                stopLeases()
+                let d = monotonicNow() + 2
+                while !job.outputFinished && monotonicNow() < d { usleep(5_000) }
+                classifyEnd(st)
+                break
+            }
+            // mpirun stops forwarding output once it aborts a job (a rank failed), and may
+            // then hang: heartbeats stall on every node. So an abort is not judged by
+            // heartbeats: give mpirun a moment, then stop it and judge by what was said.
+            if mpirunAborting.get && !mpirunNamedLoss.get {
+                if abortSeenAt == nil { abortSeenAt = now }
+                if now - abortSeenAt! >= options.nodeLossWindow {
+                    teardown(lost: Set(hosts.names))
+                    classifyEnd(job.poll())
+                    break
+                }
+                usleep(20_000)
+                continue
+            }
+            // mpirun names a daemon it lost before it exits (and sometimes never exits).
+            // Its wrappers have lost their stdin with it, so no lease wait is needed.
+            if mpirunNamedLoss.get && interruptsSeen == 0 {
+                let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
+                if !named.isEmpty {
+                    let m = monitor.get
+                    record.outcome = "nodes lost"
+                    record.lost = named.sorted().map { n in
+                        LostNode(node: n, ranks: RankPlacement.all(hosts).filter { $0.node == n }.map(\.rank),
+                                 cause: "mpirun lost communication with its daemon",
+                                 detectionSeconds: now - (m.lastSeen[n] ?? start))
+                    }
+                    event("node-lost", ["attempt": attemptNo, "nodes": named.sorted(), "how": "mpirun lost its daemon",
+                                        "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
+                    teardown(lost: named)
+                    record.mpirunStatus = job.poll()?.description ?? "killed"
+                    lastConsumedReported = monitor.get.consumed
+                    break
+                }
+            }
+            let overdue = monitor.with { $0.overdue(at: now) }
+            if !overdue.isEmpty && interruptsSeen == 0 {
+                let m = monitor.get
+                record.outcome = "nodes lost"
+                record.lost = overdue.map { o in
+                    LostNode(node: o.node, ranks: RankPlacement.all(hosts).filter { $0.node == o.node }.map(\.rank),
+                             cause: "heartbeat timeout (\(LaunchPlanner.seconds(options.heartbeatTimeout)))", detectionSeconds: o.silentFor)
+                }
+                event("node-lost", ["attempt": attemptNo, "nodes": overdue.map(\.node), "how": "heartbeat timeout",
+                                    "detection": overdue.map(\.silentFor).max() ?? 0])
+                console.message("baton launch: no heartbeat from \(overdue.map { "\($0.node) for \(String(format: "%.1f", $0.silentFor)) s" }.joined(separator: ", ")); stopping attempt \(attemptNo)")
+                stopLeases()
+                teardown(lost: Set(overdue.map(\.node)))
+                record.mpirunStatus = job.poll()?.description ?? "killed"
+                lastConsumedReported = monitor.get.consumed ?? m.consumed
+                waitForFencing()
+                break
+            }
+            let ints = interrupts.get
+            if ints > interruptsSeen {
+                if interruptsSeen == 0 {
+                    event("interrupt", ["attempt": attemptNo])
+                    console.message("baton launch: interrupted; SIGINT to every rank, \(LaunchPlanner.seconds(plan.grace)) grace (Ctrl-C again to stop at once)")
+                    job.send(.signal(attempt: attemptNo, signal: SIGINT))
+                    interruptDeadline = now + plan.grace
+                } else {
+                    interruptDeadline = now
+                }
+                interruptsSeen = ints
+            }
+            if let d = interruptDeadline, now >= d {
+                interruptDeadline = nil
+                teardown()
+                continue
+            }
+            if now - lastStatus >= 1 {
+                lastStatus = now
+                let m = monitor.get
+                console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
+            }
+            usleep(10_000)
+        }
+        let reaped = executor.reap(plan)
+        record.seconds = monotonicNow() - start
+        event("attempt-end", ["attempt": attemptNo, "outcome": record.outcome, "mpirun": record.mpirunStatus ?? "", "reaped": reaped])
+        return record
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import BatonCore
+
+@Suite struct LaunchPlanTests {
+    let hosts = HostList(hosts: [Host(name: "n1", slots: 2), Host(name: "n2", slots: 2), Host(name: "n3", slots: 2)])
+
+    @Test func placementIsBySlotWithNodeRanks() {
+        let all = RankPlacement.all(hosts)
+        #expect(all.map(\.node) == ["n1", "n1", "n2", "n2", "n3", "n3"])
+        #expect(all.map(\.localRank) == [0, 1, 0, 1, 0, 1])
+        #expect(all.map(\.nodeRank) == [0, 0, 1, 1, 2, 2])
+        #expect(RankPlacement.of(rank: 6, in: hosts) == nil)
+    }
+
+    @Test func environmentContractForEveryRank() {
+        let planner = LaunchPlanner(mode: .cluster, command: ["python", "train.py"], runDir: "/runs/r1", batonPath: "/usr/bin/baton")
+        let plan = planner.plan(hosts: hosts, attempt: 2, shardDir: "/runs/r1/shards/attempt-2")
+        let r3 = plan.ranks[3].environment
+        #expect(r3["RANK"] == "3" && r3["WORLD_SIZE"] == "6" && r3["LOCAL_RANK"] == "1" && r3["LOCAL_WORLD_SIZE"] == "2")
+        #expect(r3["NODE_RANK"] == "1" && r3["NNODES"] == "3" && r3["MASTER_ADDR"] == "n1" && r3["MASTER_PORT"] == "29500")
+        #expect(r3["BATON_ATTEMPT"] == "2" && r3["BATON_RESTART_COUNT"] == "1" && r3["BATON_RESUME"] == "1")
+        #expect(r3["BATON_SHARD_FILE"] == "/runs/r1/shards/attempt-2/rank-3.npy")
+        #expect(r3["BATON_METRICS"] == "/runs/r1/metrics/attempt-2/rank-3.jsonl")
+        #expect(r3["BATON_CHECKPOINT_DIR"] == "/runs/r1/checkpoints")
+    }
+
+    @Test func mpirunArgvHasHostsWrapperAndCommandUnquoted() {
+        let planner = LaunchPlanner(mode: .cluster, command: ["sh", "-c", "echo $RANK; rm x"], runDir: "/r", batonPath: "/b/baton")
+        let argv = planner.plan(hosts: hosts, attempt: 1, shardDir: nil).mpirun
+        #expect(argv.first == "mpirun")
+        #expect(argv.contains("--stdin") && argv.contains("all"))
+        let h = argv.firstIndex(of: "--host")!
+        #expect(argv[h + 1] == "n1:2,n2:2,n3:2")
+        #expect(argv[argv.firstIndex(of: "-np")! + 1] == "6")
+        let sep = argv.lastIndex(of: "--")!
+        #expect(Array(argv[(sep + 1)...]) == ["sh", "-c", "echo $RANK; rm x"])
+        #expect(argv.contains("/b/baton") && argv.contains("exec") && argv.contains("--lease"))
+    }
+
+    @Test func localModeUsesTheAgentAndLoopback() {
+        let planner = LaunchPlanner(mode: .local(agentPath: "/r/local/rsh-agent"), command: ["true"], runDir: "/r", batonPath: "/b")
+        let argv = planner.plan(hosts: HostList.local(count: 2), attempt: 1, shardDir: nil).mpirun
+        #expect(argv.contains("/r/local/rsh-agent"))
+        #expect(argv.contains("self,tcp"))
+    }
+
+    @Test func dryRunJSONDecodesBack() throws {
+        let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: "/r", batonPath: "/b")
+        let plan = planner.plan(hosts: hosts, attempt: 1, shardDir: nil)
+        let decoded = try JSONDecoder().decode(LaunchPlan.self, from: Data(plan.json().utf8))
+        #expect(decoded == plan)
+    }
+}
+
+@Suite struct HeartbeatMonitorTests {
+    let hosts = HostList(hosts: [Host(name: "n1", slots: 2), Host(name: "n2", slots: 1)])
+
+    func line(_ kind: TaggedLine.Kind, _ node: String, _ rank: Int, _ payload: String = "") -> TaggedLine {
+        TaggedLine(kind: kind, node: node, rank: rank, payload: payload)
+    }
+
+    @Test func silentNodeBecomesOverdueAfterTheTimeout() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 100)
+        m.record(line(.hb, "n1", 0), at: 101)
+        m.record(line(.hb, "n2", 2), at: 101)
+        m.record(line(.hb, "n1", 1), at: 103.5)
+        #expect(m.overdue(at: 103.9).isEmpty)
+        let late = m.overdue(at: 104.5)
+        #expect(late.map(\.node) == ["n2"])
+        #expect(abs(late[0].silentFor - 3.5) < 1e-9)
+    }
+
+    @Test func nodesThatNeverSpokeGetTheStartupTimeout() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0, startupTimeout: 20)
+        m.record(line(.hb, "n1", 0), at: 1)
+        #expect(m.overdue(at: 10).map(\.node) == ["n1"])
+        #expect(m.overdue(at: 21).map(\.node) == ["n1", "n2"])
+    }
+
+    @Test func finishedNodesAreNeverOverdue() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0)
+        m.record(line(.hb, "n1", 0), at: 1)
+        m.record(line(.exit, "n2", 2, "code=0"), at: 1)
+        #expect(m.overdue(at: 50).map(\.node) == ["n1"])
+    }
+
+    @Test func linesOfOtherJobsAreIgnored() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0)
+        let wrongRank = m.record(line(.hb, "n2", 0), at: 1)
+        let wrongNode = m.record(line(.hb, "n9", 2), at: 1)
+        #expect(!wrongRank && !wrongNode)
+    }
+
+    @Test func consumedIsTheLargestReported() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0)
+        m.record(line(.metric, "n1", 0, "{\"step\": 4, \"consumed\": 24}"), at: 1)
+        m.record(line(.metric, "n2", 2, "{\"consumed\": 12}"), at: 1)
+        m.record(line(.metric, "n2", 2, "not json"), at: 1)
+        #expect(m.consumed == 24)
+    }
+
+    @Test func firstFailureIgnoresEndsCausedByTeardown() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0)
+        m.record(line(.exit, "n1", 0, "signal=15 after=SIGTERM"), at: 1)
+        m.record(line(.exit, "n2", 2, "code=3"), at: 2)
+        m.record(line(.exit, "n1", 1, "code=0"), at: 3)
+        #expect(m.firstFailure?.rank == 2)
+        #expect(m.firstFailure?.status == "code=3")
+    }
+
+    @Test func silentNodesAreThoseThatNeverSpokeOfTheirEnd() {
+        var m = HeartbeatMonitor(hosts: hosts, timeout: 3, start: 0)
+        m.record(line(.note, "n1", 1, "received SIGTERM, forwarded to the command"), at: 1)
+        #expect(m.silentNodes == ["n2"])
+    }
+
+    @Test func mpirunLossMessagesNameTheNode() {
+        let ompi = ["ORTE has lost communication with a remote daemon.", "  HNP daemon   : [[2220,0],0] on node vm",
+                    "  Remote daemon: [[2220,0],3] on node local-2"]
+        #expect(nodesNamedLost(inMpirunOutput: ompi) == ["local-2"])
+        #expect(nodesNamedLost(inMpirunOutput: ["baton-agent: node bx-n3 lost: its daemon was killed (SIGKILL)"]) == ["bx-n3"])
+        #expect(nodesNamedLost(inMpirunOutput: ["  Remote daemon: [[1,0],3] on node x"]).isEmpty)
+    }
+}

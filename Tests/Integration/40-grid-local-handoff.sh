@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# 40-grid-local-handoff: `baton grid` on --local 3 with 2 MPI ranks per node; one node is
+# killed mid-config (every process of its session, SIGKILL) and another is hung (SIGSTOP).
+# Checks: every config done exactly once (one completion each), the lost configs resumed
+# from their checkpoints on other nodes, every other config's attempt count is 1.
+# Needs: $BATON_BUILD/baton, mpirun, python3. Bounded: about 30 s.
+set -euo pipefail
+baton=${BATON_BUILD:-.build/debug}/baton
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+work=$(mktemp -d)
+head_pid=
+cleanup() {
+  local rc=$?
+  [ -n "$head_pid" ] && kill "$head_pid" 2>/dev/null || true
+  [ -n "$head_pid" ] && wait "$head_pid" 2>/dev/null || true
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "--- head output:"; cat "$work/head.out" || true; exit 1; }
+
+# A trainer that checkpoints: rank 0 counts steps in $BATON_CHECKPOINT_DIR/step and resumes
+# from there; every rank reports metrics; rank 0 notes each completed run.
+cat > "$work/trainer.sh" <<'SH'
+#!/bin/sh
+cd "$BATON_CHECKPOINT_DIR" || exit 9
+rank=${OMPI_COMM_WORLD_RANK:-0}
+step=0; [ -f step ] && step=$(cat step)
+[ "$rank" = 0 ] && echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
+while [ "$step" -lt 30 ]; do
+  step=$((step + 1))
+  [ "$rank" = 0 ] && echo "$step" > step
+  echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
+  sleep 0.1
+done
+[ "$rank" = 0 ] && echo "$BATON_ATTEMPT" >> completions
+exit 0
+SH
+chmod +x "$work/trainer.sh"
+cat > "$work/spec.yaml" <<YAML
+command: [$work/trainer.sh, "{score}"]
+parameters:
+  score: {range: [1, 7]}
+ranks_per_node: 2
+objective: {metric: score, mode: max}
+YAML
+
+"$baton" grid "$work/spec.yaml" --local 3 --run-dir "$work/run" --heartbeat-timeout 2s --cool-down 600s \
+  > "$work/head.out" 2>&1 &
+head_pid=$!
+
+# Wait (bounded) until local-1 and local-2 each run a config, then crash one and hang the other.
+for _ in $(seq 100); do
+  n=$("$baton" grid status "$work/run" 2>/dev/null | awk '$1 ~ /^local-[12]$/ && $7 ~ /^[0-9]+$/' | wc -l || true)
+  [ "$n" -eq 2 ] && break
+  sleep 0.1
+done
+[ "$n" -eq 2 ] || fail "configs did not start on local-1 and local-2"
+sleep 1  # let them checkpoint a few steps (workload, not synchronisation)
+"$baton" grid kill-node "$work/run" local-1 --signal KILL --down-for 600s
+"$baton" grid kill-node "$work/run" local-2 --signal STOP --down-for 600s
+
+for _ in $(seq 600); do kill -0 "$head_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$head_pid" 2>/dev/null && fail "the grid did not finish within 60 s"
+wait "$head_pid" || fail "baton grid exited $?"
+head_pid=
+
+"$baton" grid results "$work/run" --json > "$work/results.json"
+python3 - "$work" <<'PY' || fail "results check"
+import json, sys, os
+work = sys.argv[1]
+rows = json.load(open(f"{work}/results.json"))
+assert len(rows) == 6, rows
+assert all(r["status"] == "done" for r in rows), rows
+moved = [r for r in rows if r["handed_off"]]
+assert len(moved) == 2, f"expected two handed-off configs, got {moved}"
+for r in moved:
+    assert r["attempts"] == 2 and r["resumed"], r
+    assert r["nodes"][0][0] in ("local-1", "local-2") and r["nodes"][1][0] == "local-0", r
+    log = open(f"{work}/run/configs/{r['id']}/attempt-2.log").read()
+    said = [l for l in log.splitlines() if l.startswith("resume=")][0]
+    assert said.startswith("resume=1 attempt=2") and int(said.split("start=")[1]) > 0, said
+for r in rows:
+    if not r["handed_off"]:
+        assert r["attempts"] == 1, r
+    done = open(f"{work}/run/configs/{r['id']}/checkpoint/completions").read().split()
+    assert len(done) == 1, (r["id"], done)
+assert [r["params"]["score"] for r in rows] == [6, 5, 4, 3, 2, 1], "sorted by the objective, best first"
+print("ok: 6 configs done once each; crashed and hung nodes' configs resumed on local-0")
+PY
+grep -q "node local-1 lost: its processes were killed" "$work/head.out" || fail "no crash line"
+grep -q "node local-2 lost: no heartbeat" "$work/head.out" || fail "no hang line"
+if ps -eo stat,args | grep -v grep | grep -q "^T.*$work/trainer.sh"; then fail "hung processes left behind"; fi
+echo "PASS 40-grid-local-handoff"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# 41-grid-resume-after-sigkill: a detached `baton grid` head is killed with SIGKILL mid-grid;
+# `baton grid --resume` finds the orphaned attempts, stops them and resumes them from their
+# checkpoints, and does not rerun finished configs. Then `stop` on a second run stops a
+# live head and `--resume` finishes it.
+# Needs: $BATON_BUILD/baton, python3. Bounded: about 30 s.
+set -euo pipefail
+baton=${BATON_BUILD:-.build/debug}/baton
+work=$(mktemp -d)
+cleanup() {
+  local rc=$?
+  for d in "$work"/run*; do
+    [ -f "$d/grid.sqlite" ] && "$baton" grid stop "$d" >/dev/null 2>&1 || true
+  done
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$work"/*.out "$work"/run*/head.log; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
+head_pid_of() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select value from meta where key='head_pid'\").fetchone()[0])" "$1/grid.sqlite"; }
+
+cat > "$work/trainer.sh" <<'SH'
+#!/bin/sh
+cd "$BATON_CHECKPOINT_DIR" || exit 9
+step=0; [ -f step ] && step=$(cat step)
+echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
+while [ "$step" -lt "$2" ]; do
+  step=$((step + 1)); echo "$step" > step
+  echo "{\"step\": $step, \"loss\": $1}" >> "$BATON_METRICS"
+  sleep 0.1
+done
+echo "$BATON_ATTEMPT" >> completions
+SH
+chmod +x "$work/trainer.sh"
+cat > "$work/spec.yaml" <<YAML
+command: [$work/trainer.sh, "{loss}", "{steps}"]
+parameters:
+  loss: [0.5, 0.4, 0.3, 0.2, 0.1]
+  steps: [40]
+objective: {metric: loss, mode: min}
+YAML
+
+"$baton" grid "$work/spec.yaml" --local 2 --run-dir "$work/run" --detach > "$work/detach.out"
+grep -q "running detached, head pid" "$work/detach.out" || fail "no detach message"
+# Wait (bounded) for the first two configs to finish and two more to be running.
+for _ in $(seq 150); do
+  done_n=$("$baton" grid status "$work/run" 2>/dev/null | sed -n 's/^configs: \([0-9]*\) done, \([0-9]*\) running.*/\1 \2/p' || true)
+  [ "$done_n" = "2 2" ] && break
+  sleep 0.1
+done
+[ "$done_n" = "2 2" ] || fail "expected 2 done and 2 running, saw '$done_n'"
+sleep 0.5  # the running ones checkpoint a few steps (workload)
+head=$(head_pid_of "$work/run")
+kill -KILL "$head"
+# Gone, or a zombie nobody reaps (a container's pid 1 may not).
+for _ in $(seq 50); do
+  case "$(ps -o stat= -p "$head" 2>/dev/null)" in ""|Z*) break ;; esac
+  sleep 0.1
+done
+"$baton" grid status "$work/run" | grep -q "no head running" || fail "status still sees a head"
+
+timeout 60 "$baton" grid --resume "$work/run" > "$work/resume.out" 2>&1 || fail "resume exited $?"
+[ "$(grep -c 'orphaned on local' "$work/resume.out")" -eq 2 ] || fail "resume did not report 2 orphans"
+
+"$baton" grid results "$work/run" --json > "$work/results.json"
+python3 - "$work" <<'PY' || fail "results check"
+import json, sys
+work = sys.argv[1]
+rows = json.load(open(f"{work}/results.json"))
+assert [r["status"] for r in rows] == ["done"] * 5, rows
+assert [r["params"]["loss"] for r in rows] == [0.1, 0.2, 0.3, 0.4, 0.5], "min objective first"
+resumed = [r for r in rows if r["attempts"] == 2]
+assert len(resumed) == 2 and all(r["resumed"] and r["handed_off"] for r in resumed), rows
+for r in rows:
+    assert len(open(f"{work}/run/configs/{r['id']}/checkpoint/completions").read().split()) == 1, r
+    if r["attempts"] == 1:
+        assert not r["resumed"], r
+for r in resumed:
+    said = [l for l in open(f"{work}/run/configs/{r['id']}/attempt-2.log").read().splitlines() if l.startswith("resume=")][0]
+    assert said.startswith("resume=1 attempt=2") and int(said.split("start=")[1]) > 0, said
+print("ok: resumed 2 orphaned configs from checkpoints, 3 ran once")
+PY
+
+# stop: a live head stops, running attempts become pending, --resume finishes the grid.
+"$baton" grid "$work/spec.yaml" --local 2 --run-dir "$work/run2" --detach > /dev/null
+for _ in $(seq 100); do
+  r=$("$baton" grid status "$work/run2" 2>/dev/null | sed -n 's/^configs: [0-9]* done, \([0-9]*\) running.*/\1/p' || true)
+  [ "$r" = 2 ] && break
+  sleep 0.1
+done
+"$baton" grid stop "$work/run2" > "$work/stop.out" || fail "stop exited $?"
+grep -q "stopped the head" "$work/stop.out" || fail "stop did not stop the head"
+"$baton" grid status "$work/run2" | grep -q " 0 running" || fail "attempts still running after stop"
+timeout 60 "$baton" grid --resume "$work/run2" --quiet > "$work/resume2.out" 2>&1 || fail "second resume exited $?"
+"$baton" grid status "$work/run2" | grep -q "^configs: 5 done" || fail "second run not finished"
+echo "PASS 41-grid-resume-after-sigkill"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# 42-grid-bad-specs: specs that cannot be used get an error naming file:line:column, exit 2,
+# and start nothing (no run directory is made). `plan` shows the expansion order.
+# Needs: $BATON_BUILD/baton. Bounded: a few seconds.
+set -uo pipefail
+baton=${BATON_BUILD:-.build/debug}/baton
+work=$(mktemp -d)
+trap 'rc=$?; rm -rf "$work"; exit $rc' EXIT
+failed=0
+expect_error() { # NAME EXPECTED_TEXT SPEC
+  printf '%s' "$3" > "$work/$1.yaml"
+  out=$("$baton" grid "$work/$1.yaml" --local 2 --run-dir "$work/run-$1" 2>&1); rc=$?
+  if [ "$rc" -ne 2 ] || ! grep -qF -- "$2" <<<"$out" || [ -e "$work/run-$1" ]; then
+    echo "FAIL $1: exit $rc, output: $out"; failed=1
+  else
+    echo "ok $1: $(head -1 <<<"$out")"
+  fi
+}
+expect_error unknown-key "unknown-key.yaml:3:1: unknown key 'paramters'" $'command: [t]\nobjective: {metric: a}\nparamters: {a: [1]}\n'
+expect_error empty-values "empty-values.yaml:4:6: parameter 'b' has no values" $'command: [t]\nparameters:\n  a: [1]\n  b: []\n'
+expect_error placeholder "placeholder.yaml:1:14: placeholder {bs} names no parameter" $'command: [t, "{bs}"]\nparameters:\n  lr: [1]\n'
+expect_error exclude "exclude.yaml:5:5: this 'exclude' entry (a=3) matches no config" $'command: [t]\nparameters:\n  a: [1, 2]\nexclude:\n  - {a: 3}\n'
+expect_error duplicate "configs 1 and 3 are the same after expansion" $'command: [t]\nparameters:\n  a: [1, 2, 1]\n'
+expect_error yaml "not valid YAML" $'command: [t\nparameters: {a: [1]}\n'
+
+printf 'command: [train, --lr, "{lr}", --bs, "{bs}"]\nparameters:\n  lr: [0.1, 0.01]\n  bs: [16, 32]\n' > "$work/ok.yaml"
+plan=$("$baton" grid plan "$work/ok.yaml")
+order=$(awk 'NR > 3 { print $3 "/" $4 }' <<<"$plan" | tr '\n' ' ')
+if [ "$order" != "0.1/16 0.1/32 0.01/16 0.01/32 " ]; then echo "FAIL plan order: $order"; echo "$plan"; failed=1; else echo "ok plan: $order"; fi
+[ "$failed" -eq 0 ] && echo "PASS 42-grid-bad-specs"
+exit "$failed"

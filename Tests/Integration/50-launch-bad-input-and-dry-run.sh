@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Bad hostfiles give file:line:column errors and start nothing; the dry-run plan is JSON
+# with the mpirun argv and every rank's environment. Needs no root.
+set -uo pipefail
+B=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
+tmp=$(mktemp -d /tmp/baton-launch-50.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); fi; }
+
+bad() { # bad NAME CONTENT EXPECTED-LOCATION EXPECTED-WORDS
+  local f="$tmp/$1"
+  printf '%b' "$2" > "$f"
+  rm -f "$tmp/started"
+  timeout 20 "$B" launch --hostfile "$f" --run-dir "$tmp/run-$1" -- touch "$tmp/started" > "$tmp/out" 2> "$tmp/err"
+  local rc=$?
+  check "$1: exit 2" "[ $rc -eq 2 ]"
+  check "$1: error names $f:$3" "grep -q -- '$f:$3' '$tmp/err'"
+  check "$1: message mentions '$4'" "grep -qi -- '$4' '$tmp/err'"
+  check "$1: nothing started" "[ ! -e '$tmp/started' ] && [ ! -e '$tmp/run-$1' ]"
+}
+bad unknown-syntax 'node1 slots=2\nnode2 cpus=4\n' '2:7:' 'unknown key'
+bad bare-word 'node1 slots=2 gpu\n' '1:15:' 'unknown syntax'
+bad slots-zero '# comment\nnode1 slots=0\n' '2:13:' 'slots=0'
+bad duplicate 'node1 slots=2\nnode2\nnode1 slots=1\n' '3:1:' 'listed twice'
+bad empty '' '1:1:' 'no hosts'
+bad comments-only '# nothing\n\n' '3:1:' 'no hosts'
+bad semicolon 'node1;reboot slots=1\n' '1:6:' 'not allowed'
+bad dollar 'ok\n$(id) slots=1\n' '2:1:' 'not allowed'
+bad backtick 'n`id` slots=1\n' '1:2:' 'not allowed'
+
+# -H errors name the argument and column.
+timeout 20 "$B" launch -H 'a:2,b:0' --run-dir "$tmp/run-h" -- true 2> "$tmp/err"; rc=$?
+check "-H b:0: exit 2 and column" "[ $rc -eq 2 ] && grep -q -- '-H:1:7:' '$tmp/err'"
+
+# Dry run: a plan, nothing started.
+timeout 20 "$B" launch -H n1:2,n2:2 --run-dir "$tmp/dry" --dry-run -- sh -c 'echo $RANK' > "$tmp/plan.json"; rc=$?
+check "dry-run exits 0" "[ $rc -eq 0 ]"
+check "dry-run started nothing" "[ ! -e '$tmp/dry' ]"
+python3 - "$tmp/plan.json" <<'PY' && echo "ok: dry-run plan content" || { echo "FAILED: dry-run plan content"; exit 1; }
+import json, sys
+p = json.load(open(sys.argv[1]))
+argv = p["mpirun"]
+assert argv[0] == "mpirun" and argv[argv.index("--host") + 1] == "n1:2,n2:2", argv
+assert argv[argv.index("-np") + 1] == "4" and "--stdin" in argv
+assert argv[-3:] == ["sh", "-c", "echo $RANK"], argv[-3:]
+ranks = p["ranks"]
+assert [r["node"] for r in ranks] == ["n1", "n1", "n2", "n2"]
+e = ranks[3]["environment"]
+assert (e["RANK"], e["LOCAL_RANK"], e["NODE_RANK"], e["WORLD_SIZE"], e["MASTER_ADDR"]) == ("3", "1", "1", "4", "n1"), e
+PY
+[ $? -eq 0 ] || fails=$((fails + 1))
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# baton launch --local: 3 simulated nodes x 2 ranks on this machine (real processes, one
+# mpirun daemon per node). Checks the environment matrix, a node crash (its session
+# killed) restarting on the survivors with every sample processed exactly once, a rank
+# failing by itself (no restart, exit 4, report), and Ctrl-C leaving nothing behind.
+# Needs no root.
+set -uo pipefail
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+T=$BUILD/baton-test-trainer
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+tmp=$(mktemp -d /tmp/baton-launch-51.XXXXXX)
+bg=()
+cleanup() {
+  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
+  # Whatever still runs from this test's run directories (their path is in every argv).
+  for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+leftovers() { pgrep -f -- "$1" | grep -v "^$$\$" | wc -l; }
+wait_gone() { # wait_gone PATTERN SECONDS
+  local end=$((SECONDS + $2))
+  while [ "$(leftovers "$1")" -gt 0 ] && [ $SECONDS -lt $end ]; do sleep 0.2; done
+  [ "$(leftovers "$1")" -eq 0 ]
+}
+wait_for() { # wait_for SECONDS CMD...
+  local end=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
+}
+
+# 1. Environment matrix.
+R=$tmp/env
+timeout 60 "$B" launch --local 3 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s -- \
+  sh -c 'echo "ENV $RANK $LOCAL_RANK $NODE_RANK $WORLD_SIZE $LOCAL_WORLD_SIZE $NNODES $MASTER_ADDR $BATON_NODE $BATON_ATTEMPT"' \
+  > "$tmp/env.out" 2> "$tmp/env.err"
+rc=$?
+check "env: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/env.err"
+for r in 0 1 2 3 4 5; do
+  n=$((r / 2)); l=$((r % 2))
+  check "env: rank $r" "grep -qx 'local-$n:$r ENV $r $l $n 6 2 3 local-0 local-$n 1' '$tmp/env.out'"
+done
+check "env: per-rank logs" "[ \$(ls '$R'/logs/*.log | wc -l) -eq 6 ]"
+check "env: nothing left" "wait_gone '$R' 10"
+
+# 2. Crash of a simulated node: restart on the survivors, exactly once.
+R=$tmp/crash
+( timeout 90 "$B" launch --local 3 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
+    --shard-samples 240 --shard-shuffle -- "$T" --samples 240 --step-ms 40 > "$tmp/crash.out" 2> "$tmp/crash.err"; echo $? > "$tmp/crash.rc" ) &
+bg+=($!)
+wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
+check "crash: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
+pkill -KILL -s "$(cat "$R/local/local-2.sid")"
+wait_for 90 test -s "$tmp/crash.rc"
+check "crash: exit 0" "[ \"\$(cat '$tmp/crash.rc')\" = 0 ]"
+check "crash: restart event names local-2" "grep -q '\"event\":\"restart\".*\"lost\":\[\"local-2\"\]' '$R/events.jsonl'"
+check "crash: attempt 2 on 4 ranks" "grep -q 'attempt 2 on local-0,local-1 (4 ranks): completed' '$tmp/crash.err'"
+check "crash: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
+check "crash: nothing left" "wait_gone '$R' 10"
+
+# 3. A rank failing by itself is a job failure, not a node loss: exit 4, report names it.
+R=$tmp/fail
+timeout 60 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s -- \
+  "$T" --samples 100 --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/fail.out" 2> "$tmp/fail.err"
+rc=$?
+check "failure: exit 4" "[ $rc -eq 4 ]"
+check "failure: report names rank 3 and its code" "grep -q 'rank 3 on local-1 ended with code=3' '$tmp/fail.err' && grep -q '\"failedRank\" : 3' '$R/report.json'"
+check "failure: no restart" "! grep -q '\"event\":\"restart\"' '$R/events.jsonl'"
+check "failure: nothing left" "wait_gone '$R' 10"
+
+# 4. Ctrl-C: SIGINT to every rank, exit 130, nothing left.
+R=$tmp/int
+setsid bash -c "timeout 60 '$B' launch --local 2 --nproc-per-node 2 --run-dir '$R' --grace 3s -- sh -c 'trap \"echo got-int; exit 7\" INT; while :; do sleep 0.1; done' > '$tmp/int.out' 2> '$tmp/int.err'; echo \$? > '$tmp/int.rc'" &
+bg+=($!)
+# Every rank's command is running once each has a pid in the events of its wrapper log.
+wait_for 30 bash -c "[ \$(cat '$R'/logs/*.log 2>/dev/null | grep -c '# baton exec: attempt 1') -eq 4 ]"
+sleep 0.5 # let the shells install their INT trap (a property of the test command, not a wait for baton)
+pid=$(pgrep -f -- "^$B launch --local 2 --nproc-per-node 2 --run-dir $R" | head -1)
+kill -INT "$pid"
+wait_for 30 test -s "$tmp/int.rc"
+check "ctrl-c: exit 130" "[ \"\$(cat '$tmp/int.rc')\" = 130 ]"
+# The rank logs, not the console: once the first rank has ended mpirun aborts the job and
+# may drop the other ranks' last lines on the way to the head.
+check "ctrl-c: every rank got SIGINT" "[ \$(grep -l 'got-int' '$R'/logs/*.log | wc -l) -eq 4 ]"
+check "ctrl-c: nothing left" "wait_gone '$R' 10"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# baton launch on the namespace test bed (scripts/cluster): 3 nodes x 2 ranks reached by
+# mpirun through the `ip netns exec` rsh agent. Checks the environment matrix with host
+# names; crash, partition and hang of one node each restart the job on the 2 survivors,
+# which completes with every sample processed exactly once; the cut-off/hung node's ranks
+# fence themselves; --min-nodes not met exits 4 with a report naming the lost node; Ctrl-C
+# leaves nothing running on any node. Needs root (network namespaces).
+set -uo pipefail
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+T=$BUILD/baton-test-trainer
+export BATON_CLUSTER=bl BATON_CLUSTER_NET=10.77.7
+C=$root/scripts/cluster
+eval "$("$C" env)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+tmp=$(mktemp -d /tmp/baton-launch-52.XXXXXX)
+bg=()
+cleanup() {
+  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
+  "$C" down >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+node_pids() { for n in bl-n1 bl-n2 bl-n3; do "$C" pids "$n"; done | wc -l; }
+nothing_left() { # every node empty, and no wrapper of run $1 on the head; bounded wait
+  local end=$((SECONDS + 20)) n h
+  while :; do
+    n=$(node_pids); h=$(pgrep -f -- "exec --run-dir $1" | wc -l)
+    [ "$n" -eq 0 ] && [ "$h" -eq 0 ] && return 0
+    if [ $SECONDS -ge $end ]; then
+      echo "  left: $n processes in the nodes, $h on the head:"
+      for x in bl-n1 bl-n2 bl-n3; do for p in $("$C" pids $x); do echo "  $x: $(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-120)"; done; done
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+"$C" down >/dev/null 2>&1
+"$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
+"$C" hostfile 2 > "$tmp/hostfile"
+L=(launch --hostfile "$tmp/hostfile" --heartbeat-timeout 3s --grace 2s)
+
+# 1. Environment matrix, host names included.
+R=$tmp/env
+timeout 60 "$B" "${L[@]}" --run-dir "$R" -- \
+  sh -c 'echo "ENV $RANK $LOCAL_RANK $NODE_RANK $WORLD_SIZE $LOCAL_WORLD_SIZE $NNODES $MASTER_ADDR $BATON_NODE $(hostname)"' \
+  > "$tmp/env.out" 2> "$tmp/env.err"
+check "env: exit 0" "[ $? -eq 0 ]" || tail -20 "$tmp/env.err"
+for r in 0 1 2 3 4 5; do
+  n=$((r / 2 + 1)); l=$((r % 2))
+  check "env: rank $r on bl-n$n" "grep -qx 'bl-n$n:$r ENV $r $l $((n - 1)) 6 2 3 bl-n1 bl-n$n bl-n$n' '$tmp/env.out'"
+done
+check "env: nothing left" "nothing_left '$R'"
+
+# 2-4. One node lost three ways; the job restarts on the survivors, re-sharded from the
+# consumed count the trainer reported, and completes.
+for how in crash partition hang; do
+  R=$tmp/$how
+  ( timeout 120 "$B" "${L[@]}" --run-dir "$R" --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
+    echo $? > "$tmp/$how.rc" ) &
+  bg+=($!)
+  wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
+  "$C" "$how" bl-n3
+  wait_for 120 test -s "$tmp/$how.rc"
+  check "$how: exit 0" "[ \"\$(cat '$tmp/$how.rc')\" = 0 ]" || tail -20 "$tmp/$how.err"
+  check "$how: restart on bl-n1,bl-n2" "grep -q '\"event\":\"restart\".*\"lost\":\[\"bl-n3\"\].*\"survivors\":\[\"bl-n1\",\"bl-n2\"\]' '$R/events.jsonl'"
+  check "$how: re-sharded for 4 ranks" "[ -f '$R/shards/attempt-2/rank-3.npy' ] && [ ! -e '$R/shards/attempt-2/rank-4.npy' ]"
+  check "$how: exactly once across attempts" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
+  if [ "$how" != crash ]; then
+    check "$how: detected by heartbeat timeout" "grep -q '\"how\":\"heartbeat timeout\"' '$R/events.jsonl'"
+    "$C" heal bl-n3
+    check "$how: bl-n3's ranks fenced themselves" "wait_for 20 bash -c \"[ \\\$(grep -l 'fenced' '$R'/logs/bl-n3.*.log 2>/dev/null | wc -l) -eq 2 ]\""
+  fi
+  check "$how: nothing left on any node" "nothing_left '$R'"
+done
+
+# 5. --min-nodes not met: exit 4 and a report naming the lost node.
+R=$tmp/min
+( timeout 60 "$B" "${L[@]}" --min-nodes 3 --run-dir "$R" -- "$T" --samples 300 --step-ms 40 > "$tmp/min.out" 2> "$tmp/min.err"
+  echo $? > "$tmp/min.rc" ) &
+bg+=($!)
+wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
+"$C" crash bl-n2
+wait_for 60 test -s "$tmp/min.rc"
+check "min-nodes: exit 4" "[ \"\$(cat '$tmp/min.rc')\" = 4 ]"
+check "min-nodes: report names bl-n2" "grep -q 'lost bl-n2' '$tmp/min.err' && grep -q '\"node\" : \"bl-n2\"' '$R/report.json'"
+check "min-nodes: no restart" "! grep -q '\"event\":\"restart\"' '$R/events.jsonl'"
+check "min-nodes: nothing left" "nothing_left '$R'"
+
+# 6. Ctrl-C: every rank on every node gets SIGINT; exit 130; nothing left anywhere.
+R=$tmp/int
+setsid bash -c "timeout 60 '$B' ${L[*]} --run-dir '$R' -- sh -c 'trap \"echo got-int; exit 7\" INT; while :; do sleep 0.1; done' > '$tmp/int.out' 2> '$tmp/int.err'; echo \$? > '$tmp/int.rc'" &
+bg+=($!)
+wait_for 30 bash -c "[ \$(cat '$R'/logs/*.log 2>/dev/null | grep -c '# baton exec: attempt 1') -eq 6 ]"
+sleep 0.5 # let the shells install their INT trap (a property of the test command)
+kill -INT "$(pgrep -f -- "^$B launch --hostfile $tmp/hostfile" | head -1)"
+wait_for 30 test -s "$tmp/int.rc"
+check "ctrl-c: exit 130" "[ \"\$(cat '$tmp/int.rc')\" = 130 ]"
+check "ctrl-c: every rank got SIGINT" "[ \$(grep -l 'got-int' '$R'/logs/*.log | wc -l) -eq 6 ]"
+check "ctrl-c: nothing left on any node" "nothing_left '$R'"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

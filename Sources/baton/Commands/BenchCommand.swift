@@ -239,6 +239,7 @@ struct MatrixBench: ParsableCommand {
     @Option(name: .customLong("iters"), help: "Timed windows per pair for bandwidth.") var iterations = 10
     @Option(name: .customLong("latency-iters"), help: "Timed round trips per pair for latency.") var latencyIterations = 1000
     @Option(help: "Sends in flight per window.") var window = 64
+    @Option(help: "Sweeps over all pairs; each pair keeps its best result (noise only slows a link down).") var rounds = 3
     @Option(help: "A pair or node is slow under this fraction of the reference bandwidth.") var threshold = 0.5
     @Option(name: .customLong("latency-factor"), help: "A pair or node is slow over this many times the reference latency.")
     var latencyFactor = 3.0
@@ -253,7 +254,7 @@ struct MatrixBench: ParsableCommand {
             throw ValidationError("--threshold must be between 0 and 1, --latency-factor above 1")
         }
         let options = PairMatrixOptions(
-            bandwidthSize: bytes, latencySize: small, iterations: iterations, latencyIterations: latencyIterations, window: window)
+            bandwidthSize: bytes, latencySize: small, iterations: iterations, latencyIterations: latencyIterations, window: window, rounds: rounds)
         try runUnderMPI { comm in
             let matrix = try PairMatrixBench.run(options, on: comm)
             let findings = matrix.findings(bandwidthFraction: threshold, latencyFactor: latencyFactor)

@@ -50,8 +50,8 @@ import Testing
     }
 
     @Test func jsonStringsAreEscaped() {
-        #expect(BenchJSON.string("a\"b\\c\n").rendered() == #""a\"b\\c\n""#)
-        #expect(BenchJSON.double(.nan).rendered() == "null")
+        #expect(BenchJSON.string("a\"b\\c\n").rendered(pretty: false) == #""a\"b\\c\n""#)
+        #expect(BenchJSON.double(.nan).rendered(pretty: false) == "null")
     }
 
     @Test func plotHasLogAxesWithUnitsAndOneCurvePerPlacement() throws {

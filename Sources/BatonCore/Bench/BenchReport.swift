@@ -46,7 +46,7 @@ public enum BenchReport {
         if !isLatency { fields.append(("window", .int(result.window))) }
         fields.append(("units", .object([("size", .string("bytes")), (isLatency ? "latency" : "bandwidth", .string(isLatency ? "microseconds" : "GB/s, 1 GB = 1e9 bytes"))])))
         fields.append(("rows", .array(rows)))
-        return BenchJSON.object(fields).rendered(pretty: true)
+        return BenchJSON.object(fields).renderedRows()
     }
 
     public static func csv(_ result: PointToPointResult) -> String {
@@ -54,7 +54,7 @@ public enum BenchReport {
         var lines = [isLatency ? "size_bytes,latency_us,iterations" : "size_bytes,bandwidth_GBps,iterations"]
         for row in result.rows {
             let value = isLatency ? row.latencyMicroseconds ?? 0 : row.bandwidthGBps ?? 0
-            lines.append("\(row.sizeBytes),\(BenchJSON.double(value).rendered()),\(row.iterations)")
+            lines.append("\(row.sizeBytes),\(BenchJSON.double(value).rendered(pretty: false)),\(row.iterations)")
         }
         return lines.joined(separator: "\n")
     }
@@ -112,14 +112,14 @@ public enum BenchReport {
             ("rows", .array(rows)),
             ("avg_busbw_GBps", .double(result.averageBusBandwidthGBps)),
             ("wrong", .int(result.totalWrong)),
-        ]).rendered(pretty: true)
+        ]).renderedRows()
     }
 
     public static func csv(_ result: CollectiveResult) -> String {
         var lines = ["size_bytes,count,in_place,iterations,time_us,time_min_us,time_max_us,algbw_GBps,busbw_GBps,wrong"]
         for row in result.rows {
             let numbers = [row.timeMicroseconds, row.timeMinMicroseconds, row.timeMaxMicroseconds, row.algorithmBandwidthGBps, row.busBandwidthGBps]
-                .map { BenchJSON.double($0).rendered() }
+                .map { BenchJSON.double($0).rendered(pretty: false) }
             lines.append(([String(row.sizeBytes), String(row.count), String(row.inPlace), String(row.iterations)] + numbers + [String(row.wrong)]).joined(separator: ","))
         }
         return lines.joined(separator: "\n")

@@ -280,6 +280,6 @@ public enum PairMatrixBench {
             ("latency_us", grid(matrix.latencyMicroseconds)),
             ("outlier_nodes", .array(findings.nodes.map(outlier))),
             ("outlier_pairs", .array(findings.pairs.map(outlier))),
-        ]).rendered(pretty: true)
+        ]).renderedRows()
     }
 }

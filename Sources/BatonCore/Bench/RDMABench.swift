@@ -317,6 +317,6 @@ public enum RDMABench {
             ("device", .string(result.device)), ("port", .int(result.port)),
             ("units", .object([("bandwidth", .string("MiB/s = 2^20 B/s; Gb/s = 1e9 bit/s")), ("latency", .string("microseconds"))])),
             ("rows", .array(rows)),
-        ]).rendered(pretty: true)
+        ]).renderedRows()
     }
 }

@@ -225,6 +225,8 @@ struct GridRunCommand: ParsableCommand {
         signal(SIGINT) { _ in gridInterrupted = 1 }
         signal(SIGTERM) { _ in gridInterrupted = 1 }
         signal(SIGHUP, SIG_IGN)
+        // Leases go to each mpirun's stdin; one that has just ended must not kill the head.
+        signal(SIGPIPE, SIG_IGN)
         let stopFile = (absDir as NSString).appendingPathComponent(GridHead.stopFile)
         try? fm.removeItem(atPath: stopFile)
         scheduler.shouldStop = { gridInterrupted != 0 || fm.fileExists(atPath: stopFile) }

@@ -3,8 +3,8 @@
 # each config attempt its own mpirun job under `baton exec`. A grid of 5 checkpointing
 # configs, one node crashed / partitioned / hung mid-config (three runs). Checks: every config
 # done exactly once (one completion each), the lost node's config resumed from its checkpoint
-# on another node, every other config's attempt count is 1; the cut-off/hung node's rank
-# fenced itself; nothing is left on any node. Prints the time from failure to hand-off.
+# on another node, every other config's attempt count is 1; the cut-off node's rank fenced
+# itself, the hung one never ran to its end; nothing is left on any node. Prints the time from failure to hand-off.
 # Needs root (network namespaces). Bounded: about 75 s.
 set -uo pipefail
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
@@ -127,9 +127,16 @@ print(f"{t - failed:.1f} s to hand-off, {s - failed:.1f} s to the resumed start"
 PY
 )
   echo "  $how: $handoff"
-  if [ "$how" != crash ]; then
+  l1=$R/configs/$lost/mpirun/attempt-1/logs/g43-n2.0.log
+  if [ "$how" = partition ]; then
+    # Cut off, the wrapper runs on and fences itself when its lease runs out.
     "$C" heal g43-n2
-    check "$how: g43-n2's rank fenced itself" "wait_for 20 grep -qs 'fenced' '$R/configs/$lost/mpirun/attempt-1/logs/g43-n2.0.log'"
+    check "$how: g43-n2's rank fenced itself" "wait_for 20 grep -qs 'fenced' '$l1'"
+  elif [ "$how" = hang ]; then
+    # Woken after the hand-off, the wrapper fences at once (or its daemon, which finds
+    # mpirun gone, stops it first): the old attempt never runs to its end.
+    "$C" heal g43-n2
+    check "$how: g43-n2's old attempt stopped after waking" "wait_for 20 nodes_empty && ! grep -q 'ended with exit code 0' '$l1'"
   fi
   if [ "$how" = partition ]; then
     check "$how: no rank left on any node" "wait_for 20 no_ranks_left"

@@ -4,8 +4,10 @@
 # configs, one node crashed / partitioned / hung mid-config (three runs). Checks: every config
 # done exactly once (one completion each), the lost node's config resumed from its checkpoint
 # on another node, every other config's attempt count is 1; the cut-off node's rank fenced
-# itself, the hung one never ran to its end; nothing is left on any node. Prints the time from failure to hand-off.
-# Needs root (network namespaces). Bounded: about 75 s.
+# itself, the hung one never ran to its end; nothing is left on any node. Then the head is
+# SIGKILLed mid-grid and `--resume` finishes the grid with the same guarantee. Prints the time
+# from failure to hand-off.
+# Needs root (network namespaces). Bounded: about 2 min.
 set -uo pipefail
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -144,6 +146,36 @@ PY
     check "$how: nothing left on any node" "wait_for 20 nodes_empty"
   fi
 done
+
+# The head SIGKILLed mid-grid, then `--resume`: the attempts it left are found and stopped,
+# resume first from their checkpoints, and every config still completes exactly once.
+R=$tmp/head
+"$B" grid "$tmp/spec.yaml" --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s \
+  > "$tmp/head1.out" 2>&1 &
+hp=$!
+bg+=($hp)
+lost=
+end=$((SECONDS + 30))
+until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2); sleep 0.1; done
+check "head: a config runs on g43-n2" "[ -n '$lost' ]"
+kill -KILL "$hp"
+wait "$hp" 2>/dev/null
+timeout 80 "$B" grid --resume "$R" > "$tmp/head2.out" 2>&1
+check "head: --resume exit 0" "[ $? -eq 0 ]" || tail -30 "$tmp/head2.out"
+check "head: orphans found and stopped" "[ \$(grep -c 'orphaned on g43-n.; stopped it' '$tmp/head2.out') -eq 3 ]"
+"$B" grid results "$R" --json > "$tmp/head.json" 2>/dev/null
+check "head: exactly once, the orphaned configs resumed, the others untouched" "python3 - '$R' '$tmp/head.json' <<'PY'
+import json, sys
+run, results = sys.argv[1:]
+rows = json.load(open(results))
+assert len(rows) == 5 and all(r['status'] == 'done' for r in rows), rows
+for r in rows:
+    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
+    assert len(done) == 1, (r['id'], 'completions', done)
+    assert r['attempts'] == (2 if r['params']['score'] <= 3 else 1), r
+    assert r['resumed'] == (r['params']['score'] <= 3), r
+PY"
+check "head: nothing left on any node" "wait_for 20 nodes_empty"
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

@@ -26,6 +26,8 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Directory with rank-<r>.npy shard files (sets BATON_SHARD_FILE).") var shardDir: String?
     @Option(help: "BATON_CONFIG_ID.") var configId: String = "launch"
     @Option(help: "BATON_CONFIG (JSON).") var config: String = "{}"
+    @Option(name: .customLong("env"), help: "KEY=VALUE set for the command after the contract (repeatable; a head's overrides).")
+    var extraEnv: [String] = []
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() throws {
@@ -48,6 +50,10 @@ struct ExecCommand: ParsableCommand {
         options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
         options.grace = try seconds(grace, "grace")
         if let lease { options.lease = try seconds(lease, "lease") }
+        for kv in extraEnv {
+            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw ValidationError("--env '\(kv)': expected KEY=VALUE") }
+            options.extraEnvironment[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
+        }
         let code = ExecWrapper(options: options).run()
         throw ExitCode(code)
     }

@@ -45,6 +45,13 @@ static inline int cibv_query_gid_ex(struct ibv_context *context, uint32_t port_n
     return ibv_query_gid_ex(context, port_num, gid_index, entry, 0);
 }
 
+/* A load the compiler may not hoist out of a polling loop: RDMA-write latency waits
+ * for the peer's NIC to change a byte in registered memory, which Swift cannot mark
+ * volatile. */
+static inline uint8_t cibv_load_volatile_u8(const void *address) {
+    return *(const volatile uint8_t *)address;
+}
+
 static inline int cibv_errno(void) { return errno; }
 static inline void cibv_clear_errno(void) { errno = 0; }
 

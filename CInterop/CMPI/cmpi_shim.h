@@ -67,6 +67,26 @@ static inline MPI_Op cmpi_op_bor(void) { return MPI_BOR; }
  * that reads oddly from Swift; the count needs MPI_Get_count). */
 static inline int cmpi_status_source(const MPI_Status *s) { return s->MPI_SOURCE; }
 static inline int cmpi_status_tag(const MPI_Status *s) { return s->MPI_TAG; }
+/* The bytes a completed receive or probe delivered. MPI_Get_count(MPI_BYTE) is a
+ * library call with argument checks that costs about as much as the rest of a small
+ * receive's bookkeeping (measured ~10 ns per call here, ~4% of a 0.27 us shared-memory
+ * latency); Open MPI 2.x-5.x keep the byte count in the status itself (_ucount, what
+ * MPI_Get_count divides), so read it there. Other libraries take the portable call.
+ * Tests/MPITests checks both agree. */
+static inline long long cmpi_status_byte_count(MPI_Status *s) {
+#if defined(OPEN_MPI) && OPEN_MPI && defined(OMPI_MAJOR_VERSION) && OMPI_MAJOR_VERSION >= 2 && OMPI_MAJOR_VERSION <= 5
+    return (long long)s->_ucount;
+#else
+    int bytes = 0;
+    MPI_Get_count(s, MPI_BYTE, &bytes);
+    return bytes;
+#endif
+}
+static inline long long cmpi_status_byte_count_portable(MPI_Status *s) {
+    int bytes = 0;
+    MPI_Get_count(s, MPI_BYTE, &bytes);
+    return bytes;
+}
 static inline int cmpi_status_error(const MPI_Status *s) { return s->MPI_ERROR; }
 
 #endif

@@ -6,7 +6,9 @@ import CMPI
 /// `split` are freed (`MPI_Comm_free`) when the last reference goes, unless MPI has
 /// been finalized by then. Every communicator returns errors (`MPI_ERRORS_RETURN`).
 public final class Communicator: @unchecked Sendable {
-    @usableFromInline nonisolated(unsafe) var handle: MPI_Comm?
+    // A `let`: reading a class's `var` from inlined code costs a dynamic exclusivity
+    // check (swift_beginAccess/endAccess) on every MPI call, measurable on small messages.
+    @usableFromInline nonisolated(unsafe) let handle: MPI_Comm?
     private let owned: Bool
 
     @usableFromInline init(handle: MPI_Comm?, owned: Bool) {
@@ -16,7 +18,8 @@ public final class Communicator: @unchecked Sendable {
 
     deinit {
         if owned, !MPIEnvironment.isFinalized {
-            MPI_Comm_free(&handle)
+            var freed = handle
+            MPI_Comm_free(&freed)
         }
     }
 
@@ -90,7 +93,7 @@ public enum Source: Sendable, Equatable, ExpressibleByIntegerLiteral {
     case rank(Int)
     case any
     public init(integerLiteral value: Int) { self = .rank(value) }
-    @usableFromInline var raw: Int32 {
+    @inlinable var raw: Int32 {
         switch self {
         case .rank(let r): return Int32(clamping: r)
         case .any: return cmpi_any_source()
@@ -103,7 +106,7 @@ public enum Tag: Sendable, Equatable, ExpressibleByIntegerLiteral {
     case value(Int)
     case any
     public init(integerLiteral value: Int) { self = .value(value) }
-    @usableFromInline var raw: Int32 {
+    @inlinable var raw: Int32 {
         switch self {
         case .value(let t): return Int32(clamping: t)
         case .any: return cmpi_any_tag()
@@ -129,10 +132,9 @@ public struct Status: Sendable, Equatable {
         self.byteCount = byteCount
     }
 
-    @usableFromInline
+    @inlinable
     init(_ status: inout MPI_Status, elementSize: Int) {
-        var bytes: Int32 = 0
-        MPI_Get_count(&status, cmpi_byte(), &bytes)
+        let bytes = cmpi_status_byte_count(&status)
         source = Int(cmpi_status_source(&status))
         tag = Int(cmpi_status_tag(&status))
         byteCount = Int(bytes)

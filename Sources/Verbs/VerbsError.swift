@@ -13,6 +13,7 @@ public struct VerbsError: Error, Sendable, Equatable, CustomStringConvertible {
             case errno(Int32)
             case deviceNotFound(String)
             case invalidArgument(String)
+            case completionFailed(String)
         }
         let storage: Storage
         init(_ storage: Storage) { self.storage = storage }
@@ -23,6 +24,8 @@ public struct VerbsError: Error, Sendable, Equatable, CustomStringConvertible {
         public static func deviceNotFound(_ name: String) -> Code { Code(.deviceNotFound(name)) }
         /// An argument the bindings refused before calling C (the text says which).
         public static func invalidArgument(_ what: String) -> Code { Code(.invalidArgument(what)) }
+        /// A work request completed with an error status (the text names the status).
+        public static func completionFailed(_ what: String) -> Code { Code(.completionFailed(what)) }
 
         /// The `errno` value, when the failure came with one.
         public var errnoValue: Int32? {
@@ -35,6 +38,7 @@ public struct VerbsError: Error, Sendable, Equatable, CustomStringConvertible {
             case .errno(let value): return "\(VerbsError.errnoName(value)) (\(VerbsError.errnoText(value)))"
             case .deviceNotFound(let name): return "no RDMA device named \(name)"
             case .invalidArgument(let what): return "invalid argument: \(what)"
+            case .completionFailed(let what): return "completion with error: \(what)"
             }
         }
     }

@@ -1,3 +1,4 @@
+import BatonCore
 import CZlib
 import Foundation
 
@@ -75,22 +76,6 @@ struct DigitsData {
         }
         return (subset(order[testCount...]), subset(order[..<testCount]))
     }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator with the same output on
-/// every machine, unlike Swift's per-process-seeded Hasher.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func nextSigned() -> Double { Double(next() >> 11) / Double(1 << 52) - 1.0 }
 }
 
 enum TrainError: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import BatonCore
 /// A one-hidden-layer network: 64 inputs, `hidden` ReLU units, 10-way softmax.
 /// All parameters live in one flat array (W1, b1, W2, b2) so gradients are averaged
 /// across ranks with a single allreduce per step.
@@ -21,9 +22,9 @@ struct Network {
         var rng = SplitMix64(seed: seed)
         var p = [Double](repeating: 0, count: Self.parameterCount(hidden: hidden))
         let s1 = (6.0 / Double(Self.inputs)).squareRoot(), s2 = (6.0 / Double(hidden)).squareRoot()
-        for i in 0..<(hidden * Self.inputs) { p[i] = rng.nextSigned() * s1 }
+        for i in 0..<(hidden * Self.inputs) { p[i] = rng.signedUnit() * s1 }
         let w2 = hidden * Self.inputs + hidden
-        for i in 0..<(Self.outputs * hidden) { p[w2 + i] = rng.nextSigned() * s2 }
+        for i in 0..<(Self.outputs * hidden) { p[w2 + i] = rng.signedUnit() * s2 }
         parameters = p
     }
 

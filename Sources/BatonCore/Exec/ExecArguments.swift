@@ -22,6 +22,8 @@ public struct ExecArguments: Sendable, Equatable {
     public var shardDir: String?
     public var configID = "launch"
     public var config = "{}"
+    /// `--env KEY=VALUE` (repeatable): set for the command after the contract.
+    public var env: [String] = []
     public var command: [String] = []
 
     public init() {}
@@ -50,6 +52,10 @@ public struct ExecArguments: Sendable, Equatable {
         options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
         options.grace = try seconds(grace, "grace")
         if let lease { options.lease = try seconds(lease, "lease") }
+        for kv in env {
+            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw Invalid(description: "--env '\(kv)': expected KEY=VALUE") }
+            options.extraEnvironment[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
+        }
         return options
     }
 
@@ -91,6 +97,7 @@ public struct ExecArguments: Sendable, Equatable {
             case "--shard-dir": a.shardDir = v
             case "--config-id": a.configID = v
             case "--config": a.config = v
+            case "--env": a.env.append(v)
             default: return nil
             }
         }

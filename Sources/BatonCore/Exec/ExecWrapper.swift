@@ -25,6 +25,10 @@ public struct ExecOptions: Sendable {
     public var grace: Double = 10
     /// Poll interval for new lines of `$BATON_METRICS`.
     public var metricsPoll: Double = 0.1
+    /// Variables set after the contract's (`--env K=V`): a head that owns some of the
+    /// contract itself (the grid: a checkpoint directory stable across attempts, its own
+    /// BATON_RESUME and BATON_METRICS) passes them here.
+    public var extraEnvironment: [String: String] = [:]
     public var command: [String]
 
     public init(contract: JobContract, nodes: HostList? = nil, command: [String]) {
@@ -64,6 +68,7 @@ public final class ExecWrapper: @unchecked Sendable {
     public func commandEnvironment(base: [String: String]) -> [String: String] {
         var env = base
         for (k, v) in options.contract.environment(for: placement, firstNode: options.nodes?.hosts.first?.name) { env[k] = v }
+        for (k, v) in options.extraEnvironment { env[k] = v }
         if env["OMP_NUM_THREADS"] == nil { env["OMP_NUM_THREADS"] = "1" }
         return env
     }

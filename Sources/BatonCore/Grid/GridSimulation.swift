@@ -52,21 +52,11 @@ public enum GridSimulation {
         }
     }
 
-    /// splitmix64: a seeded generator so runs can be repeated.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    }
+    /// A seeded generator so runs can be repeated.
+    typealias Random = SplitMix64
 
     public static func run(_ s: Settings, runDir: String) throws -> Report {
-        var rng = Random(state: s.seed)
+        var rng = Random(seed: s.seed)
         let side = Int(Double(s.configs).squareRoot().rounded(.up))
         let spec = try GridSpec.parse(
             """
@@ -91,7 +81,7 @@ public enum GridSimulation {
         let executor = SimulatedGridExecutor(nodes: s.nodes, speed: s.speed, heartbeatInterval: s.heartbeatInterval, failures: failures)
         { launch in
             // Deterministic per attempt: a hash of the attempt id and the seed.
-            var r = Random(state: seedBase ^ UInt64(launch.attemptID) &* 0x2545_F491_4F6C_DD1D)
+            var r = Random(seed: seedBase ^ UInt64(launch.attemptID) &* 0x2545_F491_4F6C_DD1D)
             let d = s.minDuration + r.unit() * (s.maxDuration - s.minDuration)
             let fail = r.unit() < s.configFailureRate
             return .init(duration: d, exitCode: fail ? 1 : 0, metrics: ["score": r.unit(), "step": 100])

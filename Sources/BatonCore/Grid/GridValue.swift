@@ -69,25 +69,7 @@ public enum GridValue: Sendable, Hashable, CustomStringConvertible {
 
 /// Small JSON helpers: canonical text with a fixed key order, so that equal configs hash equal.
 enum GridJSON {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { OrderedJSON.quote(s) }
 
     /// `{"a":1,"b":"x"}` with keys sorted by their UTF-8 bytes.
     static func object(_ pairs: [(String, GridValue)]) -> String {

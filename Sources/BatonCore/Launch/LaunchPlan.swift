@@ -59,6 +59,8 @@ public struct LaunchPlanner: Sendable {
     public var masterPort: Int
     public var configID: String = "launch"
     public var extraMpirunArguments: [String] = []
+    /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
+    public var extraExecArguments: [String] = []
 
     public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
                 heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int = 29500) {
@@ -122,6 +124,7 @@ public struct LaunchPlanner: Sendable {
                  "--master-port", String(masterPort),
                  "--config-id", configID]
         if let shardDir { argv += ["--shard-dir", shardDir] }
+        argv += extraExecArguments
         argv += ["--"] + command
 
         let ranks = RankPlacement.all(hosts).map { p in

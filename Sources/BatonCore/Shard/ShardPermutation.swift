@@ -50,12 +50,7 @@ public struct ShardPermutation: Sendable, Equatable {
     }
 
     @inline(__always)
-    static func mix64(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    static func mix64(_ x: UInt64) -> UInt64 { SplitMix64.mix(x) }
 
     /// The sample id at global position `position` of the epoch's order.
     public func sample(at position: Int) -> Int {

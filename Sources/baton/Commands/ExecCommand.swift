@@ -26,6 +26,8 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Directory with rank-<r>.npy shard files (sets BATON_SHARD_FILE).") var shardDir: String?
     @Option(help: "BATON_CONFIG_ID.") var configId: String = "launch"
     @Option(help: "BATON_CONFIG (JSON).") var config: String = "{}"
+    @Option(name: .customLong("env"), help: "KEY=VALUE set for the command after the contract (repeatable; a head's overrides).")
+    var extraEnv: [String] = []
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func run() throws {
@@ -41,6 +43,7 @@ struct ExecCommand: ParsableCommand {
         a.shardDir = shardDir
         a.configID = configId
         a.config = config
+        a.env = extraEnv
         a.command = command
         let options: ExecOptions
         do {

@@ -11,7 +11,7 @@ struct GridCommand: ParsableCommand {
         commandName: "grid",
         abstract: "Run a hyperparameter grid, one config per node, handed off when a node fails.",
         discussion: """
-            baton grid SPEC --local N [--run-dir D] [--heartbeat-timeout 10s] [--detach]
+            baton grid SPEC (--hostfile F | -H h1,h2 | --local N) [--run-dir D] [--heartbeat-timeout 10s] [--detach]
             baton grid --resume D          continue after the head was stopped or killed
             baton grid plan SPEC           show the configs in the order they run
             baton grid status D            configs, nodes, recent events (--watch for a live view)
@@ -52,10 +52,10 @@ struct GridRunCommand: ParsableCommand {
     @Option(name: .customLong("local"), help: "Simulate N nodes on this machine (real processes).")
     var local: Int?
 
-    @Option(name: .customLong("hostfile"), help: "An Open MPI hostfile (needs the mpirun executor).")
+    @Option(name: .customLong("hostfile"), help: "An Open MPI hostfile: one config attempt is an mpirun job on its node(s).")
     var hostfile: String?
 
-    @Option(name: [.customShort("H"), .customLong("hosts")], help: "Hosts, Horovod style: h1:2,h2:4 (needs the mpirun executor).")
+    @Option(name: [.customShort("H"), .customLong("hosts")], help: "Hosts, Horovod style: h1:2,h2:4 (mpirun executor; ranks per node come from the spec).")
     var hosts: String?
 
     @Option(name: .customLong("run-dir"), help: "Where the run store, logs, metrics and checkpoints go.")
@@ -128,21 +128,45 @@ struct GridRunCommand: ParsableCommand {
             } catch let e as GridSpecError {
                 throw fail("\(e)\nnothing was started", ExitCodes.badInput)
             }
-            if hostfile != nil || hosts != nil {
-                throw fail(
-                    "--hostfile and -H need the mpirun executor (baton exec), which is not built into this version; "
-                        + "use --local N", ExitCodes.unavailable)
+            let given = [hostfile != nil, hosts != nil, local != nil].filter { $0 }.count
+            guard given <= 1 else { throw fail("give only one of --hostfile, -H, --local", ExitCodes.usage) }
+            var nodeNames: [String]
+            var hostSource: String
+            var executorName = "local"
+            if let local {
+                guard local > 0 else { throw fail("--local needs at least 1 node", ExitCodes.usage) }
+                nodeNames = (0..<local).map { "local-\($0)" }
+                hostSource = "--local \(local)"
+            } else {
+                let list: HostList
+                do {
+                    if let hostfile {
+                        list = try HostList.hostfile(at: hostfile)
+                        hostSource = "--hostfile \(hostfile)"
+                    } else if let hosts {
+                        list = try HostList.parseHostSpec(hosts)
+                        hostSource = "-H \(hosts)"
+                    } else if let nodelist = ProcessInfo.processInfo.environment["SLURM_JOB_NODELIST"] {
+                        list = try HostList.parseSlurmNodelist(nodelist)
+                        hostSource = "SLURM_JOB_NODELIST=\(nodelist)"
+                    } else {
+                        throw fail("give the nodes: --hostfile F, -H h1,h2, --local N, or run inside a Slurm allocation", ExitCodes.usage)
+                    }
+                } catch let e as HostListError {
+                    throw fail(e.description, ExitCodes.badInput)
+                }
+                nodeNames = list.names
+                executorName = "mpirun"
             }
-            guard let local, local > 0 else { throw fail("give the nodes: --local N", ExitCodes.usage) }
-            if local < specDoc.nodesPerConfig {
-                throw fail("the spec asks for nodes_per_config \(specDoc.nodesPerConfig) but only \(local) nodes are given", ExitCodes.badInput)
+            if nodeNames.count < specDoc.nodesPerConfig {
+                throw fail("the spec asks for nodes_per_config \(specDoc.nodesPerConfig) but only \(nodeNames.count) nodes are given", ExitCodes.badInput)
             }
             let base = ((spec as NSString).lastPathComponent as NSString).deletingPathExtension
             let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
             dir = runDir ?? "baton-runs/\(base)-\(stamp)"
             settings = GridRun.Settings(
                 specPath: spec, specText: try String(contentsOfFile: spec, encoding: .utf8),
-                nodeNames: (0..<local).map { "local-\($0)" }, hostSource: "--local \(local)", executor: "local",
+                nodeNames: nodeNames, hostSource: hostSource, executor: executorName,
                 heartbeatTimeout: hb, coolDown: cool)
             do {
                 _ = try GridRun.create(runDir: dir, settings: settings, configs: newConfigs!)
@@ -182,9 +206,10 @@ struct GridRunCommand: ParsableCommand {
         }
 
         let store = try GridStore(runDir: absDir)
-        let executor = LocalGridExecutor(
-            nodes: settings.nodeNames.count, runDir: absDir, wrapper: [GridHead.executablePath(), "grid", "_attempt"],
-            failures: failures)
+        if settings.executor != "local" && !failures.isEmpty {
+            throw fail("--fail-node works on --local runs; on real nodes, fail them yourself (e.g. scripts/cluster crash NODE)", ExitCodes.usage)
+        }
+        let executor = GridHead.executor(settings: settings, runDir: absDir, failures: failures)
         try store.commit(settings.metaOps + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
         let resumption = try GridRun.prepareResume(store: store, executor: executor, newConfigs: newConfigs)
         for (a, finished) in resumption.orphans {
@@ -200,6 +225,8 @@ struct GridRunCommand: ParsableCommand {
         signal(SIGINT) { _ in gridInterrupted = 1 }
         signal(SIGTERM) { _ in gridInterrupted = 1 }
         signal(SIGHUP, SIG_IGN)
+        // Leases go to each mpirun's stdin; one that has just ended must not kill the head.
+        signal(SIGPIPE, SIG_IGN)
         let stopFile = (absDir as NSString).appendingPathComponent(GridHead.stopFile)
         try? fm.removeItem(atPath: stopFile)
         scheduler.shouldStop = { gridInterrupted != 0 || fm.fileExists(atPath: stopFile) }
@@ -238,6 +265,19 @@ fileprivate func say(_ text: String, terminator: String) {
 /// Facts about the head process of a run.
 fileprivate enum GridHead {
     static let stopFile = "stop-requested"
+
+    /// The executor a run's settings name: `local` (simulated nodes) or `mpirun`.
+    static func executor(settings: GridRun.Settings, runDir: String, failures: [LocalGridExecutor.Failure]) -> ConfigExecutor {
+        if settings.executor == "local" {
+            return LocalGridExecutor(
+                nodes: settings.nodeNames.count, runDir: runDir, wrapper: [executablePath(), "grid", "_attempt"], failures: failures)
+        }
+        var s = MpirunGridExecutor.Settings(batonPath: executablePath())
+        s.heartbeatTimeout = settings.heartbeatTimeout
+        s.lease = settings.heartbeatTimeout
+        let hosts = HostList(hosts: settings.nodeNames.map { Host(name: $0, slots: 1) })
+        return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)
+    }
 
     static func executablePath() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -366,7 +406,7 @@ struct GridStopCommand: ParsableCommand {
         // No head: stop whatever attempts a killed head left running.
         let settings = try GridRun.Settings(meta: meta)
         let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
-        let executor = LocalGridExecutor(nodes: settings.nodeNames.count, runDir: absDir)
+        let executor = GridHead.executor(settings: settings, runDir: absDir, failures: [])
         var ops: [GridStoreOp] = []
         var stopped = 0
         for c in try store.snapshot(events: 0).configs {

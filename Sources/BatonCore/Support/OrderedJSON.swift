@@ -1,8 +1,9 @@
 import Foundation
 
 /// A JSON value whose object keys keep the order they were given in, so the output of
-/// `probe --json`, `doctor --json` and `container-flags --json` reads in a sensible order
-/// and is byte-for-byte stable (golden files compare it exactly).
+/// `probe`, `doctor`, `container-flags` and `bench` with `--json` reads in a sensible
+/// order and is byte-for-byte stable (golden files compare it exactly); Foundation's
+/// encoder sorts or shuffles keys. Non-finite numbers are written as null.
 public indirect enum OrderedJSON: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -31,7 +32,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d):
-            if d.isFinite, d == d.rounded(), abs(d) < 1e15 { out += String(Int(d)) } else { out += String(d) }
+            if !d.isFinite { out += "null" } else if d == d.rounded(), abs(d) < 1e15 { out += String(Int(d)) } else { out += String(d) }
         case .string(let s): OrderedJSON.quote(s, into: &out)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
@@ -58,6 +59,30 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         }
     }
 
+    /// One document for result tables: an object's members each on a line, and an
+    /// array inside it with one compact element per line (a row per line).
+    public func renderedRows(indent: String = "") -> String {
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            let inner = indent + "  "
+            return "[\n" + items.map { inner + $0.rendered(pretty: false) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .object(let members) where !members.isEmpty:
+            let inner = indent + "  "
+            return "{\n"
+                + members.map { inner + OrderedJSON.quote($0.0) + ": " + $0.1.renderedRows(indent: inner) }.joined(separator: ",\n")
+                + "\n" + indent + "}"
+        default:
+            return rendered(pretty: false)
+        }
+    }
+
+    /// A JSON string literal for `s`.
+    public static func quote(_ s: String) -> String {
+        var out = ""
+        quote(s, into: &out)
+        return out
+    }
+
     static func quote(_ s: String, into out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {
@@ -76,3 +101,6 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         out += "\""
     }
 }
+
+/// The bench suites' name for the shared ordered JSON value.
+public typealias BenchJSON = OrderedJSON

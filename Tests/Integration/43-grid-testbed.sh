@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# 43-grid-testbed: `baton grid --hostfile` on the 3-node namespace test bed (scripts/cluster),
+# each config attempt its own mpirun job under `baton exec`. A grid of 5 checkpointing
+# configs, one node crashed / partitioned / hung mid-config (three runs). Checks: every config
+# done exactly once (one completion each), the lost node's config resumed from its checkpoint
+# on another node, every other config's attempt count is 1; the cut-off node's rank fenced
+# itself, the hung one never ran to its end; nothing is left on any node. Then the head is
+# SIGKILLed mid-grid and `--resume` finishes the grid with the same guarantee. Prints the time
+# from failure to hand-off.
+# Needs root (network namespaces). Bounded: about 2 min.
+set -uo pipefail
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+export BATON_CLUSTER=g43 BATON_CLUSTER_NET=10.77.43
+C=$root/scripts/cluster
+eval "$("$C" env)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+tmp=$(mktemp -d /tmp/baton-grid-43.XXXXXX)
+bg=()
+cleanup() {
+  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+  for n in g43-n1 g43-n2 g43-n3; do "$C" heal "$n" >/dev/null 2>&1; done
+  "$C" down >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+nodes_empty() { [ "$(for n in g43-n1 g43-n2 g43-n3; do "$C" pids "$n"; done | wc -l)" -eq 0 ]; }
+# No wrapper or command left on any node. (After a partition, the cut-off node's Open MPI
+# daemon outlives its killed mpirun: it never learns mpirun is gone. It runs nothing.)
+no_ranks_left() {
+  local n p left=0
+  for n in g43-n1 g43-n2 g43-n3; do
+    for p in $("$C" pids "$n"); do
+      case "$(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null)" in orted*|"/bin/sh -c  orted"*|"") ;; *) left=$((left + 1)) ;; esac
+    done
+  done
+  [ "$left" -eq 0 ]
+}
+
+# A trainer that checkpoints: its step count in $BATON_CHECKPOINT_DIR/step, resumed from
+# there; metrics to $BATON_METRICS; each run to completion appends a line to `completions`.
+cat > "$tmp/trainer.sh" <<'SH'
+#!/bin/sh
+cd "$BATON_CHECKPOINT_DIR" || exit 9
+step=0; [ -f step ] && step=$(cat step)
+echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
+while [ "$step" -lt 40 ]; do
+  step=$((step + 1))
+  echo "$step" > step
+  echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
+  sleep 0.15
+done
+echo "$BATON_ATTEMPT" >> completions
+SH
+chmod +x "$tmp/trainer.sh"
+cat > "$tmp/spec.yaml" <<YAML
+command: [$tmp/trainer.sh, "{score}"]
+parameters:
+  score: {range: [1, 6]}
+objective: {metric: score, mode: max}
+YAML
+
+"$C" down >/dev/null 2>&1
+"$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
+"$C" hostfile 1 > "$tmp/hostfile"
+
+# The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none).
+config_on() {
+  python3 - "$1" "$2" <<'PY'
+import sqlite3, sys, os
+run, node = sys.argv[1:]
+try:
+    db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True, timeout=1)
+    rows = db.execute("select config_id from attempts where status='running' and (',' || nodes || ',') like ?", (f'%,{node},%',)).fetchall()
+except Exception:
+    rows = []
+for (c,) in rows:
+    try:
+        if int(open(f"{run}/configs/{c}/checkpoint/step").read()) >= 5: print(c)
+    except Exception: pass
+PY
+}
+
+for how in crash partition hang; do
+  R=$tmp/$how
+  ( timeout 90 "$B" grid "$tmp/spec.yaml" --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s \
+      > "$tmp/$how.out" 2>&1
+    echo $? > "$tmp/$how.rc" ) &
+  bg+=($!)
+  lost=
+  end=$((SECONDS + 30))
+  until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2); sleep 0.1; done
+  check "$how: a config runs on g43-n2" "[ -n '$lost' ]" || { cat "$tmp/$how.out"; continue; }
+  failed_at=$(date +%s.%N)
+  "$C" "$how" g43-n2
+  wait_for 80 test -s "$tmp/$how.rc"
+  check "$how: grid exit 0" "[ \"\$(cat '$tmp/$how.rc' 2>/dev/null)\" = 0 ]" || tail -30 "$tmp/$how.out"
+  "$B" grid results "$R" --json > "$tmp/$how.json" 2>/dev/null
+  check "$how: exactly once, resumed on a survivor, others untouched" "python3 - '$R' '$tmp/$how.json' '$lost' <<'PY'
+import json, sys
+run, results, lost = sys.argv[1:]
+rows = json.load(open(results))
+assert len(rows) == 5 and all(r['status'] == 'done' for r in rows), rows
+for r in rows:
+    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
+    assert len(done) == 1, (r['id'], 'completions', done)
+    if r['id'] == lost:
+        assert r['attempts'] == 2 and r['resumed'], r
+        assert r['nodes'][0] == ['g43-n2'] and r['nodes'][1] != ['g43-n2'], r
+        said = [l for l in open(f\"{run}/configs/{lost}/attempt-2.log\").read().splitlines() if 'resume=' in l][0]
+        assert 'resume=1 attempt=2' in said and int(said.split('start=')[1]) >= 5, said
+    else:
+        assert r['attempts'] == 1, r
+assert [r['params']['score'] for r in rows] == [5, 4, 3, 2, 1], 'sorted by the objective'
+PY"
+  handoff=$(python3 - "$R" "$failed_at" <<'PY'
+import sqlite3, sys
+run, failed = sys.argv[1], float(sys.argv[2])
+db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True)
+t = db.execute("select min(time) from events where text like '%back to the head of the queue%'").fetchone()[0]
+s = db.execute("select min(started_at) from attempts where number = 2").fetchone()[0]
+print(f"{t - failed:.1f} s to hand-off, {s - failed:.1f} s to the resumed start" if t and s else "no hand-off")
+PY
+)
+  echo "  $how: $handoff"
+  l1=$R/configs/$lost/mpirun/attempt-1/logs/g43-n2.0.log
+  if [ "$how" = partition ]; then
+    # Cut off, the wrapper runs on and fences itself when its lease runs out.
+    "$C" heal g43-n2
+    check "$how: g43-n2's rank fenced itself" "wait_for 20 grep -qs 'fenced' '$l1'"
+  elif [ "$how" = hang ]; then
+    # Woken after the hand-off, the wrapper fences at once (or its daemon, which finds
+    # mpirun gone, stops it first): the old attempt never runs to its end.
+    "$C" heal g43-n2
+    check "$how: g43-n2's old attempt stopped after waking" "wait_for 20 nodes_empty && ! grep -q 'ended with exit code 0' '$l1'"
+  fi
+  if [ "$how" = partition ]; then
+    check "$how: no rank left on any node" "wait_for 20 no_ranks_left"
+  else
+    check "$how: nothing left on any node" "wait_for 20 nodes_empty"
+  fi
+done
+
+# The head SIGKILLed mid-grid, then `--resume`: the attempts it left are found and stopped,
+# resume first from their checkpoints, and every config still completes exactly once.
+R=$tmp/head
+"$B" grid "$tmp/spec.yaml" --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s \
+  > "$tmp/head1.out" 2>&1 &
+hp=$!
+bg+=($hp)
+lost=
+end=$((SECONDS + 30))
+until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2); sleep 0.1; done
+check "head: a config runs on g43-n2" "[ -n '$lost' ]"
+kill -KILL "$hp"
+wait "$hp" 2>/dev/null
+timeout 80 "$B" grid --resume "$R" > "$tmp/head2.out" 2>&1
+check "head: --resume exit 0" "[ $? -eq 0 ]" || tail -30 "$tmp/head2.out"
+check "head: orphans found and stopped" "[ \$(grep -c 'orphaned on g43-n.; stopped it' '$tmp/head2.out') -eq 3 ]"
+"$B" grid results "$R" --json > "$tmp/head.json" 2>/dev/null
+check "head: exactly once, the orphaned configs resumed, the others untouched" "python3 - '$R' '$tmp/head.json' <<'PY'
+import json, sys
+run, results = sys.argv[1:]
+rows = json.load(open(results))
+assert len(rows) == 5 and all(r['status'] == 'done' for r in rows), rows
+for r in rows:
+    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
+    assert len(done) == 1, (r['id'], 'completions', done)
+    assert r['attempts'] == (2 if r['params']['score'] <= 3 else 1), r
+    assert r['resumed'] == (r['params']['score'] <= 3), r
+PY"
+check "head: nothing left on any node" "wait_for 20 nodes_empty"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

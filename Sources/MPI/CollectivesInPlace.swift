@@ -12,11 +12,7 @@ extension Communicator {
     public func allGather<B: MPIMutableBuffer>(inPlace buffer: inout B) throws(MPIError) {
         let ranks = size
         try buffer.withUnsafeMutableBufferPointer { (p) throws(MPIError) in
-            guard p.count % ranks == 0 else {
-                throw .invalid("MPI_Allgather", "buffer has \(p.count) elements, not a multiple of \(ranks) ranks")
-            }
-            _ = try mpiCount(p.count, "MPI_Allgather")
-            let block = Int32(p.count / ranks)
+            let block = try blockCount(p.count, over: ranks, "MPI_Allgather")
             let dt = B.Element.mpiDatatype.raw
             try check(MPI_Allgather(cmpi_in_place(), 0, dt, p.mpiAddress, block, dt, handle), "MPI_Allgather")
         }
@@ -30,11 +26,7 @@ extension Communicator {
     public func reduceScatterBlock<B: MPIMutableBuffer>(inPlace buffer: inout B, op: ReductionOp) throws(MPIError) {
         let ranks = size
         try buffer.withUnsafeMutableBufferPointer { (p) throws(MPIError) in
-            guard p.count % ranks == 0 else {
-                throw .invalid("MPI_Reduce_scatter_block", "buffer has \(p.count) elements, not a multiple of \(ranks) ranks")
-            }
-            _ = try mpiCount(p.count, "MPI_Reduce_scatter_block")
-            let block = Int32(p.count / ranks)
+            let block = try blockCount(p.count, over: ranks, "MPI_Reduce_scatter_block")
             try check(
                 MPI_Reduce_scatter_block(cmpi_in_place(), p.mpiAddress, block, B.Element.mpiDatatype.raw, op.raw, handle),
                 "MPI_Reduce_scatter_block")
@@ -49,11 +41,7 @@ extension Communicator {
     public func allToAll<B: MPIMutableBuffer>(inPlace buffer: inout B) throws(MPIError) {
         let ranks = size
         try buffer.withUnsafeMutableBufferPointer { (p) throws(MPIError) in
-            guard p.count % ranks == 0 else {
-                throw .invalid("MPI_Alltoall", "buffer has \(p.count) elements, not a multiple of \(ranks) ranks")
-            }
-            _ = try mpiCount(p.count, "MPI_Alltoall")
-            let block = Int32(p.count / ranks)
+            let block = try blockCount(p.count, over: ranks, "MPI_Alltoall")
             let dt = B.Element.mpiDatatype.raw
             try check(MPI_Alltoall(cmpi_in_place(), 0, dt, p.mpiAddress, block, dt, handle), "MPI_Alltoall")
         }

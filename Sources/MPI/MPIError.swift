@@ -100,6 +100,17 @@ func mpiCount(_ count: Int, _ function: StaticString) throws(MPIError) -> Int32 
     return Int32(truncatingIfNeeded: count)
 }
 
+/// The per-rank block count of a buffer split evenly over `ranks`, refusing a buffer
+/// that does not divide or whose total count does not fit MPI's `int`.
+@inlinable
+func blockCount(_ count: Int, over ranks: Int, _ function: StaticString) throws(MPIError) -> Int32 {
+    guard count % ranks == 0 else {
+        throw .invalid(function, "buffer has \(count) elements, not a multiple of \(ranks) ranks")
+    }
+    _ = try mpiCount(count, function)
+    return Int32(count / ranks)
+}
+
 extension MPIError {
     @usableFromInline
     static func countTooLarge(_ count: Int, _ function: StaticString) -> MPIError {

@@ -27,21 +27,23 @@ let package = Package(
             name: "CIBVerbs", path: "CInterop/CIBVerbs", pkgConfig: "libibverbs",
             providers: [.apt(["libibverbs-dev"])]),
         .systemLibrary(
-            name: "CRDMACM", path: "CInterop/CRDMACM", pkgConfig: "librdmacm",
-            providers: [.apt(["librdmacm-dev"])]),
-        .systemLibrary(
             name: "CZlib", path: "CInterop/CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
 
         // Bindings: reusable on their own, no knowledge of Baton, no C type in public API.
         .target(name: "MPI", dependencies: ["CMPI"]),
-        .target(name: "Verbs", dependencies: ["CIBVerbs", "CRDMACM"]),
+        .target(name: "Verbs", dependencies: ["CIBVerbs"]),
+
+        // The per-rank wrapper and what it shares with the head: the wire format, host
+        // lists, the environment contract, process primitives. FoundationEssentials only,
+        // so `baton-exec`, which every rank starts, loads little (docs/launch.md, "Overhead").
+        .target(name: "BatonExec"),
 
         // The launcher library: everything the CLI does, testable without the CLI.
         .target(
             name: "BatonCore",
             dependencies: [
-                "MPI", "Verbs",
+                "BatonExec", "MPI", "Verbs",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
@@ -50,15 +52,14 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "MPI",
+                "BatonCore", "BatonExec", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // The per-rank wrapper alone (`baton exec`'s code, linked in Shared/): what `baton
-        // launch` starts on every rank when it sits beside `baton`. No dependencies and only
-        // FoundationEssentials (BATON_LEAN), so it starts in a third of the time of `baton`
-        // (docs/launch.md, "Overhead").
-        .executableTarget(name: "baton-exec", swiftSettings: [.define("BATON_LEAN")]),
+        // The per-rank wrapper alone: what `baton launch` starts on every rank when it sits
+        // beside `baton`. It links BatonExec only, so it starts in a third of the time of
+        // `baton exec` (same code, same options).
+        .executableTarget(name: "baton-exec", dependencies: ["BatonExec"]),
 
         // A small data-parallel trainer used by the launch and grid tests.
         .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
@@ -74,7 +75,7 @@ let package = Package(
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "DigitsTrainTests", dependencies: ["digits-train"]),
         .testTarget(name: "VerbsTests", dependencies: ["Verbs"]),
-        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "MPI"]),
+        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "BatonExec", "MPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BatonCore
+@testable import BatonExec
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -80,8 +80,8 @@ struct GridSchedulerTests {
         #expect(h.executor.launches.dropFirst(4).first?.configID == c.id)
         #expect(c.attemptRecords[1].startedAt == 10)
         let relaunch = try #require(h.executor.launches.last { $0.configID == c.id })
-        #expect(relaunch.environment["BATON_RESUME"] == "1")
-        #expect(relaunch.environment["BATON_ATTEMPT"] == "2")
+        #expect(relaunch.resume)
+        #expect(relaunch.attempt == 2)
         #expect(try Self.successfulRuns(h).values.allSatisfy { $0 == 1 })
         #expect(snap.nodes.first { $0.name == "sim1" }?.state == .dead)
         #expect(!h.executor.launches.contains { $0.nodes == [1] && $0.attemptID > c.attemptRecords[0].id })
@@ -175,7 +175,7 @@ struct GridSchedulerTests {
         #expect(relaunched.isDisjoint(with: doneBefore))
         // Orphans go first and resume from their checkpoints.
         #expect(Set(executor.launches.prefix(3).map(\.configID)) == runningBefore)
-        #expect(executor.launches.prefix(3).allSatisfy { $0.environment["BATON_RESUME"] == "1" })
+        #expect(executor.launches.prefix(3).allSatisfy { $0.resume })
         let after = try store.snapshot()
         #expect(after.configs.allSatisfy { $0.status == .done })
         for c in after.configs { #expect(c.attemptRecords.filter { $0.status == "done" }.count == 1) }

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 @testable import BatonCore
+@testable import BatonExec
 
 @Suite struct LaunchPlanTests {
-    let hosts = HostList(hosts: [Host(name: "n1", slots: 2), Host(name: "n2", slots: 2), Host(name: "n3", slots: 2)])
+    let hosts = HostList(hosts: [BatonExec.Host(name: "n1", slots: 2), BatonExec.Host(name: "n2", slots: 2), BatonExec.Host(name: "n3", slots: 2)])
 
     @Test func placementIsBySlotWithNodeRanks() {
         let all = RankPlacement.all(hosts)
@@ -98,7 +99,7 @@ import Testing
 }
 
 @Suite struct HeartbeatMonitorTests {
-    let hosts = HostList(hosts: [Host(name: "n1", slots: 2), Host(name: "n2", slots: 1)])
+    let hosts = HostList(hosts: [BatonExec.Host(name: "n1", slots: 2), BatonExec.Host(name: "n2", slots: 1)])
 
     func line(_ kind: TaggedLine.Kind, _ node: String, _ rank: Int, _ payload: String = "") -> TaggedLine {
         TaggedLine(kind: kind, node: node, rank: rank, payload: payload)
@@ -150,7 +151,7 @@ import Testing
         m.record(line(.exit, "n2", 2, "code=3"), at: 2)
         m.record(line(.exit, "n1", 1, "code=0"), at: 3)
         #expect(m.firstFailure?.rank == 2)
-        #expect(m.firstFailure?.status == "code=3")
+        #expect(m.firstFailure?.exit == RankExit(status: .exited(3)))
     }
 
     @Test func silentNodesAreThoseThatNeverSpokeOfTheirEnd() {
@@ -163,7 +164,51 @@ import Testing
         let ompi = ["ORTE has lost communication with a remote daemon.", "  HNP daemon   : [[2220,0],0] on node vm",
                     "  Remote daemon: [[2220,0],3] on node local-2"]
         #expect(nodesNamedLost(inMpirunOutput: ompi) == ["local-2"])
-        #expect(nodesNamedLost(inMpirunOutput: ["baton-agent: node bx-n3 lost: its daemon was killed (SIGKILL)"]) == ["bx-n3"])
+        // An agent's own words are not trusted (ssh prints none); its end is judged instead.
+        #expect(nodesNamedLost(inMpirunOutput: ["baton-agent: node bx-n3 lost: its daemon was killed (SIGKILL)"]).isEmpty)
         #expect(nodesNamedLost(inMpirunOutput: ["  Remote daemon: [[1,0],3] on node x"]).isEmpty)
+    }
+
+    @Test func exitPayloadsRoundTripAndTellATeardownFromAFailure() {
+        for e in [RankExit(status: .exited(0)), RankExit(status: .exited(3)), RankExit(status: .signaled(9)),
+                  RankExit(status: .exited(143), after: SIGTERM), RankExit(status: .signaled(15), after: SIGINT)] {
+            #expect(RankExit.decode(e.payload) == e, "\(e.payload)")
+        }
+        #expect(RankExit(status: .exited(3)).failedByItself)
+        #expect(!RankExit(status: .exited(143), after: SIGTERM).failedByItself)
+        #expect(RankExit(status: .exited(0), after: SIGTERM).payload == "code=0")
+        #expect(RankExit.decode("nonsense") == nil)
+    }
+
+    @Test func simulatedNodesHaveLoopbackAddressesOfTheirOwnAndPlansUseThem() {
+        #expect(LocalNodes.address(of: "local-0") == "127.1.0.1")
+        #expect(LocalNodes.address(of: "local-251") == "127.1.1.2")
+        #expect(LocalNodes.address(of: "local-01") == nil)
+        #expect(LocalNodes.address(of: "node1") == nil)
+        let p = LaunchPlanner(mode: .local(agentPath: "/r/local/rsh-agent"), command: ["true"], runDir: "/r", batonPath: "/bin/baton")
+        let plan = p.plan(hosts: LocalNodes.hosts(count: 2), attempt: 1, shardDir: nil, port: 40001)
+        #expect(plan.ranks.allSatisfy { $0.environment["MASTER_ADDR"] == "127.1.0.1" && $0.environment["MASTER_PORT"] == "40001" })
+        let i = plan.mpirun.firstIndex(of: "--master-addr")
+        #expect(i != nil && plan.mpirun[i! + 1] == "127.1.0.1")
+        #expect(plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] == "/r#1")
+    }
+
+    @Test func freePortsAreNeverHandedToTwoRunningAttempts() {
+        let ports = (0..<20).map { _ in MasterPort.reserve(near: "127.1.0.1") }
+        #expect(Set(ports).count == 20)
+        #expect(ports.allSatisfy { $0 > 1024 })
+        ports.forEach(MasterPort.release)
+    }
+
+    @Test func slurmTasksPerNodeInAllItsForms() throws {
+        #expect(try HostSource.slurmTasksPerNode("2(x3)", nodes: 3) == [2, 2, 2])
+        #expect(try HostSource.slurmTasksPerNode("4,2(x2)", nodes: 3) == [4, 2, 2])
+        #expect(try HostSource.slurmTasksPerNode("2", nodes: 4) == [2, 2, 2, 2])
+        #expect(throws: HostListError.self) { try HostSource.slurmTasksPerNode("2(x2)", nodes: 3) }
+        #expect(throws: HostListError.self) { try HostSource.slurmTasksPerNode("2(y2)", nodes: 2) }
+        let s = try HostSource.resolve(hostfile: nil, hosts: nil, local: nil,
+                                       environment: ["SLURM_JOB_NODELIST": "sl[1-3]", "SLURM_TASKS_PER_NODE": "2(x3)"])
+        #expect(s.hosts.hosts.map(\.spec) == ["sl1:2", "sl2:2", "sl3:2"])
+        #expect(throws: HostListError.self) { try HostSource.resolve(hostfile: nil, hosts: "a", local: 2, environment: [:]) }
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import BatonCore
+@testable import BatonExec
 
 @Suite struct TaggedLineTests {
     @Test func encodeDecodeRoundTrip() {

@@ -11,9 +11,12 @@ public struct AttemptLaunch: Sendable {
     /// Node indices (into the executor's node list) the attempt runs on.
     public var nodes: [Int]
     public var ranksPerNode: Int
-    /// Contract variables: BATON_CONFIG, BATON_CONFIG_ID, BATON_CHECKPOINT_DIR, BATON_RESUME,
-    /// BATON_ATTEMPT, BATON_METRICS, BATON_RUN_DIR, ...
-    public var environment: [String: String]
+    /// The grid's extension of the environment contract (`JobContract` builds it): the
+    /// config's parameters (BATON_CONFIG), BATON_RESUME, and below the checkpoint
+    /// directory stable across attempts and the attempt's metrics file.
+    public var paramsJSON: String
+    public var resume: Bool
+    public var checkpointDir: String?
     /// Where the attempt's output goes (nil: discarded, as in simulation).
     public var logPath: String?
     public var metricsPath: String?
@@ -64,8 +67,9 @@ public enum ExecutorEvent: Sendable {
 /// Starts configs' attempts on nodes and reports what happens to them. The scheduler calls
 /// it from one thread; implementations need not be thread-safe.
 ///
-/// Implementations: `SimulatedGridExecutor` (in-process, fake jobs, for scale tests),
-/// `LocalGridExecutor` (real processes on this machine, one simulated node each).
+/// Implementations: `MpirunGridExecutor` (every attempt an mpirun job under `baton exec`,
+/// on real hosts, the test bed, Slurm or `--local` simulated nodes alike) and
+/// `SimulatedGridExecutor` (in-process, fake jobs, for scale tests of the scheduler).
 public protocol ConfigExecutor: AnyObject {
     /// Node names, indexed as the scheduler indexes them.
     var nodeNames: [String] { get }

@@ -508,25 +508,21 @@ public final class GridScheduler {
             "started \(c.id) on \(names) (attempt \(number)\(resumed ? ", resumed" : "")) \(c.summary)")
         dispatches += 1
 
-        var env: [String: String] = [
-            "BATON_CONFIG_ID": c.id, "BATON_CONFIG": c.paramsJSON, "BATON_ATTEMPT": String(number),
-            "BATON_RESUME": resumed ? "1" : "0", "BATON_RESTART_COUNT": String(number - 1), "BATON_NODE": names,
-        ]
         var logPath: String?
         var metricsPath: String?
+        var checkpointDir: String?
         if let runDir = options.runDir {
             let dir = GridRunLayout.configDir(runDir, c.id)
-            env["BATON_RUN_DIR"] = runDir
-            env["BATON_CHECKPOINT_DIR"] = GridRunLayout.checkpointDir(runDir, c.id)
+            checkpointDir = GridRunLayout.checkpointDir(runDir, c.id)
             metricsPath = (dir as NSString).appendingPathComponent("attempt-\(number).metrics.jsonl")
             logPath = (dir as NSString).appendingPathComponent("attempt-\(number).log")
-            env["BATON_METRICS"] = metricsPath
         }
         actions.append(
             .start(
                 AttemptLaunch(
                     attemptID: id, configID: c.id, attempt: number, argv: c.argv, nodes: chosen,
-                    ranksPerNode: options.ranksPerNode, environment: env, logPath: logPath, metricsPath: metricsPath,
+                    ranksPerNode: options.ranksPerNode, paramsJSON: c.paramsJSON, resume: resumed, checkpointDir: checkpointDir,
+                    logPath: logPath, metricsPath: metricsPath,
                     timeout: options.timeout)))
     }
 

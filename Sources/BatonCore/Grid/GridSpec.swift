@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 import Yams
 
@@ -242,7 +243,7 @@ private struct SpecParser {
             case "ranks_per_node": ranksPerNode = try positiveInt(value, what: "'ranks_per_node'")
             case "max_retries": maxRetries = try positiveInt(value, what: "'max_retries'", allowZero: true)
             case "timeout":
-                guard let s = value.string, let d = GridDuration.parse(s), d > 0 else {
+                guard let s = value.string, let d = parseDuration(s), d > 0 else {
                     throw fail("'timeout' must be a duration such as 90s, 30m or 2h", value)
                 }
                 timeout = d
@@ -412,18 +413,6 @@ private struct SpecParser {
     }
 }
 
-/// Durations as users write them: `10s`, `1.5m`, `2h`, `500ms`, or plain seconds.
-public enum GridDuration {
-    public static func parse(_ text: String) -> Double? {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, factor) in units where t.hasSuffix(suffix) {
-            if let v = Double(t.dropLast(suffix.count)), v.isFinite, v >= 0 { return v * factor }
-        }
-        if let v = Double(t), v.isFinite, v >= 0 { return v }
-        return nil
-    }
-}
 
 /// `{name}` placeholders in command words.
 public enum GridCommandTemplate {

@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 
 #if canImport(Glibc)
@@ -7,21 +8,21 @@ import Foundation
 /// Runs each config attempt as its own mpirun job on its node(s), every rank under
 /// `baton exec`, through the launch code: `LaunchPlanner` builds the argv, `LaunchSupervisor`
 /// (with no restart of its own) runs the one attempt, renews its leases, watches the
-/// wrappers' heartbeats and mpirun's output, tears it down, and waits out the lease of a
-/// silent node before it returns.
+/// wrappers' heartbeats, mpirun's output and its agents, tears it down, and waits out the
+/// lease of a silent node before it returns. The grid's only executor for real processes:
+/// hosts from a hostfile, `-H`, Slurm or `--local N` differ only in the plan's mode.
 ///
-/// - Environment: the grid's contract (`AttemptLaunch.environment`: BATON_CONFIG,
-///   BATON_CONFIG_ID, BATON_CHECKPOINT_DIR stable across attempts, BATON_RESUME,
-///   BATON_ATTEMPT, BATON_METRICS, ...) reaches every rank as `baton exec --env K=V`, set
-///   after the wrapper's own contract. The launch run directory of attempt N of a config is
-///   `configs/<id>/mpirun/attempt-N` (its events, report, per-rank logs).
+/// - Contract: the grid's extension (the config's parameters, a checkpoint directory stable
+///   across attempts, the attempt's metrics file, BATON_RESUME) goes into the plan, which
+///   passes it to every wrapper as `baton exec` options; rank 0's wrapper forwards the
+///   metrics file to the head while the attempt runs. The launch run directory of attempt
+///   N of a config is `configs/<id>/mpirun/attempt-N` (its events, report, per-rank logs).
 /// - Liveness: one supervisor thread per attempt. While it runs, the scheduler gets a
-///   heartbeat for the attempt's nodes (the supervisor applies the same
-///   `--heartbeat-timeout` to the real heartbeats). When it ends with nodes lost, the
-///   scheduler gets `nodeLost(fenced: true)`: either mpirun named the node's daemon lost
-///   (a crash: the wrappers lost their stdin with it and nothing can run on), or the node
-///   went silent and the supervisor already waited out its lease (so the old attempt has
-///   fenced itself). The config then moves at once.
+///   heartbeat for the attempt's nodes. When it ends with nodes lost, the scheduler gets
+///   `nodeLost(fenced: true)`: the supervisor has already made sure nothing of the attempt
+///   can still run (the node's processes are gone, or their lease has run out).
+/// - Fault injection (`--fail-node`, `kill-node`) reaches nodes this machine can signal:
+///   simulated nodes (their sessions).
 public final class MpirunGridExecutor: ConfigExecutor {
     public struct Settings: Sendable {
         public var batonPath: String
@@ -33,12 +34,30 @@ public final class MpirunGridExecutor: ConfigExecutor {
         public var lease: Double = 10
         public var grace: Double = 5
         public var startupTimeout: Double = 30
+        /// Injected node failures (simulated nodes only).
+        public var failures: [Failure] = []
         /// mpirun's environment (the head's, without the variables of an MPI job it runs in).
         public var environment: [String: String]
 
         public init(batonPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
             self.batonPath = batonPath
-            self.environment = environment.filter { !LocalGridExecutor.isMPIJobVariable($0.key) }
+            self.environment = environment.filter { !MpirunGridExecutor.isMPIJobVariable($0.key) }
+        }
+    }
+
+    /// `--fail-node NODE --fail-after T`: the node's processes get `signal` (SIGKILL: a
+    /// crash, SIGSTOP: a hang) T after the first attempt started, and it fails its health
+    /// checks for `downFor`.
+    public struct Failure: Sendable {
+        public var node: Int
+        public var after: Double
+        public var signal: Int32
+        public var downFor: Double
+        public init(node: Int, after: Double, signal: Int32 = SIGKILL, downFor: Double = 30) {
+            self.node = node
+            self.after = after
+            self.signal = signal
+            self.downFor = downFor
         }
     }
 
@@ -47,6 +66,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         let supervisor: LaunchSupervisor
         let done = Locked<LaunchReport?>(nil)
         var lastBeat = 0.0
+        var sessionReported = false
         init(launch: AttemptLaunch, supervisor: LaunchSupervisor) {
             self.launch = launch
             self.supervisor = supervisor
@@ -62,13 +82,30 @@ public final class MpirunGridExecutor: ConfigExecutor {
     var attempts: [Int64: Attempt] = [:]
     var pendingEvents: [ExecutorEvent] = []
     let token: String
+    var failures: [Failure]
+    var failuresBase: Double?
+    var downUntil: [String: Double] = [:]
 
     public init(hosts: HostList, runDir: String, settings: Settings) {
         self.hosts = hosts
         nodeNames = hosts.names
         self.runDir = runDir
         self.settings = settings
+        failures = settings.failures
         token = runDir
+    }
+
+    /// Variables that tie a process to a running MPI job (set by mpirun, or by MPI_Init in a
+    /// singleton). A head started under mpirun, or a test process that initialised MPI, must
+    /// not pass them on: the config's own mpirun would take itself for part of that job
+    /// (seen: it exits 1). User settings (other OMPI_MCA_*, OMPI_ALLOW_*) pass through.
+    static func isMPIJobVariable(_ key: String) -> Bool {
+        let prefixes = [
+            "PMIX_", "OPAL_", "OMPI_COMM_WORLD_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix", "OMPI_MCA_initial_wdir",
+            "OMPI_MCA_shmem_", "OMPI_UNIVERSE_SIZE", "OMPI_FIRST_RANKS", "OMPI_NUM_APP_CTX", "OMPI_APP_CTX_NUM_PROCS",
+            "OMPI_FILE_LOCATION", "OMPI_ARGV", "OMPI_COMMAND", "BATON_ATTEMPT_TOKEN", "BATON_AGENT_NODE",
+        ]
+        return prefixes.contains { key.hasPrefix($0) }
     }
 
     public func now() -> Double { wallOrigin + (monotonicNow() - origin) }
@@ -79,23 +116,36 @@ public final class MpirunGridExecutor: ConfigExecutor {
 
     func tokenValue(_ attemptID: Int64) -> String { "\(token)#\(attemptID)" }
 
+    /// Where simulated nodes keep their agent and session files.
+    var localDir: String? {
+        if case .local(let agent) = settings.mode { return parentDirectory(agent) }
+        return nil
+    }
+
     /// The plan of one attempt (also what a dry run would show).
     func planner(for launch: AttemptLaunch) -> LaunchPlanner {
         var p = LaunchPlanner(
             mode: settings.mode, command: launch.argv, runDir: Self.launchDir(runDir, launch.configID, launch.attempt),
             batonPath: settings.batonPath, mpirunPath: settings.mpirunPath, heartbeat: settings.heartbeat,
             lease: settings.lease, grace: settings.grace)
+        p.execPath = LaunchPlanner.leanWrapper(beside: settings.batonPath)
         p.configID = launch.configID
-        var env = launch.environment
-        env["BATON_GRID_ATTEMPT"] = tokenValue(launch.attemptID)
-        p.extraExecArguments = env.sorted { $0.key < $1.key }.flatMap { ["--env", "\($0.key)=\($0.value)"] }
+        p.configJSON = launch.paramsJSON
+        p.checkpointDir = launch.checkpointDir
+        p.metricsFile = launch.metricsPath
+        p.resume = launch.resume
         return p
     }
 
     public func start(_ launch: AttemptLaunch) throws {
         try FileManager.default.createDirectory(
             atPath: GridRunLayout.checkpointDir(runDir, launch.configID), withIntermediateDirectories: true)
-        let list = HostList(hosts: launch.nodes.map { Host(name: nodeNames[$0], slots: max(1, launch.ranksPerNode)) })
+        if failuresBase == nil { failuresBase = now() }
+        if let down = launch.nodes.first(where: { isMarkedDown(nodeNames[$0]) }) {
+            pendingEvents.append(.nodeLost(attemptID: launch.attemptID, node: down, reason: "the node is down", fenced: true))
+            return
+        }
+        let list = HostList(hosts: launch.nodes.map { BatonExec.Host(name: nodeNames[$0], slots: max(1, launch.ranksPerNode)) })
         var options = LaunchOptions(hosts: list, planner: planner(for: launch))
         options.maxRestarts = 0
         options.heartbeatTimeout = settings.heartbeatTimeout
@@ -133,11 +183,21 @@ public final class MpirunGridExecutor: ConfigExecutor {
             var out = pendingEvents
             pendingEvents.removeAll()
             let t = now()
+            injectFailures(t)
             for (id, a) in attempts.sorted(by: { $0.key < $1.key }) {
                 if let report = a.done.get {
                     attempts.removeValue(forKey: id)
                     out.append(event(for: a, report))
-                } else if t - a.lastBeat >= 0.5 {
+                    continue
+                }
+                // A simulated node's session, once its agent has started: what `kill-node`
+                // and `status` show.
+                if !a.sessionReported, let dir = localDir, let first = a.launch.nodes.first,
+                   let sid = LocalNodes.session(of: nodeNames[first], dir: dir) {
+                    a.sessionReported = true
+                    out.append(.started(attemptID: id, pid: getpid(), session: sid))
+                }
+                if t - a.lastBeat >= 0.5 {
                     a.lastBeat = t
                     for n in a.launch.nodes { out.append(.heartbeat(attemptID: id, node: n)) }
                 }
@@ -147,63 +207,70 @@ public final class MpirunGridExecutor: ConfigExecutor {
         }
     }
 
+    func injectFailures(_ t: Double) {
+        guard !failures.isEmpty, let base = failuresBase, let dir = localDir else { return }
+        let due = failures.filter { base + $0.after <= t }
+        failures.removeAll { base + $0.after <= t }
+        for f in due {
+            let name = nodeNames[f.node]
+            downUntil[name] = t + f.downFor
+            LocalNodes.signal(node: name, dir: dir, f.signal)
+        }
+    }
+
     /// What the scheduler hears of an attempt the supervisor has finished.
     func event(for a: Attempt, _ report: LaunchReport) -> ExecutorEvent {
         let launch = a.launch
         let record = report.attempts.last
-        let lines = GridAttemptConsole.tail(launch.logPath, lines: 20)
-        if let record, record.outcome == "nodes lost", let lost = record.lost.first,
+        let lines = GridFiles.tail(launch.logPath, lines: 20)
+        if let record, record.outcome == .nodesLost, let lost = record.lost.first,
             let node = nodeNames.firstIndex(of: lost.node)
         {
             return .nodeLost(attemptID: launch.attemptID, node: node,
                 reason: "\(lost.cause), \(String(format: "%.1f", lost.detectionSeconds)) s after its last line",
                 fenced: true)
         }
-        let metrics = LocalGridExecutor.readMetrics(launch.metricsPath)
-        if report.result == "completed" {
+        let metrics = GridFiles.readMetrics(launch.metricsPath)
+        if report.result == .completed {
             return .exited(attemptID: launch.attemptID, AttemptExit(code: 0, metrics: metrics, lastLines: lines))
         }
-        var code: Int32 = 1
-        var signal: Int32?
-        if let status = record?.failedStatus {
-            // `code=N` or `signal=S ...` from the wrapper's exit line.
-            for word in status.split(separator: " ") {
-                if word.hasPrefix("code="), let c = Int32(word.dropFirst(5)) { code = c }
-                if word.hasPrefix("signal="), let s = Int32(word.dropFirst(7)) { signal = s }
-            }
-        }
-        if code == 0 { code = 1 }
         var tail = lines
         tail.append("baton: \(report.reason)")
-        return .exited(attemptID: launch.attemptID, AttemptExit(code: signal == nil ? code : nil, signal: signal, metrics: metrics, lastLines: tail))
+        switch record?.failedExit?.status {
+        case .signaled(let s)?:
+            return .exited(attemptID: launch.attemptID, AttemptExit(code: nil, signal: s, metrics: metrics, lastLines: tail))
+        case .exited(let c)?:
+            return .exited(attemptID: launch.attemptID, AttemptExit(code: c == 0 ? 1 : c, metrics: metrics, lastLines: tail))
+        case nil:
+            return .exited(attemptID: launch.attemptID, AttemptExit(code: 1, metrics: metrics, lastLines: tail))
+        }
     }
 
-    /// A node is usable again when a one-rank mpirun on it runs `true` within 20 s.
+    /// Down by an injected failure or a `kill-node --down-for` marker.
+    func isMarkedDown(_ name: String) -> Bool {
+        if let until = downUntil[name], until > now() { return true }
+        return GridFiles.downUntil(runDir: runDir, node: name).map { $0 > now() } ?? false
+    }
+
+    /// A node is usable again when it is not marked down and a one-rank mpirun on it runs
+    /// `true` within 20 s.
     public func healthCheck(node: Int) -> Bool {
+        if isMarkedDown(nodeNames[node]) { return false }
         var argv = [settings.mpirunPath, "--host", "\(nodeNames[node]):1", "-np", "1"]
-        if case .local(let agent) = settings.mode { argv += ["--mca", "plm_rsh_agent", agent] }
+        if case .local(let agent) = settings.mode { argv += ["--mca", "plm_rsh_agent", agent, "--oversubscribe"] }
         argv.append("true")
-        guard let child = try? ChildProcess.spawn(argv, environment: settings.environment, stdin: .null, stdout: .null, stderr: .null)
-        else { return false }
-        let deadline = monotonicNow() + 20
-        while monotonicNow() < deadline {
-            if let st = child.poll() { return st == .exited(0) }
-            usleep(50_000)
-        }
-        _ = child.signal(SIGKILL)
-        let d2 = monotonicNow() + 2
-        while child.poll() == nil && monotonicNow() < d2 { usleep(20_000) }
-        return false
+        guard let out = try? ChildProcess.run(argv, environment: settings.environment, timeout: 20) else { return false }
+        if let dir = localDir { LocalNodes.clean(node: nodeNames[node], dir: dir) }
+        return out.status == .exited(0)
     }
 
     /// After the head was killed: its mpirun lost its stdin, so the wrappers fence within a
     /// lease; whatever of the attempt still runs where this machine can see it (mpirun, and
-    /// on the test bed the ranks) is killed. A report the supervisor wrote says whether the
-    /// attempt had finished.
+    /// on simulated nodes and the test bed the ranks) is killed. A report the supervisor
+    /// wrote says whether the attempt had finished.
     public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
-        let entry = "BATON_GRID_ATTEMPT=\(tokenValue(attemptID))"
-        for _ in 0..<3 {
-            let procs = GridProcess.processes(withEnvironment: entry)
+        for _ in 0..<50 {
+            let procs = ProcessTable.processes(withEnvironment: "BATON_GRID_ATTEMPT", tokenValue(attemptID))
             if procs.isEmpty { break }
             for p in procs { kill(p, SIGKILL) }
             usleep(100_000)
@@ -213,7 +280,42 @@ public final class MpirunGridExecutor: ConfigExecutor {
             let r = try? JSONDecoder().decode(LaunchReport.self, from: data)
         else { return nil }
         let metricsPath = (GridRunLayout.configDir(runDir, configID) as NSString).appendingPathComponent("attempt-\(attempt).metrics.jsonl")
-        return AttemptExit(code: r.result == "completed" ? 0 : 1, metrics: LocalGridExecutor.readMetrics(metricsPath))
+        return AttemptExit(code: r.result == .completed ? 0 : 1, metrics: GridFiles.readMetrics(metricsPath))
+    }
+}
+
+/// Files of a grid run the executor reads: metrics, log tails, down markers.
+enum GridFiles {
+    /// The last value of every numeric field over all JSON lines of a metrics file.
+    static func readMetrics(_ path: String?) -> [String: Double] {
+        guard let path, let data = FileManager.default.contents(atPath: path) else { return [:] }
+        var out: [String: Double] = [:]
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
+            for (k, v) in obj {
+                if let n = v as? NSNumber, !(v is Bool) { out[k] = n.doubleValue }
+            }
+        }
+        return out
+    }
+
+    static func tail(_ path: String?, lines: Int) -> [String] {
+        guard let path, let h = FileHandle(forReadingAtPath: path) else { return [] }
+        defer { try? h.close() }
+        let size = h.seekToEndOfFile()
+        h.seek(toFileOffset: size > 16384 ? size - 16384 : 0)
+        let text = String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
+        return Array(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }.suffix(lines))
+    }
+
+    /// Where `baton grid kill-node --down-for` leaves the time a node is back.
+    static func downMarker(runDir: String, node: String) -> String {
+        (runDir as NSString).appendingPathComponent("nodes/\(node).down")
+    }
+
+    static func downUntil(runDir: String, node: String) -> Double? {
+        guard let text = try? String(contentsOfFile: downMarker(runDir: runDir, node: node), encoding: .utf8) else { return nil }
+        return Double(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }
 
@@ -236,6 +338,4 @@ final class GridAttemptConsole: LaunchConsole, @unchecked Sendable {
     func close() {
         fd.with { if $0 >= 0 { Glibc.close($0); $0 = -1 } }
     }
-
-    static func tail(_ path: String?, lines: Int) -> [String] { LocalGridExecutor.tail(path, lines: lines) }
 }

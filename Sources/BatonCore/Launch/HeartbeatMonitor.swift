@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 
 /// Liveness of one job's nodes, from the tagged lines its wrappers send (any tagged line
@@ -7,7 +8,7 @@ public struct HeartbeatMonitor: Sendable {
     public struct RankState: Sendable, Equatable {
         public var node: String
         public var started = false
-        public var exit: String?
+        public var exit: RankExit?
         public var fenced: String?
         /// The wrapper said it received a stop signal (it is alive and being torn down).
         public var stopping = false
@@ -50,7 +51,7 @@ public struct HeartbeatMonitor: Sendable {
         switch line.kind {
         case .start: ranks[line.rank]?.started = true
         case .exit:
-            ranks[line.rank]?.exit = line.payload
+            ranks[line.rank]?.exit = RankExit.decode(line.payload) ?? RankExit(status: .exited(255))
             exitCount += 1
             ranks[line.rank]?.exitOrder = exitCount
         case .note: if line.payload.hasPrefix("received ") { ranks[line.rank]?.stopping = true }
@@ -98,9 +99,9 @@ public struct HeartbeatMonitor: Sendable {
     }
 
     /// The rank whose command failed first by itself (an end not marked `after=`, i.e.
-    /// not caused by a stop from outside), with its status payload.
-    public var firstFailure: (rank: Int, node: String, status: String)? {
-        let failed = ranks.filter { ($0.value.exit ?? "code=0") != "code=0" && !($0.value.exit ?? "").contains("after=") }
+    /// not caused by a stop from outside).
+    public var firstFailure: (rank: Int, node: String, exit: RankExit)? {
+        let failed = ranks.filter { $0.value.exit?.failedByItself ?? false }
         guard let first = failed.min(by: { ($0.value.exitOrder ?? 0) < ($1.value.exitOrder ?? 0) }) else { return nil }
         return (first.key, first.value.node, first.value.exit!)
     }
@@ -116,21 +117,17 @@ public struct HeartbeatMonitor: Sendable {
         return Set(byNode.filter { !$0.value }.map(\.key))
     }
 
-    public var allSucceeded: Bool { ranks.values.allSatisfy { $0.exit == "code=0" } }
+    public var allSucceeded: Bool { ranks.values.allSatisfy { $0.exit?.succeeded ?? false } }
 }
 
-/// Node names reported lost in mpirun's output: Open MPI's block "ORTE has lost
-/// communication with a remote daemon ... Remote daemon: [[12345,0],2] on node bx-n3", or
-/// the line an rsh agent that saw its node's daemon killed writes:
-/// "baton-agent: node NAME lost: REASON" (docs/launch.md).
+/// Node names reported lost in mpirun's own output: Open MPI's block "ORTE has lost
+/// communication with a remote daemon ... Remote daemon: [[12345,0],2] on node bx-n3".
+/// Nothing an rsh agent prints is trusted: ssh prints nothing of the kind (`AgentWatch`
+/// judges an agent by its end instead).
 public func nodesNamedLost(inMpirunOutput lines: [String]) -> Set<String> {
     var result = Set<String>()
     var lostContext = false
     for line in lines {
-        if let r = line.range(of: "baton-agent: node ") {
-            let rest = line[r.upperBound...]
-            if let sp = rest.firstIndex(of: " "), rest[sp...].hasPrefix(" lost") { result.insert(String(rest[..<sp])) }
-        }
         if line.contains("lost communication") || line.contains("lost contact") { lostContext = true }
         if lostContext, line.contains("Remote daemon"), let r = line.range(of: "on node ") {
             let name = line[r.upperBound...].trimmingCharacters(in: .whitespaces)

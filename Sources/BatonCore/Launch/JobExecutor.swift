@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,8 @@ public enum OutputSource: Sendable { case stdout, stderr }
 
 /// A started job: the head talks to it (leases, signals), stops it and waits for it.
 public protocol RunningJob: AnyObject, Sendable {
+    /// mpirun's pid (its rsh agents are its children).
+    var pid: pid_t { get }
     /// Writes a message to every rank's wrapper (over `mpirun --stdin all`); false when
     /// that channel is closed.
     @discardableResult func send(_ message: HeadMessage) -> Bool
@@ -26,19 +29,26 @@ public protocol RunningJob: AnyObject, Sendable {
 
 extension RunningJob {
     public func waitForEnd(timeout: Double) { usleep(UInt32(timeout * 1_000_000)) }
+
+    /// Polls until the engine has ended or `seconds` have passed.
+    @discardableResult
+    public func waitForExit(atMost seconds: Double) -> ExitStatus? {
+        let deadline = monotonicNow() + seconds
+        while true {
+            if let s = poll() { return s }
+            if monotonicNow() >= deadline { return nil }
+            waitForEnd(timeout: 0.02)
+        }
+    }
 }
 
-/// Starts the attempts of a job. The mpirun executor runs the plan's argv (real hosts, or
-/// the test bed through an rsh agent); the local executor simulates nodes on this machine.
+/// Starts the attempts of a job. There is one real executor, `MpirunExecutor`, for every
+/// host source; tests may put a fake engine here.
 public protocol JobExecutor: Sendable {
     func start(_ plan: LaunchPlan, onLine: @escaping @Sendable (String, OutputSource) -> Void) throws -> RunningJob
-    /// Called after an attempt's engine has ended: kills whatever of the attempt is still
-    /// running where the executor can reach it. Returns how many processes it killed.
-    func reap(_ plan: LaunchPlan) -> Int
-}
-
-extension JobExecutor {
-    public func reap(_ plan: LaunchPlan) -> Int { 0 }
+    /// Called once an attempt is over and nothing of it runs any more on the nodes this
+    /// machine can see: forgets per-attempt state (a simulated node's session file).
+    func finished(_ plan: LaunchPlan)
 }
 
 /// Runs `plan.mpirun` with posix_spawn in a process group of its own (so a terminal's
@@ -49,6 +59,12 @@ public struct MpirunExecutor: JobExecutor {
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.environment = environment
+    }
+
+    public func finished(_ plan: LaunchPlan) {
+        guard case .local(let agent) = plan.mode else { return }
+        let dir = parentDirectory(agent)
+        for h in plan.hosts { LocalNodes.clean(node: h.name, dir: dir) }
     }
 
     public func start(_ plan: LaunchPlan, onLine: @escaping @Sendable (String, OutputSource) -> Void) throws -> RunningJob {
@@ -72,13 +88,14 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     let child: ChildProcess
     let readersDone = Locked(0)
     private let stdinLock = Locked(true)
-    private let status = Locked<ExitStatus?>(nil)
 
     /// Signalled once when mpirun has ended; learnt by `waitid` with WNOWAIT, so the
     /// status is still there for `poll()`.
     private let endedSignal = DispatchSemaphore(value: 0)
 
     init(child: ChildProcess) { self.child = child }
+
+    var pid: pid_t { child.pid }
 
     /// The head learns of mpirun's end at once instead of at its next poll.
     func watchEnd() {
@@ -107,31 +124,8 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     func terminate() { Glibc.kill(child.pid, SIGTERM) }
     func kill() { child.signal(SIGKILL) }
 
-    func poll() -> ExitStatus? {
-        status.with { s in
-            if s == nil { s = child.poll() }
-            return s
-        }
-    }
+    func poll() -> ExitStatus? { child.poll() }
 
     var outputFinished: Bool { readersDone.get >= 2 }
 }
 
-/// The mpirun executor with the simulated-node agent of `LocalNodes`: `--local N`.
-public struct LocalExecutor: JobExecutor {
-    public var base = MpirunExecutor()
-    public init() {}
-    public func start(_ plan: LaunchPlan, onLine: @escaping @Sendable (String, OutputSource) -> Void) throws -> RunningJob {
-        try base.start(plan, onLine: onLine)
-    }
-
-    /// Every simulated node's session is killed: nothing of the attempt survives it.
-    public func reap(_ plan: LaunchPlan) -> Int {
-        var killed = 0
-        for h in plan.hosts {
-            killed += LocalNodes.crash(node: h.name, runDir: plan.contract.runDir)
-            try? FileManager.default.removeItem(atPath: "\(plan.contract.runDir)/local/\(h.name).sid")
-        }
-        return killed
-    }
-}

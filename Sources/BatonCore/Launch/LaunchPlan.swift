@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 
 /// Everything one attempt of a launch starts: the mpirun argv and, for every rank, its
@@ -13,7 +14,9 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
     }
 
     public var attempt: Int
-    public var hosts: [Host]
+    /// How mpirun reaches the nodes (real hosts, or simulated ones through an agent).
+    public var mode: LaunchMode
+    public var hosts: [BatonExec.Host]
     public var worldSize: Int
     /// The argv to run (argv[0] is mpirun), never passed through a shell.
     public var mpirun: [String]
@@ -34,7 +37,7 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
 }
 
 /// How mpirun reaches the nodes.
-public enum LaunchMode: Sendable, Equatable {
+public enum LaunchMode: Sendable, Equatable, Codable {
     /// Real hosts: mpirun's own launcher (ssh, or the scheduler's inside an allocation).
     case cluster
     /// Simulated nodes on this machine: mpirun starts one daemon per node through
@@ -56,14 +59,21 @@ public struct LaunchPlanner: Sendable {
     public var heartbeat: Double
     public var lease: Double
     public var grace: Double
-    public var masterPort: Int
+    /// MASTER_PORT pinned by `--master-port`; nil: a free port chosen per attempt.
+    public var masterPort: Int?
     public var configID: String = "launch"
+    /// The grid's extension of the contract (docs/grid.md): its config, a checkpoint
+    /// directory stable across attempts, one metrics file per attempt, its resume flag.
+    public var configJSON: String?
+    public var checkpointDir: String?
+    public var metricsFile: String?
+    public var resume: Bool?
     public var extraMpirunArguments: [String] = []
     /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
     public var extraExecArguments: [String] = []
 
     public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
-                heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int = 29500) {
+                heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int? = nil) {
         self.mode = mode
         self.command = command
         self.runDir = runDir
@@ -88,10 +98,26 @@ public struct LaunchPlanner: Sendable {
         v == v.rounded() ? "\(Int(v))s" : "\(Int((v * 1000).rounded()))ms"
     }
 
-    /// The plan of attempt `attempt` on `hosts`, with shards in `shardDir` if any.
-    public func plan(hosts: HostList, attempt: Int, shardDir: String?) -> LaunchPlan {
-        let contract = JobContract(runDir: runDir, configID: configID, attempt: attempt, restartCount: attempt - 1,
-                                   masterAddr: hosts.hosts.first?.name, masterPort: masterPort, shardDir: shardDir)
+    /// The variable that marks every process of one attempt (mpirun's environment, so on
+    /// nodes this machine can see, the daemons', wrappers' and commands' too): the head
+    /// finds what is left of an attempt by it.
+    public static let attemptTokenVariable = "BATON_ATTEMPT_TOKEN"
+
+    /// MASTER_ADDR of a job on `hosts`: the first node's address where Baton gives the
+    /// nodes one (a simulated node's loopback address), else its name.
+    public func masterAddress(_ hosts: HostList) -> String? {
+        guard let first = hosts.hosts.first else { return nil }
+        if case .local = mode { return LocalNodes.address(of: first.name) ?? first.name }
+        return first.name
+    }
+
+    /// The plan of attempt `attempt` on `hosts`, with shards in `shardDir` if any, and
+    /// `port` as MASTER_PORT (the pinned `masterPort` when there is one).
+    public func plan(hosts: HostList, attempt: Int, shardDir: String?, port: Int? = nil) -> LaunchPlan {
+        let masterPort = self.masterPort ?? port ?? 29500
+        let contract = JobContract(runDir: runDir, configID: configID, configJSON: configJSON ?? "{}", attempt: attempt,
+                                   restartCount: attempt - 1, masterAddr: masterAddress(hosts), masterPort: masterPort,
+                                   shardDir: shardDir, checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume)
         let nodesSpec = hosts.hosts.map(\.spec).joined(separator: ",")
         var argv = [mpirunPath,
                     "--host", nodesSpec,
@@ -101,8 +127,11 @@ public struct LaunchPlanner: Sendable {
                     "--stdin", "all",
                     // Give each wrapper the same grace we give the job before its daemon
                     // escalates to SIGKILL (Open MPI's default is 1 s).
-                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2)]
-        var mpiEnv: [String: String] = [:]
+                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2),
+                    // Every daemon is started by mpirun itself, so each rsh agent is a child
+                    // of mpirun and its end names its node (`AgentWatch`).
+                    "--mca", "plm_rsh_no_tree_spawn", "1"]
+        var mpiEnv: [String: String] = [Self.attemptTokenVariable: "\(runDir)#\(attempt)"]
         if case .local(let agent) = mode {
             argv += ["--mca", "plm_rsh_agent", agent,
                      "--mca", "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo",
@@ -123,17 +152,21 @@ public struct LaunchPlanner: Sendable {
                  "--grace", Self.seconds(grace),
                  "--master-port", String(masterPort),
                  "--config-id", configID]
+        if let addr = contract.masterAddr { argv += ["--master-addr", addr] }
         if let shardDir { argv += ["--shard-dir", shardDir] }
+        if let configJSON { argv += ["--config", configJSON] }
+        if let checkpointDir { argv += ["--checkpoint-dir", checkpointDir] }
+        if let metricsFile { argv += ["--metrics-file", metricsFile] }
+        if let resume { argv += ["--resume", resume ? "1" : "0"] }
         argv += extraExecArguments
         argv += ["--"] + command
 
         let ranks = RankPlacement.all(hosts).map { p in
-            var env = contract.environment(for: p, firstNode: hosts.hosts.first?.name)
-            if env["OMP_NUM_THREADS"] == nil { env["OMP_NUM_THREADS"] = "1" }
-            return LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,
-                                        shard: contract.shardFile(rank: p.rank), environment: env)
+            LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,
+                                 shard: contract.shardFile(rank: p.rank),
+                                 environment: contract.environment(for: p, firstNode: hosts.hosts.first?.name))
         }
-        return LaunchPlan(attempt: attempt, hosts: hosts.hosts, worldSize: hosts.totalSlots, mpirun: argv,
+        return LaunchPlan(attempt: attempt, mode: mode, hosts: hosts.hosts, worldSize: hosts.totalSlots, mpirun: argv,
                           mpirunEnvironment: mpiEnv, ranks: ranks, contract: contract, command: command,
                           heartbeat: heartbeat, lease: lease, grace: grace)
     }

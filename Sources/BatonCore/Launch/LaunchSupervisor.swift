@@ -1,26 +1,67 @@
+import BatonExec
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A launch that cannot start, or bad input.
-public enum LaunchError: Error, Sendable, CustomStringConvertible {
-    case badInput(String)
-    case cannotStart(String)
-
-    public var description: String {
-        switch self {
-        case .badInput(let m): return m
-        case .cannotStart(let m): return m
-        }
+/// A launch that cannot start, or bad input: the Launch module's one error shape.
+public struct LaunchError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        /// Bad input: nothing was started.
+        public static let badInput = Code(name: "bad input")
+        /// mpirun or the run directory could not be set up.
+        public static let cannotStart = Code(name: "cannot start")
+        /// A program Baton needs (mpirun) is not installed.
+        public static let unavailable = Code(name: "unavailable")
+        public var description: String { name }
     }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// How one attempt ended, as the head judged it.
+public enum AttemptOutcome: String, Sendable, Codable, Equatable {
+    /// Every rank exited 0.
+    case completed
+    /// Stopped from outside (Ctrl-C, SIGTERM, a grid that stops the attempt).
+    case interrupted
+    /// One or more nodes were lost (`AttemptRecord.lost` names them).
+    case nodesLost = "nodes lost"
+    /// A rank's command failed by itself on a healthy node (`failedRank`, `failedExit`).
+    case commandFailed = "command failed"
+    /// mpirun ended without a lost node or a failed rank to blame (`detail` says how).
+    case mpirunFailed = "mpirun failed"
+    /// mpirun could not be started (`detail`).
+    case failedToStart = "failed to start"
+}
+
+/// Which signal convicted a node.
+public enum LossSignal: String, Sendable, Codable, Equatable {
+    /// mpirun said it lost the node's daemon ("lost communication with a remote daemon").
+    case daemonLost = "daemon lost"
+    /// The node's rsh agent (ssh, a local agent) ended while its ranks still ran.
+    case agentEnded = "agent ended"
+    /// The node sent nothing for the heartbeat timeout.
+    case heartbeatTimeout = "heartbeat timeout"
+    /// mpirun ended and none of the node's ranks ever said how they ended.
+    case silentAtEnd = "silent at end"
 }
 
 /// What a lost node looked like when the head gave up on it.
 public struct LostNode: Sendable, Codable, Equatable {
     public var node: String
     public var ranks: [Int]
-    /// "heartbeat timeout" or "mpirun exited: its daemon or ranks died".
+    public var signal: LossSignal
+    /// The same, for a person.
     public var cause: String
     /// Seconds between the node's last line and the head's decision (an upper bound on
     /// how long detection took from the failure).
@@ -32,32 +73,61 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var attempt: Int
     public var nodes: [String]
     public var worldSize: Int
+    public var masterPort: Int?
     public var consumedAtStart: Int?
-    public var outcome: String
+    public var outcome: AttemptOutcome
+    /// For `mpirunFailed` and `failedToStart`: what happened.
+    public var detail: String?
     public var lost: [LostNode]
     public var failedRank: Int?
     public var failedNode: String?
-    public var failedStatus: String?
-    public var mpirunStatus: String?
+    public var failedExit: RankExit?
+    public var mpirunStatus: ExitStatus?
+    /// Processes of the attempt still alive on reachable nodes when the head gave up
+    /// waiting for them (goal: none).
+    public var leftovers: [String]
     public var seconds: Double
+
+    init(attempt: Int, nodes: [String], worldSize: Int) {
+        self.attempt = attempt
+        self.nodes = nodes
+        self.worldSize = worldSize
+        outcome = .mpirunFailed
+        lost = []
+        leftovers = []
+        seconds = 0
+    }
+
+    /// One line for a person.
+    public var text: String {
+        switch outcome {
+        case .mpirunFailed: return "mpirun failed (\(detail ?? mpirunStatus?.description ?? "killed"))"
+        case .failedToStart: return "failed to start mpirun: \(detail ?? "")"
+        default: return outcome.rawValue
+        }
+    }
 }
+
+/// How a launch ended.
+public enum LaunchResult: String, Sendable, Codable, Equatable { case completed, failed, interrupted }
 
 /// What `baton launch` reports at the end (printed, and written to `<run>/report.json`).
 public struct LaunchReport: Sendable, Codable, Equatable {
-    public var result: String  // "completed", "failed", "interrupted"
+    public var result: LaunchResult
     public var reason: String
     public var attempts: [AttemptRecord]
     public var exitCode: Int32
     public var lastConsumed: Int?
 
     public var summary: String {
-        var lines = ["baton launch: \(result): \(reason)"]
+        var lines = ["baton launch: \(result.rawValue): \(reason)"]
         for a in attempts {
-            var l = "  attempt \(a.attempt) on \(a.nodes.joined(separator: ",")) (\(a.worldSize) ranks): \(a.outcome)"
-            if let r = a.failedRank { l += "; first failure rank \(r) on \(a.failedNode ?? "?"): \(a.failedStatus ?? "")" }
+            var l = "  attempt \(a.attempt) on \(a.nodes.joined(separator: ",")) (\(a.worldSize) ranks): \(a.text)"
+            if let r = a.failedRank { l += "; first failure rank \(r) on \(a.failedNode ?? "?"): \(a.failedExit?.payload ?? "")" }
             for n in a.lost {
                 l += "; lost \(n.node) (ranks \(n.ranks.map(String.init).joined(separator: ","))): \(n.cause), detected \(String(format: "%.1f", n.detectionSeconds)) s after its last line"
             }
+            if !a.leftovers.isEmpty { l += "; still running after teardown: \(a.leftovers.joined(separator: ", "))" }
             lines.append(l)
         }
         return lines.joined(separator: "\n")
@@ -100,6 +170,8 @@ public struct LaunchOptions: Sendable {
 }
 
 /// Runs a job attempt after attempt: watches liveness, tears down, restarts on survivors.
+/// The one execution path: `--local`, the test bed, a Slurm allocation and real hosts all
+/// come here with a host list; only where the nodes come from differs.
 public final class LaunchSupervisor: @unchecked Sendable {
     public let options: LaunchOptions
     let executor: JobExecutor
@@ -108,13 +180,19 @@ public final class LaunchSupervisor: @unchecked Sendable {
     let interrupts = Locked(0)
     let eventsFD: Int32
 
-    public init(options: LaunchOptions, executor: JobExecutor, console: LaunchConsole) throws {
+    public init(options: LaunchOptions, executor: JobExecutor, console: LaunchConsole) throws(LaunchError) {
         self.options = options
         self.executor = executor
         self.console = console
-        try FileManager.default.createDirectory(atPath: options.planner.runDir, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: options.planner.runDir, withIntermediateDirectories: true)
+        } catch {
+            throw LaunchError(.cannotStart, "cannot create the run directory \(options.planner.runDir): \(error.localizedDescription)")
+        }
         eventsFD = open("\(options.planner.runDir)/events.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     }
+
+    deinit { if eventsFD >= 0 { close(eventsFD) } }
 
     /// Asks the running job to stop (the CLI calls this on SIGINT/SIGTERM).
     public func interrupt() { interrupts.with { $0 += 1 } }
@@ -136,12 +214,12 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var consumed = options.initialConsumed
         var records: [AttemptRecord] = []
         let runDir = options.planner.runDir
-        func finish(_ result: String, _ reason: String, _ code: Int32) -> LaunchReport {
+        func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
             let report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try? enc.encode(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"))
-            event("end", ["result": result, "reason": reason, "exitCode": Int(code)])
+            try? enc.encode(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"), options: .atomic)
+            event("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])
             return report
         }
         while true {
@@ -151,14 +229,17 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 do {
                     try writer(hosts.totalSlots, consumed, dir)
                 } catch {
-                    return finish("failed", "cannot write the shards of attempt \(attempt): \(error)", ExitCodes.jobFailed)
+                    return finish(.failed, "cannot write the shards of attempt \(attempt): \(error)", ExitCodes.jobFailed)
                 }
                 shardDir = dir
             }
-            let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir)
+            let port = options.planner.masterPort == nil ? MasterPort.reserve(near: options.planner.masterAddress(hosts)) : nil
+            defer { if let port { MasterPort.release(port) } }
+            let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port)
             try? FileManager.default.createDirectory(atPath: "\(runDir)/attempts", withIntermediateDirectories: true)
             try? plan.json().write(toFile: "\(runDir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
-            event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed])
+            event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
+                                    "masterPort": plan.contract.masterPort])
             console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
             var record = runAttempt(plan, hosts: hosts)
@@ -170,11 +251,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
             if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
             records.append(record)
             switch record.outcome {
-            case "completed":
-                return finish("completed", "every rank exited 0 (attempt \(attempt))", ExitCodes.success)
-            case "interrupted":
-                return finish("interrupted", "stopped by Ctrl-C / SIGTERM", ExitCodes.interrupted)
-            case "nodes lost":
+            case .completed:
+                return finish(.completed, "every rank exited 0 (attempt \(attempt))", ExitCodes.success)
+            case .interrupted:
+                return finish(.interrupted, "stopped by Ctrl-C / SIGTERM", ExitCodes.interrupted)
+            case .nodesLost:
                 let lost = Set(record.lost.map(\.node))
                 let survivors = hosts.removing(lost)
                 let restartsUsed = attempt - 1
@@ -188,11 +269,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 let why = survivors.hosts.count < max(options.minNodes, 1)
                     ? "\(survivors.hosts.count) nodes left, --min-nodes is \(options.minNodes)"
                     : "no restart left (--max-restarts \(options.maxRestarts))"
-                return finish("failed", "lost \(lost.sorted().joined(separator: ",")); \(why)", ExitCodes.jobFailed)
-            default:
-                var reason = record.outcome
-                if let r = record.failedRank { reason += ": rank \(r) on \(record.failedNode ?? "?") ended with \(record.failedStatus ?? "?")" }
-                return finish("failed", reason, ExitCodes.jobFailed)
+                return finish(.failed, "lost \(lost.sorted().joined(separator: ",")); \(why)", ExitCodes.jobFailed)
+            case .commandFailed, .mpirunFailed, .failedToStart:
+                var reason = record.text
+                if let r = record.failedRank { reason += ": rank \(r) on \(record.failedNode ?? "?") ended with \(record.failedExit?.payload ?? "?")" }
+                return finish(.failed, reason, ExitCodes.jobFailed)
             }
         }
     }
@@ -214,7 +295,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
         return best
     }
 
-    /// One attempt: start, watch, decide.
+    /// One attempt: start, watch, decide, and make sure nothing of it is left where this
+    /// machine can see before returning.
     func runAttempt(_ plan: LaunchPlan, hosts: HostList) -> AttemptRecord {
         let start = monotonicNow()
         let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start,
@@ -224,8 +306,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
         let mpirunAborting = Locked(false)
         let shown = options.shownRanks
         let console = self.console
-        var record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots, consumedAtStart: nil,
-                                   outcome: "", lost: [], failedRank: nil, failedNode: nil, failedStatus: nil, mpirunStatus: nil, seconds: 0)
+        let placements = RankPlacement.all(hosts)
+        var record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
+        record.masterPort = plan.contract.masterPort
         let job: RunningJob
         do {
             job = try executor.start(plan) { line, source in
@@ -239,7 +322,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     }
                 } else {
                     tail.with { $0.append(line); if $0.count > 200 { $0.removeFirst() } }
-                    if line.contains("Remote daemon") || line.contains("baton-agent: node ") { mpirunNamedLoss.with { $0 = true } }
+                    if line.contains("Remote daemon") { mpirunNamedLoss.with { $0 = true } }
                     if line.contains("has been aborted") || line.contains("mpirun noticed that process rank")
                         || line.contains("abort is already in progress") || line.contains("unable to reliably start") {
                         mpirunAborting.with { $0 = true }
@@ -248,9 +331,14 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 }
             }
         } catch {
-            record.outcome = "failed to start mpirun: \(error)"
+            record.outcome = .failedToStart
+            record.detail = "\(error)"
             return record
         }
+        let sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
+                                 simulated: { if case .local = options.planner.mode { return true } else { return false } }())
+        var agents = AgentWatch(mpirun: job.pid, hosts: hosts.names)
+        var lastAgentScan = 0.0
 
         // Leases: renewed every heartbeat interval while the head trusts the job.
         let leasing = Locked(true)
@@ -301,60 +389,112 @@ public final class LaunchSupervisor: @unchecked Sendable {
             while monotonicNow() < until { usleep(50_000) }
         }
 
+        func lostNodes(_ nodes: [String], _ signal: LossSignal, _ cause: String, at decided: Double, silentFor: [String: Double] = [:]) {
+            let m = monitor.get
+            record.outcome = .nodesLost
+            record.lost = nodes.sorted().map { n in
+                LostNode(node: n, ranks: placements.filter { $0.node == n }.map(\.rank), signal: signal, cause: cause,
+                         detectionSeconds: silentFor[n] ?? (decided - (m.lastSeen[n] ?? start)))
+            }
+            event("node-lost", ["attempt": attemptNo, "nodes": nodes.sorted(), "how": signal.rawValue,
+                                "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
+        }
+
         var interruptsSeen = 0
         var abortSeenAt: Double?
+        /// Nodes whose agent ended before mpirun began its abort: in an abort mpirun ends
+        /// every agent itself, so only the first ends accuse a node.
+        var agentEndsBeforeAbort: [String: Double] = [:]
+
+        /// The nodes an agent end accuses: ended agents whose node still had a rank
+        /// running, preferring those none of whose ranks said anything of their end.
+        func accusedByAgents(_ ended: [String: Double]) -> [String] {
+            let m = monitor.get
+            let unfinished = m.nodesWithUnfinishedRanks
+            let candidates = ended.keys.filter { unfinished.contains($0) }
+            let silent = m.silentNodes
+            let quiet = candidates.filter { silent.contains($0) }
+            return (quiet.isEmpty ? candidates : quiet).sorted()
+        }
 
         /// Decides an attempt whose mpirun has ended (or was stopped after its abort):
-        /// nodes mpirun or an agent named as lost, else the rank that failed first by
+        /// nodes mpirun or an agent's end named as lost, else the rank that failed first by
         /// itself, else nodes none of whose ranks said anything about their end.
         func classifyEnd(_ st: ExitStatus?) {
-            record.mpirunStatus = st?.description ?? "killed"
+            record.mpirunStatus = st
             let m = monitor.get
             lastConsumedReported = m.consumed
             let decided = monotonicNow()
             if interruptsSeen > 0 {
-                record.outcome = "interrupted"
+                record.outcome = .interrupted
                 return
             }
-            if st == .exited(0) {
-                record.outcome = "completed"
+            if st == .exited(0) && m.allSucceeded {
+                record.outcome = .completed
                 return
             }
             let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
+            let byAgent = m.heard.isEmpty ? [] : accusedByAgents(agentEndsBeforeAbort)
             let silent = m.silentNodes
-            func markLost(_ lost: Set<String>, _ how: String) {
-                record.outcome = "nodes lost"
-                record.lost = lost.sorted().map { n in
-                    LostNode(node: n, ranks: RankPlacement.all(hosts).filter { $0.node == n }.map(\.rank),
-                             cause: how, detectionSeconds: decided - (m.lastSeen[n] ?? start))
-                }
-                event("node-lost", ["attempt": attemptNo, "nodes": lost.sorted(), "how": how,
-                                    "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
-            }
-            if !named.isEmpty {
-                markLost(named, "mpirun or its agent reported the node's daemon lost")
-            } else if let f = m.firstFailure {
-                record.outcome = "command failed"
+            if let f = m.firstFailure, named.isEmpty {
+                record.outcome = .commandFailed
                 record.failedRank = f.rank
                 record.failedNode = f.node
-                record.failedStatus = f.status
-            } else if !silent.isEmpty && silent.count < hosts.hosts.count {
-                markLost(silent, "mpirun exited (\(st?.description ?? "killed")) and the node's ranks never reported their end")
+                record.failedExit = f.exit
+            } else if !named.isEmpty {
+                lostNodes(Array(named), .daemonLost, "mpirun reported the node's daemon lost", at: decided)
+            } else if !byAgent.isEmpty {
+                lostNodes(byAgent, .agentEnded, "its rsh agent ended while its ranks ran", at: decided)
+            } else if !m.heard.isEmpty && !silent.isEmpty && silent.count < hosts.hosts.count {
+                lostNodes(Array(silent), .silentAtEnd,
+                          "mpirun exited (\(st?.description ?? "killed")) and the node's ranks never reported their end", at: decided)
+            } else if st == .exited(0) {
+                record.outcome = .mpirunFailed
+                record.detail = "mpirun exited 0 but not every rank reported exit code 0"
             } else {
-                record.outcome = "mpirun failed (\(st?.description ?? "killed"))"
+                record.outcome = .mpirunFailed
+                record.detail = st?.description ?? "killed"
             }
         }
 
         var lastStatus = 0.0
         var interruptDeadline: Double?
-        while true {
+        loop: while true {
             let now = monotonicNow()
             if let st = job.poll() {
                 stopLeases()
                 let d = monotonicNow() + 2
                 while !job.outputFinished && monotonicNow() < d { usleep(1_000) }
+                agents.scan(at: monotonicNow())
+                for (n, t) in agents.ended where abortSeenAt == nil && agentEndsBeforeAbort[n] == nil { agentEndsBeforeAbort[n] = t }
                 classifyEnd(st)
                 break
+            }
+            // The agents: each one's end while its node still ran is a node loss.
+            if now - lastAgentScan >= 0.03 && interruptsSeen == 0 {
+                lastAgentScan = now
+                agents.scan(at: now)
+                if abortSeenAt == nil && !mpirunAborting.get {
+                    for (n, t) in agents.ended where agentEndsBeforeAbort[n] == nil { agentEndsBeforeAbort[n] = t }
+                }
+                if !agentEndsBeforeAbort.isEmpty && monitor.get.firstFailure == nil && !accusedByAgents(agentEndsBeforeAbort).isEmpty {
+                    // A rank that failed by itself makes mpirun end every agent: its exit line
+                    // comes first on the same channel, so let the reader catch up before judging.
+                    usleep(50_000)
+                    let accused = accusedByAgents(agentEndsBeforeAbort)
+                    if monitor.get.firstFailure == nil && !accused.isEmpty && !monitor.get.heard.isEmpty {
+                        lostNodes(accused, .agentEnded, "its rsh agent (mpirun's child for that host) ended while its ranks ran", at: monotonicNow())
+                        console.message("baton launch: the agent of \(accused.joined(separator: ",")) ended; stopping attempt \(attemptNo)")
+                        teardown(lost: Set(accused))
+                        record.mpirunStatus = job.poll()
+                        lastConsumedReported = monitor.get.consumed
+                        // Gone for sure only when this machine can see the node's processes and
+                        // none is left; else (ssh to a real host) its wrappers may live on cut
+                        // off: wait out their lease.
+                        if !sweep.nodesAreGone(accused) { waitForFencing() }
+                        break loop
+                    }
+                }
             }
             // mpirun stops forwarding output once it aborts a job (a rank failed), and may
             // then hang: heartbeats stall on every node. So an abort is not judged by
@@ -374,35 +514,23 @@ public final class LaunchSupervisor: @unchecked Sendable {
             if mpirunNamedLoss.get && interruptsSeen == 0 {
                 let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
                 if !named.isEmpty {
-                    let m = monitor.get
-                    record.outcome = "nodes lost"
-                    record.lost = named.sorted().map { n in
-                        LostNode(node: n, ranks: RankPlacement.all(hosts).filter { $0.node == n }.map(\.rank),
-                                 cause: "mpirun lost communication with its daemon",
-                                 detectionSeconds: now - (m.lastSeen[n] ?? start))
-                    }
-                    event("node-lost", ["attempt": attemptNo, "nodes": named.sorted(), "how": "mpirun lost its daemon",
-                                        "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
+                    lostNodes(Array(named), .daemonLost, "mpirun lost communication with its daemon", at: now)
                     teardown(lost: named)
-                    record.mpirunStatus = job.poll()?.description ?? "killed"
+                    record.mpirunStatus = job.poll()
                     lastConsumedReported = monitor.get.consumed
                     break
                 }
             }
             let overdue = monitor.with { $0.overdue(at: now) }
             if !overdue.isEmpty && interruptsSeen == 0 {
-                let m = monitor.get
-                record.outcome = "nodes lost"
-                record.lost = overdue.map { o in
-                    LostNode(node: o.node, ranks: RankPlacement.all(hosts).filter { $0.node == o.node }.map(\.rank),
-                             cause: "heartbeat timeout (\(LaunchPlanner.seconds(options.heartbeatTimeout)))", detectionSeconds: o.silentFor)
-                }
-                event("node-lost", ["attempt": attemptNo, "nodes": overdue.map(\.node), "how": "heartbeat timeout",
-                                    "detection": overdue.map(\.silentFor).max() ?? 0])
+                var silentFor: [String: Double] = [:]
+                for o in overdue { silentFor[o.node] = o.silentFor }
+                lostNodes(overdue.map(\.node), .heartbeatTimeout, "heartbeat timeout (\(LaunchPlanner.seconds(options.heartbeatTimeout)))",
+                          at: now, silentFor: silentFor)
                 console.message("baton launch: no heartbeat from \(overdue.map { "\($0.node) for \(String(format: "%.1f", $0.silentFor)) s" }.joined(separator: ", ")); stopping attempt \(attemptNo)")
-                stopLeases()
+                let m = monitor.get
                 teardown(lost: Set(overdue.map(\.node)))
-                record.mpirunStatus = job.poll()?.description ?? "killed"
+                record.mpirunStatus = job.poll()
                 lastConsumedReported = monitor.get.consumed ?? m.consumed
                 waitForFencing()
                 break
@@ -432,9 +560,23 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // Up to 10 ms between checks, but back at once when mpirun ends.
             job.waitForEnd(timeout: 0.01)
         }
-        let reaped = executor.reap(plan)
+        stopLeases()
+        if job.poll() == nil {
+            job.kill()
+            _ = job.waitForExit(atMost: 5)
+        }
+        // Nothing of this attempt may outlive it on a node this machine can reach: not
+        // the next attempt's neighbour, and not past `baton launch`'s own end.
+        let lost = Set(record.lost.map(\.node))
+        let left = sweep.clear(excluding: lost, within: 5)
+        if !left.isEmpty {
+            record.leftovers = left
+            console.message("baton launch: still running after 5 s of teardown: \(left.joined(separator: ", "))")
+        }
+        executor.finished(plan)
         record.seconds = monotonicNow() - start
-        event("attempt-end", ["attempt": attemptNo, "outcome": record.outcome, "mpirun": record.mpirunStatus ?? "", "reaped": reaped])
+        event("attempt-end", ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
+                              "leftovers": left.count])
         return record
     }
 }

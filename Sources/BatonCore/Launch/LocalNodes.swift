@@ -1,48 +1,64 @@
+import BatonExec
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `--local N`: N simulated nodes on this machine, each a real mpirun daemon with its
-/// ranks. mpirun is given host names `local-0` ... and an rsh agent (a small script in the
-/// run directory) that runs the daemon's command here, in a session of its own, and
-/// records the session id in `<run>/local/<node>.sid`. Killing that session is a node
-/// crash; its processes are all the node's processes.
+/// `--local N`: a host source, like a hostfile. N simulated nodes on this machine named
+/// `local-0` ... `local-(N-1)`, reached by mpirun through an rsh agent (a small script in
+/// the run directory) exactly as real nodes are reached through ssh: the same mpirun, the
+/// same `baton exec`, heartbeats, leases and node-loss rules.
+///
+/// - Each node is a session of its own: the agent makes itself the session leader and
+///   becomes the node's Open MPI daemon (`exec setsid ... exec orted`), so the node's
+///   processes are exactly the session's, and killing the session is a node crash that
+///   also ends the agent, as a crashed host ends ssh's remote end. The agent prints nothing
+///   of its own; the head judges the loss from mpirun and the agent's end (`AgentWatch`).
+/// - Each node has a loopback address of its own (`address(of:)`, Linux routes all of
+///   127.0.0.0/8 to `lo`), so MASTER_ADDR resolves for torch's TCPStore and friends.
+/// - The session id is in `<dir>/<node>.sid`; `BATON_AGENT_NODE` names the node in the
+///   environment of all its processes.
 public enum LocalNodes {
-    /// Writes the agent script and returns its path.
-    public static func installAgent(runDir: String) throws -> String {
-        let dir = "\(runDir)/local"
+    /// The most simulated nodes (names and addresses are laid out for this many).
+    public static let maxNodes = 999
+
+    /// `N` simulated nodes with one slot each.
+    public static func hosts(count: Int) -> HostList { HostList.local(count: count) }
+
+    /// The index of a simulated node's name, nil for any other name.
+    public static func index(of node: String) -> Int? {
+        guard node.hasPrefix("local-"), let k = Int(node.dropFirst(6)), k >= 0, k < maxNodes, "local-\(k)" == node else { return nil }
+        return k
+    }
+
+    /// The loopback address of simulated node `local-K`: 127.1.(K / 250).(K % 250 + 1).
+    public static func address(of node: String) -> String? {
+        index(of: node).map { "127.1.\($0 / 250).\($0 % 250 + 1)" }
+    }
+
+    /// Writes the agent script into `dir` and returns its path.
+    public static func installAgent(dir: String) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/rsh-agent"
-        guard !path.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) else {
-            throw LaunchError.badInput("--local needs a run directory without spaces (mpirun splits its rsh agent on spaces): \(runDir)")
+        guard !path.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "'" }) else {
+            throw LaunchError(.badInput, "--local needs a run directory without spaces or quotes (mpirun splits its rsh agent on spaces): \(dir)")
         }
         let script = """
             #!/bin/sh
-            # Written by baton launch --local: the rsh agent for simulated nodes.
-            # mpirun calls: AGENT HOST DAEMON-COMMAND... (meant for a remote shell, as ssh would run it).
-            # The daemon runs on this machine in a session of its own (setsid --fork --wait keeps
-            # this agent alive like an ssh client would), its session id in \(dir)/HOST.sid.
+            # Written by baton for --local: the rsh agent of simulated nodes.
+            # mpirun calls: AGENT HOST DAEMON-COMMAND... (meant for a remote shell, as ssh runs it).
+            # The agent becomes the node: it makes itself the leader of a new session (its pid is
+            # the session id, written to \(dir)/HOST.sid) and then the node's daemon, so killing
+            # the session ends the agent too, as a crashed host ends ssh's remote end.
             host=$1; shift
             case "$host" in local-[0-9]|local-[0-9][0-9]|local-[0-9][0-9][0-9]) ;; *) echo "baton local agent: unknown node '$host'" >&2; exit 255;; esac
-            # Each simulated node gets its own TMPDIR: Open MPI names its session directory (and
-            # PMIx its shared-memory store) after the host name, which all simulated nodes share.
-            TMPDIR=$(mktemp -d /tmp/baton-local-node.XXXXXX) || exit 255
-            export TMPDIR
-            setsid --fork --wait /bin/sh -c 'echo $$ > "$0"; exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*" &
-            child=$!
-            # mpirun may signal its agents while it aborts: pass it on but keep waiting for
-            # the daemon's real status, so a crash is always told.
-            trap 'kill -TERM $child 2>/dev/null' TERM INT HUP
-            while :; do
-              wait $child; rc=$?
-              kill -0 $child 2>/dev/null || { wait $child; rc=$?; break; }
-            done
-            rm -rf "$TMPDIR"
-            # setsid --wait exits with the raw wait status when the daemon was killed: 9 is SIGKILL,
-            # i.e. the simulated node crashed. Say so in the line the head recognises.
-            if [ "$rc" -eq 9 ]; then echo "baton-agent: node $host lost: its daemon was killed (SIGKILL)" >&2; fi
-            exit "$rc"
+            BATON_AGENT_NODE=$host
+            export BATON_AGENT_NODE
+            # Inside the new session: $$ is the session id. Each node gets its own TMPDIR: Open MPI
+            # names its session directory (and PMIx its shared-memory store) after the host name,
+            # which all simulated nodes share; the head removes it once the session has ended.
+            # (setsid forks only when the agent leads a process group; --wait then keeps it.)
+            exec setsid --wait /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*"
 
             """
         try script.write(toFile: path, atomically: true, encoding: .utf8)
@@ -50,32 +66,29 @@ public enum LocalNodes {
         return path
     }
 
-    /// The session id of a simulated node's daemon, if it is running.
-    public static func session(of node: String, runDir: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: "\(runDir)/local/\(node).sid", encoding: .utf8) else { return nil }
-        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    /// The session id of a simulated node's daemon while the session is alive.
+    public static func session(of node: String, dir: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: "\(dir)/\(node).sid", encoding: .utf8),
+              let sid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              !ProcessTable.members(ofSession: sid).isEmpty else { return nil }
+        return sid
     }
 
-    /// Every pid whose session is `sid` (read from /proc).
-    public static func processes(inSession sid: pid_t) -> [pid_t] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var result: [pid_t] = []
-        for e in entries {
-            guard let pid = pid_t(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            // Fields after "(comm)": state ppid pgrp session ...
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 3, pid_t(fields[3]) == sid { result.append(pid) }
-        }
-        return result
-    }
-
-    /// Simulates a node crash: SIGKILL to every process of the node's session.
+    /// Sends `signal` to every process of the node (SIGKILL: a crash, SIGSTOP: a hang);
+    /// returns how many it reached.
     @discardableResult
-    public static func crash(node: String, runDir: String) -> Int {
-        guard let sid = session(of: node, runDir: runDir) else { return 0 }
-        let pids = processes(inSession: sid)
-        for p in pids { kill(p, SIGKILL) }
-        return pids.count
+    public static func signal(node: String, dir: String, _ signal: Int32) -> Int {
+        guard let sid = session(of: node, dir: dir) else { return 0 }
+        return ProcessTable.signal(session: sid, signal)
+    }
+
+    /// Forgets a node's session once nothing of it runs (its sid file and TMPDIR).
+    public static func clean(node: String, dir: String) {
+        let file = "\(dir)/\(node).sid"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8),
+              let sid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+        guard ProcessTable.members(ofSession: sid).isEmpty else { return }
+        try? FileManager.default.removeItem(atPath: "/tmp/baton-node-\(sid)")
+        try? FileManager.default.removeItem(atPath: file)
     }
 }

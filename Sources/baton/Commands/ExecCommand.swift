@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonExec
 import Foundation
 
 struct ExecCommand: ParsableCommand {
@@ -26,6 +27,11 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Directory with rank-<r>.npy shard files (sets BATON_SHARD_FILE).") var shardDir: String?
     @Option(help: "BATON_CONFIG_ID.") var configId: String = "launch"
     @Option(help: "BATON_CONFIG (JSON).") var config: String = "{}"
+    @Option(help: "BATON_CHECKPOINT_DIR (default: RUN/checkpoints); the grid's is stable across attempts.")
+    var checkpointDir: String?
+    @Option(help: "One BATON_METRICS file for every rank (rank 0 forwards it); default: one per rank under RUN/metrics.")
+    var metricsFile: String?
+    @Option(help: "BATON_RESUME, 0 or 1 (default: 1 on every attempt after the first).") var resume: Int?
     @Option(name: .customLong("env"), help: "KEY=VALUE set for the command after the contract (repeatable; a head's overrides).")
     var extraEnv: [String] = []
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
@@ -43,6 +49,12 @@ struct ExecCommand: ParsableCommand {
         a.shardDir = shardDir
         a.configID = configId
         a.config = config
+        a.checkpointDir = checkpointDir
+        a.metricsFile = metricsFile
+        if let resume {
+            guard resume == 0 || resume == 1 else { throw ValidationError("--resume takes 0 or 1, got \(resume)") }
+            a.resume = resume == 1
+        }
         a.env = extraEnv
         a.command = command
         let options: ExecOptions

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonExec
 import Foundation
 
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ struct GridCommand: ParsableCommand {
             """,
         subcommands: [
             GridRunCommand.self, GridPlanCommand.self, GridStatusCommand.self, GridResultsCommand.self,
-            GridStopCommand.self, GridKillNodeCommand.self, GridSimulateCommand.self, GridAttemptCommand.self,
+            GridStopCommand.self, GridKillNodeCommand.self, GridSimulateCommand.self,
         ],
         defaultSubcommand: GridRunCommand.self)
 }
@@ -73,7 +74,7 @@ struct GridRunCommand: ParsableCommand {
     @Flag(help: "Keep running after the terminal closes; the head logs to RUN_DIR/head.log.")
     var detach = false
 
-    @Option(name: .customLong("fail-node"), help: "Fault injection (local): the node to take down, e.g. local-1.")
+    @Option(name: .customLong("fail-node"), help: "Fault injection on --local runs: the node to take down, e.g. local-1.")
     var failNode: String?
 
     @Option(name: .customLong("fail-after"), help: "Fault injection: how long after the first attempt starts, e.g. 20s.")
@@ -86,10 +87,10 @@ struct GridRunCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
-        guard let hb = GridDuration.parse(heartbeatTimeout), hb > 0 else {
+        guard let hb = parseDuration(heartbeatTimeout), hb > 0 else {
             throw fail("--heartbeat-timeout \(heartbeatTimeout) is not a duration (e.g. 10s)", ExitCodes.badInput)
         }
-        guard let cool = GridDuration.parse(coolDown) else {
+        guard let cool = parseDuration(coolDown) else {
             throw fail("--cool-down \(coolDown) is not a duration (e.g. 60s)", ExitCodes.badInput)
         }
         let fm = FileManager.default
@@ -128,36 +129,16 @@ struct GridRunCommand: ParsableCommand {
             } catch let e as GridSpecError {
                 throw fail("\(e)\nnothing was started", ExitCodes.badInput)
             }
-            let given = [hostfile != nil, hosts != nil, local != nil].filter { $0 }.count
-            guard given <= 1 else { throw fail("give only one of --hostfile, -H, --local", ExitCodes.usage) }
-            var nodeNames: [String]
-            var hostSource: String
-            var executorName = "local"
-            if let local {
-                guard local > 0 else { throw fail("--local needs at least 1 node", ExitCodes.usage) }
-                nodeNames = (0..<local).map { "local-\($0)" }
-                hostSource = "--local \(local)"
-            } else {
-                let list: HostList
-                do {
-                    if let hostfile {
-                        list = try HostList.hostfile(at: hostfile)
-                        hostSource = "--hostfile \(hostfile)"
-                    } else if let hosts {
-                        list = try HostList.parseHostSpec(hosts)
-                        hostSource = "-H \(hosts)"
-                    } else if let nodelist = ProcessInfo.processInfo.environment["SLURM_JOB_NODELIST"] {
-                        list = try HostList.parseSlurmNodelist(nodelist)
-                        hostSource = "SLURM_JOB_NODELIST=\(nodelist)"
-                    } else {
-                        throw fail("give the nodes: --hostfile F, -H h1,h2, --local N, or run inside a Slurm allocation", ExitCodes.usage)
-                    }
-                } catch let e as HostListError {
-                    throw fail(e.description, ExitCodes.badInput)
-                }
-                nodeNames = list.names
-                executorName = "mpirun"
+            let source: HostSource
+            do {
+                source = try HostSource.resolve(hostfile: hostfile, hosts: hosts, local: local, environment: ProcessInfo.processInfo.environment)
+            } catch {
+                throw fail(error.description, ExitCodes.badInput)
             }
+            let nodeNames = source.hosts.names
+            let hostSource = source.description
+            let executorName = source.isLocal ? "local" : "mpirun"
+            if case .slurm = source.kind { say("baton grid: nodes from \(hostSource): \(nodeNames.joined(separator: ","))") }
             if nodeNames.count < specDoc.nodesPerConfig {
                 throw fail("the spec asks for nodes_per_config \(specDoc.nodesPerConfig) but only \(nodeNames.count) nodes are given", ExitCodes.badInput)
             }
@@ -178,12 +159,12 @@ struct GridRunCommand: ParsableCommand {
         let absDir = fm.currentDirectoryPath.hasPrefix("/") && !dir.hasPrefix("/")
             ? (fm.currentDirectoryPath as NSString).appendingPathComponent(dir) : dir
 
-        var failures: [LocalGridExecutor.Failure] = []
+        var failures: [MpirunGridExecutor.Failure] = []
         if let failNode {
             guard let node = settings.nodeNames.firstIndex(of: failNode) else {
                 throw fail("--fail-node \(failNode): no such node (nodes: \(settings.nodeNames.joined(separator: ", ")))", ExitCodes.badInput)
             }
-            guard let after = failAfter.flatMap(GridDuration.parse) else {
+            guard let after = failAfter.flatMap({ parseDuration($0) }) else {
                 throw fail("--fail-node needs --fail-after DURATION", ExitCodes.badInput)
             }
             let sig: Int32 = failSignal.uppercased().hasSuffix("STOP") ? SIGSTOP : SIGKILL
@@ -196,7 +177,8 @@ struct GridRunCommand: ParsableCommand {
             if let failNode, let failAfter { args += ["--fail-node", failNode, "--fail-after", failAfter, "--fail-signal", failSignal] }
             if quiet { args.append("--quiet") }
             let log = (absDir as NSString).appendingPathComponent("head.log")
-            let pid = try GridProcess.spawn([GridHead.executablePath()] + args, environment: ProcessInfo.processInfo.environment, logPath: log)
+            let pid: pid_t
+            do { pid = try GridHead.detach(arguments: args, log: log) } catch { throw fail("\(error)", ExitCodes.jobFailed) }
             say("baton grid: running detached, head pid \(pid)")
             say("  log:     \(log)")
             say("  status:  baton grid status \(dir) --watch")
@@ -209,7 +191,8 @@ struct GridRunCommand: ParsableCommand {
         if settings.executor != "local" && !failures.isEmpty {
             throw fail("--fail-node works on --local runs; on real nodes, fail them yourself (e.g. scripts/cluster crash NODE)", ExitCodes.usage)
         }
-        let executor = GridHead.executor(settings: settings, runDir: absDir, failures: failures)
+        let executor: MpirunGridExecutor
+        do { executor = try GridHead.executor(settings: settings, runDir: absDir, failures: failures) } catch { throw fail("\(error)", ExitCodes.badInput) }
         try store.commit(settings.metaOps + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
         let resumption = try GridRun.prepareResume(store: store, executor: executor, newConfigs: newConfigs)
         for (a, finished) in resumption.orphans {
@@ -260,36 +243,6 @@ struct GridRunCommand: ParsableCommand {
 fileprivate func say(_ text: String, terminator: String) {
     print(text, terminator: terminator)
     fflush(nil)
-}
-
-/// Facts about the head process of a run.
-fileprivate enum GridHead {
-    static let stopFile = "stop-requested"
-
-    /// The executor a run's settings name: `local` (simulated nodes) or `mpirun`.
-    static func executor(settings: GridRun.Settings, runDir: String, failures: [LocalGridExecutor.Failure]) -> ConfigExecutor {
-        if settings.executor == "local" {
-            return LocalGridExecutor(
-                nodes: settings.nodeNames.count, runDir: runDir, wrapper: [executablePath(), "grid", "_attempt"], failures: failures)
-        }
-        var s = MpirunGridExecutor.Settings(batonPath: executablePath())
-        s.heartbeatTimeout = settings.heartbeatTimeout
-        s.lease = settings.heartbeatTimeout
-        let hosts = HostList(hosts: settings.nodeNames.map { Host(name: $0, slots: 1) })
-        return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)
-    }
-
-    static func executablePath() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
-    /// The head's pid when a head process is alive for this store.
-    static func alivePID(_ meta: [String: String]) -> Int32? {
-        guard let pid = meta["head_pid"].flatMap(Int32.init), pid > 0, pid != getpid() else { return nil }
-        guard let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-        let words = cmd.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return words.contains("grid") && (GridProcess.stat(pid).map { $0.state != "Z" } ?? false) ? pid : nil
-    }
 }
 
 struct GridPlanCommand: ParsableCommand {
@@ -406,7 +359,7 @@ struct GridStopCommand: ParsableCommand {
         // No head: stop whatever attempts a killed head left running.
         let settings = try GridRun.Settings(meta: meta)
         let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
-        let executor = GridHead.executor(settings: settings, runDir: absDir, failures: [])
+        let executor = try GridHead.executor(settings: settings, runDir: absDir)
         var ops: [GridStoreOp] = []
         var stopped = 0
         for c in try store.snapshot(events: 0).configs {
@@ -439,18 +392,11 @@ struct GridKillNodeCommand: ParsableCommand {
         guard snap.nodes.contains(where: { $0.name == node }) else {
             throw fail("no node \(node) in this run (nodes: \(snap.nodes.map(\.name).joined(separator: ", ")))", ExitCodes.badInput)
         }
-        guard let down = GridDuration.parse(downFor) else { throw fail("--down-for \(downFor) is not a duration", ExitCodes.badInput) }
-        let dir = (runDir as NSString).appendingPathComponent("nodes")
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try String(Date().timeIntervalSince1970 + down).write(toFile: (dir as NSString).appendingPathComponent("\(node).down"), atomically: true, encoding: .utf8)
+        guard let down = parseDuration(downFor) else { throw fail("--down-for \(downFor) is not a duration", ExitCodes.badInput) }
         let sig: Int32 = signal.uppercased().hasSuffix("STOP") ? SIGSTOP : SIGKILL
-        let running = snap.configs.flatMap(\.attemptRecords).filter { $0.status == "running" && $0.nodes.contains(node) }
-        guard let a = running.first, let session = a.session else {
-            say("node \(node) runs nothing right now; marked down for \(GridFormat.duration(down))")
-            return
-        }
-        let n = GridProcess.signalSession(session, sig)
-        say("sent SIG\(sig == SIGSTOP ? "STOP" : "KILL") to \(n) process(es) of \(node) (session \(session), config \(a.configID)); marked down for \(GridFormat.duration(down))")
+        let local = (snap.meta["executor"] ?? "local") == "local"
+        let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
+        say(try GridHead.killNode(runDir: absDir, node: node, signal: sig, downFor: down, local: local))
     }
 }
 
@@ -483,20 +429,5 @@ struct GridSimulateCommand: ParsableCommand {
         let report = try GridSimulation.run(s, runDir: dir)
         say(report.text)
         if !report.exactlyOnce { throw ExitCode(ExitCodes.checkFailed) }
-    }
-}
-
-struct GridAttemptCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "_attempt", abstract: "(internal) Run one attempt and record its exit.", shouldDisplay: false)
-
-    @Option(name: .customLong("exit-file")) var exitFile: String
-    @Argument(parsing: .captureForPassthrough) var command: [String] = []
-
-    func run() throws {
-        var argv = command
-        if argv.first == "--" { argv.removeFirst() }
-        guard !argv.isEmpty else { throw ExitCode(ExitCodes.usage) }
-        throw ExitCode(GridAttemptWrapper.run(exitFile: exitFile, argv: argv))
     }
 }

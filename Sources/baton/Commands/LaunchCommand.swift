@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonExec
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,9 @@ struct LaunchCommand: ParsableCommand {
             `baton exec`; a node silent for --heartbeat-timeout, or lost as mpirun reports, stops the job,
             which restarts on the survivors (at least --min-nodes, at most --max-restarts times).
             Run state: RUN/events.jsonl, RUN/report.json, RUN/logs/<node>.<rank>.log, RUN/attempts/.
-            Exit: 0 completed, 2 bad input (nothing started), 4 job failed, 130 interrupted.
+            MASTER_ADDR is the first node (a loopback address of its own for --local nodes), MASTER_PORT a
+            free port per attempt unless --master-port pins it.
+            Exit: 0 completed, 2 bad input (nothing started), 3 mpirun not found, 4 job failed, 130 interrupted.
             """)
 
     @Option(help: "Open MPI / DeepSpeed hostfile (host slots=N).") var hostfile: String?
@@ -36,7 +39,7 @@ struct LaunchCommand: ParsableCommand {
     @Flag(help: "Shuffle the samples (a pure function of seed and epoch).") var shardShuffle = false
     @Option(help: "Shuffle seed.") var shardSeed: UInt64 = 0
     @Option(help: "Epoch.") var shardEpoch: Int = 0
-    @Option(help: "MASTER_PORT.") var masterPort: Int = 29500
+    @Option(help: "Pin MASTER_PORT (default: a free port chosen per attempt on the first node).") var masterPort: Int?
     @Option(help: "mpirun to use.") var mpirun: String = "mpirun"
     @Option(help: "Path of baton on the nodes (default: this binary).") var baton: String?
     @Flag(help: "Print the plan as JSON and start nothing.") var dryRun = false
@@ -49,29 +52,19 @@ struct LaunchCommand: ParsableCommand {
 
     func run() throws {
         guard !command.isEmpty else { throw fail("give the command after --, e.g. baton launch --local 2 -- python train.py") }
-        let given = [hostfile != nil, hosts != nil, local != nil].filter { $0 }.count
-        guard given <= 1 else { throw fail("give only one of --hostfile, -H, --local") }
-        var list: HostList
+        let source: HostSource
         do {
-            if let hostfile {
-                list = try HostList.hostfile(at: hostfile)
-            } else if let hosts {
-                list = try HostList.parseHostSpec(hosts)
-            } else if let local {
-                guard local >= 1 && local <= 999 else { throw fail("--local needs 1...999 nodes, got \(local)") }
-                list = HostList.local(count: local)
-            } else if let nodelist = ProcessInfo.processInfo.environment["SLURM_JOB_NODELIST"] {
-                let perNode = ProcessInfo.processInfo.environment["SLURM_NTASKS_PER_NODE"].flatMap { Int($0.prefix { $0.isNumber }) } ?? 1
-                list = try HostList.parseSlurmNodelist(nodelist, slots: perNode)
-            } else {
-                throw fail("no hosts: give --hostfile, -H, --local N, or run inside a Slurm allocation")
-            }
-        } catch let e as HostListError {
-            throw fail(e.description)
+            source = try HostSource.resolve(hostfile: hostfile, hosts: hosts, local: local, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw fail(error.description)
         }
+        var list = source.hosts
         if let n = nprocPerNode {
             guard n >= 1 else { throw fail("--nproc-per-node must be at least 1") }
             list = list.withSlots(n)
+        }
+        if case .slurm = source.kind, !dryRun {
+            FileHandle.standardError.write(Data("baton launch: hosts from \(source.description): \(list.hosts.map(\.spec).joined(separator: ","))\n".utf8))
         }
         func seconds(_ text: String, _ name: String) throws -> Double {
             guard let v = parseDuration(text), v > 0 else { throw fail("--\(name): '\(text)' is not a positive duration (e.g. 10s, 500ms)") }
@@ -82,6 +75,7 @@ struct LaunchCommand: ParsableCommand {
         let leaseSeconds = try lease.map { try seconds($0, "lease") } ?? timeout
         let graceSeconds = try seconds(grace, "grace")
         guard minNodes >= 1, maxRestarts >= 0 else { throw fail("--min-nodes must be >= 1 and --max-restarts >= 0") }
+        if let p = masterPort, !(1...65535).contains(p) { throw fail("--master-port must be 1...65535, got \(p)") }
         var shown: Set<Int>?
         if let ranks {
             var s = Set<Int>()
@@ -97,17 +91,17 @@ struct LaunchCommand: ParsableCommand {
         let run = URL(fileURLWithPath: runDir).standardizedFileURL.path
         let batonPath = baton ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var mode = LaunchMode.cluster
-        if local != nil {
+        if source.isLocal {
             if dryRun {
                 mode = .local(agentPath: "\(run)/local/rsh-agent")
             } else {
-                do { mode = .local(agentPath: try LocalNodes.installAgent(runDir: run)) } catch { throw fail("\(error)") }
+                do { mode = .local(agentPath: try LocalNodes.installAgent(dir: "\(run)/local")) } catch { throw fail("\(error)") }
             }
         }
         var planner = LaunchPlanner(mode: mode, command: command, runDir: run, batonPath: batonPath, mpirunPath: mpirun,
                                     heartbeat: beat, lease: leaseSeconds, grace: graceSeconds, masterPort: masterPort)
         planner.configID = "launch"
-        // The lean wrapper beside baton starts in half the time of `baton exec` (docs/launch.md).
+        // The lean wrapper beside baton starts in a third of the time of `baton exec` (docs/launch.md).
         planner.execPath = LaunchPlanner.leanWrapper(beside: batonPath)
         var options = LaunchOptions(hosts: list, planner: planner)
         options.maxRestarts = maxRestarts
@@ -121,7 +115,8 @@ struct LaunchCommand: ParsableCommand {
         }
 
         if dryRun {
-            let plan = planner.plan(hosts: list, attempt: 1, shardDir: shardSamples != nil ? "\(run)/shards/attempt-1" : nil)
+            let plan = planner.plan(hosts: list, attempt: 1, shardDir: shardSamples != nil ? "\(run)/shards/attempt-1" : nil,
+                                    port: masterPort ?? 29500)
             print(plan.json())
             return
         }
@@ -140,10 +135,9 @@ struct LaunchCommand: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let supervisor: LaunchSupervisor
         do {
-            supervisor = try LaunchSupervisor(options: options, executor: local != nil ? LocalExecutor() : MpirunExecutor(),
-                                              console: TerminalConsole())
+            supervisor = try LaunchSupervisor(options: options, executor: MpirunExecutor(), console: TerminalConsole())
         } catch {
-            throw fail("cannot create the run directory \(run): \(error.localizedDescription)")
+            throw fail(error.description)
         }
         let signals = set
         startThread("baton-launch-signals") {

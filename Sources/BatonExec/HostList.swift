@@ -1,9 +1,8 @@
-#if BATON_LEAN
-// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
 import FoundationEssentials
 import Dispatch
-#else
-import Foundation
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// One node of a job: its name as mpirun and the rsh agent see it, and how many ranks it runs.
@@ -42,13 +41,6 @@ public struct HostListError: Error, Sendable, Equatable, CustomStringConvertible
 /// DeepSpeed hostfile, Horovod's `-H h1:2,h2:4`, Slurm's compressed `SLURM_JOB_NODELIST`,
 /// or `--local N` (simulated nodes on this machine).
 public struct HostList: Sendable, Equatable, Codable {
-    static func describe(_ error: any Error) -> String {
-        #if BATON_LEAN
-        return "\(error)"
-        #else
-        return error.localizedDescription
-        #endif
-    }
 
     public var hosts: [Host]
 
@@ -100,12 +92,10 @@ public struct HostList: Sendable, Equatable, Codable {
 
     /// Reads an Open MPI / DeepSpeed hostfile at `path`.
     public static func hostfile(at path: String) throws(HostListError) -> HostList {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw HostListError(source: path, line: 1, column: 1, message: "cannot read the hostfile: \(Self.describe(error))")
+        guard let bytes = readFile(path, from: 0) else {
+            throw HostListError(source: path, line: 1, column: 1, message: "cannot read the hostfile: \(String(cString: strerror(errno)))")
         }
+        let text = String(decoding: bytes, as: UTF8.self)
         return try parseHostfile(text, source: path)
     }
 

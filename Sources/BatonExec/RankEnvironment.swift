@@ -1,10 +1,6 @@
-#if BATON_LEAN
-// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
 import FoundationEssentials
 import Dispatch
-#else
-import Foundation
-#endif
 
 /// Where one rank sits in the job: world and node coordinates.
 public struct RankPlacement: Sendable, Equatable, Codable {
@@ -71,7 +67,9 @@ public struct RankPlacement: Sendable, Equatable, Codable {
 }
 
 /// What a head (or a user) fixes for every rank of one attempt; turned into the
-/// environment contract of DESIGN.md by `environment(for:)`.
+/// environment contract of DESIGN.md by `environment(for:)`, the one place it is built.
+/// `baton launch` fills it per attempt; `baton grid` extends it (a checkpoint directory
+/// stable across a config's attempts, one metrics file per attempt, its own resume flag).
 public struct JobContract: Sendable, Equatable, Codable {
     public var runDir: String
     public var configID: String
@@ -82,9 +80,17 @@ public struct JobContract: Sendable, Equatable, Codable {
     public var masterPort: Int
     /// Directory holding `rank-<r>.npy`, or nil when the job is not sharded by Baton.
     public var shardDir: String?
+    /// BATON_CHECKPOINT_DIR: stable across attempts.
+    public var checkpointDir: String
+    /// One metrics file for every rank of the attempt (the grid's); nil: one per rank under
+    /// the run directory. With one file, rank 0's wrapper forwards it to the head.
+    public var metricsFile: String?
+    /// BATON_RESUME; nil: resume on every attempt after the first.
+    public var resume: Bool?
 
     public init(runDir: String, configID: String = "launch", configJSON: String = "{}", attempt: Int = 1, restartCount: Int = 0,
-                masterAddr: String? = nil, masterPort: Int = 29500, shardDir: String? = nil) {
+                masterAddr: String? = nil, masterPort: Int = 29500, shardDir: String? = nil,
+                checkpointDir: String? = nil, metricsFile: String? = nil, resume: Bool? = nil) {
         self.runDir = runDir
         self.configID = configID
         self.configJSON = configJSON
@@ -93,11 +99,15 @@ public struct JobContract: Sendable, Equatable, Codable {
         self.masterAddr = masterAddr
         self.masterPort = masterPort
         self.shardDir = shardDir
+        self.checkpointDir = checkpointDir ?? "\(runDir)/checkpoints"
+        self.metricsFile = metricsFile
+        self.resume = resume
     }
 
-    public var checkpointDir: String { "\(runDir)/checkpoints" }
     public var logDir: String { "\(runDir)/logs" }
-    public func metricsPath(rank: Int) -> String { "\(runDir)/metrics/attempt-\(attempt)/rank-\(rank).jsonl" }
+    public func metricsPath(rank: Int) -> String { metricsFile ?? "\(runDir)/metrics/attempt-\(attempt)/rank-\(rank).jsonl" }
+    /// Whether rank `rank`'s wrapper forwards the metrics file (each line once over the job).
+    public func forwardsMetrics(rank: Int) -> Bool { metricsFile == nil || rank == 0 }
     public func logPath(node: String, rank: Int) -> String { "\(logDir)/\(node).\(rank).log" }
     public func shardFile(rank: Int) -> String? { shardDir.map { "\($0)/rank-\(rank).npy" } }
 
@@ -118,13 +128,15 @@ public struct JobContract: Sendable, Equatable, Codable {
             "BATON_CONFIG_ID": configID,
             "BATON_CONFIG": configJSON,
             "BATON_CHECKPOINT_DIR": checkpointDir,
-            "BATON_RESUME": restartCount > 0 ? "1" : "0",
+            "BATON_RESUME": (resume ?? (restartCount > 0)) ? "1" : "0",
             "BATON_ATTEMPT": String(attempt),
             "BATON_RESTART_COUNT": String(restartCount),
             "BATON_METRICS": metricsPath(rank: p.rank),
             "TORCHELASTIC_RESTART_COUNT": String(restartCount),
         ]
         if let shard = shardFile(rank: p.rank) { env["BATON_SHARD_FILE"] = shard }
+        // torchrun's default; the wrapper keeps a value the user set.
+        env["OMP_NUM_THREADS"] = "1"
         return env
     }
 }

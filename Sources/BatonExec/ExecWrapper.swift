@@ -1,10 +1,6 @@
-#if BATON_LEAN
-// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
 import FoundationEssentials
 import Dispatch
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -69,7 +65,7 @@ public final class ExecWrapper: @unchecked Sendable {
         var env = base
         for (k, v) in options.contract.environment(for: placement, firstNode: options.nodes?.hosts.first?.name) { env[k] = v }
         for (k, v) in options.extraEnvironment { env[k] = v }
-        if env["OMP_NUM_THREADS"] == nil { env["OMP_NUM_THREADS"] = "1" }
+        if base["OMP_NUM_THREADS"] != nil { env["OMP_NUM_THREADS"] = base["OMP_NUM_THREADS"] }
         return env
     }
 
@@ -124,7 +120,7 @@ public final class ExecWrapper: @unchecked Sendable {
             proc = try ChildProcess.spawn(options.command, environment: env, stdin: .null, stdout: .pipe, stderr: .pipe)
         } catch {
             emit(.note, "\(error)")
-            emit(.exit, "code=127")
+            emit(.exit, RankExit(status: .exited(127)).payload)
             log("# baton exec: \(error)")
             return 127
         }
@@ -221,20 +217,16 @@ public final class ExecWrapper: @unchecked Sendable {
             while drained < 2 && readerFinished.wait(timeout: .now() + 1) == .success { drained += 1 }
         }
         forwardMetrics(final: true)
-        // ` after=SIGTERM` marks an end that a stop from outside caused, so the head can
-        // tell a teardown from the command failing by itself.
-        let after = state.with { $0.stopSignal }.map { " after=\(signalName($0))" } ?? ""
-        switch status {
-        case .exited(let code): emit(.exit, "code=\(code)" + (code == 0 ? "" : after))
-        case .signaled(let sig): emit(.exit, "signal=\(sig)" + after)
-        }
+        emit(.exit, RankExit(status: status, after: state.with { $0.stopSignal }).payload)
         log("# baton exec: command ended with \(status)")
         return status.code
     }
 
     /// Sends the lines appended to `$BATON_METRICS` since the last call.
     private func forwardMetrics(final: Bool = false) {
-        let path = options.contract.metricsPath(rank: placement.rank)
+        // The path the command was given (a `--env BATON_METRICS=` of the user's wins).
+        guard options.contract.forwardsMetrics(rank: placement.rank) else { return }
+        let path = options.extraEnvironment["BATON_METRICS"] ?? options.contract.metricsPath(rank: placement.rank)
         let lines: [String] = state.with { s in
             guard let data = readFile(path, from: s.metricsOffset), !data.isEmpty else { return [] }
             s.metricsOffset += UInt64(data.count)
@@ -262,7 +254,7 @@ func fixedPoint(_ v: Double, digits: Int) -> String {
 }
 
 /// The directory part of `path` (what NSString.deletingLastPathComponent gives for an absolute path).
-func parentDirectory(_ path: String) -> String {
+public func parentDirectory(_ path: String) -> String {
     var p = Substring(path)
     while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
     guard let slash = p.lastIndex(of: "/") else { return "" }
@@ -270,7 +262,7 @@ func parentDirectory(_ path: String) -> String {
 }
 
 /// The bytes of the file at `path` from byte `offset` to its end; nil when it cannot be opened.
-func readFile(_ path: String, from offset: UInt64) -> [UInt8]? {
+public func readFile(_ path: String, from offset: UInt64) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }

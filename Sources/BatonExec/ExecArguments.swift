@@ -1,10 +1,6 @@
-#if BATON_LEAN
-// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
 import FoundationEssentials
 import Dispatch
-#else
-import Foundation
-#endif
 
 /// The settings of `baton exec` as text, turned into `ExecOptions` in one place: both the
 /// `baton exec` subcommand and the lean `baton-exec` executable (what `baton launch` starts
@@ -22,6 +18,9 @@ public struct ExecArguments: Sendable, Equatable {
     public var shardDir: String?
     public var configID = "launch"
     public var config = "{}"
+    public var checkpointDir: String?
+    public var metricsFile: String?
+    public var resume: Bool?
     /// `--env KEY=VALUE` (repeatable): set for the command after the contract.
     public var env: [String] = []
     public var command: [String] = []
@@ -47,7 +46,8 @@ public struct ExecArguments: Sendable, Equatable {
         let contract = JobContract(
             runDir: runDir ?? environment["BATON_RUN_DIR"] ?? currentDirectory + "/baton-run",
             configID: configID, configJSON: config, attempt: attempt, restartCount: max(attempt - 1, 0),
-            masterAddr: masterAddr, masterPort: masterPort, shardDir: shardDir)
+            masterAddr: masterAddr, masterPort: masterPort, shardDir: shardDir,
+            checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume)
         var options = ExecOptions(contract: contract, nodes: hosts, command: command)
         options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
         options.grace = try seconds(grace, "grace")
@@ -97,6 +97,11 @@ public struct ExecArguments: Sendable, Equatable {
             case "--shard-dir": a.shardDir = v
             case "--config-id": a.configID = v
             case "--config": a.config = v
+            case "--checkpoint-dir": a.checkpointDir = v
+            case "--metrics-file": a.metricsFile = v
+            case "--resume":
+                guard v == "0" || v == "1" else { return nil }
+                a.resume = v == "1"
             case "--env": a.env.append(v)
             default: return nil
             }

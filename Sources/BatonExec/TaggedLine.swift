@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One line of the `baton exec` -> head protocol (version 1), as documented in
 /// docs/launch.md. Every line `baton exec` writes to its stdout is
 ///
@@ -122,5 +126,50 @@ public enum HeadMessage: Sendable, Equatable {
         case "signal": return Int32(parts[3]).map { .signal(attempt: a, signal: $0) }
         default: return nil
         }
+    }
+}
+
+/// The payload of an `exit` line, both directions in one place:
+///
+///     code=N [after=SIGNAME]     the command exited with N
+///     signal=S [after=SIGNAME]   a signal ended the command
+///
+/// `after=` marks an end that a stop from outside (the daemon, the head) caused, so the
+/// head can tell a teardown from the command failing by itself.
+public struct RankExit: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var status: ExitStatus
+    /// The stop signal from outside the command came before its end, if one did.
+    public var after: Int32?
+
+    public init(status: ExitStatus, after: Int32? = nil) {
+        self.status = status
+        self.after = after
+    }
+
+    public var succeeded: Bool { status == .exited(0) }
+    /// The command failed by itself: not 0, and not after a stop from outside.
+    public var failedByItself: Bool { !succeeded && after == nil }
+
+    public var payload: String {
+        let head: String
+        switch status {
+        case .exited(let c): head = "code=\(c)"
+        case .signaled(let s): head = "signal=\(s)"
+        }
+        // A command that exits 0 after a stop succeeded all the same.
+        return head + (after.map { succeeded ? "" : " after=\(signalName($0))" } ?? "")
+    }
+
+    public var description: String { payload }
+
+    public static func decode<S: StringProtocol>(_ payload: S) -> RankExit? {
+        var status: ExitStatus?
+        var after: Int32?
+        for word in payload.split(separator: " ") {
+            if word.hasPrefix("code="), let c = Int32(word.dropFirst(5)) { status = .exited(c) }
+            if word.hasPrefix("signal="), let s = Int32(word.dropFirst(7)) { status = .signaled(s) }
+            if word.hasPrefix("after=") { after = signalNumber(String(word.dropFirst(6))) ?? SIGTERM }
+        }
+        return status.map { RankExit(status: $0, after: after) }
     }
 }

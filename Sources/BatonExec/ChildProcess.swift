@@ -1,16 +1,12 @@
-#if BATON_LEAN
-// The lean baton-exec (Package.swift) links FoundationEssentials only: it starts faster.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
 import FoundationEssentials
 import Dispatch
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// How a process ended.
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum ExitStatus: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
@@ -35,14 +31,20 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// SIGTERM -> "SIGTERM"; unknown numbers as "signal N".
-public func signalName(_ s: Int32) -> String {
-    let names: [Int32: String] = [
+let signalNames: [Int32: String] = [
         SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
         SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM",
         SIGTERM: "SIGTERM", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGBUS: "SIGBUS", SIGSTOP: "SIGSTOP", SIGCONT: "SIGCONT",
-    ]
-    return names[s] ?? "signal \(s)"
+]
+
+/// SIGTERM -> "SIGTERM"; unknown numbers as "signal N".
+public func signalName(_ s: Int32) -> String { signalNames[s] ?? "signal \(s)" }
+
+/// "SIGTERM", "TERM" or "15" -> 15; nil for anything else.
+public func signalNumber(_ name: String) -> Int32? {
+    if let n = Int32(name), n > 0, n < 65 { return n }
+    let full = name.uppercased().hasPrefix("SIG") ? name.uppercased() : "SIG" + name.uppercased()
+    return signalNames.first { $0.value == full }?.key
 }
 
 /// A failure to start a process.
@@ -54,11 +56,28 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// A child process started with `posix_spawn` from an argv array: no shell ever sees
-/// its arguments. It can be put in its own process group, so a signal to the group
-/// reaches everything it starts, and its stdio can be pipes.
+/// A child process started with `posix_spawn` from an argv array: no shell ever sees its
+/// arguments. The one subprocess type of Baton: the wrapper's command, mpirun, the detached
+/// grid head, doctor's and the health checks' programs all start here.
+///
+/// Why not swift-subprocess (on this machine, 1.0.2): its `run` is async and scopes the
+/// child's life to a closure, while the head keeps processes across loop iterations and
+/// past its own end (a detached head), learns of an end with `waitid(WNOWAIT)` on a thread
+/// of its own, and reads pipes line by line on threads; and `baton-exec`, which every rank
+/// starts, stays free of the async runtime and of Foundation. What swift-subprocess offers
+/// that Baton needs (process group, session, a TERM-grace-KILL teardown) is a few lines here.
 public final class ChildProcess: @unchecked Sendable {
-    public enum Stdio: Sendable { case inherit, null, pipe }
+    public enum Stdio: Sendable, Equatable {
+        case inherit, null, pipe
+        /// Appended to the file at this path (created 0644); for stderr, `.append` of the
+        /// same path as stdout shares stdout's descriptor.
+        case append(String)
+    }
+
+    /// Where the child sits among processes: the caller's group, a group of its own (a
+    /// signal to the group reaches everything it starts), or a session of its own (no
+    /// controlling terminal: it outlives the terminal and a SIGHUP of the caller's session).
+    public enum Grouping: Sendable, Equatable { case inherit, processGroup, session }
 
     public let pid: pid_t
     /// Write end of the child's stdin when it is `.pipe`.
@@ -66,32 +85,39 @@ public final class ChildProcess: @unchecked Sendable {
     /// Read ends of the child's stdout / stderr when they are `.pipe`.
     public let stdoutFD: Int32?
     public let stderrFD: Int32?
-    public let newProcessGroup: Bool
+    public let grouping: Grouping
+    private let status = Locked<ExitStatus?>(nil)
 
-    private init(pid: pid_t, stdinFD: Int32?, stdoutFD: Int32?, stderrFD: Int32?, newProcessGroup: Bool) {
+    private init(pid: pid_t, stdinFD: Int32?, stdoutFD: Int32?, stderrFD: Int32?, grouping: Grouping) {
         self.pid = pid
         self.stdinFD = stdinFD
         self.stdoutFD = stdoutFD
         self.stderrFD = stderrFD
-        self.newProcessGroup = newProcessGroup
+        self.grouping = grouping
     }
+
+    /// True when signals go to the child's whole group (its own group or session).
+    public var newProcessGroup: Bool { grouping != .inherit }
 
     /// Finds `name` on `PATH` unless it contains a slash.
     public static func resolve(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+        for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") where !dir.isEmpty {
             let candidate = "\(dir)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
         }
         return nil
     }
 
+    /// glibc's POSIX_SPAWN_SETSID (spawn.h, since glibc 2.26); hidden from Swift behind _GNU_SOURCE.
+    static let spawnSetSID: Int32 = 0x80
+
     /// Starts `arguments[0]` (looked up on PATH) with `arguments`. Signals blocked in the
-    /// caller are unblocked and reset to default in the child.
+    /// caller are unblocked and every signal's disposition is reset to default in the child.
     public static func spawn(
         _ arguments: [String], environment: [String: String],
         stdin: Stdio = .inherit, stdout: Stdio = .inherit, stderr: Stdio = .inherit,
-        newProcessGroup: Bool = true
+        grouping: Grouping = .processGroup
     ) throws(SpawnError) -> ChildProcess {
         guard let first = arguments.first, let exe = resolve(first, path: environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"]) else {
             throw SpawnError(executable: arguments.first ?? "", errno: ENOENT)
@@ -110,6 +136,12 @@ public final class ChildProcess: @unchecked Sendable {
             case .inherit: break
             case .null:
                 posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+            case .append(let path):
+                if fd == 2, stdout == mode {
+                    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+                } else {
+                    posix_spawn_file_actions_addopen(&actions, fd, path, fd == 0 ? O_RDONLY : O_WRONLY | O_CREAT | O_APPEND, 0o644)
+                }
             case .pipe:
                 var p: [Int32] = [0, 0]
                 guard pipe(&p) == 0 else { throw SpawnError(executable: exe, errno: errno) }
@@ -124,17 +156,20 @@ public final class ChildProcess: @unchecked Sendable {
             }
         }
         var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-        if newProcessGroup {
+        switch grouping {
+        case .inherit: break
+        case .processGroup:
             flags |= Int32(POSIX_SPAWN_SETPGROUP)
             posix_spawnattr_setpgroup(&attr, 0)
+        case .session:
+            flags |= spawnSetSID
         }
         posix_spawnattr_setflags(&attr, Int16(flags))
         var empty = sigset_t()
         sigemptyset(&empty)
         posix_spawnattr_setsigmask(&attr, &empty)
         var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGHUP, SIGQUIT, SIGCHLD] { sigaddset(&defaults, s) }
+        sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attr, &defaults)
 
         let argv = arguments.map { strdup($0) } + [nil]
@@ -150,7 +185,7 @@ public final class ChildProcess: @unchecked Sendable {
             parentEnds.compactMap { $0 }.forEach { close($0) }
             throw SpawnError(executable: exe, errno: rc)
         }
-        return ChildProcess(pid: pid, stdinFD: parentEnds[0], stdoutFD: parentEnds[1], stderrFD: parentEnds[2], newProcessGroup: newProcessGroup)
+        return ChildProcess(pid: pid, stdinFD: parentEnds[0], stdoutFD: parentEnds[1], stderrFD: parentEnds[2], grouping: grouping)
     }
 
     /// Sends `signal` to the child, or to its whole group when it has its own.
@@ -161,18 +196,92 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Blocks until the child ends.
     public func wait() -> ExitStatus {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return .exited(127) }
+        if let s = status.get { return s }
+        var raw: Int32 = 0
+        while waitpid(pid, &raw, 0) < 0 {
+            if errno != EINTR { return status.get ?? .exited(127) }
         }
-        return ExitStatus(waitStatus: status)
+        let s = ExitStatus(waitStatus: raw)
+        status.with { $0 = s }
+        return s
     }
 
-    /// Returns the status if the child has ended, without blocking.
+    /// Returns the status if the child has ended, without blocking (and the same status on
+    /// every later call).
     public func poll() -> ExitStatus? {
-        var status: Int32 = 0
-        let r = waitpid(pid, &status, WNOHANG)
-        return r == pid ? ExitStatus(waitStatus: status) : nil
+        status.with { s in
+            if s != nil { return s }
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid { s = ExitStatus(waitStatus: raw) }
+            return s
+        }
+    }
+
+    /// Polls until the child has ended or `seconds` have passed; nil on time-out.
+    public func wait(atMost seconds: Double) -> ExitStatus? {
+        let deadline = monotonicNow() + seconds
+        while true {
+            if let s = poll() { return s }
+            if monotonicNow() >= deadline { return nil }
+            usleep(10_000)
+        }
+    }
+
+    /// The one TERM-grace-KILL: SIGTERM (with SIGCONT, so a stopped child sees it) to the
+    /// child's group, up to `grace` seconds for it to end, then SIGKILL. Returns its status.
+    @discardableResult
+    public func terminate(grace: Double) -> ExitStatus {
+        if let s = poll() { return s }
+        signal(SIGTERM)
+        signal(SIGCONT)
+        if let s = wait(atMost: grace) { return s }
+        signal(SIGKILL)
+        return wait()
+    }
+
+    /// What `run(_:timeout:)` gives back.
+    public struct Output: Sendable, Equatable {
+        public var status: ExitStatus
+        public var stdout: String
+        public var stderr: String
+        public var timedOut: Bool
+    }
+
+    /// Runs `arguments` to its end with stdin from /dev/null and both outputs captured;
+    /// terminated (TERM, 2 s, KILL) when `timeout` passes.
+    public static func run(_ arguments: [String], environment: [String: String], timeout: Double) throws(SpawnError) -> Output {
+        let child = try spawn(arguments, environment: environment, stdin: .null, stdout: .pipe, stderr: .pipe)
+        let collected = Locked<[Int32: [UInt8]]>([:])
+        let done = DispatchSemaphore(value: 0)
+        for fd in [child.stdoutFD!, child.stderrFD!] {
+            startThread("baton-run-output") {
+                var bytes: [UInt8] = []
+                var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    bytes.append(contentsOf: buffer[0..<n])
+                }
+                close(fd)
+                collected.with { $0[fd] = bytes }
+                done.signal()
+            }
+        }
+        var timedOut = false
+        let status: ExitStatus
+        if let s = child.wait(atMost: timeout) {
+            status = s
+        } else {
+            timedOut = true
+            status = child.terminate(grace: 2)
+        }
+        // A grandchild that keeps the pipes open does not hold us past 2 s more.
+        _ = done.wait(timeout: .now() + 2)
+        _ = done.wait(timeout: .now() + 2)
+        let out = collected.get
+        return Output(status: status, stdout: String(decoding: out[child.stdoutFD!] ?? [], as: UTF8.self),
+                      stderr: String(decoding: out[child.stderrFD!] ?? [], as: UTF8.self), timedOut: timedOut)
     }
 }
 

@@ -1,0 +1,64 @@
+import BatonExec
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The life of a grid's head process around the scheduler: which executor its run uses,
+/// whether a head is alive for a run directory, a detached head, a stop request, and fault
+/// injection on nodes this machine can signal.
+public enum GridHead {
+    /// A file in the run directory that asks a running head to stop (`baton grid stop`).
+    public static let stopFile = "stop-requested"
+
+    /// The running `baton` binary.
+    public static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
+    /// simulated nodes through the agent in `RUN/local`.
+    public static func executor(settings: GridRun.Settings, runDir: String,
+                                failures: [MpirunGridExecutor.Failure] = []) throws -> MpirunGridExecutor {
+        var s = MpirunGridExecutor.Settings(batonPath: executablePath())
+        s.heartbeatTimeout = settings.heartbeatTimeout
+        s.lease = settings.heartbeatTimeout
+        s.failures = failures
+        if settings.executor == "local" {
+            s.mode = .local(agentPath: try LocalNodes.installAgent(dir: (runDir as NSString).appendingPathComponent("local")))
+        }
+        let hosts = HostList(hosts: settings.nodeNames.map { BatonExec.Host(name: $0, slots: 1) })
+        return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)
+    }
+
+    /// The head's pid when a head process is alive for this store.
+    public static func alivePID(_ meta: [String: String]) -> Int32? {
+        guard let pid = meta["head_pid"].flatMap(Int32.init), pid > 0, pid != getpid() else { return nil }
+        guard ProcessTable.arguments(pid).contains("grid"), let st = ProcessTable.stat(pid), !st.isZombie else { return nil }
+        return pid
+    }
+
+    /// Starts `baton ARGUMENTS` as a head of its own: a new session (it outlives the
+    /// terminal), stdin from /dev/null, output appended to `log`.
+    public static func detach(arguments: [String], log: String) throws(SpawnError) -> pid_t {
+        try ChildProcess.spawn([executablePath()] + arguments, environment: ProcessInfo.processInfo.environment,
+                               stdin: .null, stdout: .append(log), stderr: .append(log), grouping: .session).pid
+    }
+
+    /// Fault injection: marks `node` down for `downFor` seconds (its health checks fail) and
+    /// sends `signal` to its processes where this machine can reach them (a simulated node's
+    /// session). Returns what was done, for a person.
+    public static func killNode(runDir: String, node: String, signal: Int32, downFor: Double, local: Bool) throws -> String {
+        let marker = GridFiles.downMarker(runDir: runDir, node: node)
+        try FileManager.default.createDirectory(atPath: parentDirectory(marker), withIntermediateDirectories: true)
+        try String(Date().timeIntervalSince1970 + downFor).write(toFile: marker, atomically: true, encoding: .utf8)
+        let down = "marked down for \(GridFormat.duration(downFor))"
+        guard local else {
+            return "\(node) is a real host: \(down); take it down yourself (on the test bed: scripts/cluster crash \(node))"
+        }
+        let dir = (runDir as NSString).appendingPathComponent("local")
+        guard let sid = LocalNodes.session(of: node, dir: dir) else { return "node \(node) runs nothing right now; \(down)" }
+        let n = ProcessTable.signal(session: sid, signal)
+        return "sent \(signalName(signal)) to \(n) process(es) of \(node) (session \(sid)); \(down)"
+    }
+}

@@ -1,0 +1,56 @@
+import BatonExec
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What is left of one attempt on the nodes this machine can see (simulated nodes, the
+/// namespace test bed: one kernel), found by the attempt token every process of it
+/// carries (`LaunchPlanner.attemptTokenVariable`, from mpirun's environment), and each
+/// attributed to its node by `BATON_AGENT_NODE`. On real hosts only mpirun and its agents
+/// are here, and mpirun's own end is what ends them.
+struct AttemptSweep: Sendable {
+    let token: String
+    /// Simulated nodes are this machine: a lost one is cleared too, once its lease is out.
+    let simulated: Bool
+
+    struct Leftover {
+        var pid: pid_t
+        var node: String?
+    }
+
+    func leftovers() -> [Leftover] {
+        guard !token.isEmpty else { return [] }
+        let me = getpid()
+        return ProcessTable.processes(withEnvironment: LaunchPlanner.attemptTokenVariable, token).compactMap { pid in
+            pid == me ? nil : Leftover(pid: pid, node: ProcessTable.environment(pid)["BATON_AGENT_NODE"])
+        }
+    }
+
+    /// True when this machine sees the processes of some node of the attempt but none of
+    /// `nodes`: those are gone, and need no lease wait.
+    func nodesAreGone(_ nodes: [String]) -> Bool {
+        let left = leftovers()
+        let attributed = left.compactMap(\.node)
+        guard !attributed.isEmpty || simulated else { return false }
+        return !attributed.contains { nodes.contains($0) }
+    }
+
+    /// SIGKILLs what is left of the attempt outside the `lost` nodes (a cut-off node's
+    /// processes are out of reach: they fence themselves) and waits up to `seconds` for it
+    /// to be gone. Returns what is still there, as "pid N (NAME) on NODE".
+    func clear(excluding lost: Set<String>, within seconds: Double) -> [String] {
+        let deadline = monotonicNow() + seconds
+        var left: [Leftover] = []
+        repeat {
+            left = leftovers().filter { simulated || !lost.contains($0.node ?? "") }
+            if left.isEmpty { return [] }
+            for l in left { kill(l.pid, SIGKILL) }
+            usleep(20_000)
+        } while monotonicNow() < deadline
+        return left.map { l in
+            let name = ProcessTable.arguments(l.pid).first.map { ($0 as NSString).lastPathComponent } ?? "?"
+            return "pid \(l.pid) (\(name)) on \(l.node ?? "this machine")"
+        }
+    }
+}

@@ -1,1 +1,0 @@
-../../BatonCore/Exec/ExecArguments.swift

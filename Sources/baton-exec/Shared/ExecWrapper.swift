@@ -1,1 +1,0 @@
-../../BatonCore/Exec/ExecWrapper.swift

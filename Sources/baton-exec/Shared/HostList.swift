@@ -1,1 +1,0 @@
-../../BatonCore/Hosts/HostList.swift

@@ -1,1 +1,0 @@
-../../BatonCore/Exec/RankEnvironment.swift

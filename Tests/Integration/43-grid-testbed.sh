@@ -7,9 +7,9 @@
 # itself, the hung one never ran to its end; nothing is left on any node. Then the head is
 # SIGKILLed mid-grid and `--resume` finishes the grid with the same guarantee. Prints the time
 # from failure to hand-off.
-# Needs root (network namespaces). Bounded: about 2 min.
+# Needs root (network namespaces); otherwise says SKIP and exits 77. Bounded: about 2 min.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
 B=$BUILD/baton

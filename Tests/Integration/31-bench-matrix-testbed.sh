@@ -3,13 +3,13 @@
 # (scripts/cluster), one rank per node: with every link even, no node stands out; with
 # node 3's link throttled by `tc qdisc ... tbf` (both directions), node 3 is flagged as
 # a slow node and its two pairs as slow pairs, and --fail-on-outliers exits 1.
-# Needs root (namespaces, tc); says SKIP otherwise. Small messages: seconds.
+# Needs root (namespaces, tc); otherwise says SKIP and exits 77. Small messages: seconds.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and tc"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and tc"; exit 77; fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 C=${BATON_CLUSTER_SCRIPT:-$root/scripts/cluster}
-if [ ! -x "$C" ]; then echo "SKIP: scripts/cluster (the namespace test bed) is not here"; exit 0; fi
-if ! command -v tc >/dev/null; then echo "SKIP: tc (iproute2) missing"; exit 0; fi
+if [ ! -x "$C" ]; then echo "SKIP: scripts/cluster (the namespace test bed) is not here"; exit 77; fi
+if ! command -v tc >/dev/null; then echo "SKIP: tc (iproute2) missing"; exit 77; fi
 B=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
 export BATON_CLUSTER=bm BATON_CLUSTER_NET=10.77.8
 eval "$("$C" env)"
@@ -43,7 +43,7 @@ then pass "even links: 3x3 matrix named by node, no bandwidth outlier"; else fai
 # Throttle node 3 both ways: the bridge side of its veth (traffic to it) and its eth0.
 tbf=(root tbf rate 50mbit burst 32kbit latency 400ms)
 if ! tc qdisc add dev bm-v3 "${tbf[@]}" 2> "$tmp/tc.err" || ! ip netns exec bm-n3 tc qdisc add dev eth0 "${tbf[@]}" 2>> "$tmp/tc.err"; then
-  echo "SKIP: tc tbf is not available here: $(cat "$tmp/tc.err")"; exit 0
+  echo "SKIP: tc tbf is not available here: $(cat "$tmp/tc.err")"; exit 77
 fi
 matrix --fail-on-outliers > "$tmp/slow.json" 2> "$tmp/slow.err"; rc=$?
 if [ $rc -eq 1 ] && python3 - "$tmp/slow.json" <<'PY'

@@ -20,17 +20,27 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- head output:"; cat "$work/head.out" || true; exit 1; }
 
-# A trainer that checkpoints: rank 0 counts steps in $BATON_CHECKPOINT_DIR/step and resumes
-# from there; every rank reports metrics; rank 0 notes each completed run.
+# A trainer that checkpoints: rank 0 counts steps in $BATON_CHECKPOINT_DIR/step (replaced
+# atomically) and resumes from there; every rank reports metrics; rank 0 notes each
+# completed run.
 cat > "$work/trainer.sh" <<'SH'
 #!/bin/sh
 cd "$BATON_CHECKPOINT_DIR" || exit 9
 rank=${OMPI_COMM_WORLD_RANK:-0}
-step=0; [ -f step ] && step=$(cat step)
+# Checkpoint: the step count in `step`, replaced atomically (a temp file in this directory,
+# then mv = rename(2)). A node crash is a SIGKILL that can land anywhere; `echo $step > step`
+# truncates first, so a kill there left an empty checkpoint that the next attempt read as ''.
+# No `step` yet is legitimate (nothing saved); anything but a whole number is refused.
+step=0
+if [ -e step ]; then
+  step=$(cat step) || exit 8
+  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
+fi
+save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
 [ "$rank" = 0 ] && echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
 while [ "$step" -lt 30 ]; do
   step=$((step + 1))
-  [ "$rank" = 0 ] && echo "$step" > step
+  if [ "$rank" = 0 ]; then save_step "$step" || exit 8; fi
   echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
   sleep 0.1
 done

@@ -22,10 +22,19 @@ head_pid_of() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1
 cat > "$work/trainer.sh" <<'SH'
 #!/bin/sh
 cd "$BATON_CHECKPOINT_DIR" || exit 9
-step=0; [ -f step ] && step=$(cat step)
+# Checkpoint: the step count in `step`, replaced atomically (a temp file in this directory,
+# then mv = rename(2)). A node crash is a SIGKILL that can land anywhere; `echo $step > step`
+# truncates first, so a kill there left an empty checkpoint that the next attempt read as ''.
+# No `step` yet is legitimate (nothing saved); anything but a whole number is refused.
+step=0
+if [ -e step ]; then
+  step=$(cat step) || exit 8
+  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
+fi
+save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
 echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
 while [ "$step" -lt "$2" ]; do
-  step=$((step + 1)); echo "$step" > step
+  step=$((step + 1)); save_step "$step" || exit 8
   echo "{\"step\": $step, \"loss\": $1}" >> "$BATON_METRICS"
   sleep 0.1
 done

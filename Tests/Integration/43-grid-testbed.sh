@@ -7,9 +7,9 @@
 # itself, the hung one never ran to its end; nothing is left on any node. Then the head is
 # SIGKILLed mid-grid and `--resume` finishes the grid with the same guarantee. Prints the time
 # from failure to hand-off.
-# Needs root (network namespaces). Bounded: about 2 min.
+# Needs root (network namespaces); otherwise says SKIP and exits 77. Bounded: about 2 min.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
 B=$BUILD/baton
@@ -43,16 +43,26 @@ no_ranks_left() {
   [ "$left" -eq 0 ]
 }
 
-# A trainer that checkpoints: its step count in $BATON_CHECKPOINT_DIR/step, resumed from
-# there; metrics to $BATON_METRICS; each run to completion appends a line to `completions`.
+# A trainer that checkpoints: its step count in $BATON_CHECKPOINT_DIR/step (replaced
+# atomically), resumed from there; metrics to $BATON_METRICS; each run to completion
+# appends a line to `completions`.
 cat > "$tmp/trainer.sh" <<'SH'
 #!/bin/sh
 cd "$BATON_CHECKPOINT_DIR" || exit 9
-step=0; [ -f step ] && step=$(cat step)
+# Checkpoint: the step count in `step`, replaced atomically (a temp file in this directory,
+# then mv = rename(2)). A node crash is a SIGKILL that can land anywhere; `echo $step > step`
+# truncates first, so a kill there left an empty checkpoint that the next attempt read as ''.
+# No `step` yet is legitimate (nothing saved); anything but a whole number is refused.
+step=0
+if [ -e step ]; then
+  step=$(cat step) || exit 8
+  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
+fi
+save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
 echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
 while [ "$step" -lt 40 ]; do
   step=$((step + 1))
-  echo "$step" > step
+  save_step "$step" || exit 8
   echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
   sleep 0.15
 done
@@ -70,7 +80,8 @@ YAML
 "$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
 "$C" hostfile 1 > "$tmp/hostfile"
 
-# The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none).
+# The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none;
+# fails, and so ends the caller's poll, on a checkpoint that is not a step count).
 config_on() {
   python3 - "$1" "$2" <<'PY'
 import sqlite3, sys, os
@@ -82,8 +93,10 @@ except Exception:
     rows = []
 for (c,) in rows:
     try:
-        if int(open(f"{run}/configs/{c}/checkpoint/step").read()) >= 5: print(c)
-    except Exception: pass
+        step = open(f"{run}/configs/{c}/checkpoint/step").read()
+    except FileNotFoundError:
+        continue  # not checkpointed yet
+    if int(step) >= 5: print(c)  # the trainer replaces it atomically: never torn
 PY
 }
 
@@ -95,7 +108,7 @@ for how in crash partition hang; do
   bg+=($!)
   lost=
   end=$((SECONDS + 30))
-  until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2); sleep 0.1; done
+  until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
   check "$how: a config runs on g43-n2" "[ -n '$lost' ]" || { cat "$tmp/$how.out"; continue; }
   failed_at=$(date +%s.%N)
   "$C" "$how" g43-n2
@@ -156,7 +169,7 @@ hp=$!
 bg+=($hp)
 lost=
 end=$((SECONDS + 30))
-until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2); sleep 0.1; done
+until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
 check "head: a config runs on g43-n2" "[ -n '$lost' ]"
 kill -KILL "$hp"
 wait "$hp" 2>/dev/null

@@ -4,9 +4,10 @@
 # names; crash, partition and hang of one node each restart the job on the 2 survivors,
 # which completes with every sample processed exactly once; the cut-off/hung node's ranks
 # fence themselves; --min-nodes not met exits 4 with a report naming the lost node; Ctrl-C
-# leaves nothing running on any node. Needs root (network namespaces).
+# leaves nothing running on any node. Needs root (network namespaces); otherwise says SKIP
+# and exits 77.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
 B=$BUILD/baton

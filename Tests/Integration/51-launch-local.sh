@@ -41,7 +41,7 @@ rc=$?
 check "env: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/env.err"
 for r in 0 1 2 3 4 5; do
   n=$((r / 2)); l=$((r % 2))
-  check "env: rank $r" "grep -qx 'local-$n:$r ENV $r $l $n 6 2 3 local-0 local-$n 1' '$tmp/env.out'"
+  check "env: rank $r" "grep -qx 'local-$n:$r ENV $r $l $n 6 2 3 127.1.0.1 local-$n 1' '$tmp/env.out'"
 done
 check "env: per-rank logs" "[ \$(ls '$R'/logs/*.log | wc -l) -eq 6 ]"
 check "env: nothing left" "wait_gone '$R' 10"

@@ -148,6 +148,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         let list = HostList(hosts: launch.nodes.map { BatonExec.Host(name: nodeNames[$0], slots: max(1, launch.ranksPerNode)) })
         var options = LaunchOptions(hosts: list, planner: planner(for: launch))
         options.maxRestarts = 0
+        options.firstAttempt = launch.attempt
         options.heartbeatTimeout = settings.heartbeatTimeout
         options.startupTimeout = settings.startupTimeout
         let console = GridAttemptConsole(path: launch.logPath)
@@ -293,7 +294,7 @@ enum GridFiles {
         for line in data.split(separator: UInt8(ascii: "\n")) {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
             for (k, v) in obj {
-                if let n = v as? NSNumber, !(v is Bool) { out[k] = n.doubleValue }
+                if let n = v as? NSNumber { out[k] = n.doubleValue }
             }
         }
         return out

@@ -127,10 +127,11 @@ public struct LaunchPlanner: Sendable {
                     "--stdin", "all",
                     // Give each wrapper the same grace we give the job before its daemon
                     // escalates to SIGKILL (Open MPI's default is 1 s).
-                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2),
-                    // Every daemon is started by mpirun itself, so each rsh agent is a child
-                    // of mpirun and its end names its node (`AgentWatch`).
-                    "--mca", "plm_rsh_no_tree_spawn", "1"]
+                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2)]
+        // Not `plm_rsh_no_tree_spawn`: with it mpirun starts every daemon `--daemonize`d and
+        // the agents end at once (measured), so their ends would say nothing. mpirun's tree
+        // spawn starts up to its routing radix (64) daemons itself, each through an agent
+        // that is mpirun's child (`AgentWatch`).
         var mpiEnv: [String: String] = [Self.attemptTokenVariable: "\(runDir)#\(attempt)"]
         if case .local(let agent) = mode {
             argv += ["--mca", "plm_rsh_agent", agent,

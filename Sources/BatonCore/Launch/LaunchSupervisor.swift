@@ -160,6 +160,9 @@ public struct LaunchOptions: Sendable {
     public var shardWriter: (@Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void)?
     /// Samples of the epoch already consumed before the first attempt.
     public var initialConsumed = 0
+    /// The number of the first attempt (the grid's attempt number of a config, so
+    /// BATON_ATTEMPT and BATON_RESTART_COUNT count over the config's attempts).
+    public var firstAttempt = 1
     /// On node loss, how long mpirun gets after SIGTERM before SIGKILL (at most `grace`).
     public var nodeLossWindow: Double = 1
 
@@ -210,7 +213,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
     /// Runs the job to its end and returns the report (its `exitCode` is baton's).
     public func run() -> LaunchReport {
         var hosts = options.hosts
-        var attempt = 1
+        var attempt = options.firstAttempt
         var consumed = options.initialConsumed
         var records: [AttemptRecord] = []
         let runDir = options.planner.runDir
@@ -258,7 +261,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             case .nodesLost:
                 let lost = Set(record.lost.map(\.node))
                 let survivors = hosts.removing(lost)
-                let restartsUsed = attempt - 1
+                let restartsUsed = attempt - options.firstAttempt
                 if survivors.hosts.count >= options.minNodes && !survivors.hosts.isEmpty && restartsUsed < options.maxRestarts {
                     event("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names, "consumed": consumed])
                     console.message("baton launch: lost \(lost.sorted().joined(separator: ",")); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(options.maxRestarts))")
@@ -304,6 +307,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
         let tail = Locked([String]())
         let mpirunNamedLoss = Locked(false)
         let mpirunAborting = Locked(false)
+        /// When mpirun's output first said it was aborting (monotonic seconds).
+        let abortSaidAt = Locked<Double?>(nil)
         let shown = options.shownRanks
         let console = self.console
         let placements = RankPlacement.all(hosts)
@@ -326,6 +331,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     if line.contains("has been aborted") || line.contains("mpirun noticed that process rank")
                         || line.contains("abort is already in progress") || line.contains("unable to reliably start") {
                         mpirunAborting.with { $0 = true }
+                        abortSaidAt.with { if $0 == nil { $0 = monotonicNow() } }
                     }
                     if !line.isEmpty { console.message("mpirun: \(line)") }
                 }
@@ -402,9 +408,14 @@ public final class LaunchSupervisor: @unchecked Sendable {
 
         var interruptsSeen = 0
         var abortSeenAt: Double?
-        /// Nodes whose agent ended before mpirun began its abort: in an abort mpirun ends
-        /// every agent itself, so only the first ends accuse a node.
-        var agentEndsBeforeAbort: [String: Double] = [:]
+        /// Agent ends that can accuse a node: in an abort mpirun ends every agent itself, so
+        /// only ends noticed by shortly after mpirun first said it was aborting count (an
+        /// agent that died with its node is what makes mpirun abort; the others' ends come
+        /// after their ranks were told to stop, which makes them speak).
+        func agentEndsBeforeAbort() -> [String: Double] {
+            let cutoff = abortSaidAt.get.map { $0 + 0.15 } ?? .infinity
+            return agents.ended.filter { $0.value <= cutoff }
+        }
 
         /// The nodes an agent end accuses: ended agents whose node still had a rank
         /// running, preferring those none of whose ranks said anything of their end.
@@ -434,7 +445,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 return
             }
             let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
-            let byAgent = m.heard.isEmpty ? [] : accusedByAgents(agentEndsBeforeAbort)
+            let byAgent = m.heard.isEmpty ? [] : accusedByAgents(agentEndsBeforeAbort())
             let silent = m.silentNodes
             if let f = m.firstFailure, named.isEmpty {
                 record.outcome = .commandFailed
@@ -466,23 +477,22 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 let d = monotonicNow() + 2
                 while !job.outputFinished && monotonicNow() < d { usleep(1_000) }
                 agents.scan(at: monotonicNow())
-                for (n, t) in agents.ended where abortSeenAt == nil && agentEndsBeforeAbort[n] == nil { agentEndsBeforeAbort[n] = t }
                 classifyEnd(st)
                 break
             }
-            // The agents: each one's end while its node still ran is a node loss.
-            if now - lastAgentScan >= 0.03 && interruptsSeen == 0 {
+            // The agents: each one's end while its node still ran is a node loss. Looked at
+            // every 30 ms, and at once when mpirun says it aborts (it ends the other agents
+            // itself soon after).
+            if interruptsSeen == 0 && (now - lastAgentScan >= 0.03 || (abortSaidAt.get != nil && abortSeenAt == nil)) {
                 lastAgentScan = now
                 agents.scan(at: now)
-                if abortSeenAt == nil && !mpirunAborting.get {
-                    for (n, t) in agents.ended where agentEndsBeforeAbort[n] == nil { agentEndsBeforeAbort[n] = t }
-                }
-                if !agentEndsBeforeAbort.isEmpty && monitor.get.firstFailure == nil && !accusedByAgents(agentEndsBeforeAbort).isEmpty {
+                let ends = agentEndsBeforeAbort()
+                if !ends.isEmpty && monitor.get.firstFailure == nil && !monitor.get.heard.isEmpty && !accusedByAgents(ends).isEmpty {
                     // A rank that failed by itself makes mpirun end every agent: its exit line
                     // comes first on the same channel, so let the reader catch up before judging.
                     usleep(50_000)
-                    let accused = accusedByAgents(agentEndsBeforeAbort)
-                    if monitor.get.firstFailure == nil && !accused.isEmpty && !monitor.get.heard.isEmpty {
+                    let accused = accusedByAgents(agentEndsBeforeAbort())
+                    if monitor.get.firstFailure == nil && !accused.isEmpty {
                         lostNodes(accused, .agentEnded, "its rsh agent (mpirun's child for that host) ended while its ranks ran", at: monotonicNow())
                         console.message("baton launch: the agent of \(accused.joined(separator: ",")) ended; stopping attempt \(attemptNo)")
                         teardown(lost: Set(accused))

@@ -9,11 +9,10 @@ import Glibc
 /// the run directory) exactly as real nodes are reached through ssh: the same mpirun, the
 /// same `baton exec`, heartbeats, leases and node-loss rules.
 ///
-/// - Each node is a session of its own: the agent makes itself the session leader and
-///   becomes the node's Open MPI daemon (`exec setsid ... exec orted`), so the node's
-///   processes are exactly the session's, and killing the session is a node crash that
-///   also ends the agent, as a crashed host ends ssh's remote end. The agent prints nothing
-///   of its own; the head judges the loss from mpirun and the agent's end (`AgentWatch`).
+/// - Each node is a session of its own, its Open MPI daemon's, so the node's processes are
+///   exactly the session's, and killing the session is a node crash. The agent behaves as
+///   ssh does: it waits for the daemon, prints nothing of its own and exits 255 when the
+///   daemon was killed; the head judges the loss from mpirun and the agent's end (`AgentWatch`).
 /// - Each node has a loopback address of its own (`address(of:)`, Linux routes all of
 ///   127.0.0.0/8 to `lo`), so MASTER_ADDR resolves for torch's TCPStore and friends.
 /// - The session id is in `<dir>/<node>.sid`; `BATON_AGENT_NODE` names the node in the
@@ -47,18 +46,30 @@ public enum LocalNodes {
             #!/bin/sh
             # Written by baton for --local: the rsh agent of simulated nodes.
             # mpirun calls: AGENT HOST DAEMON-COMMAND... (meant for a remote shell, as ssh runs it).
-            # The agent becomes the node: it makes itself the leader of a new session (its pid is
-            # the session id, written to \(dir)/HOST.sid) and then the node's daemon, so killing
-            # the session ends the agent too, as a crashed host ends ssh's remote end.
+            # Like ssh, it waits for the daemon, prints nothing of its own, and exits with the
+            # daemon's status (255 when a signal ended it). The node is a session of its own (the
+            # daemon's; its id is written to \(dir)/HOST.sid): killing that session is a crash.
             host=$1; shift
             case "$host" in local-[0-9]|local-[0-9][0-9]|local-[0-9][0-9][0-9]) ;; *) echo "baton local agent: unknown node '$host'" >&2; exit 255;; esac
             BATON_AGENT_NODE=$host
             export BATON_AGENT_NODE
-            # Inside the new session: $$ is the session id. Each node gets its own TMPDIR: Open MPI
+            # Inside the new session $$ is the session id. Each node gets its own TMPDIR: Open MPI
             # names its session directory (and PMIx its shared-memory store) after the host name,
             # which all simulated nodes share; the head removes it once the session has ended.
-            # (setsid forks only when the agent leads a process group; --wait then keeps it.)
-            exec setsid --wait /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*"
+            # (A background job of a non-interactive shell leads no process group, so setsid
+            # makes it the session leader without forking.)
+            setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*" &
+            child=$!
+            # The shell's own words ("Killed") are not the agent's to say: ssh says nothing.
+            exec 2>/dev/null
+            # mpirun may signal its agents while it aborts: pass it on, keep waiting for the daemon.
+            trap 'kill -TERM $child 2>/dev/null' TERM INT HUP
+            while :; do
+              wait $child; rc=$?
+              kill -0 $child 2>/dev/null || break
+            done
+            [ "$rc" -gt 128 ] && exit 255
+            exit "$rc"
 
             """
         try script.write(toFile: path, atomically: true, encoding: .utf8)

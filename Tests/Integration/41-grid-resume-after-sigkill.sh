@@ -85,7 +85,8 @@ for r in rows:
     if r["attempts"] == 1:
         assert not r["resumed"], r
 for r in resumed:
-    said = [l for l in open(f"{work}/run/configs/{r['id']}/attempt-2.log").read().splitlines() if l.startswith("resume=")][0]
+    # Rank lines come tagged node:rank, as on every executor.
+    said = [l.split(" ", 1)[1] for l in open(f"{work}/run/configs/{r['id']}/attempt-2.log").read().splitlines() if " resume=" in l][0]
     assert said.startswith("resume=1 attempt=2") and int(said.split("start=")[1]) > 0, said
 print("ok: resumed 2 orphaned configs from checkpoints, 3 ran once")
 PY

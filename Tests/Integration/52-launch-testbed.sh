@@ -62,25 +62,36 @@ check "env: nothing left" "nothing_left '$R'"
 
 # 2-4. One node lost three ways; the job restarts on the survivors, re-sharded from the
 # consumed count the trainer reported, and completes.
-for how in crash partition hang; do
+# The crash runs twice: with the agent outside the node (it outlives the node, like an
+# ssh client whose connection is reset), and inside it (it dies with the node, like ssh's
+# remote end), which prints nothing: Baton must name the node from the agent's end.
+outside_agent=$OMPI_MCA_plm_rsh_agent
+inside_agent=$(BATON_CLUSTER_AGENT=inside "$C" env | sed -n "s/^export OMPI_MCA_plm_rsh_agent='\(.*\)'$/\1/p")
+for how in crash crash-inside partition hang; do
   R=$tmp/$how
+  fault=${how%-inside}
+  if [ "$how" = crash-inside ]; then export OMPI_MCA_plm_rsh_agent=$inside_agent; else export OMPI_MCA_plm_rsh_agent=$outside_agent; fi
   ( timeout 120 "$B" "${L[@]}" --run-dir "$R" --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
     echo $? > "$tmp/$how.rc" ) &
   bg+=($!)
   wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
-  "$C" "$how" bl-n3
+  t_fault=$(date +%s.%N)
+  "$C" "$fault" bl-n3
   wait_for 120 test -s "$tmp/$how.rc"
+  t_restart=$(grep '"event":"restart"' "$R/events.jsonl" | sed -n 's/.*"time":\([0-9.]*\).*/\1/p')
+  echo "  $how: restart $(python3 -c "print(round(${t_restart:-0} - $t_fault, 2))") s after the fault; signal: $(grep -o '"how":"[a-z ]*"' "$R/events.jsonl" | head -1)"
   check "$how: exit 0" "[ \"\$(cat '$tmp/$how.rc')\" = 0 ]" || tail -20 "$tmp/$how.err"
   check "$how: restart on bl-n1,bl-n2" "grep -q '\"event\":\"restart\".*\"lost\":\[\"bl-n3\"\].*\"survivors\":\[\"bl-n1\",\"bl-n2\"\]' '$R/events.jsonl'"
   check "$how: re-sharded for 4 ranks" "[ -f '$R/shards/attempt-2/rank-3.npy' ] && [ ! -e '$R/shards/attempt-2/rank-4.npy' ]"
   check "$how: exactly once across attempts" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
-  if [ "$how" != crash ]; then
+  if [ "$fault" != crash ]; then
     check "$how: detected by heartbeat timeout" "grep -q '\"how\":\"heartbeat timeout\"' '$R/events.jsonl'"
     "$C" heal bl-n3
     check "$how: bl-n3's ranks fenced themselves" "wait_for 20 bash -c \"[ \\\$(grep -l 'fenced' '$R'/logs/bl-n3.*.log 2>/dev/null | wc -l) -eq 2 ]\""
   fi
   check "$how: nothing left on any node" "nothing_left '$R'"
 done
+export OMPI_MCA_plm_rsh_agent=$outside_agent
 
 # 5. --min-nodes not met: exit 4 and a report naming the lost node.
 R=$tmp/min

@@ -440,7 +440,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 record.outcome = .interrupted
                 return
             }
-            if st == .exited(0) && m.allSucceeded {
+            // mpirun exits 0 only when every process did: the last exit lines may still be
+            // in flight, but nothing was lost.
+            if st == .exited(0) {
                 record.outcome = .completed
                 return
             }
@@ -459,9 +461,6 @@ public final class LaunchSupervisor: @unchecked Sendable {
             } else if !m.heard.isEmpty && !silent.isEmpty && silent.count < hosts.hosts.count {
                 lostNodes(Array(silent), .silentAtEnd,
                           "mpirun exited (\(st?.description ?? "killed")) and the node's ranks never reported their end", at: decided)
-            } else if st == .exited(0) {
-                record.outcome = .mpirunFailed
-                record.detail = "mpirun exited 0 but not every rank reported exit code 0"
             } else {
                 record.outcome = .mpirunFailed
                 record.detail = st?.description ?? "killed"
@@ -491,6 +490,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     // A rank that failed by itself makes mpirun end every agent: its exit line
                     // comes first on the same channel, so let the reader catch up before judging.
                     usleep(50_000)
+                    // At a clean end the agents end too, just before mpirun exits 0: a lagging
+                    // reader must not turn that into a loss.
+                    if let st = job.waitForExit(atMost: 0.2), st == .exited(0) { continue }
                     let accused = accusedByAgents(agentEndsBeforeAbort())
                     if monitor.get.firstFailure == nil && !accused.isEmpty {
                         lostNodes(accused, .agentEnded, "its rsh agent (mpirun's child for that host) ended while its ranks ran", at: monotonicNow())

@@ -1,4 +1,6 @@
 /// The version `baton --version` prints.
+import BatonExec
+
 public enum BatonVersion {
     public static let string = "0.1.0"
 }
@@ -24,4 +26,30 @@ public enum ExitCodes {
     public static let summary =
         "0 success; 1 a check failed; 2 bad input (nothing started); 3 hardware/software not available; "
         + "4 job failed; 64 usage error; 130 interrupted. `baton exec` exits with its command's code (128+signal when killed)."
+}
+
+extension ExitCodes {
+    /// The one table from each module's error to `baton`'s exit code.
+    public static func code(for error: any Error) -> Int32 {
+        switch error {
+        case is HostListError, is GridSpecError, is GridRunError, is ShardError:
+            return badInput
+        case let e as LaunchError:
+            switch e.code {
+            case .badInput: return badInput
+            case .unavailable: return unavailable
+            default: return jobFailed
+            }
+        case let e as BenchError:
+            switch e.code {
+            case .unavailable: return unavailable
+            case .callFailed: return jobFailed
+            default: return badInput
+            }
+        case is SpawnError:
+            return unavailable
+        default:
+            return jobFailed
+        }
+    }
 }

@@ -76,7 +76,7 @@ func runUnderMPI(_ body: (Communicator) throws -> Int32) throws {
         code = try body(comm)
     } catch let error as BenchError {
         if rank == 0 { FileHandle.standardError.write(Data("baton bench: \(error)\n".utf8)) }
-        code = error.code == .unavailable ? ExitCodes.unavailable : (error.code == .callFailed ? ExitCodes.jobFailed : ExitCodes.badInput)
+        code = ExitCodes.code(for: error)
     } catch {
         FileHandle.standardError.write(Data("baton bench: rank \(rank): \(error)\n".utf8))
         code = ExitCodes.jobFailed

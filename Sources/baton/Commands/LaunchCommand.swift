@@ -45,9 +45,9 @@ struct LaunchCommand: ParsableCommand {
     @Flag(help: "Print the plan as JSON and start nothing.") var dryRun = false
     @Argument(parsing: .postTerminator, help: "The command every rank runs, after --.") var command: [String] = []
 
-    func fail(_ message: String) -> ExitCode {
+    func fail(_ message: String, code: Int32 = ExitCodes.badInput) -> ExitCode {
         FileHandle.standardError.write(Data("baton launch: \(message)\n".utf8))
-        return ExitCode(ExitCodes.badInput)
+        return ExitCode(code)
     }
 
     func run() throws {
@@ -137,7 +137,7 @@ struct LaunchCommand: ParsableCommand {
         do {
             supervisor = try LaunchSupervisor(options: options, executor: MpirunExecutor(), console: TerminalConsole())
         } catch {
-            throw fail(error.description)
+            throw fail(error.description, code: ExitCodes.code(for: error))
         }
         let signals = set
         startThread("baton-launch-signals") {

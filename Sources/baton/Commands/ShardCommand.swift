@@ -23,7 +23,7 @@ private func runShard(_ body: () throws -> Void) throws {
         try body()
     } catch let error as ShardError {
         printError("baton shard: \(error.description)")
-        throw ExitCode(ExitCodes.badInput)
+        throw ExitCode(ExitCodes.code(for: error))
     }
 }
 

@@ -61,4 +61,40 @@ public enum GridHead {
         let n = ProcessTable.signal(session: sid, signal)
         return "sent \(signalName(signal)) to \(n) process(es) of \(node) (session \(sid)); \(down)"
     }
+
+    /// The head's life over one run: takes the run (its pid in the store), finds what a
+    /// killed head left (orphans, reported through `say`), runs the scheduler until the
+    /// grid is done, a stop is asked for (`interrupted()`, or `baton grid stop`'s file), or
+    /// no node is left, and gives the run up again. Every transition is committed before
+    /// it is acted on.
+    public static func run(
+        store: GridStore, settings: GridRun.Settings, spec: GridSpec, runDir: String, newConfigs: [GridConfig]?,
+        failures: [MpirunGridExecutor.Failure], quiet: Bool, interrupted: @escaping () -> Bool, say: @escaping (String) -> Void
+    ) throws -> GridOutcome {
+        let fm = FileManager.default
+        let executor = try executor(settings: settings, runDir: runDir, failures: failures)
+        try store.commit(settings.metaOps + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
+        let resumption = try GridRun.prepareResume(store: store, executor: executor, newConfigs: newConfigs)
+        for (a, finished) in resumption.orphans {
+            say(finished
+                ? "found attempt \(a.number) of \(a.configID) finished while no head was running; kept its result"
+                : "found attempt \(a.number) of \(a.configID) orphaned on \(a.nodes.joined(separator: ",")); stopped it; it resumes first")
+        }
+        let scheduler = GridScheduler(
+            executor: executor, store: store, options: GridRun.options(spec: spec, settings: settings, runDir: runDir),
+            configs: resumption.configs, resumeFirst: resumption.resumeFirst, nodeStates: resumption.nodeStates,
+            nextAttemptID: resumption.nextAttemptID)
+        let stop = (runDir as NSString).appendingPathComponent(stopFile)
+        try? fm.removeItem(atPath: stop)
+        scheduler.shouldStop = { interrupted() || fm.fileExists(atPath: stop) }
+        let t0 = executor.now()
+        if !quiet {
+            scheduler.onEvent = { e in say("[+\(GridFormat.duration(max(0, e.time - t0)))] \(e.text)") }
+        }
+        scheduler.onSummary = { s in say("grid: \(s.line) | \(GridFormat.duration(s.elapsed)) elapsed") }
+        let outcome = try scheduler.run()
+        try? fm.removeItem(atPath: stop)
+        try store.commit([.meta("head_pid", "0")])
+        return outcome
+    }
 }

@@ -191,37 +191,19 @@ struct GridRunCommand: ParsableCommand {
         if settings.executor != "local" && !failures.isEmpty {
             throw fail("--fail-node works on --local runs; on real nodes, fail them yourself (e.g. scripts/cluster crash NODE)", ExitCodes.usage)
         }
-        let executor: MpirunGridExecutor
-        do { executor = try GridHead.executor(settings: settings, runDir: absDir, failures: failures) } catch { throw fail("\(error)", ExitCodes.badInput) }
-        try store.commit(settings.metaOps + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
-        let resumption = try GridRun.prepareResume(store: store, executor: executor, newConfigs: newConfigs)
-        for (a, finished) in resumption.orphans {
-            say(finished
-                ? "found attempt \(a.number) of \(a.configID) finished while no head was running; kept its result"
-                : "found attempt \(a.number) of \(a.configID) orphaned on \(a.nodes.joined(separator: ",")); stopped it; it resumes first")
-        }
-        let scheduler = GridScheduler(
-            executor: executor, store: store, options: GridRun.options(spec: specDoc, settings: settings, runDir: absDir),
-            configs: resumption.configs, resumeFirst: resumption.resumeFirst, nodeStates: resumption.nodeStates,
-            nextAttemptID: resumption.nextAttemptID)
-
         signal(SIGINT) { _ in gridInterrupted = 1 }
         signal(SIGTERM) { _ in gridInterrupted = 1 }
         signal(SIGHUP, SIG_IGN)
         // Leases go to each mpirun's stdin; one that has just ended must not kill the head.
         signal(SIGPIPE, SIG_IGN)
-        let stopFile = (absDir as NSString).appendingPathComponent(GridHead.stopFile)
-        try? fm.removeItem(atPath: stopFile)
-        scheduler.shouldStop = { gridInterrupted != 0 || fm.fileExists(atPath: stopFile) }
-        let t0 = executor.now()
-        if !quiet {
-            scheduler.onEvent = { e in say("[+\(GridFormat.duration(max(0, e.time - t0)))] \(e.text)") }
-        }
-        scheduler.onSummary = { s in say("grid: \(s.line) | \(GridFormat.duration(s.elapsed)) elapsed") }
         say("baton grid: run directory \(dir)")
-        let outcome = try scheduler.run()
-        try? fm.removeItem(atPath: stopFile)
-        try store.commit([.meta("head_pid", "0")])
+        let outcome: GridOutcome
+        do {
+            outcome = try GridHead.run(store: store, settings: settings, spec: specDoc, runDir: absDir, newConfigs: newConfigs,
+                                       failures: failures, quiet: quiet, interrupted: { gridInterrupted != 0 }, say: say)
+        } catch let e as LaunchError {
+            throw fail(e.description, ExitCodes.code(for: e))
+        }
 
         let snap = try store.snapshot()
         let rows = GridReport.results(snap)

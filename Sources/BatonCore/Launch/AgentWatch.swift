@@ -20,6 +20,7 @@ public struct AgentWatch: Sendable {
 
     let mpirun: pid_t
     let hosts: Set<String>
+    var mpirunArguments: [String] = []
     public private(set) var agents: [pid_t: Agent] = [:]
     /// Nodes whose agent ended, with when it was noticed (monotonic seconds).
     public private(set) var ended: [String: Double] = [:]
@@ -60,15 +61,24 @@ public struct AgentWatch: Sendable {
 
     /// Looks at mpirun's children once: learns new agents, notes those that ended.
     public mutating func scan(at now: Double) {
-        let live = children()
-        let liveSet = Set(live)
-        for pid in live where agents[pid] == nil {
+        if mpirunArguments.isEmpty { mpirunArguments = ProcessTable.arguments(mpirun) }
+        for pid in children() where agents[pid] == nil {
+            // A child mpirun has forked but that has not exec'd its agent yet still shows
+            // mpirun's argv, whose words name hosts too (`--master-addr NODE`): measured, a
+            // crash of node 3 was once blamed on node 1 that way.
+            let argv = ProcessTable.arguments(pid)
+            guard !argv.isEmpty, argv != mpirunArguments else { continue }
             guard let st = ProcessTable.stat(pid), let node = Self.node(ofAgent: pid, hosts: hosts) else { continue }
             agents[pid] = Agent(pid: pid, startTime: st.startTime, node: node)
         }
+        // An end is judged from the agent's own /proc entry, never from a missing line in
+        // the children lists (those are per thread of mpirun, and not read atomically:
+        // measured, an agent alive all along was once missing from them).
         for (pid, a) in agents where ended[a.node] == nil {
-            let same = liveSet.contains(pid) && ProcessTable.stat(pid)?.startTime == a.startTime
-            if !same { ended[a.node] = now }
+            guard let st = ProcessTable.stat(pid), st.startTime == a.startTime, st.parent == mpirun, !st.isZombie else {
+                ended[a.node] = now
+                continue
+            }
         }
     }
 

@@ -38,19 +38,21 @@ struct AttemptSweep: Sendable {
 
     /// SIGKILLs what is left of the attempt outside the `lost` nodes (a cut-off node's
     /// processes are out of reach: they fence themselves) and waits up to `seconds` for it
-    /// to be gone. Returns what is still there, as "pid N (NAME) on NODE".
-    func clear(excluding lost: Set<String>, within seconds: Double) -> [String] {
+    /// to be gone. Returns how many it killed and what is still there, as "pid N (NAME) on NODE".
+    func clear(excluding lost: Set<String>, within seconds: Double) -> (killed: Int, left: [String]) {
         let deadline = monotonicNow() + seconds
         var left: [Leftover] = []
+        var killed = Set<pid_t>()
         repeat {
             left = leftovers().filter { simulated || !lost.contains($0.node ?? "") }
-            if left.isEmpty { return [] }
+            if left.isEmpty { return (killed.count, []) }
+            killed.formUnion(left.map(\.pid))
             for l in left { kill(l.pid, SIGKILL) }
             usleep(20_000)
         } while monotonicNow() < deadline
-        return left.map { l in
+        return (killed.count, left.map { l in
             let name = ProcessTable.arguments(l.pid).first.map { ($0 as NSString).lastPathComponent } ?? "?"
             return "pid \(l.pid) (\(name)) on \(l.node ?? "this machine")"
-        }
+        })
     }
 }

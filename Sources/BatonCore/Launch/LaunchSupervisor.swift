@@ -503,7 +503,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
                         // Gone for sure only when this machine can see the node's processes and
                         // none is left; else (ssh to a real host) its wrappers may live on cut
                         // off: wait out their lease.
-                        if !sweep.nodesAreGone(accused) { waitForFencing() }
+                        let gone = sweep.nodesAreGone(accused)
+                        event("agent-loss-check", ["attempt": attemptNo, "gone": gone])
+                        if !gone { waitForFencing() }
                         break loop
                     }
                 }
@@ -580,7 +582,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         // Nothing of this attempt may outlive it on a node this machine can reach: not
         // the next attempt's neighbour, and not past `baton launch`'s own end.
         let lost = Set(record.lost.map(\.node))
-        let left = sweep.clear(excluding: lost, within: 5)
+        let (killed, left) = sweep.clear(excluding: lost, within: 5)
         if !left.isEmpty {
             record.leftovers = left
             console.message("baton launch: still running after 5 s of teardown: \(left.joined(separator: ", "))")
@@ -588,7 +590,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         executor.finished(plan)
         record.seconds = monotonicNow() - start
         event("attempt-end", ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
-                              "leftovers": left.count])
+                              "swept": killed, "leftovers": left.count])
         return record
     }
 }

@@ -212,3 +212,28 @@ import Testing
         #expect(throws: HostListError.self) { try HostSource.resolve(hostfile: nil, hosts: "a", local: 2, environment: [:]) }
     }
 }
+
+@Suite struct AgentWatchTests {
+    @Test func anAgentIsKnownByTheHostInItsArgvAndItsEndNamesTheNode() throws {
+        let agent = try ChildProcess.spawn(["sh", "-c", "sleep 30; :", "node-b"], environment: ProcessInfo.processInfo.environment,
+                                           stdin: .null, stdout: .null, stderr: .null)
+        let other = try ChildProcess.spawn(["sh", "-c", "sleep 30; :", "not-a-host"], environment: ProcessInfo.processInfo.environment,
+                                           stdin: .null, stdout: .null, stderr: .null)
+        defer { other.signal(SIGKILL); _ = other.wait() }
+        var watch = AgentWatch(mpirun: getpid(), hosts: ["node-a", "node-b"])
+        // Polled until seen: a just-spawned child briefly shows the parent's argv.
+        let deadline = monotonicNow() + 10
+        while watch.seen["node-b"] == nil && monotonicNow() < deadline {
+            watch.scan(at: monotonicNow())
+            usleep(10_000)
+        }
+        #expect(watch.seen["node-b"] == agent.pid)
+        #expect(watch.seen.count == 1)
+        watch.scan(at: 1)
+        #expect(watch.ended.isEmpty)
+        agent.signal(SIGKILL)
+        _ = agent.wait()
+        watch.scan(at: 2)
+        #expect(watch.ended == ["node-b": 2])
+    }
+}

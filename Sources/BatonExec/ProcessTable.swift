@@ -86,6 +86,14 @@ public enum ProcessTable {
         }
     }
 
+    /// Live processes whose environment satisfies `matches`.
+    public static func processes(where matches: ([String: String]) -> Bool) -> [pid_t] {
+        allPIDs().filter { pid in
+            guard let s = stat(pid), !s.isZombie else { return false }
+            return matches(environment(pid))
+        }
+    }
+
     /// Live children of `parent`.
     public static func children(of parent: pid_t) -> [pid_t] {
         allPIDs().filter { pid in

@@ -54,7 +54,17 @@ public enum GridHead {
         try String(Date().timeIntervalSince1970 + downFor).write(toFile: marker, atomically: true, encoding: .utf8)
         let down = "marked down for \(GridFormat.duration(downFor))"
         guard local else {
-            return "\(node) is a real host: \(down); take it down yourself (on the test bed: scripts/cluster crash \(node))"
+            // A host this machine can see into (the namespace test bed): every process of
+            // this run's attempts there, known by the node its agent named.
+            let prefix = "\(runDir)#"
+            let pids = ProcessTable.processes { env in
+                env["BATON_AGENT_NODE"] == node && (env["BATON_GRID_ATTEMPT"]?.hasPrefix(prefix) ?? false)
+            }
+            guard !pids.isEmpty else {
+                return "\(node): no process of this run is visible from here; \(down); take the host down yourself"
+            }
+            for p in pids { kill(p, signal) }
+            return "sent \(signalName(signal)) to \(pids.count) process(es) of this run on \(node); \(down)"
         }
         let dir = (runDir as NSString).appendingPathComponent("local")
         guard let sid = LocalNodes.session(of: node, dir: dir) else { return "node \(node) runs nothing right now; \(down)" }

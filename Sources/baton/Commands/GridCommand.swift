@@ -360,7 +360,7 @@ struct GridStopCommand: ParsableCommand {
 struct GridKillNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kill-node",
-        abstract: "Fault injection on a --local run: kill (or hang) every process of a node's running attempt.")
+        abstract: "Fault injection: kill (or hang) every process of a node's running attempt, where this machine can reach it (--local nodes, the namespace test bed).")
 
     @Argument(help: "The run directory.") var runDir: String
     @Argument(help: "The node, e.g. local-1.") var node: String

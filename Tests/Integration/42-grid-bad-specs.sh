@@ -27,5 +27,16 @@ printf 'command: [train, --lr, "{lr}", --bs, "{bs}"]\nparameters:\n  lr: [0.1, 0
 plan=$("$baton" grid plan "$work/ok.yaml")
 order=$(awk 'NR > 3 { print $3 "/" $4 }' <<<"$plan" | tr '\n' ' ')
 if [ "$order" != "0.1/16 0.1/32 0.01/16 0.01/32 " ]; then echo "FAIL plan order: $order"; echo "$plan"; failed=1; else echo "ok plan: $order"; fi
+# A command that cannot be started is a config failure with the reason, after its retries
+# (exit 127 from the wrapper, on every node it tried), not a node loss and not a hang.
+printf 'command: [/nonexistent/baton-trainer, "{v}"]\nparameters:\n  v: [1]\nmax_retries: 1\n' > "$work/nocmd.yaml"
+out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 "$baton" grid "$work/nocmd.yaml" --local 2 --run-dir "$work/run-nocmd" 2>&1); rc=$?
+res=$("$baton" grid results "$work/run-nocmd" 2>&1)
+if [ "$rc" -ne 4 ] || ! grep -q "grid finished: 0 done, 1 failed" <<<"$out" || ! grep -q "exit code 127; no retries left (2 failures)" <<<"$out" \
+   || ! grep -q "cannot start '/nonexistent/baton-trainer'" <<<"$res" || grep -q " lost" <<<"$out"; then
+  echo "FAIL unstartable command: exit $rc"; echo "$out"; echo "$res"; failed=1
+else
+  echo "ok unstartable command: failed after 2 attempts with the reason"
+fi
 [ "$failed" -eq 0 ] && echo "PASS 42-grid-bad-specs"
 exit "$failed"

@@ -2,7 +2,8 @@
 # baton launch --local: 3 simulated nodes x 2 ranks on this machine (real processes, one
 # mpirun daemon per node). Checks the environment matrix, a node crash (its session
 # killed) restarting on the survivors with every sample processed exactly once, a rank
-# failing by itself (no restart, exit 4, report), and Ctrl-C leaving nothing behind.
+# failing by itself (no restart, exit 4, report; with --on-rank-failure restart: restarted
+# on the same nodes, exactly once), and Ctrl-C leaving nothing behind.
 # Needs no root.
 set -uo pipefail
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
@@ -70,6 +71,30 @@ check "failure: exit 4" "[ $rc -eq 4 ]"
 check "failure: report names rank 3 and its code" "grep -q 'rank 3 on local-1 ended with code=3' '$tmp/fail.err' && grep -q '\"failedRank\" : 3' '$R/report.json'"
 check "failure: no restart" "! grep -q '\"event\":\"restart\"' '$R/events.jsonl'"
 check "failure: nothing left" "wait_gone '$R' 10"
+
+# 3b. The same failure with --on-rank-failure restart: the job restarts on the same nodes
+# from the last consumed count (torchrun's behaviour), every sample exactly once.
+R=$tmp/fail-restart
+timeout 90 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
+  --on-rank-failure restart --shard-samples 160 -- \
+  "$T" --samples 160 --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/fr.out" 2> "$tmp/fr.err"
+rc=$?
+check "rank-failure restart: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/fr.err"
+check "rank-failure restart: restart event, no node lost, cause named" \
+  "grep -q '\"event\":\"restart\"' '$R/events.jsonl' && grep '\"event\":\"restart\"' '$R/events.jsonl' | grep -q '\"lost\":\[\]' && grep -q 'rank 3 on local-1 ended with code=3' '$R/events.jsonl'"
+check "rank-failure restart: attempt 2 on the same 2 nodes" "grep -q 'attempt 2 on local-0,local-1 (4 ranks): completed' '$tmp/fr.err'"
+check "rank-failure restart: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
+check "rank-failure restart: nothing left" "wait_gone '$R' 10"
+
+# 3c. --max-restarts 0 with restart: the first failure ends the job and says why.
+R=$tmp/fail-norestart
+timeout 60 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
+  --on-rank-failure restart --max-restarts 0 -- \
+  "$T" --samples 100 --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/fn.out" 2> "$tmp/fn.err"
+rc=$?
+check "rank-failure, no restart left: exit 4" "[ $rc -eq 4 ]"
+check "rank-failure, no restart left: says so" "grep -q 'no restart left (--max-restarts 0)' '$tmp/fn.err'"
+check "rank-failure, no restart left: nothing left" "wait_gone '$R' 10"
 
 # 4. Ctrl-C: SIGINT to every rank, exit 130, nothing left.
 R=$tmp/int

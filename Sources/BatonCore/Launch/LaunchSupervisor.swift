@@ -144,6 +144,17 @@ public protocol LaunchConsole: Sendable {
     func status(_ text: String)
 }
 
+/// What the head does when a rank's command fails by itself on a healthy node (no node
+/// lost): `--on-rank-failure`.
+public enum RankFailurePolicy: String, Sendable, CaseIterable, Codable {
+    /// End the job with the rank's failure (mpirun's and Slurm's behaviour; the default:
+    /// a deterministic bug fails again on every attempt).
+    case fail
+    /// Restart the whole job on the same nodes from the last consumed count, counted
+    /// against `--max-restarts` (torchrun's behaviour for a failed worker).
+    case restart
+}
+
 /// Settings of `baton launch` beyond the plan.
 public struct LaunchOptions: Sendable {
     public var hosts: HostList
@@ -165,6 +176,8 @@ public struct LaunchOptions: Sendable {
     public var firstAttempt = 1
     /// On node loss, how long mpirun gets after SIGTERM before SIGKILL (at most `grace`).
     public var nodeLossWindow: Double = 1
+    /// A rank that fails by itself: end the job, or restart it on the same nodes.
+    public var onRankFailure: RankFailurePolicy = .fail
 
     public init(hosts: HostList, planner: LaunchPlanner) {
         self.hosts = hosts
@@ -276,6 +289,17 @@ public final class LaunchSupervisor: @unchecked Sendable {
             case .commandFailed, .mpirunFailed, .failedToStart:
                 var reason = record.text
                 if let r = record.failedRank { reason += ": rank \(r) on \(record.failedNode ?? "?") ended with \(record.failedExit?.payload ?? "?")" }
+                if record.outcome == .commandFailed && options.onRankFailure == .restart {
+                    let restartsUsed = attempt - options.firstAttempt
+                    if restartsUsed < options.maxRestarts {
+                        event("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names, "consumed": consumed,
+                                          "cause": reason])
+                        console.message("baton launch: \(reason); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-rank-failure restart; restart \(restartsUsed + 1) of \(options.maxRestarts))")
+                        attempt += 1
+                        continue
+                    }
+                    reason += "; no restart left (--max-restarts \(options.maxRestarts))"
+                }
                 return finish(.failed, reason, ExitCodes.jobFailed)
             }
         }

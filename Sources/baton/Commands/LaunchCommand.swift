@@ -6,6 +6,8 @@ import Foundation
 import Glibc
 #endif
 
+extension RankFailurePolicy: ExpressibleByArgument {}
+
 struct LaunchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch",
@@ -15,6 +17,9 @@ struct LaunchCommand: ParsableCommand {
             this machine), or SLURM_JOB_NODELIST inside a Slurm allocation. Every rank runs under
             `baton exec`; a node silent for --heartbeat-timeout, or lost as mpirun reports, stops the job,
             which restarts on the survivors (at least --min-nodes, at most --max-restarts times).
+            A rank that fails by itself on a healthy node ends the job (--on-rank-failure fail, as mpirun
+            and srun do) or, with --on-rank-failure restart, restarts it on the same nodes from the last
+            consumed count (as torchrun does), counted against --max-restarts.
             Run state: RUN/events.jsonl, RUN/report.json, RUN/logs/<node>.<rank>.log, RUN/attempts/.
             MASTER_ADDR is the first node (a loopback address of its own for --local nodes), MASTER_PORT a
             free port per attempt unless --master-port pins it.
@@ -28,6 +33,8 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: "Run directory.") var runDir: String = "baton-run"
     @Option(help: "Restarts allowed after node loss.") var maxRestarts: Int = 3
     @Option(help: "Fewest nodes to restart on.") var minNodes: Int = 1
+    @Option(help: "A rank that fails on a healthy node: fail (end the job) or restart (on the same nodes, counted against --max-restarts).")
+    var onRankFailure: RankFailurePolicy = .fail
     @Option(help: "A node silent this long is lost.") var heartbeatTimeout: String = "10s"
     @Option(help: "Heartbeat interval of every rank.") var heartbeat: String = "1s"
     @Option(help: "How long a node may take to send its first line.") var startupTimeout: String = "30s"
@@ -106,6 +113,7 @@ struct LaunchCommand: ParsableCommand {
         var options = LaunchOptions(hosts: list, planner: planner)
         options.maxRestarts = maxRestarts
         options.minNodes = minNodes
+        options.onRankFailure = onRankFailure
         options.heartbeatTimeout = timeout
         options.startupTimeout = try seconds(startupTimeout, "startup-timeout")
         options.shownRanks = shown

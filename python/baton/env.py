@@ -30,8 +30,13 @@ def local_rank(default=0):
 
 
 def attempt():
-    """$BATON_ATTEMPT: 1 for the first attempt, 2 after the first restart or hand-off, ..."""
-    return _int("BATON_ATTEMPT", 1)
+    """$BATON_ATTEMPT: 1 for the first attempt, 2 after the first restart or hand-off, ...
+
+    Under torchrun (no BATON_ATTEMPT) it is TORCHELASTIC_RESTART_COUNT + 1, so one trainer
+    counts its attempts the same way under both launchers."""
+    if os.environ.get("BATON_ATTEMPT"):
+        return _int("BATON_ATTEMPT", 1)
+    return _int("TORCHELASTIC_RESTART_COUNT", 0) + 1
 
 
 def restart_count():
@@ -40,8 +45,13 @@ def restart_count():
 
 
 def resuming():
-    """True when an earlier attempt of this job or config ran ($BATON_RESUME=1): load the checkpoint."""
-    return os.environ.get("BATON_RESUME", "0") == "1"
+    """True when an earlier attempt of this job or config ran ($BATON_RESUME=1): load the checkpoint.
+
+    Under torchrun (no BATON_RESUME): true after a restart (TORCHELASTIC_RESTART_COUNT > 0)."""
+    value = os.environ.get("BATON_RESUME")
+    if value is not None and value != "":
+        return value == "1"
+    return _int("TORCHELASTIC_RESTART_COUNT", 0) > 0
 
 
 def checkpoint_dir(default="checkpoints", create=True):

@@ -95,6 +95,16 @@ class FilesAndEnvTest(CleanEnvTestCase):
         self.assertEqual(baton.config(), {"lr": 0.1})
         self.assertEqual(baton.restart_count(), 2)
 
+    def test_attempt_under_torchrun(self):
+        # torchrun sets TORCHELASTIC_RESTART_COUNT, not BATON_ATTEMPT/BATON_RESUME.
+        self.setenv(TORCHELASTIC_RESTART_COUNT=2)
+        self.assertEqual((baton.attempt(), baton.resuming(), baton.restart_count()), (3, True, 2))
+        self.setenv(TORCHELASTIC_RESTART_COUNT=0)
+        self.assertEqual((baton.attempt(), baton.resuming()), (1, False))
+        # Baton's own variables win when both are set.
+        self.setenv(TORCHELASTIC_RESTART_COUNT=5, BATON_ATTEMPT=2, BATON_RESUME=0)
+        self.assertEqual((baton.attempt(), baton.resuming()), (2, False))
+
     def test_import_baton_does_not_import_torch(self):
         import subprocess
         import sys

@@ -211,6 +211,50 @@ import Testing
         #expect(s.hosts.hosts.map(\.spec) == ["sl1:2", "sl2:2", "sl3:2"])
         #expect(throws: HostListError.self) { try HostSource.resolve(hostfile: nil, hosts: "a", local: 2, environment: [:]) }
     }
+
+    @Test func insideASlurmAllocationEverySrunStepOverlapsAndExcludesTheNodesLeftOut() {
+        #expect(SlurmAllocation.current(environment: ["SLURM_JOB_NODELIST": "sl[1-3]"]) == nil)
+        let a = SlurmAllocation.current(environment: ["SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "sl[1-3]"])
+        #expect(a == SlurmAllocation(jobID: "7", nodes: ["sl1", "sl2", "sl3"]))
+        #expect(a?.srunArguments(for: ["sl1", "sl2", "sl3"]) == ["--overlap"])
+        var planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: "/r", batonPath: "/b/baton")
+        planner.slurm = a
+        let survivors = HostList(hosts: [BatonExec.Host(name: "sl1", slots: 2), BatonExec.Host(name: "sl3", slots: 2)])
+        let argv = planner.plan(hosts: survivors, attempt: 2, shardDir: nil).mpirun
+        let i = argv.firstIndex(of: "plm_slurm_args")!
+        #expect(argv[i - 1] == "--mca" && argv[i + 1] == "--overlap --exclude=sl2")
+        // Not for simulated nodes, and not outside an allocation.
+        planner.slurm = nil
+        #expect(!planner.plan(hosts: survivors, attempt: 2, shardDir: nil).mpirun.contains("plm_slurm_args"))
+    }
+
+    @Test func aLaunchOnWhichNoNodeEverReportsBlamesNoNode() throws {
+        // An "mpirun" whose launch never starts (as an srun step that pends): it says nothing.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-never-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fake = "\(dir)/mpirun"
+        try "#!/bin/sh\nexec sleep 60\n".write(toFile: fake, atomically: true, encoding: .utf8)
+        chmod(fake, 0o755)
+        let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: "\(dir)/run", batonPath: "/b/baton", mpirunPath: fake,
+                                    heartbeat: 0.1, lease: 0.2, grace: 0.5, masterPort: 29500)
+        var options = LaunchOptions(hosts: HostList(hosts: [BatonExec.Host(name: "sl1", slots: 1), BatonExec.Host(name: "sl2", slots: 1)]),
+                                    planner: planner)
+        options.heartbeatTimeout = 0.2
+        options.startupTimeout = 0.3
+        let report = try LaunchSupervisor(options: options, executor: MpirunExecutor(), console: SilentConsole()).run()
+        #expect(report.result == .failed)
+        #expect(report.attempts.count == 1)
+        #expect(report.attempts[0].outcome == .failedToStart)
+        #expect(report.attempts[0].lost.isEmpty)
+        #expect(report.attempts[0].detail?.contains("sl1,sl2 never reported") == true)
+    }
+}
+
+struct SilentConsole: LaunchConsole {
+    func rankLine(node: String, rank: Int, text: String, isError: Bool) {}
+    func message(_ text: String) {}
+    func status(_ text: String) {}
 }
 
 @Suite struct AgentWatchTests {

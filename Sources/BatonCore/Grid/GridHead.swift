@@ -26,6 +26,8 @@ public enum GridHead {
         s.failures = failures
         if settings.executor == "local" {
             s.mode = .local(agentPath: try LocalNodes.installAgent(dir: (runDir as NSString).appendingPathComponent("local")))
+        } else {
+            s.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment)
         }
         let hosts = HostList(hosts: settings.nodeNames.map { BatonExec.Host(name: $0, slots: 1) })
         return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)

@@ -28,6 +28,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         public var batonPath: String
         public var mpirunPath = "mpirun"
         public var mode: LaunchMode = .cluster
+        /// The Slurm allocation the grid runs in (each attempt's and health check's srun step).
+        public var slurm: SlurmAllocation?
         public var heartbeat: Double = 1
         public var heartbeatTimeout: Double = 10
         /// The lease; the grid uses the heartbeat timeout.
@@ -129,6 +131,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
             batonPath: settings.batonPath, mpirunPath: settings.mpirunPath, heartbeat: settings.heartbeat,
             lease: settings.lease, grace: settings.grace)
         p.execPath = LaunchPlanner.leanWrapper(beside: settings.batonPath)
+        p.slurm = settings.slurm
         p.configID = launch.configID
         p.configJSON = launch.paramsJSON
         p.checkpointDir = launch.checkpointDir
@@ -259,6 +262,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         if isMarkedDown(nodeNames[node]) { return false }
         var argv = [settings.mpirunPath, "--host", "\(nodeNames[node]):1", "-np", "1"]
         if case .local(let agent) = settings.mode { argv += ["--mca", "plm_rsh_agent", agent, "--oversubscribe"] }
+        if let slurm = settings.slurm { argv += slurm.mpirunArguments(for: [nodeNames[node]]) }
         argv.append("true")
         guard let out = try? ChildProcess.run(argv, environment: settings.environment, timeout: 20) else { return false }
         if let dir = localDir { LocalNodes.clean(node: nodeNames[node], dir: dir) }

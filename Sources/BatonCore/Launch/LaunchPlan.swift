@@ -69,6 +69,9 @@ public struct LaunchPlanner: Sendable {
     public var metricsFile: String?
     public var resume: Bool?
     public var extraMpirunArguments: [String] = []
+    /// The Slurm allocation mpirun runs in, if any: its `srun` steps then overlap a dead
+    /// step's resources and exclude the nodes this attempt leaves out (`SlurmAllocation`).
+    public var slurm: SlurmAllocation?
     /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
     public var extraExecArguments: [String] = []
 
@@ -146,6 +149,7 @@ public struct LaunchPlanner: Sendable {
             if getuid() == 0 { argv.append("--allow-run-as-root") }
             mpiEnv["OMPI_MCA_plm_rsh_agent"] = agent
         }
+        if let slurm, case .cluster = mode { argv += slurm.mpirunArguments(for: hosts.names) }
         argv += extraMpirunArguments
         argv += (execPath.map { [$0] } ?? [batonPath, "exec"])
         argv += ["--run-dir", runDir,

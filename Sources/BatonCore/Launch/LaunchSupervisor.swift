@@ -40,7 +40,8 @@ public enum AttemptOutcome: String, Sendable, Codable, Equatable {
     case commandFailed = "command failed"
     /// mpirun ended without a lost node or a failed rank to blame (`detail` says how).
     case mpirunFailed = "mpirun failed"
-    /// mpirun could not be started (`detail`).
+    /// mpirun could not be started, or its launch never started on any node (no node
+    /// reported within the startup timeout; no node is blamed): `detail` says which.
     case failedToStart = "failed to start"
 }
 
@@ -102,7 +103,7 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var text: String {
         switch outcome {
         case .mpirunFailed: return "mpirun failed (\(detail ?? mpirunStatus?.description ?? "killed"))"
-        case .failedToStart: return "failed to start mpirun: \(detail ?? "")"
+        case .failedToStart: return "failed to start: \(detail ?? "")"
         default: return outcome.rawValue
         }
     }
@@ -560,6 +561,21 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 }
             }
             let overdue = monitor.with { $0.overdue(at: now) }
+            // No node has said anything: the launch itself never started (under Slurm, an
+            // srun step that pends). That says nothing against any node: blame none.
+            if !overdue.isEmpty && interruptsSeen == 0 && monitor.get.heard.isEmpty {
+                let silent = overdue.map(\.node)
+                record.outcome = .failedToStart
+                record.detail = "no node reported within the startup timeout (\(LaunchPlanner.seconds(options.startupTimeout))): "
+                    + "\(silent.joined(separator: ",")) never reported; the launch did not start (no node is blamed)"
+                event("never-started", ["attempt": attemptNo, "silent": silent])
+                console.message("baton launch: attempt \(attemptNo) never started: \(silent.joined(separator: ",")) never reported within \(LaunchPlanner.seconds(options.startupTimeout)); stopping it")
+                // The short window: nothing of the job runs that a longer grace would help.
+                teardown(lost: Set(hosts.names))
+                record.mpirunStatus = job.poll()
+                waitForFencing()
+                break
+            }
             if !overdue.isEmpty && interruptsSeen == 0 {
                 var silentFor: [String: Double] = [:]
                 for o in overdue { silentFor[o.node] = o.silentFor }

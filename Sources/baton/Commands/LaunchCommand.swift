@@ -108,6 +108,7 @@ struct LaunchCommand: ParsableCommand {
         var planner = LaunchPlanner(mode: mode, command: command, runDir: run, batonPath: batonPath, mpirunPath: mpirun,
                                     heartbeat: beat, lease: leaseSeconds, grace: graceSeconds, masterPort: masterPort)
         planner.configID = "launch"
+        if !source.isLocal { planner.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment) }
         // The lean wrapper beside baton starts in a third of the time of `baton exec` (docs/launch.md).
         planner.execPath = LaunchPlanner.leanWrapper(beside: batonPath)
         var options = LaunchOptions(hosts: list, planner: planner)

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# baton launch inside a real Slurm allocation (scripts/slurm-bed: slurmctld, 3 slurmd in
+# network namespaces, munged), where mpirun starts its daemons with one srun step.
+# Checks: the environment matrix for salloc -N3 --ntasks-per-node=2 (hosts taken from
+# SLURM_JOB_NODELIST and said so); one node crashed (every process of it, slurmd too),
+# cut off (link down) and hung (SIGSTOP) mid-launch: the job restarts exactly once on the
+# 2 survivors, whose new srun step starts (it used to pend behind the dead step, and the
+# survivors were then called lost), and completes with every sample exactly once.
+# Prints, per fault, fault -> restart for Baton and fault -> DOWN for Slurm itself
+# (SlurmdTimeout 10 s). Needs root and the Slurm packages; otherwise SKIP (exit 77).
+set -uo pipefail
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and slurmd"; exit 77; fi
+for b in slurmd slurmctld munged salloc; do
+  command -v $b >/dev/null || { echo "SKIP: $b not installed (scripts/setup installs slurmd slurmctld slurm-client munge)"; exit 77; }
+done
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+T=$BUILD/baton-test-trainer
+tmp=$(mktemp -d /tmp/baton-slurm-58.XXXXXX)
+export BATON_SLURM_PREFIX=sl BATON_SLURM_NET=10.77.13 BATON_SLURM_PORTS="6917 6918" BATON_SLURM_DIR=$tmp/bed
+S=$root/scripts/slurm-bed
+eval "$("$S" env)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+bg=()
+cleanup() {
+  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+  "$S" down >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+# Processes of run $1 anywhere on this machine (every process of an attempt carries its token).
+left_of() { grep -lsa "BATON_ATTEMPT_TOKEN=$1#" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" | wc -l; }
+nothing_left() { wait_for 20 bash -c "[ \$(grep -lsa 'BATON_ATTEMPT_TOKEN=$1#' /proc/[0-9]*/environ 2>/dev/null | wc -l) -eq 0 ]"; }
+# No rank (wrapper or command) of run $1 left. A cut-off or hung node's Open MPI daemon
+# lives on until Slurm ends its step, which it does some 20 s after the node is back
+# (measured); its ranks have fenced themselves long before.
+no_ranks_left() {
+  wait_for 20 bash -c "for p in \$(grep -lsa 'BATON_ATTEMPT_TOKEN=$1#' /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do
+    grep -qa -e baton-exec -e baton-test-trainer /proc/\$p/cmdline 2>/dev/null && exit 1; done; exit 0"
+}
+# salloc's options for every test job: --no-kill, or Slurm ends the whole allocation (and
+# baton launch with it) when it declares the lost node DOWN.
+A=(salloc -N3 --ntasks-per-node=2 --no-kill --quiet)
+
+"$S" up 3 > "$tmp/up.out" 2>&1 || { echo "FAILED: slurm-bed up"; cat "$tmp/up.out"; exit 1; }
+cat "$tmp/up.out"
+
+# 1. Environment matrix from salloc's variables.
+R=$tmp/env
+timeout 60 "${A[@]}" "$B" launch --run-dir "$R" --heartbeat-timeout 3s --grace 2s -- \
+  sh -c 'echo "ENV $RANK $LOCAL_RANK $NODE_RANK $WORLD_SIZE $LOCAL_WORLD_SIZE $NNODES $MASTER_ADDR $BATON_NODE $(hostname)"' \
+  > "$tmp/env.out" 2> "$tmp/env.err"
+check "env: exit 0" "[ $? -eq 0 ]" || tail -20 "$tmp/env.err"
+check "env: says where the hosts came from" "grep -q 'hosts from SLURM_JOB_NODELIST=sl\[1-3\] (tasks per node 2(x3)): sl1:2,sl2:2,sl3:2' '$tmp/env.err'"
+for r in 0 1 2 3 4 5; do
+  n=$((r / 2 + 1)); l=$((r % 2))
+  check "env: rank $r on sl$n" "grep -qx 'sl$n:$r ENV $r $l $((n - 1)) 6 2 3 sl1 sl$n sl$n' '$tmp/env.out'"
+done
+check "env: srun step overlaps, excludes nothing" "grep -q '\"--overlap\"' '$R/attempts/attempt-1.plan.json'"
+check "env: nothing left" "nothing_left '$R'"
+
+# 2-4. One node lost three ways; the job restarts once on the survivors and completes.
+figures=()
+for how in crash partition hang; do
+  R=$tmp/$how
+  ( timeout 120 "${A[@]}" "$B" launch --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
+      --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
+    echo $? > "$tmp/$how.rc" ) &
+  bg+=($!)
+  wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl" || echo "  (no consumed line before the fault)"
+  t_fault=$(date +%s.%N)
+  "$S" "$how" sl3
+  # Slurm's own verdict on the same fault, measured alongside.
+  ( "$S" wait-state sl3 down 60 > "$tmp/$how.down" 2>&1 ) &
+  down_pid=$!
+  wait_for 120 test -s "$tmp/$how.rc"
+  t_restart=$(grep '"event":"restart"' "$R/events.jsonl" | sed -n 's/.*"time":\([0-9.]*\).*/\1/p')
+  check "$how: exit 0" "[ \"\$(cat '$tmp/$how.rc')\" = 0 ]" || grep -v '^sl[0-9]:' "$tmp/$how.err" | tail -20
+  check "$how: exactly one restart, on sl1,sl2" "[ \$(grep -c '\"event\":\"restart\"' '$R/events.jsonl') -eq 1 ] && grep -q '\"event\":\"restart\".*\"lost\":\[\"sl3\"\].*\"survivors\":\[\"sl1\",\"sl2\"\]' '$R/events.jsonl'"
+  check "$how: attempt 2 completed on sl1,sl2" "grep -q 'attempt 2 on sl1,sl2 (4 ranks): completed' '$tmp/$how.err'"
+  check "$how: its srun excluded sl3" "grep -q '\"--overlap --exclude=sl3\"' '$R/attempts/attempt-2.plan.json'"
+  check "$how: exactly once across attempts" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
+  if [ "$how" != crash ]; then
+    check "$how: detected by heartbeat timeout" "grep -q '\"how\":\"heartbeat timeout\"' '$R/events.jsonl'"
+  fi
+  wait $down_pid
+  slurm_down=$(cat "$tmp/$how.down")
+  baton=$(python3 -c "print(round(${t_restart:-0} - $t_fault, 2))")
+  figures+=("$how: baton restarted on the survivors ${baton} s after the fault; Slurm marked sl3 DOWN after ${slurm_down} s")
+  "$S" heal sl3
+  if [ "$how" = crash ]; then
+    check "$how: nothing of the job left" "nothing_left '$R'"
+  else
+    check "$how: no rank of the job left" "no_ranks_left '$R'"
+    check "$how: sl3's ranks fenced themselves" "wait_for 20 bash -c \"[ \\\$(grep -l 'fenced' '$R'/logs/sl3.*.log 2>/dev/null | wc -l) -eq 2 ]\""
+  fi
+  check "$how: sl3 back in service" "'$S' wait-state sl3 idle 40 >/dev/null"
+done
+for f in "${figures[@]}"; do echo "  $f"; done
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

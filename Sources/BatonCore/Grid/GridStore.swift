@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 import GRDB
 
@@ -33,6 +34,9 @@ public final class GridStore {
     let db: DatabaseQueue
     public let path: String
     public private(set) var commits = 0
+    /// Wall seconds spent in `commit` (SQLite work and fsync), to tell the store's share of
+    /// the scheduler's time from the rest.
+    public private(set) var commitSeconds = 0.0
 
     /// Opens (creating when asked) the store. `durable` = `synchronous=FULL`: every commit
     /// is on disk before it returns, so it survives a power loss, not only a killed head.
@@ -79,10 +83,12 @@ public final class GridStore {
     /// Commits all `ops` in one transaction.
     public func commit(_ ops: [GridStoreOp]) throws {
         if ops.isEmpty { return }
+        let t0 = monotonicNow()
         try db.write { db in
             for op in ops { try apply(op, db) }
         }
         commits += 1
+        commitSeconds += monotonicNow() - t0
     }
 
     private func apply(_ op: GridStoreOp, _ db: Database) throws {
@@ -159,17 +165,67 @@ public final class GridStore {
                     failures: row["failures"], metrics: GridStore.parseMetrics(row["metrics"]), objective: row["objective"],
                     lastOutput: row["last_output"], finishedAt: row["finished_at"], attemptRecords: attemptsByConfig[id] ?? [])
             }
-            let nodes = try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY position").map { row in
-                GridNodeRecord(
-                    name: row["name"], position: row["position"],
-                    state: GridNodeState(rawValue: row["state"]) ?? .healthy, since: row["since"], losses: row["losses"])
-            }
+            let nodes = try GridStore.nodes(db)
             let events = try Row.fetchAll(
                 db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [eventLimit]
             ).map { row in
                 GridEventRecord(time: row["time"], kind: row["kind"], configID: row["config_id"], node: row["node"], text: row["text"])
             }
             return GridSnapshot(meta: meta, configs: configs, nodes: nodes, recentEvents: events)
+        }
+    }
+
+    /// How a run's configs ended, counted in the store by one query (no config or attempt
+    /// is read into memory, so it checks a 100,000-config run as cheaply as a small one).
+    public struct Tally: Sendable, Equatable {
+        public var configs = 0
+        public var done = 0
+        public var failed = 0
+        /// Configs whose record breaks exactly-once: done without exactly one attempt that
+        /// ended `done`, failed or not finished with any attempt `done`, or more than one
+        /// attempt still `running` (none should be once the scheduler returns).
+        public var violations = 0
+        /// Attempts that ended `lost` (hand-offs) and `failed` (retries).
+        public var lostAttempts = 0
+        public var failedAttempts = 0
+        public var runningAttempts = 0
+    }
+
+    public func tally() throws -> Tally {
+        try db.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        WITH per AS (
+                          SELECT config_id, SUM(status = 'done') AS done, SUM(status = 'lost') AS lost,
+                            SUM(status = 'failed') AS failed, SUM(status = 'running') AS running
+                          FROM attempts GROUP BY config_id)
+                        SELECT COUNT(*) AS configs,
+                          COALESCE(SUM(c.status = 'done'), 0) AS done, COALESCE(SUM(c.status = 'failed'), 0) AS failed,
+                          COALESCE(SUM(CASE WHEN c.status = 'done' THEN COALESCE(per.done, 0) != 1
+                                            ELSE COALESCE(per.done, 0) != 0 END), 0) AS violations,
+                          COALESCE(SUM(per.lost), 0) AS lost, COALESCE(SUM(per.failed), 0) AS failed_attempts,
+                          COALESCE(SUM(per.running), 0) AS running
+                        FROM configs c LEFT JOIN per ON per.config_id = c.id
+                        """)
+            else { return Tally() }
+            return Tally(
+                configs: row["configs"], done: row["done"], failed: row["failed"], violations: row["violations"],
+                lostAttempts: row["lost"], failedAttempts: row["failed_attempts"], runningAttempts: row["running"])
+        }
+    }
+
+    /// The nodes only (the simulation's node-loss count), without reading configs and attempts.
+    public func snapshotNodes() throws -> [GridNodeRecord] {
+        try db.read { db in try GridStore.nodes(db) }
+    }
+
+    private static func nodes(_ db: Database) throws -> [GridNodeRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM nodes ORDER BY position").map { row in
+            GridNodeRecord(
+                name: row["name"], position: row["position"],
+                state: GridNodeState(rawValue: row["state"]) ?? .healthy, since: row["since"], losses: row["losses"])
         }
     }
 
@@ -217,6 +273,16 @@ public struct GridConfigRecord: Sendable {
     public var lastOutput: String?
     public var finishedAt: Double?
     public var attemptRecords: [GridAttemptRecord]
+}
+
+extension GridConfigRecord {
+    /// A config just written by `GridRun.create`: pending, no attempts (what reading it
+    /// back from the store would give).
+    public init(pending c: GridConfig) {
+        self.init(
+            id: c.id, position: c.position, params: c.params, paramsJSON: c.orderedJSON, argv: c.argv, status: .pending,
+            attempts: 0, failures: 0, metrics: [:], objective: nil, lastOutput: nil, finishedAt: nil, attemptRecords: [])
+    }
 }
 
 public struct GridNodeRecord: Sendable {

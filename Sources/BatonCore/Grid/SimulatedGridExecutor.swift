@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 
 /// An in-process executor with fake jobs, for testing and benchmarking the scheduler
@@ -51,8 +52,11 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         case lostOnStart(Int64, Int)
     }
 
+    /// What the executor keeps of a running attempt: its nodes and what it will do (not
+    /// the whole launch, which carries the argv and parameters: at 10,000 running attempts
+    /// that is most of the executor's memory and of the cost of walking the jobs).
     struct Job {
-        var launch: AttemptLaunch
+        var nodes: [Int]
         var outcome: JobOutcome
         var silent = false
     }
@@ -68,7 +72,13 @@ public final class SimulatedGridExecutor: ConfigExecutor {
     var jobs: [Int64: Job] = [:]
     var downUntil: [Double?]
     var silentNode: [Bool]
+    /// Attempts running on each node, so a node's failure finds its victims without
+    /// walking every job.
+    var jobsOnNode: [[Int64]]
     var tickScheduled = false
+    /// Whether `launches` and `terminated` keep every launch (tests read them; the scale
+    /// simulation turns this off: at 100,000 configs the launches alone are ~50 MB).
+    public var recordsLaunches = true
     /// Every launch, in order (tests read this).
     public private(set) var launches: [AttemptLaunch] = []
     public private(set) var terminated: [Int64] = []
@@ -84,15 +94,12 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         self.failures = failures
         downUntil = Array(repeating: nil, count: nodes)
         silentNode = Array(repeating: false, count: nodes)
+        jobsOnNode = Array(repeating: [], count: nodes)
         wallBase = SimulatedGridExecutor.wall()
         for (i, f) in failures.enumerated() { heap.push(f.at, .failure(i)) }
     }
 
-    static func wall() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func wall() -> Double { monotonicNow() }
 
     public func now() -> Double {
         speed > 0 ? virtualBase + (SimulatedGridExecutor.wall() - wallBase) * speed : virtualBase
@@ -114,15 +121,15 @@ public final class SimulatedGridExecutor: ConfigExecutor {
 
     public func start(_ launch: AttemptLaunch) throws {
         let t = now()
-        launches.append(launch)
+        if recordsLaunches { launches.append(launch) }
         if let dead = launch.nodes.first(where: { isDown($0, t) }) {
             // mpirun cannot reach the node's daemon: it reports the loss right away.
-            jobs[launch.attemptID] = Job(launch: launch, outcome: JobOutcome(duration: 0))
+            add(launch.attemptID, Job(nodes: launch.nodes, outcome: JobOutcome(duration: 0)))
             heap.push(t, .lostOnStart(launch.attemptID, dead))
             return
         }
         let outcome = model(launch)
-        jobs[launch.attemptID] = Job(launch: launch, outcome: outcome)
+        add(launch.attemptID, Job(nodes: launch.nodes, outcome: outcome))
         heap.push(t + outcome.duration, .finish(launch.attemptID))
         if !tickScheduled {
             tickScheduled = true
@@ -130,8 +137,20 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         }
     }
 
+    func add(_ id: Int64, _ job: Job) {
+        jobs[id] = job
+        for n in job.nodes { jobsOnNode[n].append(id) }
+    }
+
+    @discardableResult
+    func remove(_ id: Int64) -> Job? {
+        guard let job = jobs.removeValue(forKey: id) else { return nil }
+        for n in job.nodes { jobsOnNode[n].removeAll { $0 == id } }
+        return job
+    }
+
     public func terminate(attemptID: Int64, reason: String) {
-        if jobs.removeValue(forKey: attemptID) != nil { terminated.append(attemptID) }
+        if remove(attemptID) != nil, recordsLaunches { terminated.append(attemptID) }
     }
 
     public func poll(until deadline: Double) -> [ExecutorEvent] {
@@ -145,35 +164,45 @@ public final class SimulatedGridExecutor: ConfigExecutor {
             t = now()
         }
         var out: [ExecutorEvent] = []
+        // Heartbeat ticks that fell due together (the scheduler was busy for several
+        // intervals) are reported once: the scheduler handles all of a poll's events at
+        // the poll's time, so a second heartbeat of the same node in one poll says nothing
+        // new. One event per live node per poll, as a head reading wrappers' lines would
+        // keep only the newest line of each.
+        var beat = false
         while let next = heap.peekTime, next <= t {
             let (_, item) = heap.pop()!
             switch item {
             case .finish(let id):
-                guard let job = jobs.removeValue(forKey: id) else { continue }
-                if job.silent { jobs[id] = job; continue }  // a hung job never finishes
+                guard let job = jobs[id] else { continue }
+                if job.silent { continue }  // a hung job never finishes
+                remove(id)
                 out.append(.exited(attemptID: id, AttemptExit(code: job.outcome.exitCode, metrics: job.outcome.metrics)))
             case .lostOnStart(let id, let node):
-                guard jobs.removeValue(forKey: id) != nil else { continue }
+                guard remove(id) != nil else { continue }
                 out.append(.nodeLost(attemptID: id, node: node, reason: "mpirun could not reach the node", fenced: true))
             case .heartbeatTick:
-                for (id, job) in jobs where !job.silent {
-                    for n in job.launch.nodes where !silentNode[n] { out.append(.heartbeat(attemptID: id, node: n)) }
-                }
+                beat = true
                 if jobs.isEmpty { tickScheduled = false } else { heap.push(next + heartbeatInterval, .heartbeatTick) }
             case .failure(let i):
                 let f = failures[i]
                 downUntil[f.node] = f.downFor.map { next + $0 } ?? .infinity
-                let victims = jobs.filter { $0.value.launch.nodes.contains(f.node) }.map(\.key).sorted()
+                let victims = jobsOnNode[f.node].sorted()
                 switch f.fault {
                 case .crash:
                     for id in victims {
-                        jobs.removeValue(forKey: id)
+                        remove(id)
                         out.append(.nodeLost(attemptID: id, node: f.node, reason: "mpirun lost the node's daemon", fenced: true))
                     }
                 case .silent:
                     silentNode[f.node] = true
                     for id in victims { jobs[id]?.silent = true }
                 }
+            }
+        }
+        if beat {
+            for (id, job) in jobs where !job.silent {
+                for n in job.nodes where !silentNode[n] { out.append(.heartbeat(attemptID: id, node: n)) }
             }
         }
         // A silent node is quiet only while it is down.
@@ -184,7 +213,7 @@ public final class SimulatedGridExecutor: ConfigExecutor {
     public func healthCheck(node: Int) -> Bool { !isDown(node, now()) }
 
     public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
-        jobs.removeValue(forKey: attemptID)
+        remove(attemptID)
         return nil
     }
 }

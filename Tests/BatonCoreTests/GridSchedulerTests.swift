@@ -16,12 +16,23 @@ struct GridSchedulerTests {
         return try GridExpansion.expand(spec)
     }
 
-    struct Harness {
-        var runDir: String
-        var store: GridStore
-        var executor: SimulatedGridExecutor
-        var scheduler: GridScheduler
-        var configs: [GridConfig]
+    /// One test's run; its temporary run directory goes with it.
+    final class Harness {
+        let runDir: String
+        let store: GridStore
+        let executor: SimulatedGridExecutor
+        let scheduler: GridScheduler
+        let configs: [GridConfig]
+
+        init(runDir: String, store: GridStore, executor: SimulatedGridExecutor, scheduler: GridScheduler, configs: [GridConfig]) {
+            self.runDir = runDir
+            self.store = store
+            self.executor = executor
+            self.scheduler = scheduler
+            self.configs = configs
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: runDir) }
     }
 
     static func harness(
@@ -258,6 +269,7 @@ struct GridSchedulerTests {
     @Test("resume with a reordered, extended spec runs only the new configs")
     func resumeWithExtendedSpec() throws {
         let dir = Self.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let a = try GridExpansion.expand(try GridSpec.parse("command: [t]\nparameters:\n  lr: [0.1, 0.2]\n  bs: [1]\n", file: "a.yaml"))
         let executor = SimulatedGridExecutor(nodes: 2) { _ in .init(duration: 5) }
         let settings = GridRun.Settings(specPath: "a.yaml", specText: "", nodeNames: executor.nodeNames, hostSource: "sim",

@@ -104,7 +104,11 @@ public enum GridHead {
             scheduler.onEvent = { e in say("[+\(GridFormat.duration(max(0, e.time - t0)))] \(e.text)") }
         }
         scheduler.onSummary = { s in say("grid: \(s.line) | \(GridFormat.duration(s.elapsed)) elapsed") }
-        let outcome = try scheduler.run()
+        let outcome: GridOutcome
+        do {
+            defer { executor.cleanLocalNodes() }
+            outcome = try scheduler.run()
+        }
         try? fm.removeItem(atPath: stop)
         try store.commit([.meta("head_pid", "0")])
         return outcome

@@ -269,6 +269,14 @@ public final class MpirunGridExecutor: ConfigExecutor {
         return out.status == .exited(0)
     }
 
+    /// At the end of a run: forgets the session files and TMPDIR of every simulated node
+    /// nothing runs on any more (a node marked down is never health-checked again, which is
+    /// where they are otherwise cleaned).
+    public func cleanLocalNodes() {
+        guard let dir = localDir else { return }
+        for name in nodeNames { LocalNodes.clean(node: name, dir: dir) }
+    }
+
     /// After the head was killed: its mpirun lost its stdin, so the wrappers fence within a
     /// lease; whatever of the attempt still runs where this machine can see it (mpirun, and
     /// on simulated nodes and the test bed the ranks) is killed. A report the supervisor

@@ -62,23 +62,26 @@ check "crash: attempt 2 on 4 ranks" "grep -q 'attempt 2 on local-0,local-1 (4 ra
 check "crash: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
 check "crash: nothing left" "wait_gone '$R' 10"
 
-# 3. A rank failing by itself is a job failure, not a node loss: exit 4, report names it.
-R=$tmp/fail
-timeout 60 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s -- \
-  "$T" --samples 100 --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/fail.out" 2> "$tmp/fail.err"
-rc=$?
+# 3. A rank failing by itself. rank_fails NAME SAMPLES [LAUNCH OPTIONS...]: rank 3 of
+# 2 nodes x 2 ranks exits 3 at step 3 of attempt 1; sets R and rc, output in $tmp/NAME.{out,err}.
+rank_fails() {
+  local name=$1 samples=$2; shift 2
+  R=$tmp/$name
+  timeout 90 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s "$@" -- \
+    "$T" --samples "$samples" --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/$name.out" 2> "$tmp/$name.err"
+  rc=$?
+}
+
+# 3a. By default it is a job failure, not a node loss: exit 4, report names it.
+rank_fails fail 100
 check "failure: exit 4" "[ $rc -eq 4 ]"
 check "failure: report names rank 3 and its code" "grep -q 'rank 3 on local-1 ended with code=3' '$tmp/fail.err' && grep -q '\"failedRank\" : 3' '$R/report.json'"
 check "failure: no restart" "! grep -q '\"event\":\"restart\"' '$R/events.jsonl'"
 check "failure: nothing left" "wait_gone '$R' 10"
 
-# 3b. The same failure with --on-rank-failure restart: the job restarts on the same nodes
-# from the last consumed count (torchrun's behaviour), every sample exactly once.
-R=$tmp/fail-restart
-timeout 90 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
-  --on-rank-failure restart --shard-samples 160 -- \
-  "$T" --samples 160 --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/fr.out" 2> "$tmp/fr.err"
-rc=$?
+# 3b. With --on-rank-failure restart: the job restarts on the same nodes from the last
+# consumed count (torchrun's behaviour), every sample exactly once.
+rank_fails fr 160 --on-rank-failure restart --shard-samples 160
 check "rank-failure restart: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/fr.err"
 check "rank-failure restart: restart event, no node lost, cause named" \
   "grep -q '\"event\":\"restart\"' '$R/events.jsonl' && grep '\"event\":\"restart\"' '$R/events.jsonl' | grep -q '\"lost\":\[\]' && grep -q 'rank 3 on local-1 ended with code=3' '$R/events.jsonl'"
@@ -87,11 +90,7 @@ check "rank-failure restart: exactly once" "grep -q '\"ok\": true' '$R/exactly-o
 check "rank-failure restart: nothing left" "wait_gone '$R' 10"
 
 # 3c. --max-restarts 0 with restart: the first failure ends the job and says why.
-R=$tmp/fail-norestart
-timeout 60 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
-  --on-rank-failure restart --max-restarts 0 -- \
-  "$T" --samples 100 --step-ms 10 --fail-rank 3 --fail-step 3 > "$tmp/fn.out" 2> "$tmp/fn.err"
-rc=$?
+rank_fails fn 100 --on-rank-failure restart --max-restarts 0
 check "rank-failure, no restart left: exit 4" "[ $rc -eq 4 ]"
 check "rank-failure, no restart left: says so" "grep -q 'no restart left (--max-restarts 0)' '$tmp/fn.err'"
 check "rank-failure, no restart left: nothing left" "wait_gone '$R' 10"

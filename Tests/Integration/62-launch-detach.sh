@@ -2,7 +2,7 @@
 # baton launch --detach: started inside a tmux session (a server of this test's own socket)
 # that is then killed, the head lives on in a session of its own, finishes the job (every
 # sample exactly once) and leaves RUN/head.log and RUN/head.pid; a second head on a run
-# whose head is alive is refused (exit 2). Needs no root; skips without tmux.
+# whose head is alive is refused (exit 2); a SIGKILLed head's attempt fences itself. Needs no root; skips without tmux.
 set -uo pipefail
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
 B=$BUILD/baton
@@ -14,7 +14,7 @@ tmp=$(mktemp -d /tmp/baton-launch-62.XXXXXX)
 sock=baton-62-$$
 cleanup() {
   tmux -L "$sock" kill-server 2>/dev/null
-  [ -s "$tmp/r/head.pid" ] && kill -KILL "$(cat "$tmp/r/head.pid")" 2>/dev/null
+  for f in "$tmp"/*/head.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
   for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
   rm -rf "$tmp"
 }
@@ -25,6 +25,7 @@ wait_for() { # wait_for SECONDS CMD...
   local end=$((SECONDS + $1)); shift
   until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
 }
+gone() { [ "$(pgrep -f -- "$1" | wc -l)" -eq 0 ]; } # no process with $1 in its argv (pgrep skips itself)
 alive() { [ -s "$tmp/r/head.pid" ] && kill -0 "$(cat "$tmp/r/head.pid")" 2>/dev/null; }
 
 R=$tmp/r
@@ -43,5 +44,17 @@ check "detach: completed, in head.log and report" "grep -q 'completed' '$R/head.
 check "detach: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json'"
 left=$(pgrep -f -- "$R" | wc -l)
 check "detach: nothing left" "[ $left -eq 0 ]"
+
+# A detached head SIGKILLed mid-run (by the pid in RUN/head.pid): its attempt fences itself
+# (mpirun dies with the head, the wrappers' lease stops), nothing of the run is left.
+R=$tmp/k
+"$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s --shard-samples 4000 --detach -- \
+  "$T" --samples 4000 --step-ms 40 > /dev/null
+wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
+check "head SIGKILL: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
+kill -KILL "$(cat "$R/head.pid")"
+t0=$SECONDS
+wait_for 30 gone "$R"
+check "head SIGKILL: every process of the attempt stopped itself ($((SECONDS - t0)) s)" "gone '$R'"
 echo "$fails failed"
 [ "$fails" -eq 0 ]

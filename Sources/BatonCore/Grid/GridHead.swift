@@ -11,16 +11,11 @@ public enum GridHead {
     /// A file in the run directory that asks a running head to stop (`baton grid stop`).
     public static let stopFile = "stop-requested"
 
-    /// The running `baton` binary.
-    public static func executablePath() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
     /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
     /// simulated nodes through the agent in `RUN/local`.
     public static func executor(settings: GridRun.Settings, runDir: String,
                                 failures: [MpirunGridExecutor.Failure] = []) throws -> MpirunGridExecutor {
-        var s = MpirunGridExecutor.Settings(batonPath: executablePath())
+        var s = MpirunGridExecutor.Settings(batonPath: DetachedHead.executablePath())
         s.heartbeatTimeout = settings.heartbeatTimeout
         s.lease = settings.heartbeatTimeout
         s.failures = failures
@@ -35,16 +30,7 @@ public enum GridHead {
 
     /// The head's pid when a head process is alive for this store.
     public static func alivePID(_ meta: [String: String]) -> Int32? {
-        guard let pid = meta["head_pid"].flatMap(Int32.init), pid > 0, pid != getpid() else { return nil }
-        guard ProcessTable.arguments(pid).contains("grid"), let st = ProcessTable.stat(pid), !st.isZombie else { return nil }
-        return pid
-    }
-
-    /// Starts `baton ARGUMENTS` as a head of its own: a new session (it outlives the
-    /// terminal), stdin from /dev/null, output appended to `log`.
-    public static func detach(arguments: [String], log: String) throws(SpawnError) -> pid_t {
-        try ChildProcess.spawn([executablePath()] + arguments, environment: ProcessInfo.processInfo.environment,
-                               stdin: .null, stdout: .append(log), stderr: .append(log), grouping: .session).pid
+        DetachedHead.alive(meta["head_pid"].flatMap(Int32.init), subcommand: "grid")
     }
 
     /// Fault injection: marks `node` down for `downFor` seconds (its health checks fail) and

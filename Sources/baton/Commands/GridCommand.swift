@@ -178,7 +178,7 @@ struct GridRunCommand: ParsableCommand {
             if quiet { args.append("--quiet") }
             let log = (absDir as NSString).appendingPathComponent("head.log")
             let pid: pid_t
-            do { pid = try GridHead.detach(arguments: args, log: log) } catch { throw fail("\(error)", ExitCodes.jobFailed) }
+            do { pid = try DetachedHead.detach(arguments: args, log: log) } catch { throw fail("\(error)", ExitCodes.jobFailed) }
             say("baton grid: running detached, head pid \(pid)")
             say("  log:     \(log)")
             say("  status:  baton grid status \(dir) --watch")

@@ -23,6 +23,8 @@ struct LaunchCommand: ParsableCommand {
             Run state: RUN/events.jsonl, RUN/report.json, RUN/logs/<node>.<rank>.log, RUN/attempts/.
             MASTER_ADDR is the first node (a loopback address of its own for --local nodes), MASTER_PORT a
             free port per attempt unless --master-port pins it.
+            --detach: the head runs in a session of its own (it outlives the terminal), its output in
+            RUN/head.log, its pid in RUN/head.pid; stop it with kill -TERM $(cat RUN/head.pid).
             Exit: 0 completed, 2 bad input (nothing started), 3 mpirun not found, 4 job failed, 130 interrupted.
             """)
 
@@ -50,6 +52,8 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: "mpirun to use.") var mpirun: String = "mpirun"
     @Option(help: "Path of baton on the nodes (default: this binary).") var baton: String?
     @Flag(help: "Print the plan as JSON and start nothing.") var dryRun = false
+    @Flag(help: "Keep running after the terminal closes: the head logs to RUN/head.log, its pid in RUN/head.pid.")
+    var detach = false
     @Argument(parsing: .postTerminator, help: "The command every rank runs, after --.") var command: [String] = []
 
     func fail(_ message: String, code: Int32 = ExitCodes.badInput) -> ExitCode {
@@ -134,6 +138,30 @@ struct LaunchCommand: ParsableCommand {
             FileHandle.standardError.write(Data("baton launch: '\(mpirun)' not found on PATH (install openmpi-bin, or pass --mpirun)\n".utf8))
             throw ExitCode(ExitCodes.unavailable)
         }
+
+        do { try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true) } catch { throw fail("\(error)") }
+        if let pid = DetachedHead.launchHead(runDir: run) {
+            throw fail("a head (pid \(pid)) is still running \(run); stop it with kill -TERM \(pid), or use another --run-dir")
+        }
+        if detach {
+            // The same command line without --detach (only among baton's own options, before `--`).
+            let argv = Array(CommandLine.arguments.dropFirst())
+            let end = argv.firstIndex(of: "--") ?? argv.endIndex
+            let args = argv[..<end].filter { $0 != "--detach" } + argv[end...]
+            let log = "\(run)/\(DetachedHead.logFile)"
+            let pid: pid_t
+            do { pid = try DetachedHead.detach(arguments: Array(args), log: log) } catch { throw fail("\(error)", code: ExitCodes.jobFailed) }
+            do {
+                try String(pid).write(toFile: "\(run)/\(DetachedHead.pidFile)", atomically: true, encoding: .utf8)
+            } catch { throw fail("\(error)", code: ExitCodes.jobFailed) }
+            print("baton launch: running detached, head pid \(pid)")
+            print("  run dir: \(run)")
+            print("  watch:   tail -f \(log)   (rank logs: \(run)/logs/, state: \(run)/events.jsonl)")
+            print("  result:  \(run)/report.json once it ends")
+            print("  stop:    kill -TERM \(pid)")
+            return
+        }
+        do { try DetachedHead.recordLaunchHead(runDir: run) } catch { throw fail("\(error)") }
 
         // Ctrl-C and SIGTERM come to one thread here, which asks the supervisor to stop.
         var set = sigset_t()

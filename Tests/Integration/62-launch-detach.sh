@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# baton launch --detach: started inside a tmux session (a server of this test's own socket)
+# that is then killed, the head lives on in a session of its own, finishes the job (every
+# sample exactly once) and leaves RUN/head.log and RUN/head.pid; a second head on a run
+# whose head is alive is refused (exit 2); a SIGKILLed head's attempt fences itself. Needs no root; skips without tmux.
+set -uo pipefail
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+T=$BUILD/baton-test-trainer
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+command -v tmux > /dev/null || { echo "SKIP: tmux not installed (scripts/setup installs it)"; exit 77; }
+tmp=$(mktemp -d /tmp/baton-launch-62.XXXXXX)
+sock=baton-62-$$
+cleanup() {
+  tmux -L "$sock" kill-server 2>/dev/null
+  for f in "$tmp"/*/head.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
+  for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+wait_for() { # wait_for SECONDS CMD...
+  local end=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
+}
+gone() { [ "$(pgrep -f -- "$1" | wc -l)" -eq 0 ]; } # no process with $1 in its argv (pgrep skips itself)
+alive() { [ -s "$tmp/r/head.pid" ] && kill -0 "$(cat "$tmp/r/head.pid")" 2>/dev/null; }
+
+R=$tmp/r
+tmux -L "$sock" -f /dev/null new-session -d -s t "'$B' launch --local 2 --nproc-per-node 2 --run-dir '$R' --heartbeat-timeout 3s --grace 2s --shard-samples 200 --detach -- '$T' --samples 200 --step-ms 40 > '$tmp/launch.out' 2>&1; sleep 600"
+wait_for 20 grep -qs 'running detached' "$tmp/launch.out"
+check "detach: says it runs detached, and where" "grep -q 'run dir: $R' '$tmp/launch.out' && grep -q 'stop:    kill -TERM' '$tmp/launch.out'"
+wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
+check "detach: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
+tmux -L "$sock" kill-server
+check "detach: head alive after its terminal is gone" "alive"
+"$B" launch --local 2 --run-dir "$R" -- true > /dev/null 2> "$tmp/second.err"; rc=$?
+check "second head refused: exit 2, says why" "[ $rc -eq 2 ] && grep -q 'is still running' '$tmp/second.err'"
+wait_for 60 bash -c "! kill -0 \$(cat '$R/head.pid') 2>/dev/null"
+check "detach: head ended" "! alive"
+check "detach: completed, in head.log and report" "grep -q 'completed' '$R/head.log' && grep -q '\"exitCode\" : 0' '$R/report.json'"
+check "detach: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json'"
+left=$(pgrep -f -- "$R" | wc -l)
+check "detach: nothing left" "[ $left -eq 0 ]"
+
+# A detached head SIGKILLed mid-run (by the pid in RUN/head.pid): its attempt fences itself
+# (mpirun dies with the head, the wrappers' lease stops), nothing of the run is left.
+R=$tmp/k
+"$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s --shard-samples 4000 --detach -- \
+  "$T" --samples 4000 --step-ms 40 > /dev/null
+wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
+check "head SIGKILL: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
+kill -KILL "$(cat "$R/head.pid")"
+t0=$SECONDS
+wait_for 30 gone "$R"
+check "head SIGKILL: every process of the attempt stopped itself ($((SECONDS - t0)) s)" "gone '$R'"
+echo "$fails failed"
+[ "$fails" -eq 0 ]

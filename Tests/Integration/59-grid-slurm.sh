@@ -122,5 +122,67 @@ PY
 )
 echo "  crash: $handoff"
 
+# sbatch of Examples/slurm/grid.sbatch, then `scontrol requeue` while it runs: the requeued
+# run of the script does `baton grid --resume`; every config done exactly once, the configs
+# finished before the requeue not rerun, the stopped ones resumed from their checkpoints.
+# Slurm holds a requeued batch job for a BeginTime delay (EligibleTime = requeue time +
+# ~2 min, Reason=BeginTime; measured); the test lifts it with `scontrol update StartTime=now`.
+"$S" heal sl3
+check "sl3 back in service" "'$S' wait-state sl3 idle 40 >/dev/null" || { sinfo -N; scontrol show node sl3 | grep -i reason; }
+R=$tmp/batch
+# Done configs and running ones past step 5 in run $1: "DONE PAST5 DONE_IDS".
+progress() {
+  python3 - "$1" <<'PY'
+import sqlite3, sys
+run = sys.argv[1]
+try:
+    db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True, timeout=1)
+    done = [c for (c,) in db.execute("select id from configs where status='done'")]
+    running = [c for (c,) in db.execute("select config_id from attempts where status='running'")]
+except Exception:
+    done, running = [], []
+past = 0
+for c in running:
+    try: past += int(open(f"{run}/configs/{c}/checkpoint/step").read()) >= 5
+    except (FileNotFoundError, ValueError): pass
+print(len(done), past, ",".join(done) or "-")
+PY
+}
+job=$(cd "$tmp" && BATON=$B sbatch --parsable -o "$tmp/job.out" "$root/Examples/slurm/grid.sbatch" "$tmp/spec.yaml" "$R" 2>"$tmp/sbatch.err")
+check "sbatch accepted" "[ -n '$job' ]" || { cat "$tmp/sbatch.err"; echo "$fails failed"; exit 1; }
+ready() { set -- $(progress "$R"); [ "$1" -ge 1 ] && [ "$2" -ge 1 ]; }
+check "batch: a config done and one past step 5" "wait_for 40 ready" || cat "$tmp/job.out"
+done_before=$(progress "$R" | cut -d' ' -f3)
+scontrol requeue "$job"
+t_requeue=$SECONDS
+pending() { scontrol show job "$job" 2>/dev/null | grep -q 'JobState=PENDING'; }
+check "batch: requeued job pending" "wait_for 30 pending"
+reason=$(scontrol show job "$job" | grep -o 'Reason=[^ ]*')
+eligible=$(scontrol show job "$job" | sed -n 's/.*EligibleTime=\([^ ]*\).*/\1/p')
+hold=$(( $(date -d "$eligible" +%s) - $(date +%s) ))
+echo "  requeued job: $reason, eligible in ${hold} s; lifted with scontrol update StartTime=now"
+scontrol update JobId="$job" StartTime=now
+gone() { [ -z "$(squeue -h -j "$job" 2>/dev/null)" ]; }
+check "batch: requeued run finished" "wait_for 50 gone" || { scontrol show job "$job"; tail -20 "$tmp/job.out"; }
+echo "  requeue -> job finished: $((SECONDS - t_requeue)) s"
+check "batch: the second run resumed the grid" "grep -q 'grid.sbatch: job $job run 1' '$tmp/job.out' && grep -q 'DUE TO JOB REQUEUE' '$tmp/job.out'" || tail -20 "$tmp/job.out"
+"$B" grid results "$R" --json > "$tmp/batch.json" 2>/dev/null
+check "batch: exactly once, finished configs not rerun, stopped ones resumed" "python3 - '$R' '$tmp/batch.json' '$done_before' <<'PY'
+import json, sys
+run, results, before = sys.argv[1:]
+before = set(before.split(',')) - {'-'}
+rows = json.load(open(results))
+assert len(rows) == 6 and all(r['status'] == 'done' for r in rows), rows
+assert before, 'nothing finished before the requeue'
+resumed = 0
+for r in rows:
+    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
+    assert len(done) == 1, (r['id'], 'completions', done)
+    if r['id'] in before:
+        assert r['attempts'] == 1, ('rerun after the requeue', r)
+    resumed += bool(r['resumed'])
+assert resumed >= 1, 'no config resumed from a checkpoint'
+PY" || tail -30 "$tmp/job.out"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

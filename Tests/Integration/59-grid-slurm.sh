@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# baton grid inside a real Slurm allocation (scripts/slurm-bed: slurmctld, 3 slurmd in network
+# namespaces, munged): `salloc -N3 --no-kill baton grid SPEC` takes its nodes from
+# SLURM_JOB_NODELIST, each config attempt an mpirun job whose daemons srun starts. A grid of 6
+# checkpointing configs, sl3's job processes killed (scripts/slurm-bed crash) mid-config.
+# Checks: every config done exactly once, the lost config resumed from its checkpoint on a
+# survivor (BATON_RESUME=1, start step >= 5), every other config's attempt count is 1.
+# Prints fault -> hand-off. Needs root and the Slurm packages; otherwise SKIP (exit 77).
+set -uo pipefail
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and slurmd"; exit 77; fi
+for b in slurmd slurmctld munged salloc; do
+  command -v $b >/dev/null || { echo "SKIP: $b not installed (scripts/setup installs slurmd slurmctld slurm-client munge)"; exit 77; }
+done
+root=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
+B=$BUILD/baton
+tmp=$(mktemp -d /tmp/baton-slurm-59.XXXXXX)
+export BATON_SLURM_PREFIX=sl BATON_SLURM_NET=10.77.13 BATON_SLURM_PORTS="6917 6918" BATON_SLURM_DIR=$tmp/bed
+S=$root/scripts/slurm-bed
+eval "$("$S" env)"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+bg=()
+cleanup() {
+  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+  "$S" down >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+
+# A trainer that checkpoints its step count atomically (temp + rename), resumes from it, and
+# appends a line to `completions` when it runs to its end.
+cat > "$tmp/trainer.sh" <<'SH'
+#!/bin/sh
+cd "$BATON_CHECKPOINT_DIR" || exit 9
+step=0
+if [ -e step ]; then
+  step=$(cat step) || exit 8
+  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
+fi
+save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
+echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
+while [ "$step" -lt 30 ]; do
+  step=$((step + 1))
+  save_step "$step" || exit 8
+  echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
+  sleep 0.15
+done
+echo "$BATON_ATTEMPT" >> completions
+SH
+chmod +x "$tmp/trainer.sh"
+cat > "$tmp/spec.yaml" <<YAML
+command: [$tmp/trainer.sh, "{score}"]
+parameters:
+  score: {range: [1, 7]}
+objective: {metric: score, mode: max}
+YAML
+
+# The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none).
+config_on() {
+  python3 - "$1" "$2" <<'PY'
+import sqlite3, sys
+run, node = sys.argv[1:]
+try:
+    db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True, timeout=1)
+    rows = db.execute("select config_id from attempts where status='running' and (',' || nodes || ',') like ?", (f'%,{node},%',)).fetchall()
+except Exception:
+    rows = []
+for (c,) in rows:
+    try:
+        step = open(f"{run}/configs/{c}/checkpoint/step").read()
+    except FileNotFoundError:
+        continue
+    if int(step) >= 5: print(c)
+PY
+}
+
+"$S" up 3 > "$tmp/up.out" 2>&1 || { echo "FAILED: slurm-bed up"; cat "$tmp/up.out"; exit 1; }
+
+R=$tmp/grid
+( timeout 80 salloc -N3 --ntasks-per-node=1 --no-kill --quiet \
+    "$B" grid "$tmp/spec.yaml" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s > "$tmp/grid.out" 2>&1
+  echo $? > "$tmp/grid.rc" ) &
+bg+=($!)
+lost=
+end=$((SECONDS + 40))
+until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" sl3) || break; sleep 0.1; done
+check "a config runs on sl3" "[ -n '$lost' ]" || { cat "$tmp/grid.out"; exit 1; }
+failed_at=$(date +%s.%N)
+"$S" crash sl3
+wait_for 75 test -s "$tmp/grid.rc"
+check "grid exit 0" "[ \"\$(cat '$tmp/grid.rc' 2>/dev/null)\" = 0 ]" || tail -30 "$tmp/grid.out"
+check "hosts taken from the allocation" "grep -q 'SLURM_JOB_NODELIST' '$tmp/grid.out'" || head -5 "$tmp/grid.out"
+"$B" grid results "$R" --json > "$tmp/results.json" 2>/dev/null
+check "exactly once, the lost config resumed on a survivor, the others untouched" "python3 - '$R' '$tmp/results.json' '$lost' <<'PY'
+import json, sys
+run, results, lost = sys.argv[1:]
+rows = json.load(open(results))
+assert len(rows) == 6 and all(r['status'] == 'done' for r in rows), rows
+for r in rows:
+    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
+    assert len(done) == 1, (r['id'], 'completions', done)
+    if r['id'] == lost:
+        assert r['attempts'] == 2 and r['resumed'], r
+        assert r['nodes'][0] == ['sl3'] and r['nodes'][1] != ['sl3'], r
+        said = [l for l in open(f\"{run}/configs/{lost}/attempt-2.log\").read().splitlines() if 'resume=' in l][0]
+        assert 'resume=1 attempt=2' in said and int(said.split('start=')[1]) >= 5, said
+    else:
+        assert r['attempts'] == 1, r
+PY"
+handoff=$(python3 - "$R" "$failed_at" <<'PY'
+import sqlite3, sys
+run, failed = sys.argv[1], float(sys.argv[2])
+db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True)
+t = db.execute("select min(time) from events where text like '%back to the head of the queue%'").fetchone()[0]
+s = db.execute("select min(started_at) from attempts where number = 2").fetchone()[0]
+print(f"{t - failed:.1f} s to hand-off, {s - failed:.1f} s to the resumed start" if t and s else "no hand-off")
+PY
+)
+echo "  crash: $handoff"
+
+# sbatch of Examples/slurm/grid.sbatch, then `scontrol requeue` while it runs: the requeued
+# run of the script does `baton grid --resume`; every config done exactly once, the configs
+# finished before the requeue not rerun, the stopped ones resumed from their checkpoints.
+# Slurm holds a requeued batch job for a BeginTime delay (EligibleTime = requeue time +
+# ~2 min, Reason=BeginTime; measured); the test lifts it with `scontrol update StartTime=now`.
+"$S" heal sl3
+check "sl3 back in service" "'$S' wait-state sl3 idle 40 >/dev/null" || { sinfo -N; scontrol show node sl3 | grep -i reason; }
+R=$tmp/batch
+# Done configs and running ones past step 5 in run $1: "DONE PAST5 DONE_IDS".
+progress() {
+  python3 - "$1" <<'PY'
+import sqlite3, sys
+run = sys.argv[1]
+try:
+    db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True, timeout=1)
+    done = [c for (c,) in db.execute("select id from configs where status='done'")]
+    running = [c for (c,) in db.execute("select config_id from attempts where status='running'")]
+except Exception:
+    done, running = [], []
+past = 0
+for c in running:
+    try: past += int(open(f"{run}/configs/{c}/checkpoint/step").read()) >= 5
+    except (FileNotFoundError, ValueError): pass
+print(len(done), past, ",".join(done) or "-")
+PY
+}
+job=$(cd "$tmp" && BATON=$B sbatch --parsable -o "$tmp/job.out" "$root/Examples/slurm/grid.sbatch" "$tmp/spec.yaml" "$R" 2>"$tmp/sbatch.err")
+check "sbatch accepted" "[ -n '$job' ]" || { cat "$tmp/sbatch.err"; echo "$fails failed"; exit 1; }
+ready() { set -- $(progress "$R"); [ "$1" -ge 1 ] && [ "$2" -ge 1 ]; }
+check "batch: a config done and one past step 5" "wait_for 40 ready" || cat "$tmp/job.out"
+done_before=$(progress "$R" | cut -d' ' -f3)
+scontrol requeue "$job"
+t_requeue=$SECONDS
+pending() { scontrol show job "$job" 2>/dev/null | grep -q 'JobState=PENDING'; }
+check "batch: requeued job pending" "wait_for 30 pending"
+reason=$(scontrol show job "$job" | grep -o 'Reason=[^ ]*')
+eligible=$(scontrol show job "$job" | sed -n 's/.*EligibleTime=\([^ ]*\).*/\1/p')
+hold=$(( $(date -d "$eligible" +%s) - $(date +%s) ))
+echo "  requeued job: $reason, eligible in ${hold} s; lifted with scontrol update StartTime=now"
+scontrol update JobId="$job" StartTime=now
+gone() { [ -z "$(squeue -h -j "$job" 2>/dev/null)" ]; }
+check "batch: requeued run finished" "wait_for 50 gone" || { scontrol show job "$job"; tail -20 "$tmp/job.out"; }
+echo "  requeue -> job finished: $((SECONDS - t_requeue)) s"
+check "batch: the second run resumed the grid" "grep -q 'grid.sbatch: job $job run 1' '$tmp/job.out' && grep -q 'DUE TO JOB REQUEUE' '$tmp/job.out'" || tail -20 "$tmp/job.out"
+"$B" grid results "$R" --json > "$tmp/batch.json" 2>/dev/null
+check "batch: exactly once, finished configs not rerun, stopped ones resumed" "python3 - '$R' '$tmp/batch.json' '$done_before' <<'PY'
+import json, sys
+run, results, before = sys.argv[1:]
+before = set(before.split(',')) - {'-'}
+rows = json.load(open(results))
+assert len(rows) == 6 and all(r['status'] == 'done' for r in rows), rows
+assert before, 'nothing finished before the requeue'
+resumed = 0
+for r in rows:
+    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
+    assert len(done) == 1, (r['id'], 'completions', done)
+    if r['id'] in before:
+        assert r['attempts'] == 1, ('rerun after the requeue', r)
+    resumed += bool(r['resumed'])
+assert resumed >= 1, 'no config resumed from a checkpoint'
+PY" || tail -30 "$tmp/job.out"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

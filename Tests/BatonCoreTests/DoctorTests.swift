@@ -118,6 +118,30 @@ struct DoctorTests {
         let mapBy = argv.firstIndex(of: "--map-by").map { argv[$0 + 1] }
         #expect(mapBy == "ppr:1:node")
     }
+
+    /// Answers as one node's doctor would, except on `silent`, whose mpirun fails.
+    struct PerHostRunner: CommandRunner {
+        var silent: String
+        func run(_ argv: [String], timeout: Double) throws -> CommandResult {
+            guard let i = argv.firstIndex(of: "--host") else { return CommandResult(status: 2, stdout: "") }
+            let host = argv[i + 1]
+            if host == silent { return CommandResult(status: 1, stdout: "", stderr: "ORTE was unable to reach \(host)") }
+            // The per-host extra arguments come before the doctor's own.
+            #expect(argv.contains("--exclude-others-of-\(host)"))
+            return CommandResult(status: 0, stdout: #"{"host":"\#(host)","rank":0,"verdict":"pass","passed":8,"warnings":0,"failed":0,"checks":[]}"# + "\n")
+        }
+    }
+
+    @Test("--hosts in an allocation: one mpirun per node, so a lost node is only its own NO ANSWER row")
+    func hostsEach() {
+        let plan = DoctorHosts(hosts: ["n1", "n2", "n3"], mpirun: "/usr/bin/mpirun", baton: "/opt/baton",
+                               runner: PerHostRunner(silent: "n2"))
+        let (rows, failures) = plan.runEach(width: 2) { ["--exclude-others-of-\($0)"] }
+        #expect(rows.map(\.host) == ["n1", "n2", "n3"])
+        #expect(rows.map(\.reportedName) == ["n1", nil, "n3"])
+        #expect(rows[1].problems == ["no answer"] && rows[0].verdict == "pass" && rows[2].verdict == "pass")
+        #expect(failures.count == 1 && failures[0].hasPrefix("n2: mpirun exited 1"))
+    }
 }
 
 @Suite("DoctorWithVerbs")

@@ -5,7 +5,8 @@
 # checkpointing configs, sl3's job processes killed (scripts/slurm-bed crash) mid-config.
 # Checks: every config done exactly once, the lost config resumed from its checkpoint on a
 # survivor (BATON_RESUME=1, start step >= 5), every other config's attempt count is 1.
-# Prints fault -> hand-off. Needs root and the Slurm packages; otherwise SKIP (exit 77).
+# Then `baton doctor --hosts` (no list) in an allocation: a row per node, a crashed node's
+# NO ANSWER row. Prints fault -> hand-off. Needs root and the Slurm packages; otherwise SKIP (exit 77).
 set -uo pipefail
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and slurmd"; exit 77; fi
 for b in slurmd slurmctld munged salloc; do
@@ -31,29 +32,9 @@ fails=0
 check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
 wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
 
-# A trainer that checkpoints its step count atomically (temp + rename), resumes from it, and
-# appends a line to `completions` when it runs to its end.
-cat > "$tmp/trainer.sh" <<'SH'
-#!/bin/sh
-cd "$BATON_CHECKPOINT_DIR" || exit 9
-step=0
-if [ -e step ]; then
-  step=$(cat step) || exit 8
-  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
-fi
-save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
-echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
-while [ "$step" -lt 30 ]; do
-  step=$((step + 1))
-  save_step "$step" || exit 8
-  echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
-  sleep 0.15
-done
-echo "$BATON_ATTEMPT" >> completions
-SH
-chmod +x "$tmp/trainer.sh"
+# The trainer: Tests/Integration/trainers/step-trainer.sh (atomic step checkpoint, resume, `completions`).
 cat > "$tmp/spec.yaml" <<YAML
-command: [$tmp/trainer.sh, "{score}"]
+command: [$root/Tests/Integration/trainers/step-trainer.sh, score, "{score}", "30", "0.15"]
 parameters:
   score: {range: [1, 7]}
 objective: {metric: score, mode: max}
@@ -183,6 +164,26 @@ for r in rows:
     resumed += bool(r['resumed'])
 assert resumed >= 1, 'no config resumed from a checkpoint'
 PY" || tail -30 "$tmp/job.out"
+
+# `baton doctor --hosts` with no host list inside the allocation: a row per node of it; with
+# sl2's processes killed, sl2 is a NO ANSWER row (one srun step per node, so the lost node
+# costs only its own row) and the others still answer. The nodes have no RDMA devices, so
+# every verdict is FAIL and the exit 1 either way: the rows are what is checked.
+rm -f "$tmp/go" "$tmp/ready"
+( timeout 80 salloc -N3 --ntasks-per-node=1 --no-kill --quiet /bin/bash -c '
+    "$1" doctor --hosts --timeout 20 > "$2/doctor-1.out" 2>&1; echo "rc=$?" >> "$2/doctor-1.out"
+    touch "$2/ready"; end=$((SECONDS + 30)); until [ -e "$2/go" ] || [ $SECONDS -ge $end ]; do sleep 0.1; done
+    s=$SECONDS; "$1" doctor --hosts --timeout 20 > "$2/doctor-2.out" 2>&1; echo "rc=$? took=$((SECONDS - s))" >> "$2/doctor-2.out"' _ "$B" "$tmp" \
+    > "$tmp/doctor.out" 2>&1; echo $? > "$tmp/doctor.rc" ) &
+bg+=($!)
+wait_for 40 test -e "$tmp/ready"
+"$S" crash sl2
+touch "$tmp/go"
+wait_for 70 test -s "$tmp/doctor.rc"
+row() { awk -v h="$2" '$1 == h {print $2, $3; exit}' "$1"; }
+check "doctor: the allocation's 3 nodes, each answering" "grep -q 'the 3 nodes of Slurm job' '$tmp/doctor-1.out' && [ \"\$(row '$tmp/doctor-1.out' sl1)\" = 'sl1 FAIL' ] && [ \"\$(row '$tmp/doctor-1.out' sl2)\" = 'sl2 FAIL' ] && [ \"\$(row '$tmp/doctor-1.out' sl3)\" = 'sl3 FAIL' ]" || cat "$tmp/doctor-1.out" "$tmp/doctor.out"
+check "doctor: sl2 crashed is a NO ANSWER row, sl1 and sl3 still answer, exit 1" "[ \"\$(row '$tmp/doctor-2.out' sl2)\" = '- NO' ] && [ \"\$(row '$tmp/doctor-2.out' sl1)\" = 'sl1 FAIL' ] && [ \"\$(row '$tmp/doctor-2.out' sl3)\" = 'sl3 FAIL' ] && grep -q '^rc=1 ' '$tmp/doctor-2.out'" || cat "$tmp/doctor-2.out" "$tmp/doctor.out"
+echo "  doctor with a node crashed: $(sed -n 's/.*took=\([0-9]*\).*/\1/p' "$tmp/doctor-2.out") s"
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

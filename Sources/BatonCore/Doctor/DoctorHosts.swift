@@ -65,6 +65,47 @@ public struct DoctorHosts: Sendable {
         return (rows, failure)
     }
 
+    /// One mpirun per host, `width` at a time, each with `extraArgs(host)` before this plan's
+    /// own extra arguments: a host that does not answer (a lost node, whose daemon never
+    /// reports and makes one mpirun abort every host's doctor) costs only its own row. Used
+    /// inside a Slurm allocation, where each host's step is `--overlap --exclude=<others>`.
+    public func runEach(width: Int = 16, extraArgs: @Sendable (String) -> [String]) -> (rows: [Row], failures: [String]) {
+        let results = RowBox(count: hosts.count)
+        let gate = DispatchSemaphore(value: max(1, width))
+        let group = DispatchGroup()
+        for (i, host) in hosts.enumerated() {
+            gate.wait()
+            var one = self
+            one.hosts = [host]
+            one.extraMPIArgs = extraArgs(host) + extraMPIArgs
+            let single = one
+            DispatchQueue.global().async(group: group) {
+                defer { gate.signal() }
+                let outcome: (Row, String?)
+                do {
+                    let (rows, failure) = try single.run()
+                    outcome = (rows[0], failure.map { "\(host): \($0)" })
+                } catch {
+                    outcome = (Row(host: host, reportedName: nil, verdict: "fail", passed: 0, warnings: 0, failed: 0,
+                                   problems: ["no answer"]), "\(host): \(error)")
+                }
+                results.set(i, outcome)
+            }
+        }
+        group.wait()
+        let all = results.values
+        return (all.map { $0!.0 }, all.compactMap { $0?.1 })
+    }
+
+    /// The rows `runEach` collects from its threads.
+    private final class RowBox: @unchecked Sendable {  // every access under `lock`
+        private let lock = NSLock()
+        private var slots: [(Row, String?)?]
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ value: (Row, String?)) { lock.lock(); slots[i] = value; lock.unlock() }
+        var values: [(Row, String?)?] { lock.lock(); defer { lock.unlock() }; return slots }
+    }
+
     /// Matches each JSON line to a host by its MPI rank: with `--map-by ppr:1:node` rank i
     /// runs on the i-th host of the list.
     static func parse(_ stdout: String, hosts: [String]) -> [Row] {

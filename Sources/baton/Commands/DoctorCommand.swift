@@ -21,8 +21,11 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: .hidden)
     var compact = false
 
-    @Option(help: "Run the checks on these hosts (comma-separated) through mpirun, one row per host.")
-    var hosts: String?
+    @Option(defaultAsFlag: "", parsing: .next,
+            help: ArgumentHelp("Run the checks on these hosts (comma-separated) through mpirun, one row per host.",
+                               discussion: "A bare --hosts inside a Slurm allocation (salloc, sbatch) checks every node of it, from SLURM_JOB_NODELIST; a node that does not answer is a NO ANSWER row and fails the run.",
+                               valueName: "host,..."))
+    var hosts: String? = nil
 
     @Option(help: "The mpirun to start the remote doctors with (default: the one on PATH).")
     var mpirun: String?
@@ -52,17 +55,34 @@ struct DoctorCommand: ParsableCommand {
     }
 
     private func runOnHosts(_ list: String) throws {
-        let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else { throw ValidationError("--hosts needs at least one host name") }
+        var names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var allocation: SlurmAllocation?
+        if names.isEmpty {
+            guard let found = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment) else {
+                throw ValidationError("--hosts with no host list checks the nodes of the Slurm allocation it runs in, and there is none here (no SLURM_JOB_ID and SLURM_JOB_NODELIST); name the hosts: --hosts node1,node2")
+            }
+            names = found.nodes
+            allocation = found
+            print("baton doctor: the \(names.count) nodes of Slurm job \(found.jobID) (SLURM_JOB_NODELIST): \(names.joined(separator: ","))")
+        }
         guard let mpirunPath = mpirun ?? DoctorPaths.which("mpirun") else {
             print("baton doctor: no mpirun on PATH; --hosts needs Open MPI's mpirun (Debian: openmpi-bin)")
             throw ExitCode(ExitCodes.unavailable)
         }
         let plan = DoctorHosts(hosts: names, mpirun: mpirunPath, baton: DoctorHosts.ownExecutable,
                                forwarded: roots.forwarded, timeout: timeout, extraMPIArgs: mpirunArg)
-        let (rows, failure) = try plan.run()
+        let rows: [DoctorHosts.Row]
+        let failures: [String]
+        if let allocation {
+            // One srun step per node (--overlap, beside the job's own steps; --exclude the
+            // others): a lost node is its own NO ANSWER row instead of failing every row.
+            (rows, failures) = plan.runEach { allocation.mpirunArguments(for: [$0]) }
+        } else {
+            let (all, failure) = try plan.run()
+            (rows, failures) = (all, failure.map { [$0] } ?? [])
+        }
         print(DoctorHosts.table(rows), terminator: "")
-        if let failure { print("baton doctor: \(failure)") }
+        for failure in failures { print("baton doctor: \(failure)") }
         if rows.contains(where: { $0.reportedName == nil || $0.verdict == "fail" }) { throw ExitCode(ExitCodes.checkFailed) }
     }
 }

@@ -4,6 +4,7 @@
 # checkpoints, and does not rerun finished configs. Then `stop` on a second run stops a
 # live head and `--resume` finishes it.
 # Needs: $BATON_BUILD/baton, python3. Bounded: about 30 s.
+root=$(cd "$(dirname "$0")/../.." && pwd)
 set -euo pipefail
 baton=${BATON_BUILD:-.build/debug}/baton
 work=$(mktemp -d)
@@ -18,31 +19,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$work"/*.out "$work"/run*/head.log; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
 head_pid_of() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select value from meta where key='head_pid'\").fetchone()[0])" "$1/grid.sqlite"; }
-
-cat > "$work/trainer.sh" <<'SH'
-#!/bin/sh
-cd "$BATON_CHECKPOINT_DIR" || exit 9
-# Checkpoint: the step count in `step`, replaced atomically (a temp file in this directory,
-# then mv = rename(2)). A node crash is a SIGKILL that can land anywhere; `echo $step > step`
-# truncates first, so a kill there left an empty checkpoint that the next attempt read as ''.
-# No `step` yet is legitimate (nothing saved); anything but a whole number is refused.
-step=0
-if [ -e step ]; then
-  step=$(cat step) || exit 8
-  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
-fi
-save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
-echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
-while [ "$step" -lt "$2" ]; do
-  step=$((step + 1)); save_step "$step" || exit 8
-  echo "{\"step\": $step, \"loss\": $1}" >> "$BATON_METRICS"
-  sleep 0.1
-done
-echo "$BATON_ATTEMPT" >> completions
-SH
-chmod +x "$work/trainer.sh"
+# The trainer: Tests/Integration/trainers/step-trainer.sh (atomic step checkpoint, resume, `completions`).
 cat > "$work/spec.yaml" <<YAML
-command: [$work/trainer.sh, "{loss}", "{steps}"]
+command: [$root/Tests/Integration/trainers/step-trainer.sh, loss, "{loss}", "{steps}", "0.1"]
 parameters:
   loss: [0.5, 0.4, 0.3, 0.2, 0.1]
   steps: [40]

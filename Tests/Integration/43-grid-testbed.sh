@@ -43,34 +43,9 @@ no_ranks_left() {
   [ "$left" -eq 0 ]
 }
 
-# A trainer that checkpoints: its step count in $BATON_CHECKPOINT_DIR/step (replaced
-# atomically), resumed from there; metrics to $BATON_METRICS; each run to completion
-# appends a line to `completions`.
-cat > "$tmp/trainer.sh" <<'SH'
-#!/bin/sh
-cd "$BATON_CHECKPOINT_DIR" || exit 9
-# Checkpoint: the step count in `step`, replaced atomically (a temp file in this directory,
-# then mv = rename(2)). A node crash is a SIGKILL that can land anywhere; `echo $step > step`
-# truncates first, so a kill there left an empty checkpoint that the next attempt read as ''.
-# No `step` yet is legitimate (nothing saved); anything but a whole number is refused.
-step=0
-if [ -e step ]; then
-  step=$(cat step) || exit 8
-  case $step in ''|*[!0-9]*) echo "trainer: checkpoint $PWD/step holds '$step', not a step count" >&2; exit 8 ;; esac
-fi
-save_step() { echo "$1" > ".step.tmp.$$" && mv -f ".step.tmp.$$" step; }
-echo "resume=$BATON_RESUME attempt=$BATON_ATTEMPT start=$step"
-while [ "$step" -lt 40 ]; do
-  step=$((step + 1))
-  save_step "$step" || exit 8
-  echo "{\"step\": $step, \"score\": $1}" >> "$BATON_METRICS"
-  sleep 0.15
-done
-echo "$BATON_ATTEMPT" >> completions
-SH
-chmod +x "$tmp/trainer.sh"
+# The trainer: Tests/Integration/trainers/step-trainer.sh (atomic step checkpoint, resume, `completions`).
 cat > "$tmp/spec.yaml" <<YAML
-command: [$tmp/trainer.sh, "{score}"]
+command: [$root/Tests/Integration/trainers/step-trainer.sh, score, "{score}", "40", "0.15"]
 parameters:
   score: {range: [1, 6]}
 objective: {metric: score, mode: max}

@@ -200,6 +200,14 @@ import Testing
         ports.forEach(MasterPort.release)
     }
 
+    @Test("MASTER_PORT comes from below the ephemeral range, where no outgoing connection can take it before rank 0 binds")
+    func masterPortBelowEphemeralRange() {
+        let ephemeral = MasterPort.ephemeralStart()
+        let ports = (0..<10).map { _ in MasterPort.reserve(near: "127.1.0.1") }
+        #expect(ports.allSatisfy { $0 >= MasterPort.lowest && $0 < ephemeral })
+        ports.forEach(MasterPort.release)
+    }
+
     @Test func slurmTasksPerNodeInAllItsForms() throws {
         #expect(try HostSource.slurmTasksPerNode("2(x3)", nodes: 3) == [2, 2, 2])
         #expect(try HostSource.slurmTasksPerNode("4,2(x2)", nodes: 3) == [4, 2, 2])

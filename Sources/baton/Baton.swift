@@ -19,6 +19,9 @@ struct Baton: ParsableCommand {
             LaunchCommand.self,
             ExecCommand.self,
             GridCommand.self,
+            RunsCommand.self,
+            StatusCommand.self,
+            LogsCommand.self,
             BenchCommand.self,
         ])
 }

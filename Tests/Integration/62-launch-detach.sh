@@ -2,7 +2,9 @@
 # baton launch --detach: started inside a tmux session (a server of this test's own socket)
 # that is then killed, the head lives on in a session of its own, finishes the job (every
 # sample exactly once) and leaves RUN/head.log and RUN/head.pid; a second head on a run
-# whose head is alive is refused (exit 2); a SIGKILLed head's attempt fences itself. Needs no root; skips without tmux.
+# whose head is alive is refused (exit 2); a SIGKILLed head's attempt fences itself, and
+# `launch --resume` (detached) completes it, every sample exactly once over both heads;
+# `baton runs`, `status` and `logs -f` follow it. Needs no root; skips without tmux.
 set -uo pipefail
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
 B=$BUILD/baton
@@ -44,17 +46,56 @@ check "detach: completed, in head.log and report" "grep -q 'completed' '$R/head.
 check "detach: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json'"
 left=$(pgrep -f -- "$R" | wc -l)
 check "detach: nothing left" "[ $left -eq 0 ]"
+"$B" runs "$tmp" > "$tmp/runs.out"
+check "runs: lists the run as done" "grep -Eq '^$R +launch +done' '$tmp/runs.out'"
 
 # A detached head SIGKILLed mid-run (by the pid in RUN/head.pid): its attempt fences itself
 # (mpirun dies with the head, the wrappers' lease stops), nothing of the run is left.
 R=$tmp/k
-"$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s --shard-samples 4000 --detach -- \
-  "$T" --samples 4000 --step-ms 40 > /dev/null
+"$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s --shard-samples 1200 --detach -- \
+  "$T" --samples 1200 --step-ms 40 > /dev/null
 wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
 check "head SIGKILL: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
 kill -KILL "$(cat "$R/head.pid")"
 t0=$SECONDS
 wait_for 30 gone "$R"
 check "head SIGKILL: every process of the attempt stopped itself ($((SECONDS - t0)) s)" "gone '$R'"
+"$B" status "$R" > "$tmp/status.out"
+check "status: head lost, says how to resume" "grep -q '^state: head lost' '$tmp/status.out' && grep -q 'baton launch --resume $R' '$tmp/status.out'"
+"$B" runs "$tmp" --json > "$tmp/runs.json"
+check "runs --json: head lost" "/usr/bin/python3 -c 'import json,sys; r={x[\"path\"]: x for x in json.load(open(sys.argv[1]))}; sys.exit(r[sys.argv[2]][\"state\"] != \"head lost\")' '$tmp/runs.json' '$R'"
+
+# --resume (detached this time) from another directory: the stored command line, the same
+# nodes, the consumed count; logs -f follows it live and ends with it.
+start=$(date +%s.%N)
+(cd / && "$B" launch --resume "$R" --detach > "$tmp/resume.out" 2>&1); rc=$?
+check "resume: detached head started (exit $rc)" "[ $rc -eq 0 ] && grep -q 'running detached' '$tmp/resume.out'"
+"$B" logs "$R" -f --rank 0 > "$tmp/logs.out" 2>&1 &
+logs_pid=$!
+wait_for 60 grep -qs '"consumed"' "$R"/metrics/attempt-2/rank-0.jsonl
+/usr/bin/python3 - "$start" "$R" <<'PY'
+import json, os, sys, time
+start, run = float(sys.argv[1]), sys.argv[2]
+ev = [json.loads(l) for l in open(os.path.join(run, "events.jsonl"))]
+res = [e for e in ev if e["event"] == "resume"]
+a2 = [e for e in ev if e["event"] == "attempt-start" and e["attempt"] == 2]
+print(f"  resume: command -> attempt 2 started {a2[0]['time'] - start:.1f} s, first resumed step by "
+      f"{os.path.getmtime(os.path.join(run, 'metrics/attempt-2/rank-0.jsonl')) - start:.1f} s" if a2 else "  resume: no attempt 2")
+PY
+# While it runs: a line the rank writes reaches logs -f within a second.
+n=$(grep -c '' "$R/logs/local-0.0.log")
+shown() { [ "$(grep -c ^local-0:0 "$tmp/logs.out")" -ge "$n" ]; }
+within_1s() { for _ in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; sleep 0.1; done; "$@"; } # ten polls, 0.1 s apart
+check "logs -f: rank 0's lines so far ($n) shown within 1 s" "within_1s shown"
+wait_for 90 bash -c "! kill -0 \$(cat '$R/head.pid') 2>/dev/null"
+check "resume: completed, attempt 1 reported as head lost" "grep -q '\"result\" : \"completed\"' '$R/report.json' && grep -q '\"outcome\" : \"head lost\"' '$R/report.json'"
+check "resume: exactly once over both heads" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
+check "resume: BATON_RESUME=1, from the consumed count" "grep -q 'attempt 2: .* resuming at consumed [1-9]' '$R/logs/local-0.0.log'"
+check "logs -f: ended by itself when the run ended" "wait_for 10 bash -c '! kill -0 $logs_pid 2>/dev/null'"
+check "logs -f: has the run's last line" "grep -q '^local-0:0 exactly-once' '$tmp/logs.out'"
+"$B" launch --resume "$R" > "$tmp/again.out" 2>&1; rc=$?
+check "resume of a completed run: exit 0, nothing rerun" "[ $rc -eq 0 ] && grep -q 'already completed' '$tmp/again.out' && [ ! -e '$R/attempts/attempt-3.plan.json' ]"
+left=$(pgrep -f -- "$R" | wc -l)
+check "resume: nothing left" "[ $left -eq 0 ]"
 echo "$fails failed"
 [ "$fails" -eq 0 ]

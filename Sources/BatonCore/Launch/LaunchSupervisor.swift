@@ -43,6 +43,9 @@ public enum AttemptOutcome: String, Sendable, Codable, Equatable {
     /// mpirun could not be started, or its launch never started on any node (no node
     /// reported within the startup timeout; no node is blamed): `detail` says which.
     case failedToStart = "failed to start"
+    /// The head ended (killed, its machine lost) while the attempt ran; written by the next
+    /// head of the run (`baton launch --resume`), which found no record of the attempt's end.
+    case headLost = "head lost"
 }
 
 /// Which signal convicted a node.
@@ -104,6 +107,7 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
         switch outcome {
         case .mpirunFailed: return "mpirun failed (\(detail ?? mpirunStatus?.description ?? "killed"))"
         case .failedToStart: return "failed to start: \(detail ?? "")"
+        case .headLost: return "head lost (\(detail ?? "no record of its end"))"
         default: return outcome.rawValue
         }
     }
@@ -179,6 +183,9 @@ public struct LaunchOptions: Sendable {
     public var nodeLossWindow: Double = 1
     /// A rank that fails by itself: end the job, or restart it on the same nodes.
     public var onRankFailure: RankFailurePolicy = .fail
+    /// The records of attempts an earlier head of this run made (`--resume`): reported
+    /// before this head's own.
+    public var priorAttempts: [AttemptRecord] = []
 
     public init(hosts: HostList, planner: LaunchPlanner) {
         self.hosts = hosts
@@ -229,7 +236,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var hosts = options.hosts
         var attempt = options.firstAttempt
         var consumed = options.initialConsumed
-        var records: [AttemptRecord] = []
+        var records = options.priorAttempts
         let runDir = options.planner.runDir
         func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
             let report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
@@ -238,6 +245,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
             try? enc.encode(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"), options: .atomic)
             event("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])
             return report
+        }
+        if let last = options.priorAttempts.last {
+            event("resume", ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names])
+            console.message("baton launch: resuming after attempt \(last.attempt) (\(last.text))"
+                            + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
         }
         while true {
             var shardDir: String?
@@ -267,6 +279,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // themselves have the last word.
             if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
             records.append(record)
+            LaunchRunFiles.recordAttempt(record, runDir: runDir)
             switch record.outcome {
             case .completed:
                 return finish(.completed, "every rank exited 0 (attempt \(attempt))", ExitCodes.success)
@@ -287,7 +300,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     ? "\(survivors.hosts.count) nodes left, --min-nodes is \(options.minNodes)"
                     : "no restart left (--max-restarts \(options.maxRestarts))"
                 return finish(.failed, "lost \(lost.sorted().joined(separator: ",")); \(why)", ExitCodes.jobFailed)
-            case .commandFailed, .mpirunFailed, .failedToStart:
+            case .commandFailed, .mpirunFailed, .failedToStart, .headLost:
                 var reason = record.text
                 if let r = record.failedRank { reason += ": rank \(r) on \(record.failedNode ?? "?") ended with \(record.failedExit?.payload ?? "?")" }
                 if record.outcome == .commandFailed && options.onRankFailure == .restart {

@@ -25,6 +25,11 @@ struct LaunchCommand: ParsableCommand {
             free port per attempt unless --master-port pins it.
             --detach: the head runs in a session of its own (it outlives the terminal), its output in
             RUN/head.log, its pid in RUN/head.pid; stop it with kill -TERM $(cat RUN/head.pid).
+            --resume RUN: take over a run whose head was stopped or killed. The command line comes from
+            RUN/launch.json; the next attempt waits for the old one's processes to be gone, starts on the
+            last attempt's nodes (less those it lost; or the hosts given now, or the current Slurm
+            allocation), re-shards from the most samples consumed, with BATON_RESUME=1. A completed run is
+            not rerun (exit 0). Watch any run with `baton status RUN`, `baton logs RUN -f`, `baton runs`.
             Exit: 0 completed, 2 bad input (nothing started), 3 mpirun not found, 4 job failed, 130 interrupted.
             """)
 
@@ -54,6 +59,8 @@ struct LaunchCommand: ParsableCommand {
     @Flag(help: "Print the plan as JSON and start nothing.") var dryRun = false
     @Flag(help: "Keep running after the terminal closes: the head logs to RUN/head.log, its pid in RUN/head.pid.")
     var detach = false
+    @Option(help: ArgumentHelp("Resume the launch run in this directory (its head stopped or killed) with the command line it was started with.",
+                               valueName: "run-dir")) var resume: String?
     @Argument(parsing: .postTerminator, help: "The command every rank runs, after --.") var command: [String] = []
 
     func fail(_ message: String, code: Int32 = ExitCodes.badInput) -> ExitCode {
@@ -62,6 +69,48 @@ struct LaunchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let resume { return try resumeRun(resume) }
+        try start(resuming: nil)
+    }
+
+    /// `--resume RUN`: the stored command line, with this command's hosts and --detach.
+    func resumeRun(_ dir: String) throws {
+        guard command.isEmpty else { throw fail("--resume takes its command from RUN/launch.json; give none after --") }
+        let run = URL(fileURLWithPath: dir).standardizedFileURL.path
+        guard let settings = LaunchRunFiles.settings(run) else {
+            throw fail("\(run) has no \(LaunchRunFiles.settingsFile): not a launch run directory (or one made before --resume existed)")
+        }
+        if let pid = DetachedHead.launchHead(runDir: run) {
+            throw fail("a head (pid \(pid)) is still running \(run); stop it with kill -TERM \(pid) first")
+        }
+        let point: LaunchResumePoint
+        do { point = try LaunchResumePoint.read(runDir: run) } catch { throw fail(error.description, code: ExitCodes.code(for: error)) }
+        if point.completed {
+            print("baton launch: \(run) already completed (attempt \(point.lastAttempt)); nothing to resume")
+            return
+        }
+        var stored: LaunchCommand
+        do { stored = try LaunchCommand.parse(settings.arguments) } catch {
+            throw fail("\(LaunchRunFiles.settingsPath(run)): its arguments no longer parse: \(LaunchCommand.message(for: error))")
+        }
+        stored.runDir = run
+        stored.detach = detach
+        let here = FileManager.default.currentDirectoryPath
+        func absolute(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : "\(here)/\($0)" } }
+        if hostfile != nil || hosts != nil || local != nil {
+            stored.hostfile = absolute(hostfile)
+            stored.hosts = hosts
+            stored.local = local
+        }
+        // Relative paths of the stored command line are relative to where it was given (a
+        // detached head gets there itself: it runs this again without --detach).
+        guard detach || FileManager.default.changeCurrentDirectoryPath(settings.directory) else {
+            throw fail("cannot enter \(settings.directory), where the run was started (its relative paths are relative to it)")
+        }
+        try stored.start(resuming: (point, hostsGiven: hostfile != nil || hosts != nil || local != nil))
+    }
+
+    func start(resuming: (point: LaunchResumePoint, hostsGiven: Bool)?) throws {
         guard !command.isEmpty else { throw fail("give the command after --, e.g. baton launch --local 2 -- python train.py") }
         let source: HostSource
         do {
@@ -70,6 +119,11 @@ struct LaunchCommand: ParsableCommand {
             throw fail(error.description)
         }
         var list = source.hosts
+        if let (point, given) = resuming, !given {
+            // The last attempt's nodes, unless a new allocation is where this head runs.
+            if case .slurm = source.kind {} else { list = point.hosts }
+            guard !list.hosts.isEmpty else { throw fail("the last attempt lost every node; give hosts: --resume RUN --hostfile F") }
+        }
         if let n = nprocPerNode {
             guard n >= 1 else { throw fail("--nproc-per-node must be at least 1") }
             list = list.withSlots(n)
@@ -122,6 +176,11 @@ struct LaunchCommand: ParsableCommand {
         options.heartbeatTimeout = timeout
         options.startupTimeout = try seconds(startupTimeout, "startup-timeout")
         options.shownRanks = shown
+        if let (point, _) = resuming {
+            options.firstAttempt = point.lastAttempt + 1
+            options.initialConsumed = point.consumed
+            options.priorAttempts = point.records
+        }
         if let n = shardSamples {
             guard n >= 0 else { throw fail("--shard-samples must be >= 0") }
             options.shardWriter = ShardHook.writer(samples: n, shuffle: shardShuffle, seed: shardSeed, epoch: shardEpoch)
@@ -161,7 +220,16 @@ struct LaunchCommand: ParsableCommand {
             print("  stop:    kill -TERM \(pid)")
             return
         }
-        do { try DetachedHead.recordLaunchHead(runDir: run) } catch { throw fail("\(error)") }
+        do {
+            try DetachedHead.recordLaunchHead(runDir: run)
+            try LaunchRunFiles.recordSettings(.init(arguments: Self.storedArguments(), directory: FileManager.default.currentDirectoryPath,
+                                                    created: Date().timeIntervalSince1970), runDir: run)
+        } catch { throw fail("\(error)") }
+        if resuming != nil {
+            let left = LaunchResumePoint.waitForOldAttempts(runDir: run, within: leaseSeconds + graceSeconds + 5, lease: leaseSeconds,
+                                                            remote: !source.isLocal)
+            if !left.isEmpty { throw fail("the old attempt is still running: \(left.joined(separator: ", "))", code: ExitCodes.jobFailed) }
+        }
 
         // Ctrl-C and SIGTERM come to one thread here, which asks the supervisor to stop.
         var set = sigset_t()
@@ -188,6 +256,18 @@ struct LaunchCommand: ParsableCommand {
         TerminalConsole().clearStatus()
         FileHandle.standardError.write(Data((report.summary + "\n").utf8))
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+}
+
+extension LaunchCommand {
+    /// This process's `baton launch` arguments without `--detach` (among baton's own
+    /// options, before `--`): what `--resume` runs again.
+    static func storedArguments() -> [String] {
+        let argv = CommandLine.arguments
+        guard let at = argv.firstIndex(of: "launch") else { return Array(argv.dropFirst()) }
+        let rest = Array(argv[(at + 1)...])
+        let end = rest.firstIndex(of: "--") ?? rest.endIndex
+        return rest[..<end].filter { $0 != "--detach" } + rest[end...]
     }
 }
 

@@ -1,0 +1,112 @@
+import ArgumentParser
+import BatonCore
+import BatonExec
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `baton runs`, `baton status`, `baton logs`: read-only views of launch and grid runs, from
+/// any terminal, while their heads run and after.
+fileprivate func fail(_ command: String, _ text: String, _ code: Int32 = ExitCodes.badInput) -> ExitCode {
+    FileHandle.standardError.write(Data("baton \(command): \(text)\n".utf8))
+    return ExitCode(code)
+}
+
+fileprivate func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
+fileprivate func summary(_ command: String, _ dir: String) throws -> RunSummary {
+    guard let s = RunSummary.read(dir) else {
+        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchRunFiles.settingsFile) or events.jsonl)")
+    }
+    return s
+}
+
+struct RunsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List the launch and grid runs under a directory: kind, state, head, progress.",
+        discussion: """
+            Looks at ROOT and two levels below it. State: running (its head is alive), done, failed,
+            stopped (Ctrl-C, SIGTERM, grid stop), head lost (the head died without ending the run).
+            Stopped and head-lost runs continue with `baton launch --resume RUN` / `baton grid --resume RUN`.
+            """)
+
+    @Argument(help: "Where to look (default: the current directory).") var root: String = "."
+    @Flag(help: "JSON: path, kind, state, headPID, progress, started, updated.") var json = false
+
+    func run() throws {
+        let runs = RunSummary.find(under: absolute(root))
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try enc.encode(runs), as: UTF8.self))
+            return
+        }
+        guard !runs.isEmpty else { print("no runs under \(absolute(root))"); return }
+        print(RunSummary.table(runs, now: Date().timeIntervalSince1970))
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "The state of one launch or grid run: attempts or configs, nodes, recent events.")
+
+    @Argument(help: "The run directory.") var runDir: String
+    @Flag(help: "Refresh every second until the run ends (Ctrl-C to leave).") var watch = false
+    @Flag(help: "JSON instead of text.") var json = false
+
+    func run() throws {
+        let dir = absolute(runDir)
+        while true {
+            let s = try summary("status", dir)
+            let now = Date().timeIntervalSince1970
+            var text: String
+            switch s.kind {
+            case .launch:
+                text = json ? LaunchStatus.json(dir, now: now) + "\n" : LaunchStatus.text(dir, now: now)
+            case .grid:
+                let snap: GridSnapshot
+                do { snap = try GridStore(runDir: dir, readOnly: true).snapshot(events: 10) } catch { throw fail("status", "\(error)") }
+                text = json ? GridReport.statusJSON(snap, runDir: dir, headPID: s.headPID, now: now) + "\n"
+                    : GridReport.status(snap, runDir: dir, headPID: s.headPID, now: now) + "state: \(s.state.rawValue)\n"
+            }
+            if watch && !json { text = "\u{1B}[H\u{1B}[2J" + text }
+            print(text, terminator: "")
+            fflush(nil)
+            if !watch || json || s.state != .running { return }
+            usleep(1_000_000)
+        }
+    }
+}
+
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "The output of a launch's ranks or a grid's configs, from the run's files; -f follows it until the run ends.",
+        discussion: """
+            Launch runs: RUN/logs/<node>.<rank>.log, each line shown as node:rank text. Grid runs: every
+            attempt's log (RUN/configs/<id>/attempt-N.log), shown as config#attempt@nodes text. --head
+            shows the head's own log (a detached head's RUN/head.log).
+            """)
+
+    @Argument(help: "The run directory.") var runDir: String
+    @Flag(name: [.customShort("f"), .long], help: "Keep printing new lines until the run's head ends.") var follow = false
+    @Option(help: "Only this rank (launch).") var rank: Int?
+    @Option(help: "Only this node.") var node: String?
+    @Option(help: "Only this config (grid).") var config: String?
+    @Flag(help: "The head's own log instead.") var head = false
+
+    func run() throws {
+        let dir = absolute(runDir)
+        let s = try summary("logs", dir)
+        let filter = RunLogs.Filter(rank: rank, node: node, config: config, head: head)
+        if let why = RunLogs.mismatch(filter, kind: s.kind) { throw fail("logs", why) }
+        signal(SIGPIPE, SIG_IGN)
+        RunLogs.show(sources: { RunLogs.sources(runDir: dir, kind: s.kind, filter: filter) }, follow: follow,
+                     running: { RunSummary.read(dir)?.state == .running }) { text in
+            if !writeAll(fd: 1, text) { Foundation.exit(0) }
+        }
+    }
+}

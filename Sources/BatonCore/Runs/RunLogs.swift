@@ -83,7 +83,9 @@ public enum RunLogs {
             guard let h = FileHandle(forReadingAtPath: source.path) else { return [] }
             defer { try? h.close() }
             let from = offsets[source.path] ?? 0
-            guard (try? h.seek(toOffset: from)) != nil, let data = try? h.readToEnd(), !data.isEmpty || flush else { return [] }
+            guard (try? h.seek(toOffset: from)) != nil else { return [] }
+            let data = ((try? h.readToEnd()) ?? nil) ?? Data()
+            guard !data.isEmpty || flush else { return [] }
             offsets[source.path] = from + UInt64(data.count)
             var text = (partial[source.path] ?? "") + String(decoding: data, as: UTF8.self)
             var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

@@ -17,7 +17,7 @@ fileprivate func absolute(_ path: String) -> String { URL(fileURLWithPath: path)
 
 fileprivate func summary(_ command: String, _ dir: String) throws -> RunSummary {
     guard let s = RunSummary.read(dir) else {
-        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchRunFiles.settingsFile) or events.jsonl)")
+        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchRunFiles.settingsFile) or attempts/attempt-N.plan.json)")
     }
     return s
 }

@@ -46,6 +46,9 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 "$baton" grid status "$work/run" | grep -q "no head running" || fail "status still sees a head"
+# The run views every kind shares: runs, status.
+"$baton" runs "$work" | grep -Eq "^$work/run +grid +head lost +- +2/5 configs done" || fail "runs does not list the run as head lost: $("$baton" runs "$work")"
+"$baton" status "$work/run" | grep -q "^state: head lost" || fail "status does not say head lost"
 
 timeout 60 "$baton" grid --resume "$work/run" > "$work/resume.out" 2>&1 || fail "resume exited $?"
 [ "$(grep -c 'orphaned on local' "$work/resume.out")" -eq 2 ] || fail "resume did not report 2 orphans"
@@ -69,6 +72,12 @@ for r in resumed:
     assert said.startswith("resume=1 attempt=2") and int(said.split("start=")[1]) > 0, said
 print("ok: resumed 2 orphaned configs from checkpoints, 3 ran once")
 PY
+# logs: a resumed config's two attempts, each line labelled config#attempt@node.
+cfg=$(python3 -c "import json,sys; print([r['id'] for r in json.load(open(sys.argv[1])) if r['attempts'] == 2][0])" "$work/results.json")
+"$baton" logs "$work/run" --config "$cfg" > "$work/logs.out"
+grep -q "^$cfg#1@local-[01] " "$work/logs.out" && grep -q "^$cfg#2@local-[01] .*resume=1 attempt=2" "$work/logs.out" \
+  || fail "logs --config $cfg lacks its attempts: $(head -5 "$work/logs.out")"
+"$baton" runs "$work/run" | grep -Eq "^$work/run +grid +done" || fail "runs does not list the resumed run as done"
 
 # stop: a live head stops, running attempts become pending, --resume finishes the grid.
 "$baton" grid "$work/spec.yaml" --local 2 --run-dir "$work/run2" --detach > /dev/null
@@ -80,6 +89,7 @@ done
 "$baton" grid stop "$work/run2" > "$work/stop.out" || fail "stop exited $?"
 grep -q "stopped the head" "$work/stop.out" || fail "stop did not stop the head"
 "$baton" grid status "$work/run2" | grep -q " 0 running" || fail "attempts still running after stop"
+"$baton" runs "$work/run2" | grep -Eq "^$work/run2 +grid +stopped" || fail "runs does not list the stopped run as stopped"
 timeout 60 "$baton" grid --resume "$work/run2" --quiet > "$work/resume2.out" 2>&1 || fail "second resume exited $?"
 "$baton" grid status "$work/run2" | grep -q "^configs: 5 done" || fail "second run not finished"
 echo "PASS 41-grid-resume-after-sigkill"

@@ -163,23 +163,32 @@ public final class ExecWrapper: @unchecked Sendable {
 
         if let lease = options.lease {
             state.with { $0.lastLease = monotonicNow() }
-            startThread("baton-exec-lease") { [self] in
-                readLines(fd: 0) { line in
-                    switch HeadMessage.decode(line) {
-                    case .lease?: state.with { $0.lastLease = monotonicNow() }
-                    case .signal(_, let sig)?:
-                        state.with { s in
-                            s.lastLease = monotonicNow()
-                            if s.stopSignal == nil && (sig == SIGINT || sig == SIGTERM) {
-                                s.stopSignal = sig
-                                s.terminateAt = monotonicNow() + options.grace
-                            }
+            let handle: @Sendable (Substring) -> Void = { [self] line in
+                switch HeadMessage.decode(line) {
+                case .lease?: state.with { $0.lastLease = monotonicNow() }
+                case .signal(_, let sig)?:
+                    state.with { s in
+                        s.lastLease = monotonicNow()
+                        if s.stopSignal == nil && (sig == SIGINT || sig == SIGTERM) {
+                            s.stopSignal = sig
+                            s.terminateAt = monotonicNow() + options.grace
                         }
-                        proc.signal(sig)
-                    case nil: break
                     }
+                    proc.signal(sig)
+                case nil: break
                 }
+            }
+            let channel = HeadChannel.path(runDir: options.contract.runDir, attempt: options.contract.attempt)
+            startThread("baton-exec-lease") { [self] in
+                readLines(fd: 0) { handle($0) }
+                // A rank mpirun started itself gets nothing on stdin (see HeadChannel): its
+                // messages come from the head's file, and mpirun's end is seen there.
+                if HeadChannel.isFor(thisProcess: channel) { return }
                 fence("stdin closed: the head or this node's daemon is gone")
+            }
+            startThread("baton-exec-head-file") { [self] in
+                let gone = HeadChannel.follow(path: channel, within: lease, stop: { state.with { $0.fenced } }) { handle($0) }
+                if gone { fence("mpirun, which started this rank, is gone") }
             }
             // A thread of its own that never writes to stdout before killing, so a stalled
             // stdout (daemon cut off) cannot delay fencing.

@@ -7,7 +7,8 @@
 # 2 survivors, whose new srun step starts (it used to pend behind the dead step, and the
 # survivors were then called lost), and completes with every sample exactly once.
 # Prints, per fault, fault -> restart for Baton and fault -> DOWN for Slurm itself
-# (SlurmdTimeout 10 s). Needs root and the Slurm packages; otherwise SKIP (exit 77).
+# (SlurmdTimeout 10 s). Then Examples/slurm/launch.sbatch requeued mid-run: the requeued
+# run does `launch --resume` and completes, every sample exactly once. Needs root and the Slurm packages; otherwise SKIP (exit 77).
 set -uo pipefail
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and slurmd"; exit 77; fi
 for b in slurmd slurmctld munged salloc; do
@@ -102,6 +103,32 @@ for how in crash partition hang; do
   check "$how: sl3 back in service" "'$S' wait-state sl3 idle 40 >/dev/null"
 done
 for f in "${figures[@]}"; do echo "  $f"; done
+
+# 5. sbatch of Examples/slurm/launch.sbatch, `scontrol requeue` mid-run: the requeued run of
+# the script resumes the launch (its command line from RUN/launch.json, the new allocation's
+# nodes, the consumed count); every sample exactly once over both runs. Slurm holds a
+# requeued job ~2 min (Reason=BeginTime, see 59): lifted with `scontrol update StartTime=now`.
+R=$tmp/batch
+job=$(cd "$tmp" && BATON=$B sbatch --parsable -o "$tmp/job.out" "$root/Examples/slurm/launch.sbatch" "$R" \
+  "$T" --samples 1800 --step-ms 40 2>"$tmp/sbatch.err")
+check "batch: sbatch accepted" "[ -n '$job' ]" || cat "$tmp/sbatch.err"
+wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
+check "batch: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]" || tail -20 "$tmp/job.out"
+scontrol requeue "$job"
+t_requeue=$(date +%s.%N)
+pending() { scontrol show job "$job" 2>/dev/null | grep -q 'JobState=PENDING'; }
+check "batch: requeued job pending" "wait_for 30 pending"
+scontrol update JobId="$job" StartTime=now
+gone() { [ -z "$(squeue -h -j "$job" 2>/dev/null)" ]; }
+check "batch: requeued run finished" "wait_for 90 gone" || { scontrol show job "$job"; tail -20 "$tmp/job.out"; }
+check "batch: the second run resumed the launch" "grep -q 'launch.sbatch: job $job run 1' '$tmp/job.out' && grep -q 'resuming after attempt 1' '$tmp/job.out'" || tail -20 "$tmp/job.out"
+check "batch: completed, exactly once over both runs" "grep -q '\"result\" : \"completed\"' '$R/report.json' && grep -q '\"ok\": true' '$R/exactly-once.json'" || { cat "$R/exactly-once.json"; tail -20 "$tmp/job.out"; }
+grep -E '^  attempt [0-9]+ on' "$tmp/job.out" | sed 's/^/  batch:/'
+
+check "batch: attempt 2 resumed from the consumed count" "grep -q 'attempt 2: .* resuming at consumed [1-9]' '$R'/logs/sl1.0.log"
+t_end=$(python3 -c "import json; print([e for e in map(json.loads, open('$R/events.jsonl')) if e['event'] == 'attempt-start' and e['attempt'] == 2][0]['time'])" 2>/dev/null)
+[ -n "$t_end" ] && echo "  requeue -> resumed attempt started: $(python3 -c "print(round($t_end - $t_requeue, 1))") s (with the BeginTime hold lifted at once)"
+check "batch: nothing left" "nothing_left '$R'"
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

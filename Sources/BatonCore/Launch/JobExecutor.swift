@@ -72,6 +72,8 @@ public struct MpirunExecutor: JobExecutor {
         for (k, v) in plan.mpirunEnvironment { env[k] = v }
         let child = try ChildProcess.spawn(plan.mpirun, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
         let job = MpirunJob(child: child)
+        // Before the first lease: the ranks mpirun forks itself read their messages here.
+        job.channel = HeadChannel.Writer(path: HeadChannel.path(runDir: plan.contract.runDir, attempt: plan.attempt), mpirun: child.pid)
         job.watchEnd()
         for (fd, source) in [(child.stdoutFD!, OutputSource.stdout), (child.stderrFD!, .stderr)] {
             startThread("baton-launch-\(source)") {
@@ -88,6 +90,8 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     let child: ChildProcess
     let readersDone = Locked(0)
     private let stdinLock = Locked(true)
+    /// The head's messages for the ranks mpirun starts on its own node (`HeadChannel`).
+    var channel: HeadChannel.Writer?
 
     /// Signalled once when mpirun has ended; learnt by `waitid` with WNOWAIT, so the
     /// status is still there for `poll()`.
@@ -113,6 +117,7 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     }
 
     func send(_ message: HeadMessage) -> Bool {
+        channel?.append(message)
         guard let fd = child.stdinFD else { return false }
         return stdinLock.with { open in
             guard open else { return false }

@@ -22,6 +22,7 @@ struct Baton: ParsableCommand {
             RunsCommand.self,
             StatusCommand.self,
             LogsCommand.self,
+            ReportCommand.self,
             BenchCommand.self,
         ])
 }

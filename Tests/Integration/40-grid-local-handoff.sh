@@ -5,6 +5,7 @@
 # from their checkpoints on other nodes, every other config's attempt count is 1.
 # Needs: $BATON_BUILD/baton, mpirun, python3. Bounded: about 30 s.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
 baton=${BATON_BUILD:-.build/debug}/baton
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
@@ -104,5 +105,8 @@ PY
 # runs, or mpirun naming the lost daemon in its output as it exits (seen under load).
 grep -Eq "node local-1 lost: (its rsh agent .* ended|mpirun lost communication|mpirun reported the node's daemon lost)" "$work/head.out" || fail "no crash line"
 grep -q "node local-2 lost: heartbeat timeout" "$work/head.out" || fail "no hang line"
+# The run's picture: both lost nodes and both hand-offs drawn.
+"$baton" report "$work/run" --svg "$work/run/report.svg" > /dev/null || fail "report --svg exited $?"
+"$root/Tests/Integration/trainers/check-report-svg.sh" "$work/run/report.svg" 2 2 0 || fail "report.svg"
 if ps -eo stat,args | grep -v grep | grep -q "$work"; then ps -eo pid,stat,args | grep -v grep | grep "$work"; fail "processes left behind"; fi
 echo "PASS 40-grid-local-handoff"

@@ -6,6 +6,7 @@
 # on the same nodes, exactly once), and Ctrl-C leaving nothing behind.
 # Needs no root.
 set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
 B=$BUILD/baton
 T=$BUILD/baton-test-trainer
@@ -61,6 +62,8 @@ check "crash: restart event names local-2" "grep -q '\"event\":\"restart\".*\"lo
 check "crash: attempt 2 on 4 ranks" "grep -q 'attempt 2 on local-0,local-1 (4 ranks): completed' '$tmp/crash.err'"
 check "crash: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
 check "crash: nothing left" "wait_gone '$R' 10"
+"$B" report "$R" --svg "$tmp/crash.svg" > /dev/null
+check "crash: report --svg draws the lost node and the restart" "'$root/Tests/Integration/trainers/check-report-svg.sh' '$tmp/crash.svg' 1 0 1"
 
 # 3. A rank failing by itself. rank_fails NAME SAMPLES [LAUNCH OPTIONS...]: rank 3 of
 # 2 nodes x 2 ranks exits 3 at step 3 of attempt 1; sets R and rc, output in $tmp/NAME.{out,err}.

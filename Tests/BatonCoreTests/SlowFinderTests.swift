@@ -23,6 +23,9 @@ import Testing
         var noise: Noise
         /// Pairs that come out slow the first time only (noise on a healthy link).
         var glitches: Set<NodePair>
+        /// A node whose first `starvedFor` pairs come out slow (its process starved of CPU).
+        var starved: Int?
+        var starvedFor = 0
         var calls = 0
         var disjoint = true
 
@@ -39,6 +42,10 @@ import Testing
             if Set(nodes).count != nodes.count || nodes.contains(where: { $0 < 0 || $0 >= n }) { disjoint = false }
             return pairs.map { p in
                 if glitches.remove(p) != nil { return noise.between(0.05, 0.3) }
+                if let s = starved, p.contains(s), starvedFor > 0 {
+                    starvedFor -= 1
+                    return noise.between(0.05, 0.3)
+                }
                 return isSlow(p) ? noise.between(0.005, 0.2) : noise.between(0.7, 1.3)
             }
         }
@@ -67,11 +74,12 @@ import Testing
                     #expect(v.culprit == .node(slow), "n=\(n) slow=\(slow) seed=\(seed): \(v.culprit)")
                     #expect(net.disjoint)
                     #expect(v.rounds == net.calls)
-                    #expect(v.rounds <= 3, "n=\(n) slow=\(slow): \(v.rounds) rounds")
+                    // Found in round 1 (or 2, when it has the bye), then a new partner and a confirmation.
+                    #expect(v.rounds <= (n % 2 == 0 ? 3 : 4), "n=\(n) slow=\(slow): \(v.rounds) rounds")
                     #expect(v.pairsMeasured <= 2 * n)
-                    // Convicted by slow figures with two partners and a fast one of a partner.
+                    // Convicted by slow figures with three partners and fast ones of the partners.
                     let slowWith = Set(v.evidence.filter { $0.isSlow && $0.pair.contains(slow) }.map { $0.pair.other(slow) })
-                    #expect(slowWith.count >= 2)
+                    #expect(slowWith.count == 3)
                     #expect(v.evidence.contains { !$0.isSlow && !$0.pair.contains(slow) })
                 }
             }
@@ -89,8 +97,8 @@ import Testing
                     #expect(net.disjoint)
                     #expect(v.rounds <= 2 * n, "n=\(n) link=\(link): \(v.rounds) rounds")
                     #expect(v.rounds <= (n % 2 == 0 ? n : n + 1) + 1)
-                    // Slow twice, and each end fast with someone else.
-                    #expect(v.evidence.filter { $0.pair == link && $0.isSlow }.count == 2)
+                    // Slow three times, and each end fast with someone else.
+                    #expect(v.evidence.filter { $0.pair == link && $0.isSlow }.count == 3)
                     #expect(v.evidence.contains { !$0.isSlow && $0.pair.contains(x) && !$0.pair.contains(y) })
                     #expect(v.evidence.contains { !$0.isSlow && $0.pair.contains(y) && !$0.pair.contains(x) })
                 }
@@ -132,6 +140,43 @@ import Testing
         let v = SlowFinder.find(nodes: 16, measure: net.measure)
         #expect(v.culprit == .none)
         #expect(v.figures.filter { $0.pair == glitch }.count >= 2)
+    }
+
+    @Test func aHealthyPairSlowTwiceInARowIsNoiseStill() {
+        // Measured on the loaded 2-core bed: a healthy pair at 27% of its round's reference
+        // twice in a row. Two confirmations need it slow three times.
+        let net = Network(n: 8, seed: 11) { _ in false }
+        let first = SlowFinder.schedule(nodes: 8)[2][1]
+        var slowLeft = 2
+        let v = SlowFinder.find(nodes: 8) { pairs in
+            var figures = net.measure(pairs)
+            for (i, p) in pairs.enumerated() where p == first && slowLeft > 0 {
+                figures[i] = 0.27
+                slowLeft -= 1
+            }
+            return figures
+        }
+        #expect(v.culprit == .none)
+        #expect(v.figures.filter { $0.pair == first }.count == 3)
+        // With one confirmation the same noise convicts it: the count is what guards.
+        slowLeft = 2
+        let once = SlowFinder.find(nodes: 8, confirmations: 1) { pairs in
+            var figures = net.measure(pairs)
+            for (i, p) in pairs.enumerated() where p == first && slowLeft > 0 {
+                figures[i] = 0.27
+                slowLeft -= 1
+            }
+            return figures
+        }
+        #expect(once.culprit == .link(first))
+    }
+
+    @Test func aNodeStarvedForTwoRoundsIsNotNamed() {
+        let net = Network(n: 16, seed: 4) { _ in false }
+        net.starved = 6
+        net.starvedFor = 2
+        let v = SlowFinder.find(nodes: 16, measure: net.measure)
+        #expect(v.culprit == .none)
     }
 
     @Test func aGlitchBeforeTheRealSlowLinkDoesNotHideIt() {

@@ -22,7 +22,7 @@ public enum FindSlowBench {
     /// One rank per node. Rank 0 gets the result, the others nil. Uses the bandwidth
     /// size, window and iterations of `options`; `rounds` (sweeps) does not apply: a
     /// suspect is measured again instead.
-    public static func run(_ options: PairMatrixOptions, threshold: Double, on comm: Communicator) throws -> FindSlowResult? {
+    public static func run(_ options: PairMatrixOptions, threshold: Double, confirmations: Int = 2, on comm: Communicator) throws -> FindSlowResult? {
         let n = comm.size
         let rank = comm.rank
         guard n >= 4 else {
@@ -30,8 +30,8 @@ public enum FindSlowBench {
                 .wrongWorld,
                 "matrix --find-slow needs at least 4 ranks, one per node (it has \(n)); with fewer, bench matrix measures every pair in as few measurements")
         }
-        guard options.window >= 1, options.iterations >= 1, options.bandwidthSize >= 1 else {
-            throw BenchError(.badOption, "matrix: --iters, --window and --size must be at least 1")
+        guard options.window >= 1, options.iterations >= 1, options.bandwidthSize >= 1, confirmations >= 1 else {
+            throw BenchError(.badOption, "matrix: --iters, --window, --size and --confirm must be at least 1")
         }
         let labels = try PairMatrixBench.hostLabels(comm: comm)
         let outgoing = MessageBuffer<UInt8>(repeating: 0x61, count: options.bandwidthSize)
@@ -70,7 +70,7 @@ public enum FindSlowBench {
             }
         }
         let start = MPIEnvironment.wallTime()
-        let verdict = try SlowFinder.find(nodes: n, threshold: threshold) { pairs in
+        let verdict = try SlowFinder.find(nodes: n, threshold: threshold, confirmations: confirmations) { pairs in
             var partners = [Int32](repeating: -1, count: n)
             for p in pairs {
                 partners[p.a] = Int32(p.b)
@@ -110,7 +110,7 @@ public enum FindSlowBench {
         case .node(let k):
             lines.append("SLOW NODE  \(nodes[k]): slow with every partner")
         case .link(let p):
-            lines.append("SLOW LINK  \(nodes[p.a]) <-> \(nodes[p.b]): slow twice, both nodes fast with others")
+            lines.append("SLOW LINK  \(nodes[p.a]) <-> \(nodes[p.b]): slow every time, both nodes fast with others")
         case .severalNodes(let ks):
             lines.append("SLOW NODES  \(ks.map { nodes[$0] }.joined(separator: ", ")): more than one slow node; run bench matrix (all pairs) for the whole picture")
         }

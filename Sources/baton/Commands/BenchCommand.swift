@@ -237,8 +237,8 @@ struct MatrixBench: ParsableCommand {
 
             --find-slow looks for the one slow node or slow link instead of measuring every pair: rounds of \
             node-disjoint pairs measured at the same time (bandwidth both ways at once), a suspect re-measured with \
-            other partners. A slow node is slow with every partner and found in 2 rounds; a slow link only with one, \
-            found by the round that holds it plus one. It names the node or the pair with the figures that convicted \
+            other partners. A slow node is slow with every partner and found in 3 rounds; a slow link only with one, \
+            found by the round that holds it plus two (--confirm). It names the node or the pair with the figures that convicted \
             it and how many rounds and pair measurements it took. Needs at least 4 nodes; uses --size, --window, \
             --iters and --threshold (not the latency options or --rounds).
             """)
@@ -256,6 +256,8 @@ struct MatrixBench: ParsableCommand {
     @Flag(name: .customLong("fail-on-outliers"), help: "Exit 1 when any pair or node stands out.") var failOnOutliers = false
     @Flag(name: .customLong("find-slow"), help: "Find the one slow node or link in few rounds of concurrent pairs instead of measuring every pair.")
     var findSlow = false
+    @Option(name: .customLong("confirm"), help: "With --find-slow: how many more times a suspect must be slow (a new partner for a node, the same pair for a link) before it is named.")
+    var confirmations = 2
 
     func run() throws {
         guard let bytes = MessageSizes.parseByteSize(size), let small = MessageSizes.parseByteSize(latencySize) else {
@@ -268,7 +270,7 @@ struct MatrixBench: ParsableCommand {
             bandwidthSize: bytes, latencySize: small, iterations: iterations, latencyIterations: latencyIterations, window: window, rounds: rounds)
         if findSlow {
             try runUnderMPI { comm in
-                guard let result = try FindSlowBench.run(options, threshold: threshold, on: comm) else { return ExitCodes.success }
+                guard let result = try FindSlowBench.run(options, threshold: threshold, confirmations: confirmations, on: comm) else { return ExitCodes.success }
                 print(json ? FindSlowBench.json(result) : FindSlowBench.table(result))
                 return failOnOutliers && result.verdict.culprit != .none ? ExitCodes.checkFailed : ExitCodes.success
             }

@@ -20,12 +20,12 @@ public struct NodePair: Hashable, Sendable, Comparable, CustomStringConvertible 
 /// of node-disjoint pairs at the same time and returns one bandwidth per pair.
 ///
 /// Why disjoint pairs and not bigger group tests (a collective over half the nodes): in a
-/// group test a node shares its link among several partners, so a link at a fraction f
-/// of normal hides unless f is under threshold / partners, and on a shared test bed the
-/// partners also share the CPU (on the 16-node namespace bed a 50 Mbit/s link is about
-/// what each of 15 healthy partners gets). With each node in one pair at a time, every
-/// figure is that link's own speed, comparable with the other pairs of its round, which
-/// run under the same load.
+/// group test a node shares its link (and, on a shared test bed, its CPU) among several
+/// partners, so a link at a fraction f of normal hides unless f is under about
+/// threshold / partners. With each node in one pair at a time, every figure is that
+/// link's own speed, comparable with the other pairs of its round, which run under the
+/// same load. The price: a round sees N/2 of the N(N-1)/2 links, so a slow link can take
+/// up to N-1 rounds to come up (a slow node shows in the first).
 ///
 /// The search, for N nodes:
 /// 1. Rounds of a round-robin schedule (N-1 perfect matchings covering every pair once;

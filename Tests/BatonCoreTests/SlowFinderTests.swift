@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import BatonCore
 
@@ -185,6 +186,25 @@ import Testing
         let v = SlowFinder.find(nodes: 16, measure: net.measure)
         #expect(v.culprit == .link(link))
         #expect(v.rounds <= 32)
+    }
+
+    @Test func tableAndJSONNameTheCulpritWithItsFiguresAndCounts() throws {
+        let net = Network(n: 8, seed: 2) { $0.contains(5) }
+        let v = SlowFinder.find(nodes: 8, measure: net.measure)
+        let result = FindSlowResult(nodes: (1...8).map { "n\($0)" }, verdict: v, threshold: 0.5, seconds: 1.25)
+        let text = FindSlowBench.table(result)
+        #expect(text.contains("SLOW NODE  n6: slow with every partner"))
+        #expect(text.contains("# 3 rounds, 12 pair measurements (every pair one at a time: 28), 1.25 s"))
+        #expect(text.split(separator: "\n").filter { $0.contains("n6") && $0.hasSuffix("(slow)") }.count == 3)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(FindSlowBench.json(result).utf8)) as? [String: Any])
+        let culprit = try #require(json["culprit"] as? [String: Any])
+        #expect(culprit["kind"] as? String == "node")
+        #expect(culprit["nodes"] as? [String] == ["n6"])
+        #expect(json["rounds"] as? Int == 3)
+        #expect(json["pairs_measured"] as? Int == 12)
+        #expect(json["all_pairs"] as? Int == 28)
+        #expect((json["figures"] as? [Any])?.count == 12)
+        #expect((json["evidence"] as? [[String: Any]])?.filter { $0["slow"] as? Bool == true }.count == 3)
     }
 
     @Test func twoSlowNodesInOnePairAreReportedAsSeveral() {

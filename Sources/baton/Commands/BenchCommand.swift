@@ -266,6 +266,7 @@ struct MatrixBench: ParsableCommand {
         guard threshold > 0, threshold < 1, latencyFactor > 1 else {
             throw ValidationError("--threshold must be between 0 and 1, --latency-factor above 1")
         }
+        guard confirmations >= 1 else { throw ValidationError("--confirm must be 1 or more: a suspect is measured again at least once") }
         let options = PairMatrixOptions(
             bandwidthSize: bytes, latencySize: small, iterations: iterations, latencyIterations: latencyIterations, window: window, rounds: rounds)
         if findSlow {

@@ -172,6 +172,16 @@ import Testing
         #expect(once.culprit == .link(first))
     }
 
+    @Test func aSlowNodeSlowWithEveryPartnerThereIsIsNamedThoughConfirmationsAreLeft() {
+        // 4 nodes give 3 partners; --confirm 5 asks for 6.
+        for slow in 0..<4 {
+            let net = Network(n: 4, seed: 8) { $0.contains(slow) }
+            let v = SlowFinder.find(nodes: 4, confirmations: 5, measure: net.measure)
+            #expect(v.culprit == .node(slow))
+            #expect(Set(v.evidence.filter(\.isSlow).map { $0.pair.other(slow) }).count == 3)
+        }
+    }
+
     @Test func aNodeStarvedForTwoRoundsIsNotNamed() {
         let net = Network(n: 16, seed: 4) { _ in false }
         net.starved = 6

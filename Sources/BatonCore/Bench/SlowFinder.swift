@@ -209,14 +209,18 @@ public enum SlowFinder {
                     let node = slowEnds[0]
                     var slow = [suspect] + results.filter { $0.pair.contains(node) }
                     var tried = Set(slow.map { $0.pair.other(node) }).union([a, b])
-                    while slow.count < 1 + confirmations {
-                        guard let partner = candidates.first(where: { !tried.contains($0) }) else { break }
+                    // Slow with every partner there is (4 or 5 nodes) also convicts.
+                    var fastOnce = false
+                    while slow.count < 1 + confirmations, let partner = candidates.first(where: { !tried.contains($0) }) {
                         tried.insert(partner)
                         let test = NodePair(node, partner)
-                        guard let f = try run(fill([test]), measure).first(where: { $0.pair == test }), f.isSlow else { break }
+                        guard let f = try run(fill([test]), measure).first(where: { $0.pair == test }), f.isSlow else {
+                            fastOnce = true
+                            break
+                        }
                         slow.append(f)
                     }
-                    if slow.count >= 1 + confirmations || tried.count == n {
+                    if !fastOnce {
                         let partnersFast = slow.map { lastFast($0.pair.other(node), excluding: [node]) }
                         return verdict(.node(node), slow + partnersFast)
                     }

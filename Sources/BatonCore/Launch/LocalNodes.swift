@@ -55,7 +55,7 @@ public enum LocalNodes {
             export BATON_AGENT_NODE
             # Inside the new session $$ is the session id. Each node gets its own TMPDIR: Open MPI
             # names its session directory (and PMIx its shared-memory store) after the host name,
-            # which all simulated nodes share; the head removes it once the session has ended.
+            # which all simulated nodes share; removed when the daemon ends (below) and by the head.
             # (A background job of a non-interactive shell leads no process group, so setsid
             # makes it the session leader without forking.)
             setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*" &
@@ -68,6 +68,9 @@ public enum LocalNodes {
               wait $child; rc=$?
               kill -0 $child 2>/dev/null || break
             done
+            # The daemon is gone: its TMPDIR too (the head also removes it once the session has
+            # ended, but a head that was killed never does). $child is the session id.
+            rm -rf "/tmp/baton-node-$child"
             [ "$rc" -gt 128 ] && exit 255
             exit "$rc"
 

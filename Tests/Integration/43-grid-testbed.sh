@@ -57,23 +57,8 @@ YAML
 
 # The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none;
 # fails, and so ends the caller's poll, on a checkpoint that is not a step count).
-config_on() {
-  python3 - "$1" "$2" <<'PY'
-import sqlite3, sys, os
-run, node = sys.argv[1:]
-try:
-    db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True, timeout=1)
-    rows = db.execute("select config_id from attempts where status='running' and (',' || nodes || ',') like ?", (f'%,{node},%',)).fetchall()
-except Exception:
-    rows = []
-for (c,) in rows:
-    try:
-        step = open(f"{run}/configs/{c}/checkpoint/step").read()
-    except FileNotFoundError:
-        continue  # not checkpointed yet
-    if int(step) >= 5: print(c)  # the trainer replaces it atomically: never torn
-PY
-}
+G="$root/Tests/Integration/trainers/grid_checks.py"
+config_on() { python3 "$G" config-on "$1" "$2"; }
 
 for how in crash partition hang; do
   R=$tmp/$how
@@ -90,32 +75,8 @@ for how in crash partition hang; do
   wait_for 80 test -s "$tmp/$how.rc"
   check "$how: grid exit 0" "[ \"\$(cat '$tmp/$how.rc' 2>/dev/null)\" = 0 ]" || tail -30 "$tmp/$how.out"
   "$B" grid results "$R" --json > "$tmp/$how.json" 2>/dev/null
-  check "$how: exactly once, resumed on a survivor, others untouched" "python3 - '$R' '$tmp/$how.json' '$lost' <<'PY'
-import json, sys
-run, results, lost = sys.argv[1:]
-rows = json.load(open(results))
-assert len(rows) == 5 and all(r['status'] == 'done' for r in rows), rows
-for r in rows:
-    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
-    assert len(done) == 1, (r['id'], 'completions', done)
-    if r['id'] == lost:
-        assert r['attempts'] == 2 and r['resumed'], r
-        assert r['nodes'][0] == ['g43-n2'] and r['nodes'][1] != ['g43-n2'], r
-        said = [l for l in open(f\"{run}/configs/{lost}/attempt-2.log\").read().splitlines() if 'resume=' in l][0]
-        assert 'resume=1 attempt=2' in said and int(said.split('start=')[1]) >= 5, said
-    else:
-        assert r['attempts'] == 1, r
-assert [r['params']['score'] for r in rows] == [5, 4, 3, 2, 1], 'sorted by the objective'
-PY"
-  handoff=$(python3 - "$R" "$failed_at" <<'PY'
-import sqlite3, sys
-run, failed = sys.argv[1], float(sys.argv[2])
-db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True)
-t = db.execute("select min(time) from events where text like '%back to the head of the queue%'").fetchone()[0]
-s = db.execute("select min(started_at) from attempts where number = 2").fetchone()[0]
-print(f"{t - failed:.1f} s to hand-off, {s - failed:.1f} s to the resumed start" if t and s else "no hand-off")
-PY
-)
+  check "$how: exactly once, resumed on a survivor, others untouched" "python3 '$G' exactly-once '$R' '$tmp/$how.json' '$lost' g43-n2 5 --sorted"
+  handoff=$(python3 "$G" handoff-times "$R" "$failed_at")
   echo "  $how: $handoff"
   l1=$R/configs/$lost/mpirun/attempt-1/logs/g43-n2.0.log
   if [ "$how" = partition ]; then

@@ -41,23 +41,8 @@ objective: {metric: score, mode: max}
 YAML
 
 # The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none).
-config_on() {
-  python3 - "$1" "$2" <<'PY'
-import sqlite3, sys
-run, node = sys.argv[1:]
-try:
-    db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True, timeout=1)
-    rows = db.execute("select config_id from attempts where status='running' and (',' || nodes || ',') like ?", (f'%,{node},%',)).fetchall()
-except Exception:
-    rows = []
-for (c,) in rows:
-    try:
-        step = open(f"{run}/configs/{c}/checkpoint/step").read()
-    except FileNotFoundError:
-        continue
-    if int(step) >= 5: print(c)
-PY
-}
+G="$root/Tests/Integration/trainers/grid_checks.py"
+config_on() { python3 "$G" config-on "$1" "$2"; }
 
 "$S" up 3 > "$tmp/up.out" 2>&1 || { echo "FAILED: slurm-bed up"; cat "$tmp/up.out"; exit 1; }
 
@@ -76,31 +61,8 @@ wait_for 75 test -s "$tmp/grid.rc"
 check "grid exit 0" "[ \"\$(cat '$tmp/grid.rc' 2>/dev/null)\" = 0 ]" || tail -30 "$tmp/grid.out"
 check "hosts taken from the allocation" "grep -q 'SLURM_JOB_NODELIST' '$tmp/grid.out'" || head -5 "$tmp/grid.out"
 "$B" grid results "$R" --json > "$tmp/results.json" 2>/dev/null
-check "exactly once, the lost config resumed on a survivor, the others untouched" "python3 - '$R' '$tmp/results.json' '$lost' <<'PY'
-import json, sys
-run, results, lost = sys.argv[1:]
-rows = json.load(open(results))
-assert len(rows) == 6 and all(r['status'] == 'done' for r in rows), rows
-for r in rows:
-    done = open(f\"{run}/configs/{r['id']}/checkpoint/completions\").read().split()
-    assert len(done) == 1, (r['id'], 'completions', done)
-    if r['id'] == lost:
-        assert r['attempts'] == 2 and r['resumed'], r
-        assert r['nodes'][0] == ['sl3'] and r['nodes'][1] != ['sl3'], r
-        said = [l for l in open(f\"{run}/configs/{lost}/attempt-2.log\").read().splitlines() if 'resume=' in l][0]
-        assert 'resume=1 attempt=2' in said and int(said.split('start=')[1]) >= 5, said
-    else:
-        assert r['attempts'] == 1, r
-PY"
-handoff=$(python3 - "$R" "$failed_at" <<'PY'
-import sqlite3, sys
-run, failed = sys.argv[1], float(sys.argv[2])
-db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True)
-t = db.execute("select min(time) from events where text like '%back to the head of the queue%'").fetchone()[0]
-s = db.execute("select min(started_at) from attempts where number = 2").fetchone()[0]
-print(f"{t - failed:.1f} s to hand-off, {s - failed:.1f} s to the resumed start" if t and s else "no hand-off")
-PY
-)
+check "exactly once, the lost config resumed on a survivor, the others untouched" "python3 '$G' exactly-once '$R' '$tmp/results.json' '$lost' sl3 6"
+handoff=$(python3 "$G" handoff-times "$R" "$failed_at")
 echo "  crash: $handoff"
 
 # sbatch of Examples/slurm/grid.sbatch, then `scontrol requeue` while it runs: the requeued

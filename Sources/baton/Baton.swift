@@ -19,6 +19,8 @@ struct Baton: ParsableCommand {
             LaunchCommand.self,
             ExecCommand.self,
             GridCommand.self,
+            SnapshotCommand.self,
+            RestoreCommand.self,
             BenchCommand.self,
         ])
 }

@@ -170,3 +170,31 @@ private func linking() -> RunSnapshot.Options {
     #expect(throws: SnapshotError.self) { _ = try RunSnapshot.take(runDir: dir) }
     #expect(throws: SnapshotError.self) { _ = try RunSnapshot.take(runDir: dir + "/nope") }
 }
+
+@Test func anUnchangedLinkedInodeKeepsItsHashAndARenamedCheckpointIsHashedAnew() throws {
+    let (dir, cleanup) = try makeRun()
+    defer { cleanup() }
+    let ckpt = dir + "/configs/abc/checkpoint"
+    let first = try RunSnapshot.take(runDir: dir, options: linking())
+    // The trainer saves a new step the recommended way: temp file, then rename (a new inode).
+    try "13\n".write(toFile: ckpt + "/.step.tmp", atomically: false, encoding: .utf8)
+    #expect(rename(ckpt + "/.step.tmp", ckpt + "/step") == 0)
+    // And (wrongly) rewrites model.bin in place, same size, then sets its mtime back.
+    let old = try #require(FileStat.of(ckpt + "/model.bin"))
+    let fd = open(ckpt + "/model.bin", O_WRONLY)
+    var b: UInt8 = 9
+    pwrite(fd, &b, 1, 0)
+    var times = [timespec(tv_sec: Int(old.mtimeNanos / 1_000_000_000), tv_nsec: Int(old.mtimeNanos % 1_000_000_000)),
+                 timespec(tv_sec: Int(old.mtimeNanos / 1_000_000_000), tv_nsec: Int(old.mtimeNanos % 1_000_000_000))]
+    futimens(fd, &times)
+    close(fd)
+    let second = try RunSnapshot.take(runDir: dir, options: linking())
+    func sha(_ t: RunSnapshot.Taken, _ name: String) -> String? { t.manifest.files.first { $0.path.hasSuffix(name) }?.sha256 }
+    #expect(sha(second, "/step") != sha(first, "/step"))  // new inode: hashed anew
+    #expect(try String(contentsOfFile: first.dir + "/configs/abc/checkpoint/step", encoding: .utf8) == "12\n")  // the old snapshot kept its inode
+    // Same inode, size and mtime: the hash was taken over, not read again...
+    #expect(sha(second, "/model.bin") == sha(first, "/model.bin"))
+    // ...so the in-place rewrite is caught where it always is: by verification (of both).
+    #expect(second.manifest.verify(snapshotDir: second.dir).map(\.path) == ["configs/abc/checkpoint/model.bin"])
+    #expect(first.manifest.verify(snapshotDir: first.dir).map(\.path) == ["configs/abc/checkpoint/model.bin"])
+}

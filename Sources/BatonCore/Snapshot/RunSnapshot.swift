@@ -113,6 +113,12 @@ public enum RunSnapshot {
         var done = false
         defer { if !done { try? fm.removeItem(atPath: tmp) } }
 
+        // Hashes of links the newest earlier snapshot here holds, by path: an inode both hold,
+        // unchanged (same size and mtime), is not read again.
+        var previous: [String: SnapshotManifest.Entry] = [:]
+        if let last = list(root: root).last, last.manifest.runDir == run {
+            for e in last.manifest.files where e.how == "link" && e.inode != nil { previous[e.path] = e }
+        }
         var dirs: [String] = []
         var files: [(rel: String, stat: FileStat)] = []
         try walk(run: run, rel: "", skipAbsolute: [root, tmp], dirs: &dirs, files: &files)
@@ -132,7 +138,7 @@ public enum RunSnapshot {
             let src = (run as NSString).appendingPathComponent(f.rel)
             let dst = (tmp as NSString).appendingPathComponent(f.rel)
             let settled = Date().timeIntervalSince1970 - f.stat.mtime >= options.settledAfter
-            if !options.forceCopy && isCheckpoint(f.rel) && settled, let entry = try linkVerified(src, dst, rel: f.rel) {
+            if !options.forceCopy && isCheckpoint(f.rel) && settled, let entry = try linkVerified(src, dst, rel: f.rel, previous: previous[f.rel]) {
                 entries.append(entry)
                 linked += 1
                 continue
@@ -158,11 +164,16 @@ public enum RunSnapshot {
     /// not change while it was hashed (nobody wrote it in place meanwhile); nil when the
     /// file system cannot link (another device: `--to` on another disk) or the file changed,
     /// and the caller copies instead.
-    static func linkVerified(_ src: String, _ dst: String, rel: String) throws(SnapshotError) -> SnapshotManifest.Entry? {
+    static func linkVerified(_ src: String, _ dst: String, rel: String, previous: SnapshotManifest.Entry? = nil)
+        throws(SnapshotError) -> SnapshotManifest.Entry?
+    {
         guard let before = FileStat.of(src), before.isRegular, link(src, dst) == 0 else { return nil }
         guard let linkedStat = FileStat.of(dst), linkedStat.inode == before.inode else {
             unlink(dst)
             return nil
+        }
+        if let p = previous, p.inode == before.inode, p.mtimeNanos == before.mtimeNanos, p.size == before.size {
+            return .init(path: rel, size: p.size, sha256: p.sha256, how: "link", inode: before.inode, mtimeNanos: before.mtimeNanos)
         }
         let (sum, size) = try FileDigest.sha256(path: dst)
         guard let after = FileStat.of(dst), after.size == before.size, after.mtimeNanos == before.mtimeNanos, size == before.size
@@ -170,7 +181,7 @@ public enum RunSnapshot {
             unlink(dst)
             return nil
         }
-        return .init(path: rel, size: size, sha256: sum, how: "link")
+        return .init(path: rel, size: size, sha256: sum, how: "link", inode: before.inode, mtimeNanos: before.mtimeNanos)
     }
 
     static func walk(run: String, rel: String, skipAbsolute: [String], dirs: inout [String],

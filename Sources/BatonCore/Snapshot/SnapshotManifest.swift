@@ -20,12 +20,23 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         /// `backup` (an SQLite store through the online backup API), `copy`, or `link` (a
         /// hard link to the run's own file: a checkpoint no trainer had touched for a while).
         public var how: String
+        /// For links: the inode and its mtime (ns) when it was hashed, so the next snapshot
+        /// can take the hash over for the same unchanged inode instead of reading it again.
+        public var inode: UInt64?
+        public var mtimeNanos: Int64?
 
-        public init(path: String, size: Int64, sha256: String, how: String) {
+        public init(path: String, size: Int64, sha256: String, how: String, inode: UInt64? = nil, mtimeNanos: Int64? = nil) {
             self.path = path
             self.size = size
             self.sha256 = sha256
             self.how = how
+            self.inode = inode
+            self.mtimeNanos = mtimeNanos
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case path, size, sha256, how, inode
+            case mtimeNanos = "mtime_ns"
         }
     }
 

@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 
 /// Periodic snapshots of a run while its head runs (`--snapshot-every`), one more when the
@@ -18,6 +19,23 @@ public final class SnapshotSchedule: @unchecked Sendable {
             self.keep = keep
             self.root = root
         }
+
+        /// The settings from the command-line options of `grid` and `launch`
+        /// (`--snapshot-every 30m --keep-snapshots N --snapshot-to DIR`); nil without
+        /// `--snapshot-every`.
+        public static func parse(every: String?, keep: Int?, to: String?) throws(SnapshotError) -> Settings? {
+            guard let every else {
+                if keep != nil || to != nil {
+                    throw SnapshotError(.badInput, "--keep-snapshots and --snapshot-to go with --snapshot-every DURATION")
+                }
+                return nil
+            }
+            guard let seconds = parseDuration(every), seconds > 0 else {
+                throw SnapshotError(.badInput, "--snapshot-every \(every) is not a positive duration (e.g. 30m)")
+            }
+            if let keep, keep < 1 { throw SnapshotError(.badInput, "--keep-snapshots \(keep): keep at least 1") }
+            return Settings(every: seconds, keep: keep, root: to.map(RunSnapshot.absolute))
+        }
     }
 
     let runDir: String
@@ -25,8 +43,8 @@ public final class SnapshotSchedule: @unchecked Sendable {
     let say: @Sendable (String) -> Void
     private let condition = NSCondition()
     private var stopping = false
+    private var started = false
     private var finished = false
-    private var thread: Thread?
     /// Snapshots taken so far (periodic and final).
     public private(set) var taken = 0
 
@@ -38,10 +56,8 @@ public final class SnapshotSchedule: @unchecked Sendable {
 
     /// Starts the periodic snapshots; the first comes one interval after the start.
     public func start() {
-        let t = Thread { [self] in loop() }
-        t.name = "baton-snapshots"
-        thread = t
-        t.start()
+        started = true
+        startThread("baton-snapshots") { [self] in loop() }
     }
 
     private func loop() {
@@ -64,7 +80,7 @@ public final class SnapshotSchedule: @unchecked Sendable {
         condition.lock()
         stopping = true
         condition.broadcast()
-        while thread != nil && !finished { condition.wait() }
+        while started && !finished { condition.wait() }
         condition.unlock()
         snapshot(label: label)
     }

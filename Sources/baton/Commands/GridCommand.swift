@@ -102,17 +102,9 @@ struct GridRunCommand: ParsableCommand {
         guard let cool = parseDuration(coolDown) else {
             throw fail("--cool-down \(coolDown) is not a duration (e.g. 60s)", ExitCodes.badInput)
         }
-        var snapshots: SnapshotSchedule.Settings?
-        if let snapshotEvery {
-            guard let every = parseDuration(snapshotEvery), every > 0 else {
-                throw fail("--snapshot-every \(snapshotEvery) is not a positive duration (e.g. 30m)", ExitCodes.badInput)
-            }
-            if let keepSnapshots, keepSnapshots < 1 {
-                throw fail("--keep-snapshots \(keepSnapshots): keep at least 1", ExitCodes.badInput)
-            }
-            snapshots = SnapshotSchedule.Settings(every: every, keep: keepSnapshots, root: snapshotTo)
-        } else if keepSnapshots != nil || snapshotTo != nil {
-            throw fail("--keep-snapshots and --snapshot-to go with --snapshot-every DURATION", ExitCodes.usage)
+        let snapshots: SnapshotSchedule.Settings?
+        do { snapshots = try SnapshotSchedule.Settings.parse(every: snapshotEvery, keep: keepSnapshots, to: snapshotTo) } catch {
+            throw fail("\(error)", ExitCodes.badInput)
         }
         let fm = FileManager.default
         let dir: String
@@ -199,7 +191,7 @@ struct GridRunCommand: ParsableCommand {
             if quiet { args.append("--quiet") }
             if let snapshotEvery { args += ["--snapshot-every", snapshotEvery] }
             if let keepSnapshots { args += ["--keep-snapshots", String(keepSnapshots)] }
-            if let snapshotTo { args += ["--snapshot-to", RunSnapshot.absolute(snapshotTo)] }
+            if let root = snapshots?.root { args += ["--snapshot-to", root] }
             let log = (absDir as NSString).appendingPathComponent("head.log")
             let pid: pid_t
             do { pid = try DetachedHead.detach(arguments: args, log: log) } catch { throw fail("\(error)", ExitCodes.jobFailed) }

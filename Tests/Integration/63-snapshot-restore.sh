@@ -4,7 +4,8 @@
 # there: every config done exactly once overall (finished ones not rerun, running ones
 # resumed from their checkpoints). Periodic snapshots with retention keep exactly N. A byte
 # flipped in a snapshot file: restore refuses (exit 65), naming the file, writing nothing.
-# Needs: $BATON_BUILD/baton, python3. Bounded: about 40 s.
+# A launch run's periodic snapshots: retention, and the last one restores its checkpoints.
+# Needs: $BATON_BUILD/baton, python3. Bounded: about 45 s.
 root=$(cd "$(dirname "$0")/../.." && pwd)
 set -euo pipefail
 baton=${BATON_BUILD:-.build/debug}/baton
@@ -134,4 +135,24 @@ grep -q "$victim: sha256" "$work/bad.err" || fail "restore did not name $victim"
 [ ! -e "$work/new2" ] || fail "restore wrote $work/new2 from a damaged snapshot"
 rc=0; "$baton" snapshot list "$work/run" --verify > "$work/list3.out" || rc=$?
 [ "$rc" -eq 65 ] && grep -q "NO: $victim" "$work/list3.out" || fail "list --verify did not flag $victim (exit $rc)"
+# A launch run: periodic snapshots with retention, the last one restorable with its checkpoints.
+cat > "$work/ckpt.sh" <<'SH'
+#!/bin/sh
+# Saves a step count atomically (temp + rename) per rank, 4 steps of 0.5 s.
+mkdir -p "$BATON_CHECKPOINT_DIR"
+for i in 1 2 3 4; do
+  echo "$i" > "$BATON_CHECKPOINT_DIR/.step-$RANK.tmp" && mv -f "$BATON_CHECKPOINT_DIR/.step-$RANK.tmp" "$BATON_CHECKPOINT_DIR/step-$RANK"
+  sleep 0.5
+done
+SH
+chmod +x "$work/ckpt.sh"
+timeout 60 "$baton" launch --local 2 --run-dir "$work/launch" --snapshot-every 500ms --keep-snapshots 2 -- "$work/ckpt.sh" \
+  > "$work/launch.out" 2>&1 || fail "launch with snapshots exited $?"
+[ "$(grep -c 'baton launch: snapshot .* files' "$work/launch.out")" -ge 3 ] || fail "launch took fewer than 3 snapshots"
+[ "$(find "$work/launch/snapshots" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] || fail "launch retention did not keep exactly 2"
+last=$(ls -d "$work"/launch/snapshots/* | sort | tail -1)
+"$baton" restore "$last" --to "$work/launch2" > "$work/restore-launch.out" 2>&1 || fail "restore of the launch snapshot exited $?"
+for r in 0 1; do [ "$(cat "$work/launch2/checkpoints/step-$r")" = 4 ] || fail "restored launch checkpoint step-$r is not 4"; done
+[ -f "$work/launch2/events.jsonl" ] && [ -f "$work/launch2/report.json" ] || fail "restored launch state files missing"
+[ ! -e "$work/launch2/head.pid" ] || fail "a restored launch run must have no head.pid"
 echo "PASS 63-snapshot-restore"

@@ -143,8 +143,8 @@ public enum RunSnapshot {
                 linked += 1
                 continue
             }
-            guard FileStat.of(src) != nil else { continue }  // removed since the walk (a trainer's temp file renamed)
-            let (sum, size) = try FileDigest.copy(src, to: dst)
+            // Gone since the walk: a trainer's temp file, renamed over its checkpoint.
+            guard case let (sum, size)? = try FileDigest.copy(src, to: dst) else { continue }
             entries.append(.init(path: f.rel, size: size, sha256: sum, how: "copy"))
             copied += 1
         }
@@ -350,9 +350,8 @@ public enum RunSnapshot {
                 linked += 1
                 continue
             }
-            let (sum, size) = try FileDigest.copy(src, to: dst)
-            guard sum == e.sha256, size == e.size else {
-                throw SnapshotError(.dataError, "\(e.path) changed while it was restored (sha256 \(sum), the manifest says \(e.sha256)); nothing was restored")
+            guard case let (sum, size)? = try FileDigest.copy(src, to: dst), sum == e.sha256, size == e.size else {
+                throw SnapshotError(.dataError, "\(e.path) changed or vanished while it was restored; nothing was restored")
             }
             copied += 1
         }

@@ -156,6 +156,32 @@ enum FileDigest {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SnapshotError.io("cannot open \(path)") }
         defer { close(fd) }
+        return try stream(fd, path: path, into: nil, destination: "")
+    }
+
+    /// Copies `source` to a new file `destination` (mode 0644, fsynced) and returns the
+    /// SHA-256 and size of what was written, from the one read of the source; nil when
+    /// `source` no longer exists (a trainer's temp file renamed away since it was listed).
+    static func copy(_ source: String, to destination: String) throws(SnapshotError) -> (String, Int64)? {
+        let src = open(source, O_RDONLY | O_CLOEXEC)
+        if src < 0 && errno == ENOENT { return nil }
+        guard src >= 0 else { throw SnapshotError.io("cannot open \(source)") }
+        defer { close(src) }
+        let dst = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard dst >= 0 else { throw SnapshotError.io("cannot create \(destination)") }
+        var closed = false
+        defer { if !closed { close(dst) } }
+        let result = try stream(src, path: source, into: dst, destination: destination)
+        guard fsync(dst) == 0 else { throw SnapshotError.io("cannot fsync \(destination)") }
+        closed = true
+        guard close(dst) == 0 else { throw SnapshotError.io("cannot close \(destination)") }
+        return result
+    }
+
+    /// Reads `fd` to its end, hashing every byte and writing it to `dst` when given.
+    private static func stream(_ fd: Int32, path: String, into dst: Int32?, destination: String) throws(SnapshotError)
+        -> (String, Int64)
+    {
         var hasher = SHA256()
         var total: Int64 = 0
         var buf = [UInt8](repeating: 0, count: chunk)
@@ -166,47 +192,20 @@ enum FileDigest {
                 throw SnapshotError.io("cannot read \(path)")
             }
             if n == 0 { break }
-            buf.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            total += Int64(n)
-        }
-        return (hex(hasher.finalize()), total)
-    }
-
-    /// Copies `source` to a new file `destination` (mode 0644, fsynced) and returns the
-    /// SHA-256 and size of what was written, from the one read of the source.
-    static func copy(_ source: String, to destination: String) throws(SnapshotError) -> (String, Int64) {
-        let src = open(source, O_RDONLY | O_CLOEXEC)
-        guard src >= 0 else { throw SnapshotError.io("cannot open \(source)") }
-        defer { close(src) }
-        let dst = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard dst >= 0 else { throw SnapshotError.io("cannot create \(destination)") }
-        var closed = false
-        defer { if !closed { close(dst) } }
-        var hasher = SHA256()
-        var total: Int64 = 0
-        var buf = [UInt8](repeating: 0, count: chunk)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(src, $0.baseAddress, chunk) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SnapshotError.io("cannot read \(source)")
-            }
-            if n == 0 { break }
-            var off = 0
-            while off < n {
-                let w = buf.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) }
-                if w < 0 {
-                    if errno == EINTR { continue }
-                    throw SnapshotError.io("cannot write \(destination)")
+            if let dst {
+                var off = 0
+                while off < n {
+                    let w = buf.withUnsafeBytes { write(dst, $0.baseAddress! + off, n - off) }
+                    if w < 0 {
+                        if errno == EINTR { continue }
+                        throw SnapshotError.io("cannot write \(destination)")
+                    }
+                    off += w
                 }
-                off += w
             }
             buf.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             total += Int64(n)
         }
-        guard fsync(dst) == 0 else { throw SnapshotError.io("cannot fsync \(destination)") }
-        closed = true
-        guard close(dst) == 0 else { throw SnapshotError.io("cannot close \(destination)") }
         return (hex(hasher.finalize()), total)
     }
 }

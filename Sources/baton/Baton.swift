@@ -23,6 +23,8 @@ struct Baton: ParsableCommand {
             StatusCommand.self,
             LogsCommand.self,
             ReportCommand.self,
+            SnapshotCommand.self,
+            RestoreCommand.self,
             BenchCommand.self,
         ])
 }

@@ -3,7 +3,7 @@ import Testing
 @testable import BatonExec
 
 @Test func exitCodesAreDistinct() {
-    let codes = [ExitCodes.success, ExitCodes.checkFailed, ExitCodes.badInput, ExitCodes.unavailable, ExitCodes.jobFailed, ExitCodes.usage, ExitCodes.interrupted]
+    let codes = [ExitCodes.success, ExitCodes.checkFailed, ExitCodes.badInput, ExitCodes.unavailable, ExitCodes.jobFailed, ExitCodes.usage, ExitCodes.dataError, ExitCodes.ioError, ExitCodes.interrupted]
     #expect(Set(codes).count == codes.count)
 }
 
@@ -16,4 +16,7 @@ import Testing
     #expect(ExitCodes.code(for: BenchError(.unavailable, "x")) == ExitCodes.unavailable)
     #expect(ExitCodes.code(for: BenchError(.badOption, "x")) == ExitCodes.badInput)
     #expect(ExitCodes.code(for: GridRunError("x")) == ExitCodes.badInput)
+    #expect(ExitCodes.code(for: SnapshotError(.dataError, "x")) == ExitCodes.dataError)
+    #expect(ExitCodes.code(for: SnapshotError(.ioError, "x")) == ExitCodes.ioError)
+    #expect(ExitCodes.code(for: SnapshotError(.badInput, "x")) == ExitCodes.badInput)
 }

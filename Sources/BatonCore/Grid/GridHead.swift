@@ -67,7 +67,8 @@ public enum GridHead {
     /// it is acted on.
     public static func run(
         store: GridStore, settings: GridRun.Settings, spec: GridSpec, runDir: String, newConfigs: [GridConfig]?,
-        failures: [MpirunGridExecutor.Failure], quiet: Bool, interrupted: @escaping () -> Bool, say: @escaping (String) -> Void
+        failures: [MpirunGridExecutor.Failure], quiet: Bool, snapshots: SnapshotSchedule.Settings? = nil,
+        interrupted: @escaping () -> Bool, say: @escaping @Sendable (String) -> Void
     ) throws -> GridOutcome {
         let fm = FileManager.default
         let executor = try executor(settings: settings, runDir: runDir, failures: failures)
@@ -90,9 +91,16 @@ public enum GridHead {
             scheduler.onEvent = { e in say("[+\(GridFormat.duration(max(0, e.time - t0)))] \(e.text)") }
         }
         scheduler.onSummary = { s in say("grid: \(s.line) | \(GridFormat.duration(s.elapsed)) elapsed") }
+        // Periodic snapshots (docs/snapshots.md) on a thread of their own, and one at the end,
+        // after the last transition is committed.
+        let schedule = snapshots.map { SnapshotSchedule(runDir: runDir, settings: $0, say: say) }
+        schedule?.start()
         let outcome: GridOutcome
         do {
-            defer { executor.cleanLocalNodes() }
+            defer {
+                executor.cleanLocalNodes()
+                schedule?.finish()
+            }
             outcome = try scheduler.run()
         }
         try? fm.removeItem(atPath: stop)

@@ -20,12 +20,17 @@ public enum ExitCodes {
     public static let jobFailed: Int32 = 4
     /// Command-line usage error (swift-argument-parser's EX_USAGE).
     public static let usage: Int32 = 64
+    /// Data that should be intact is not: a snapshot file differs from its manifest
+    /// (sysexits' EX_DATAERR). Nothing was restored.
+    public static let dataError: Int32 = 65
+    /// A file could not be read or written (sysexits' EX_IOERR): a full or read-only disk.
+    public static let ioError: Int32 = 74
     /// Interrupted by SIGINT (128 + 2).
     public static let interrupted: Int32 = 130
 
     public static let summary =
         "0 success; 1 a check failed; 2 bad input (nothing started); 3 hardware/software not available; "
-        + "4 job failed; 64 usage error; 130 interrupted. `baton exec` exits with its command's code (128+signal when killed)."
+        + "4 job failed; 64 usage error; 65 a snapshot does not match its manifest; 74 a file could not be read or written; 130 interrupted. `baton exec` exits with its command's code (128+signal when killed)."
 }
 
 extension ExitCodes {
@@ -48,6 +53,12 @@ extension ExitCodes {
             }
         case is SpawnError:
             return unavailable
+        case let e as SnapshotError:
+            switch e.code {
+            case .dataError: return dataError
+            case .ioError: return ioError
+            default: return badInput
+            }
         default:
             return jobFailed
         }

@@ -86,12 +86,25 @@ struct GridRunCommand: ParsableCommand {
     @Flag(help: "Print only the live summary, not a line per event.")
     var quiet = false
 
+    @Option(name: .customLong("snapshot-every"), help: "Take a snapshot of the run this often while it runs (e.g. 30m), and one at its end (docs/snapshots.md).")
+    var snapshotEvery: String?
+
+    @Option(name: .customLong("keep-snapshots"), help: "With --snapshot-every: keep the N newest snapshots, remove older ones.")
+    var keepSnapshots: Int?
+
+    @Option(name: .customLong("snapshot-to"), help: "With --snapshot-every: put the snapshots here instead of RUN_DIR/snapshots.")
+    var snapshotTo: String?
+
     func run() throws {
         guard let hb = parseDuration(heartbeatTimeout), hb > 0 else {
             throw fail("--heartbeat-timeout \(heartbeatTimeout) is not a duration (e.g. 10s)", ExitCodes.badInput)
         }
         guard let cool = parseDuration(coolDown) else {
             throw fail("--cool-down \(coolDown) is not a duration (e.g. 60s)", ExitCodes.badInput)
+        }
+        let snapshots: SnapshotSchedule.Settings?
+        do { snapshots = try SnapshotSchedule.Settings.parse(every: snapshotEvery, keep: keepSnapshots, to: snapshotTo) } catch {
+            throw fail("\(error)", ExitCodes.badInput)
         }
         let fm = FileManager.default
         let dir: String
@@ -176,6 +189,9 @@ struct GridRunCommand: ParsableCommand {
             if resume != nil, let spec { args.insert(spec, at: 1) }
             if let failNode, let failAfter { args += ["--fail-node", failNode, "--fail-after", failAfter, "--fail-signal", failSignal] }
             if quiet { args.append("--quiet") }
+            if let snapshotEvery { args += ["--snapshot-every", snapshotEvery] }
+            if let keepSnapshots { args += ["--keep-snapshots", String(keepSnapshots)] }
+            if let root = snapshots?.root { args += ["--snapshot-to", root] }
             let log = (absDir as NSString).appendingPathComponent("head.log")
             let pid: pid_t
             do { pid = try DetachedHead.detach(arguments: args, log: log) } catch { throw fail("\(error)", ExitCodes.jobFailed) }
@@ -200,7 +216,7 @@ struct GridRunCommand: ParsableCommand {
         let outcome: GridOutcome
         do {
             outcome = try GridHead.run(store: store, settings: settings, spec: specDoc, runDir: absDir, newConfigs: newConfigs,
-                                       failures: failures, quiet: quiet, interrupted: { gridInterrupted != 0 }, say: say)
+                                       failures: failures, quiet: quiet, snapshots: snapshots, interrupted: { gridInterrupted != 0 }, say: say)
         } catch let e as LaunchError {
             throw fail(e.description, ExitCodes.code(for: e))
         }

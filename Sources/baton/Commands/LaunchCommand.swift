@@ -61,6 +61,10 @@ struct LaunchCommand: ParsableCommand {
     var detach = false
     @Option(help: ArgumentHelp("Resume the launch run in this directory (its head stopped or killed) with the command line it was started with.",
                                valueName: "run-dir")) var resume: String?
+    @Option(help: "Take a snapshot of the run this often while it runs (e.g. 30m), and one at its end (docs/snapshots.md).")
+    var snapshotEvery: String?
+    @Option(help: "With --snapshot-every: keep the N newest snapshots, remove older ones.") var keepSnapshots: Int?
+    @Option(help: "With --snapshot-every: put the snapshots here instead of RUN/snapshots.") var snapshotTo: String?
     @Argument(parsing: .postTerminator, help: "The command every rank runs, after --.") var command: [String] = []
 
     func fail(_ message: String, code: Int32 = ExitCodes.badInput) -> ExitCode {
@@ -141,6 +145,10 @@ struct LaunchCommand: ParsableCommand {
         let graceSeconds = try seconds(grace, "grace")
         guard minNodes >= 1, maxRestarts >= 0 else { throw fail("--min-nodes must be >= 1 and --max-restarts >= 0") }
         if let p = masterPort, !(1...65535).contains(p) { throw fail("--master-port must be 1...65535, got \(p)") }
+        let snapshots: SnapshotSchedule.Settings?
+        do { snapshots = try SnapshotSchedule.Settings.parse(every: snapshotEvery, keep: keepSnapshots, to: snapshotTo) } catch {
+            throw fail("\(error)")
+        }
         var shown: Set<Int>?
         if let ranks {
             var s = Set<Int>()
@@ -252,7 +260,10 @@ struct LaunchCommand: ParsableCommand {
                 if sigwait(&s, &sig) == 0 { supervisor.interrupt() }
             }
         }
+        let schedule = snapshots.map { SnapshotSchedule(runDir: run, settings: $0) { _ = writeAll(fd: 2, "baton launch: \($0)\n") } }
+        schedule?.start()
         let report = supervisor.run()
+        schedule?.finish()
         TerminalConsole().clearStatus()
         FileHandle.standardError.write(Data((report.summary + "\n").utf8))
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }

@@ -66,6 +66,14 @@ public struct RankPlacement: Sendable, Equatable, Codable {
     }
 }
 
+extension JobContract {
+    /// The exit code a command uses to say its checkpoint is unreadable (given to it as
+    /// BATON_CORRUPT_CHECKPOINT_EXIT; sysexits' EX_DATAERR): with `--on-corrupt-checkpoint
+    /// rollback` the grid then restores the config's checkpoint from the newest snapshot
+    /// that verifies and retries it.
+    public static let corruptCheckpointExit: Int32 = 65
+}
+
 /// What a head (or a user) fixes for every rank of one attempt; turned into the
 /// environment contract of DESIGN.md by `environment(for:)`, the one place it is built.
 /// `baton launch` fills it per attempt; `baton grid` extends it (a checkpoint directory
@@ -132,6 +140,7 @@ public struct JobContract: Sendable, Equatable, Codable {
             "BATON_ATTEMPT": String(attempt),
             "BATON_RESTART_COUNT": String(restartCount),
             "BATON_METRICS": metricsPath(rank: p.rank),
+            "BATON_CORRUPT_CHECKPOINT_EXIT": String(Self.corruptCheckpointExit),
             "TORCHELASTIC_RESTART_COUNT": String(restartCount),
         ]
         if let shard = shardFile(rank: p.rank) { env["BATON_SHARD_FILE"] = shard }

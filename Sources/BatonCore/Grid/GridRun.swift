@@ -13,6 +13,8 @@ public enum GridRun {
         public var executor: String
         public var heartbeatTimeout: Double
         public var coolDown: Double
+        /// `--on-corrupt-checkpoint`: fail (a retry like any failure) or rollback.
+        public var onCorruptCheckpoint = "fail"
 
         public init(specPath: String, specText: String, nodeNames: [String], hostSource: String, executor: String,
             heartbeatTimeout: Double, coolDown: Double)
@@ -31,7 +33,7 @@ public enum GridRun {
                 .meta("spec_path", specPath), .meta("spec_text", specText),
                 .meta("nodes", GridJSON.stringArray(nodeNames)), .meta("host_source", hostSource),
                 .meta("executor", executor), .meta("heartbeat_timeout", String(heartbeatTimeout)),
-                .meta("cool_down", String(coolDown)),
+                .meta("cool_down", String(coolDown)), .meta("on_corrupt_checkpoint", onCorruptCheckpoint),
             ]
         }
 
@@ -43,6 +45,7 @@ public enum GridRun {
                 specPath: meta["spec_path"] ?? "spec.yaml", specText: specText, nodeNames: GridJSON.parseStringArray(nodes),
                 hostSource: meta["host_source"] ?? "", executor: meta["executor"] ?? "local",
                 heartbeatTimeout: Double(meta["heartbeat_timeout"] ?? "") ?? 10, coolDown: Double(meta["cool_down"] ?? "") ?? 60)
+            onCorruptCheckpoint = meta["on_corrupt_checkpoint"] ?? "fail"
         }
     }
 
@@ -58,6 +61,18 @@ public enum GridRun {
         o.timeout = spec.timeout
         o.objective = spec.objective
         o.runDir = runDir
+        if settings.onCorruptCheckpoint == "rollback", let runDir {
+            o.rollback = { id in
+                let sub = "configs/\(id)/checkpoint"
+                do {
+                    guard let r = try RunSnapshot.rollback(runDir: runDir, subdir: sub) else { return nil }
+                    let passed = r.skipped.isEmpty ? "" : " (newer ones did not verify: \(r.skipped.joined(separator: ", ")))"
+                    return "rolled back \(sub) to snapshot \(r.snapshotID), \(r.files) files\(passed); the unreadable one kept as \((r.keptAs as NSString).lastPathComponent)"
+                } catch {
+                    return "rollback failed: \(error)"
+                }
+            }
+        }
         return o
     }
 

@@ -1,3 +1,4 @@
+import BatonExec
 import Foundation
 
 /// Settings of one grid run's scheduler.
@@ -17,6 +18,10 @@ public struct GridSchedulerOptions: Sendable {
     public var maxRetries = 2
     public var timeout: Double?
     public var objective: GridObjective?
+    /// `--on-corrupt-checkpoint rollback`: restores a config's checkpoint directory from a
+    /// snapshot when its command exits with `JobContract.corruptCheckpointExit`; returns
+    /// what it did for the event, or nil when no snapshot holds a verified checkpoint.
+    public var rollback: (@Sendable (_ configID: String) -> String?)?
     /// Where configs' checkpoints, logs and metrics live; nil in simulation.
     public var runDir: String?
     /// How often the live summary is reported (executor clock seconds).
@@ -316,7 +321,13 @@ public final class GridScheduler {
         } else {
             c.failures += 1
             let output = exit.lastLines.suffix(20).joined(separator: "\n")
-            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: "failed", exitCode: exit.code, reason: exit.text))
+            var reason = exit.text
+            if exit.code == JobContract.corruptCheckpointExit, let rollback = options.rollback {
+                let did = rollback(c.id) ?? "no snapshot holds a verified checkpoint of it"
+                reason += " (checkpoint unreadable; \(did))"
+                event(t, "rollback", c.id, nodeNames, "\(c.id): its checkpoint is unreadable; \(did)")
+            }
+            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: "failed", exitCode: exit.code, reason: reason))
             if c.failures > options.maxRetries {
                 c.status = .failed
                 ops.append(
@@ -325,7 +336,7 @@ public final class GridScheduler {
                         metrics: exit.metrics.isEmpty ? nil : GridStore.metricsJSON(exit.metrics), objective: nil,
                         lastOutput: output, finishedAt: t))
                 event(t, "failed", c.id, nodeNames,
-                    "failed \(c.id) on \(nodeNames): \(exit.text); no retries left (\(c.failures) failures)")
+                    "failed \(c.id) on \(nodeNames): \(reason); no retries left (\(c.failures) failures)")
             } else {
                 c.status = .pending
                 c.avoid = Array(Set(c.avoid + r.nodes))
@@ -335,7 +346,7 @@ public final class GridScheduler {
                         lastOutput: output, finishedAt: nil))
                 pushQueueFront(r.config)
                 event(t, "retry", c.id, nodeNames,
-                    "\(c.id) failed on \(nodeNames): \(exit.text); retry \(c.failures) of \(options.maxRetries) on another node")
+                    "\(c.id) failed on \(nodeNames): \(reason); retry \(c.failures) of \(options.maxRetries) on another node")
             }
         }
         configs[r.config] = c

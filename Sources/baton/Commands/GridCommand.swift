@@ -86,6 +86,10 @@ struct GridRunCommand: ParsableCommand {
     @Flag(help: "Print only the live summary, not a line per event.")
     var quiet = false
 
+    @Option(name: .customLong("on-corrupt-checkpoint"),
+            help: "A config whose command exits with BATON_CORRUPT_CHECKPOINT_EXIT (65): fail (a failed attempt like any other) or rollback (its checkpoint restored from the newest snapshot that verifies, then retried).")
+    var onCorruptCheckpoint: String?
+
     @Option(name: .customLong("snapshot-every"), help: "Take a snapshot of the run this often while it runs (e.g. 30m), and one at its end (docs/snapshots.md).")
     var snapshotEvery: String?
 
@@ -105,6 +109,9 @@ struct GridRunCommand: ParsableCommand {
         let snapshots: SnapshotSchedule.Settings?
         do { snapshots = try SnapshotSchedule.Settings.parse(every: snapshotEvery, keep: keepSnapshots, to: snapshotTo) } catch {
             throw fail("\(error)", ExitCodes.badInput)
+        }
+        if let o = onCorruptCheckpoint, o != "fail" && o != "rollback" {
+            throw fail("--on-corrupt-checkpoint: '\(o)' is not fail or rollback", ExitCodes.badInput)
         }
         let fm = FileManager.default
         let dir: String
@@ -133,6 +140,7 @@ struct GridRunCommand: ParsableCommand {
             } catch let e as GridSpecError {
                 throw fail("\(e)\nnothing was started", ExitCodes.badInput)
             }
+            if let onCorruptCheckpoint { s.onCorruptCheckpoint = onCorruptCheckpoint }
             settings = s
         } else {
             guard let spec else { throw fail("give a spec file, or --resume RUN_DIR", ExitCodes.usage) }
@@ -158,10 +166,12 @@ struct GridRunCommand: ParsableCommand {
             let base = ((spec as NSString).lastPathComponent as NSString).deletingPathExtension
             let stamp = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withYear, .withMonth, .withDay, .withTime])
             dir = runDir ?? "baton-runs/\(base)-\(stamp)"
-            settings = GridRun.Settings(
+            var s = GridRun.Settings(
                 specPath: spec, specText: try String(contentsOfFile: spec, encoding: .utf8),
                 nodeNames: nodeNames, hostSource: hostSource, executor: executorName,
                 heartbeatTimeout: hb, coolDown: cool)
+            s.onCorruptCheckpoint = onCorruptCheckpoint ?? "fail"
+            settings = s
             do {
                 _ = try GridRun.create(runDir: dir, settings: settings, configs: newConfigs!)
             } catch {
@@ -190,6 +200,7 @@ struct GridRunCommand: ParsableCommand {
             if let failNode, let failAfter { args += ["--fail-node", failNode, "--fail-after", failAfter, "--fail-signal", failSignal] }
             if quiet { args.append("--quiet") }
             if let snapshotEvery { args += ["--snapshot-every", snapshotEvery] }
+            if let onCorruptCheckpoint { args += ["--on-corrupt-checkpoint", onCorruptCheckpoint] }
             if let keepSnapshots { args += ["--keep-snapshots", String(keepSnapshots)] }
             if let root = snapshots?.root { args += ["--snapshot-to", root] }
             let log = (absDir as NSString).appendingPathComponent("head.log")

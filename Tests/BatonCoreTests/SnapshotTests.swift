@@ -157,7 +157,13 @@ private func linking() -> RunSnapshot.Options {
     #expect(removed == Array(ids.prefix(3)))
     #expect(RunSnapshot.list(root: root).map(\.manifest.id) == Array(ids.suffix(2)))
     #expect(RunSnapshot.list(root: root).map(\.manifest.label) == ["n3", "n4"])
+    // What a killed snapshot left (its pid gone) goes; one being built by a live process stays.
+    let stale = root + "/.tmp-20260101-000000-000-4194305"  // above Linux's largest pid
+    let live = root + "/.tmp-20260101-000000-000-\(getpid())"
+    for d in [stale, live] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
     #expect(try RunSnapshot.prune(root: root, keep: 2).isEmpty)
+    #expect(!FileManager.default.fileExists(atPath: stale))
+    #expect(FileManager.default.fileExists(atPath: live))
     #expect(throws: SnapshotError.self) { try RunSnapshot.prune(root: root, keep: 0) }
     // Snapshots never include earlier ones.
     #expect(!RunSnapshot.list(root: root).last!.manifest.files.contains { $0.path.hasPrefix("snapshots/") })

@@ -282,11 +282,19 @@ public enum RunSnapshot {
         }.sorted { ($0.manifest.createdAt, $0.manifest.id) < ($1.manifest.createdAt, $1.manifest.id) }
     }
 
-    /// Keeps the `keep` newest snapshots in `root` and removes the rest, oldest first.
-    /// Returns the removed snapshots' ids.
+    /// Keeps the `keep` newest snapshots in `root` and removes the rest, oldest first; also
+    /// the hidden folders a killed snapshot or retention left (`.tmp-ID-PID`,
+    /// `.removing-ID-PID` whose PID is no longer alive). Returns the removed snapshots' ids.
     @discardableResult
     public static func prune(root: String, keep: Int) throws(SnapshotError) -> [String] {
         guard keep >= 1 else { throw SnapshotError(.badInput, "keep at least 1 snapshot (asked for \(keep))") }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        where name.hasPrefix(".tmp-") || name.hasPrefix(".removing-") {
+            guard let pid = name.split(separator: "-").last.flatMap({ Int32($0) }), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: (root as NSString).appendingPathComponent(name))
+            }
+        }
         let all = list(root: root)
         var removed: [String] = []
         for s in all.dropLast(keep) {

@@ -46,6 +46,7 @@ let package = Package(
                 "BatonExec", "MPI", "Verbs",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]),
 
         // The CLI: parsing and printing only.

@@ -31,6 +31,9 @@ public enum GridSimulation {
         /// Of `wallSeconds`, the time spent committing to the store (SQLite and fsync).
         public var commitSeconds: Double
         public var wallSeconds: Double
+        /// CPU seconds (user + system) the process spent during `wallSeconds`: on a machine
+        /// shared with other work the wall time also counts waiting for a core.
+        public var cpuSeconds: Double
         public var virtualSeconds: Double
         public var peakRSSBytes: Int
         public var lostNodes: Int
@@ -47,11 +50,19 @@ public enum GridSimulation {
             node losses \(lostNodes), hand-offs \(handOffs), config retries \(retries), outcome \(outcome)
             every config done exactly once: \(exactlyOnce ? "yes" : "NO")
             wall time \(String(format: "%.2f", wallSeconds)) s for \(String(format: "%.0f", virtualSeconds)) simulated s, of which \(String(format: "%.2f", commitSeconds)) s committing to the store
+            CPU time \(String(format: "%.2f", cpuSeconds)) s (user + system; wall minus CPU is mostly waiting for a core or the disk)
             dispatches per second (every transition committed): \(String(format: "%.0f", dispatchesPerSecond))
             scheduler wall time per dispatch: \(String(format: "%.1f", microsecondsPerDispatch)) µs
             peak memory (max RSS): \(String(format: "%.1f", Double(peakRSSBytes) / 1_048_576)) MiB
             """
         }
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// A seeded generator so runs can be repeated.
@@ -102,10 +113,12 @@ public enum GridSimulation {
         executor.restartClock()
         let commitsBefore = store.commits
         let commitSecondsBefore = store.commitSeconds
+        let cpu0 = processCPUSeconds()
         let t0 = SimulatedGridExecutor.wall()
         let v0 = executor.now()
         let outcome = try scheduler.run()
         let wall = SimulatedGridExecutor.wall() - t0
+        let cpu = processCPUSeconds() - cpu0
         let virtual = executor.now() - v0
 
         let tally = try store.tally()
@@ -117,7 +130,7 @@ public enum GridSimulation {
         return Report(
             outcome: outcome, configs: configs.count, dispatches: scheduler.dispatches, commits: store.commits - commitsBefore,
             commitSeconds: store.commitSeconds - commitSecondsBefore,
-            wallSeconds: wall, virtualSeconds: virtual, peakRSSBytes: usage.ru_maxrss * 1024,
+            wallSeconds: wall, cpuSeconds: cpu, virtualSeconds: virtual, peakRSSBytes: usage.ru_maxrss * 1024,
             lostNodes: lostNodes, handOffs: tally.lostAttempts, retries: tally.failedAttempts,
             exactlyOnce: exactlyOnce)
     }

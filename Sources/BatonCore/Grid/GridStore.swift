@@ -1,6 +1,7 @@
 import BatonExec
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The state of a config in the run store.
 public enum GridConfigStatus: String, Sendable {
@@ -70,7 +71,6 @@ public final class GridStore {
                       id INTEGER PRIMARY KEY, config_id TEXT NOT NULL, number INTEGER NOT NULL, nodes TEXT NOT NULL,
                       started_at REAL NOT NULL, ended_at REAL, status TEXT NOT NULL, exit_code INTEGER, reason TEXT,
                       resumed INTEGER NOT NULL, pid INTEGER, session INTEGER);
-                    CREATE INDEX IF NOT EXISTS attempts_by_config ON attempts(config_id);
                     CREATE TABLE IF NOT EXISTS nodes(
                       name TEXT PRIMARY KEY, position INTEGER NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
                       losses INTEGER NOT NULL DEFAULT 0);
@@ -85,50 +85,89 @@ public final class GridStore {
         if ops.isEmpty { return }
         let t0 = monotonicNow()
         try db.write { db in
-            for op in ops { try apply(op, db) }
+            var statements = Statements()
+            for op in ops { try apply(op, db, &statements) }
         }
         commits += 1
         commitSeconds += monotonicNow() - t0
     }
 
-    private func apply(_ op: GridStoreOp, _ db: Database) throws {
+    /// Each config's rowid, so a config's UPDATE is one lookup in the table's B-tree instead
+    /// of one in the `id` index and then one in the table (loaded on the first UPDATE and
+    /// again after configs are inserted). Rowids change only with a VACUUM, which Baton
+    /// never runs.
+    private var configRowIDs: [String: Int64]?
+
+    private func configRowID(_ id: String, _ db: Database) throws -> Int64? {
+        if configRowIDs == nil {
+            var map: [String: Int64] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT rowid, id FROM configs")
+            while let row = try rows.next() { map[row[1]] = row[0] }
+            configRowIDs = map
+        }
+        return configRowIDs?[id]
+    }
+
+    /// The statements of one commit, looked up in GRDB's statement cache once per commit
+    /// instead of once per row.
+    private struct Statements {
+        var byKind: [Int: RawStatement] = [:]
+        mutating func get(_ kind: Int, _ db: Database, _ sql: String) throws -> RawStatement {
+            if let s = byKind[kind] { return s }
+            let s = RawStatement(try db.cachedStatement(sql: sql))
+            byKind[kind] = s
+            return s
+        }
+    }
+
+    private func apply(_ op: GridStoreOp, _ db: Database, _ st: inout Statements) throws {
         switch op {
         case .meta(let k, let v):
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").execute(arguments: [k, v])
         case .insertConfig(let c):
-            try db.cachedStatement(
-                sql: "INSERT OR IGNORE INTO configs(id, position, params, argv, status) VALUES (?, ?, ?, ?, 'pending')"
-            ).execute(arguments: [c.id, c.position, c.orderedJSON, GridJSON.stringArray(c.argv)])
             // A spec extended on --resume can move a config; keep the newest order.
-            try db.cachedStatement(sql: "UPDATE configs SET position = ? WHERE id = ?").execute(arguments: [c.position, c.id])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO configs(id, position, params, argv, status) VALUES (?, ?, ?, ?, 'pending')
+                    ON CONFLICT(id) DO UPDATE SET position = excluded.position
+                    """
+            ).execute(arguments: [c.id, c.position, c.orderedJSON, GridJSON.stringArray(c.argv)])
+            configRowIDs = nil
         case .config(let id, let status, let attempts, let failures, let metrics, let objective, let lastOutput, let finishedAt):
-            try db.cachedStatement(
-                sql: """
-                    UPDATE configs SET status = ?, attempts = ?, failures = ?, metrics = COALESCE(?, metrics),
-                      objective = COALESCE(?, objective), last_output = COALESCE(?, last_output), finished_at = ? WHERE id = ?
-                    """
-            ).execute(arguments: [status.rawValue, attempts, failures, metrics, objective, lastOutput, finishedAt, id])
+            // A config not in the store updates nothing (as `WHERE id = ?` would).
+            guard let rowID = try configRowID(id, db) else { return }
+            var s = try st.get(0, db,
+                """
+                UPDATE configs SET status = ?, attempts = ?, failures = ?, metrics = COALESCE(?, metrics),
+                  objective = COALESCE(?, objective), last_output = COALESCE(?, last_output), finished_at = ? WHERE rowid = ?
+                """)
+            s.bind(status.rawValue); s.bind(attempts); s.bind(failures); s.bind(metrics); s.bind(objective)
+            s.bind(lastOutput); s.bind(finishedAt); s.bind(rowID)
+            try s.run(db)
         case .insertAttempt(let id, let configID, let number, let nodes, let startedAt, let resumed):
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO attempts(id, config_id, number, nodes, started_at, status, resumed)
-                    VALUES (?, ?, ?, ?, ?, 'running', ?)
-                    """
-            ).execute(arguments: [id, configID, number, nodes, startedAt, resumed])
+            var s = try st.get(1, db,
+                """
+                INSERT INTO attempts(id, config_id, number, nodes, started_at, status, resumed)
+                VALUES (?, ?, ?, ?, ?, 'running', ?)
+                """)
+            s.bind(id); s.bind(configID); s.bind(number); s.bind(nodes); s.bind(startedAt); s.bind(resumed ? 1 : 0)
+            try s.run(db)
         case .attemptProcess(let id, let pid, let session):
-            try db.cachedStatement(sql: "UPDATE attempts SET pid = ?, session = ? WHERE id = ?")
-                .execute(arguments: [pid, session, id])
+            var s = try st.get(2, db, "UPDATE attempts SET pid = ?, session = ? WHERE id = ?")
+            s.bind(Int(pid)); s.bind(Int(session)); s.bind(id)
+            try s.run(db)
         case .endAttempt(let id, let endedAt, let status, let exitCode, let reason):
-            try db.cachedStatement(
-                sql: "UPDATE attempts SET ended_at = ?, status = ?, exit_code = ?, reason = ? WHERE id = ?"
-            ).execute(arguments: [endedAt, status, exitCode, reason, id])
+            var s = try st.get(3, db, "UPDATE attempts SET ended_at = ?, status = ?, exit_code = ?, reason = ? WHERE id = ?")
+            s.bind(endedAt); s.bind(status); s.bind(exitCode.map { Int($0) }); s.bind(reason); s.bind(id)
+            try s.run(db)
         case .node(let name, let position, let state, let since, let losses):
-            try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO nodes(name, position, state, since, losses) VALUES (?, ?, ?, ?, ?)"
-            ).execute(arguments: [name, position, state.rawValue, since, losses])
+            var s = try st.get(4, db, "INSERT OR REPLACE INTO nodes(name, position, state, since, losses) VALUES (?, ?, ?, ?, ?)")
+            s.bind(name); s.bind(position); s.bind(state.rawValue); s.bind(since); s.bind(losses)
+            try s.run(db)
         case .event(let time, let kind, let configID, let node, let text):
-            try db.cachedStatement(sql: "INSERT INTO events(time, kind, config_id, node, text) VALUES (?, ?, ?, ?, ?)")
-                .execute(arguments: [time, kind, configID, node, text])
+            var s = try st.get(5, db, "INSERT INTO events(time, kind, config_id, node, text) VALUES (?, ?, ?, ?, ?)")
+            s.bind(time); s.bind(kind); s.bind(configID); s.bind(node); s.bind(text)
+            try s.run(db)
         }
     }
 
@@ -314,3 +353,58 @@ public struct GridRunError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// One of GRDB's cached statements run through the SQLite C API (GRDB documents
+/// `sqliteStatement` for this): the run store's hot path. GRDB's `execute(arguments:)` boxes
+/// every argument in an existential and builds an array per row, which was a third of
+/// `commit`'s CPU time at 100,000 configs (perf, docs/grid.md "Scale").
+struct RawStatement {
+    let handle: SQLiteStatement
+    let sql: String
+    private var index: Int32 = 0
+
+    init(_ statement: Statement) {
+        handle = statement.sqliteStatement
+        sql = statement.sql
+    }
+
+    mutating func bind(_ v: Int64) {
+        index += 1
+        sqlite3_bind_int64(handle, index, v)
+    }
+    mutating func bind(_ v: Int) { bind(Int64(v)) }
+    mutating func bind(_ v: Int?) {
+        if let v { bind(Int64(v)) } else { bindNull() }
+    }
+    mutating func bind(_ v: Double) {
+        index += 1
+        sqlite3_bind_double(handle, index, v)
+    }
+    mutating func bind(_ v: Double?) {
+        if let v { bind(v) } else { bindNull() }
+    }
+    mutating func bind(_ v: String) {
+        index += 1
+        sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
+    }
+    mutating func bind(_ v: String?) {
+        if let v { bind(v) } else { bindNull() }
+    }
+    mutating func bindNull() {
+        index += 1
+        sqlite3_bind_null(handle, index)
+    }
+
+    /// Steps the statement once (an INSERT or UPDATE) and resets it for the next row.
+    mutating func run(_ db: Database) throws {
+        index = 0
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE else {
+            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
+        }
+    }
+}
+
+private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

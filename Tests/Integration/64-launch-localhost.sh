@@ -25,9 +25,10 @@ wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $
 left_of() { grep -lsa "BATON_ATTEMPT_TOKEN=$1#" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" | wc -l; }
 H=(-H localhost:2 --heartbeat-timeout 2s --grace 2s)
 
-# 1. Longer than four lease periods (2 s): completes, nobody fenced.
+# 1. Longer than four lease periods (2 s): 400 samples, 2 ranks, batch 2 = 100 steps of at
+# least 100 ms each (the trainer sleeps --step-ms per step), so at least 10 s on any machine.
 R=$tmp/long
-timeout 120 "$B" launch "${H[@]}" --run-dir "$R" --shard-samples 400 -- "$T" --samples 400 --step-ms 40 > "$tmp/long.out" 2> "$tmp/long.err"
+timeout 120 "$B" launch "${H[@]}" --run-dir "$R" --shard-samples 400 -- "$T" --samples 400 --step-ms 100 > "$tmp/long.out" 2> "$tmp/long.err"
 rc=$?
 check "long: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/long.err"
 secs=$(python3 -c "import json; r=json.load(open('$R/report.json')); print(round(r['attempts'][0]['seconds'], 1))" 2>/dev/null)

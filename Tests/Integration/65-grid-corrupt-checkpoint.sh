@@ -45,7 +45,10 @@ for (c,) in rows:
         pass
 PY
 }
-in_snapshot() { "$B" snapshot list "$1" --json 2>/dev/null | grep -q .; } # at least one snapshot listed
+# A snapshot of run $1 begun after time $2 (seconds since 1970) is listed.
+snapshot_after() {
+  "$B" snapshot list "$1" --json 2>/dev/null | python3 -c "import json, sys; sys.exit(not any(s['created_at'] > float(sys.argv[1]) for s in json.load(sys.stdin)))" "$2"
+}
 
 for policy in rollback fail; do
   R=$tmp/run-$policy
@@ -55,9 +58,9 @@ for policy in rollback fail; do
   end=$((SECONDS + 60))
   until [ -n "$cfg" ] || [ $SECONDS -ge $end ]; do cfg=$(victim "$R"); sleep 0.1; done
   check "$policy: a config past step 15 on local-1" "[ -n '$cfg' ]" || continue
-  wait_for 10 in_snapshot "$R"
-  good=$(cat "$R/configs/$cfg/checkpoint/step")
-  sleep 1.5 # a periodic snapshot with the good checkpoint (they come every second)
+  # A periodic snapshot (one a second) taken after this point holds a good checkpoint of it.
+  t_good=$(date +%s.%N)
+  check "$policy: a snapshot with a good checkpoint of it" "wait_for 20 snapshot_after '$R' $t_good"
   # Its node hung (SIGSTOP: its trainer cannot save again), the checkpoint overwritten in
   # place with garbage; the hang is found after the heartbeat timeout and the attempt that
   # takes the config over reads the garbage.

@@ -16,13 +16,14 @@ public enum LaunchStatus {
         let report = LaunchRunFiles.report(dir)
         let events = LaunchRunFiles.events(dir)
         var rows: [Row] = []
-        for n in LaunchRunFiles.attemptNumbers(dir) {
+        let numbers = LaunchRunFiles.attemptNumbers(dir)
+        for n in numbers {
             if let r = LaunchRunFiles.record(dir, attempt: n) ?? report?.attempts.first(where: { $0.attempt == n }) {
                 rows.append(Row(attempt: n, nodes: r.nodes, ranks: r.worldSize, outcome: r.text, seconds: r.outcome == .headLost ? nil : r.seconds, lost: r.lost.map(\.node)))
             } else if let p = LaunchRunFiles.plan(dir, attempt: n) {
                 let start = events.last { ($0["event"] as? String) == "attempt-start" && ($0["attempt"] as? NSNumber)?.intValue == n }
                 let t = (start?["time"] as? NSNumber)?.doubleValue
-                let live = summary.state == .running && n == LaunchRunFiles.attemptNumbers(dir).last
+                let live = summary.state == .running && n == numbers.last
                 rows.append(Row(attempt: n, nodes: p.hosts.map(\.name), ranks: p.worldSize,
                                 outcome: live ? "running" : "head lost (no record of its end)",
                                 seconds: live ? t.map { now - $0 } : nil, lost: []))

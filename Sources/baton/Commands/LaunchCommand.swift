@@ -99,10 +99,8 @@ struct LaunchCommand: ParsableCommand {
         }
         stored.runDir = run
         stored.detach = detach
-        let here = FileManager.default.currentDirectoryPath
-        func absolute(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : "\(here)/\($0)" } }
         if hostfile != nil || hosts != nil || local != nil {
-            stored.hostfile = absolute(hostfile)
+            stored.hostfile = hostfile.map(RunSnapshot.absolute)
             stored.hosts = hosts
             stored.local = local
         }

@@ -13,7 +13,6 @@ fileprivate func fail(_ command: String, _ text: String, _ code: Int32 = ExitCod
     return ExitCode(code)
 }
 
-fileprivate func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
 fileprivate func summary(_ command: String, _ dir: String) throws -> RunSummary {
     guard let s = RunSummary.read(dir) else {
@@ -36,14 +35,14 @@ struct RunsCommand: ParsableCommand {
     @Flag(help: "JSON: path, kind, state, headPID, progress, started, updated.") var json = false
 
     func run() throws {
-        let runs = RunSummary.find(under: absolute(root))
+        let runs = RunSummary.find(under: RunSnapshot.absolute(root))
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try enc.encode(runs), as: UTF8.self))
             return
         }
-        guard !runs.isEmpty else { print("no runs under \(absolute(root))"); return }
+        guard !runs.isEmpty else { print("no runs under \(RunSnapshot.absolute(root))"); return }
         print(RunSummary.table(runs, now: Date().timeIntervalSince1970))
     }
 }
@@ -58,7 +57,7 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "JSON instead of text.") var json = false
 
     func run() throws {
-        let dir = absolute(runDir)
+        let dir = RunSnapshot.absolute(runDir)
         while true {
             let s = try summary("status", dir)
             let now = Date().timeIntervalSince1970
@@ -99,7 +98,7 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "The head's own log instead.") var head = false
 
     func run() throws {
-        let dir = absolute(runDir)
+        let dir = RunSnapshot.absolute(runDir)
         let s = try summary("logs", dir)
         let filter = RunLogs.Filter(rank: rank, node: node, config: config, head: head)
         if let why = RunLogs.mismatch(filter, kind: s.kind) { throw fail("logs", why) }
@@ -128,7 +127,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "The report as JSON (launch: report.json; grid: results).") var json = false
 
     func run() throws {
-        let dir = absolute(runDir)
+        let dir = RunSnapshot.absolute(runDir)
         let s = try summary("report", dir)
         if let svg {
             guard let t = RunTimeline.read(dir, now: Date().timeIntervalSince1970) else { throw fail("report", "\(dir): cannot read the run") }

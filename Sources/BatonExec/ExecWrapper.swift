@@ -87,8 +87,11 @@ public final class ExecWrapper: @unchecked Sendable {
             return true
         }
         guard first else { return }
-        child?.signal(SIGKILL)
+        // The record first, then the kill: once the command is dead the main thread may
+        // reach its end, and it waits for this thread's `_exit` only because `fenced` is
+        // set (a kill before the log let the process exit with no line of why; seen in 52).
         log("# baton exec: fenced at \(fixedPoint(Date().timeIntervalSince1970, digits: 3)): \(reason)")
+        child?.signal(SIGKILL)
         // Best effort: the head may be gone already, so never block on stdout here.
         let line = TaggedLine(kind: .fence, node: placement.node, rank: placement.rank, payload: reason).encoded + "\n"
         let flags = fcntl(1, F_GETFL)
@@ -218,6 +221,9 @@ public final class ExecWrapper: @unchecked Sendable {
         }
 
         let status = proc.wait()
+        // A fence under way ends the process itself (`_exit(137)`): never report the
+        // killed command as this rank's own end, nor exit before the fence is recorded.
+        while state.with({ $0.fenced }) { pause() }
         // Drain the pipes; a grandchild that keeps them open gets the group killed.
         var drained = 0
         while drained < 2 && readerFinished.wait(timeout: .now() + 2) == .success { drained += 1 }

@@ -110,4 +110,43 @@ struct RunFilesTests {
         #expect(tail.read(s) == [])
         #expect(tail.read(s, flush: true) == ["half line"])
     }
+
+    @Test("the terminal timeline: a slice per column by how its attempt ended, the lost node's X, restarts and hand-offs")
+    func terminalTimeline() {
+        var t = RunTimeline(title: "grid x")
+        t.nodes = ["n1", "n2"]
+        t.bars = [
+            RunTimeline.Bar(node: "n1", start: 0, end: 5, label: "c1#1", status: "lost"),
+            RunTimeline.Bar(node: "n2", start: 0, end: 10, label: "c2#1", status: "done"),
+            RunTimeline.Bar(node: "n2", start: 10, end: 20, label: "c1#2", status: "running"),
+        ]
+        t.marks = [
+            RunTimeline.Mark(kind: .lost, time: 5, node: "n1", text: "n1 lost"),
+            RunTimeline.Mark(kind: .handoff, time: 5, node: "n1", toNode: "n2", toTime: 10, text: "c1 handed off n1 → n2"),
+            RunTimeline.Mark(kind: .restart, time: 10, text: "restart: attempt 2"),
+        ]
+        // 8 label columns + 20 slices of 1 s.
+        let lines = t.text(width: 29).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0].hasPrefix("time    0 s ") && lines[0].hasSuffix(" 20.0 s"))
+        #expect(lines[1] == "restart " + String(repeating: " ", count: 10) + "|" + String(repeating: " ", count: 9))
+        #expect(lines[2] == "n1      ~~~~~X" + String(repeating: " ", count: 14))
+        #expect(lines[3] == "n2      " + String(repeating: "#", count: 10) + String(repeating: ">", count: 10))
+        #expect(lines.contains("        c1 handed off n1 → n2 at 5.0 s"))
+        #expect(lines.contains("        restart: attempt 2 at 10.0 s"))
+        // Colour only when asked.
+        #expect(!t.text(width: 29).contains("\u{1B}["))
+        #expect(t.text(width: 29, color: true).contains("\u{1B}[32m#"))
+    }
+
+    @Test("the terminal timeline keeps the busiest lanes when there are too many")
+    func terminalTimelineLanes() {
+        var t = RunTimeline(title: "grid x")
+        t.nodes = (1...5).map { "n\($0)" }
+        t.bars = [RunTimeline.Bar(node: "n4", start: 0, end: 1, label: "a", status: "done"),
+                  RunTimeline.Bar(node: "n4", start: 1, end: 2, label: "b", status: "done"),
+                  RunTimeline.Bar(node: "n2", start: 0, end: 2, label: "c", status: "failed")]
+        let text = t.text(width: 40, maxLanes: 2)
+        #expect(text.contains("\nn2 ") && text.contains("\nn4 ") && !text.contains("\nn1 "))
+        #expect(text.contains("… and 3 more nodes"))
+    }
 }

@@ -108,5 +108,9 @@ grep -q "node local-2 lost: heartbeat timeout" "$work/head.out" || fail "no hang
 # The run's picture: both lost nodes and both hand-offs drawn.
 "$baton" report "$work/run" --svg "$work/run/report.svg" > /dev/null || fail "report --svg exited $?"
 "$root/Tests/Integration/trainers/check-report-svg.sh" "$work/run/report.svg" 2 2 0 || fail "report.svg"
+# The same in the terminal: `status --watch` on the ended run prints once, with its timeline.
+NO_COLOR=1 COLUMNS=100 timeout 20 "$baton" status "$work/run" --watch > "$work/status.txt" || fail "status --watch exited $?"
+for n in local-1 local-2; do grep -Eq "^$n .*X" "$work/status.txt" || { cat "$work/status.txt"; fail "status --watch: no X on $n's lane"; }; done
+[ "$(grep -c ' handed off local-[12] → ' "$work/status.txt")" -eq 2 ] || { cat "$work/status.txt"; fail "status --watch: not 2 hand-offs listed"; }
 if ps -eo stat,args | grep -v grep | grep -q "$work"; then ps -eo pid,stat,args | grep -v grep | grep "$work"; fail "processes left behind"; fi
 echo "PASS 40-grid-local-handoff"

@@ -64,6 +64,8 @@ check "crash: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json' && gr
 check "crash: nothing left" "wait_gone '$R' 10"
 "$B" report "$R" --svg "$tmp/crash.svg" > /dev/null
 check "crash: report --svg draws the lost node and the restart" "'$root/Tests/Integration/trainers/check-report-svg.sh' '$tmp/crash.svg' 1 0 1"
+NO_COLOR=1 COLUMNS=90 timeout 20 "$B" status "$R" --watch > "$tmp/crash.status"
+check "crash: status --watch shows the timeline: X on local-2, the restart" "grep -Eq '^local-2 .*X' '$tmp/crash.status' && grep -Eq '^restart +[ ]*\|' '$tmp/crash.status' && grep -q 'restart: attempt 2 at ' '$tmp/crash.status'" || cat "$tmp/crash.status"
 
 # 3. A rank failing by itself. rank_fails NAME SAMPLES [LAUNCH OPTIONS...]: rank 3 of
 # 2 nodes x 2 ranks exits 3 at step 3 of attempt 1; sets R and rc, output in $tmp/NAME.{out,err}.

@@ -155,4 +155,30 @@ last=$(ls -d "$work"/launch/snapshots/* | sort | tail -1)
 for r in 0 1; do [ "$(cat "$work/launch2/checkpoints/step-$r")" = 4 ] || fail "restored launch checkpoint step-$r is not 4"; done
 [ -f "$work/launch2/events.jsonl" ] && [ -f "$work/launch2/report.json" ] || fail "restored launch state files missing"
 [ ! -e "$work/launch2/head.pid" ] || fail "a restored launch run must have no head.pid"
+# Milestone snapshots: one per new best objective (loss, min), taken after the commit that
+# recorded it; one node, so the configs run in spec order and 0.3 then 0.1 are the bests.
+cat > "$work/best.yaml" <<YAML
+command: [$root/Tests/Integration/trainers/step-trainer.sh, loss, "{loss}", "3", "0.1"]
+parameters:
+  loss: [0.3, 0.5, 0.1, 0.4, 0.2]
+objective: {metric: loss, mode: min}
+YAML
+timeout 90 "$baton" grid "$work/best.yaml" --local 1 --run-dir "$work/best" --quiet --snapshot-on best > "$work/best.out" 2>&1 \
+  || fail "grid --snapshot-on best exited $?"
+"$baton" snapshot list "$work/best" --json > "$work/best.json"
+python3 - "$work/best.json" "$work/best" <<'PY' || fail "milestone snapshots"
+import json, sqlite3, sys
+rows, run = json.load(open(sys.argv[1])), sys.argv[2]
+labels = [r["label"] for r in rows]
+assert len(labels) == 3 and labels[0].startswith("new best loss=0.3 (") and labels[1].startswith("new best loss=0.1 (") \
+    and labels[2] == "run end", labels
+# The best-0.1 snapshot's store already holds that config done (the snapshot came after the commit).
+best = labels[1].split("(")[1].rstrip(")")
+db = sqlite3.connect(f"file:{rows[1]['dir']}/grid.sqlite?mode=ro", uri=True)
+assert db.execute("select status, objective from configs where id=?", (best,)).fetchone() == ("done", 0.1), best
+# The run keeps its snapshot settings for a resume.
+meta = dict(sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True).execute("select key, value from meta"))
+assert meta.get("snapshot_on") == "best", meta
+PY
+echo "ok: --snapshot-on best: a snapshot at each new best (0.3, 0.1) holding it done, one at the end"
 echo "PASS 63-snapshot-restore"

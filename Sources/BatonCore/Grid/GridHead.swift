@@ -60,6 +60,28 @@ public enum GridHead {
         return "sent \(signalName(signal)) to \(n) process(es) of \(node) (session \(sid)); \(down)"
     }
 
+    /// What asks for a milestone snapshot when a config is done: each one (`done`), or one
+    /// whose objective beats every config done before it, this head's or earlier ones' (`best`).
+    static func milestoneSnapshots(_ schedule: SnapshotSchedule, on: Set<SnapshotSchedule.Milestone>, objective: GridObjective?,
+                                   store: GridStore) -> (String, Double?) -> Void {
+        func better(_ a: Double, _ b: Double?) -> Bool {
+            guard let b else { return true }
+            return objective?.mode == .min ? a < b : a > b
+        }
+        var best: Double?
+        if on.contains(.best), let snap = try? store.snapshot(events: 0) {
+            for c in snap.configs where c.status == .done { if let v = c.objective, better(v, best) { best = v } }
+        }
+        return { id, value in
+            if on.contains(.best), let objective, let v = value, better(v, best) {
+                best = v
+                schedule.request(label: "new best \(objective.metric)=\(GridFormat.metric(v)) (\(id))")
+            } else if on.contains(.done) {
+                schedule.request(label: "\(id) done")
+            }
+        }
+    }
+
     /// The head's life over one run: takes the run (its pid in the store), finds what a
     /// killed head left (orphans, reported through `say`), runs the scheduler until the
     /// grid is done, a stop is asked for (`interrupted()`, or `baton grid stop`'s file), or
@@ -72,7 +94,9 @@ public enum GridHead {
     ) throws -> GridOutcome {
         let fm = FileManager.default
         let executor = try executor(settings: settings, runDir: runDir, failures: failures)
-        try store.commit(settings.metaOps + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
+        let snapshotMeta = (snapshots ?? SnapshotSchedule.Settings(every: nil)).meta.map { GridStoreOp.meta($0.0, $0.1) }
+        try store.commit(settings.metaOps + snapshotMeta
+                         + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])
         let resumption = try GridRun.prepareResume(store: store, executor: executor, newConfigs: newConfigs)
         for (a, finished) in resumption.orphans {
             say(finished
@@ -94,6 +118,9 @@ public enum GridHead {
         // Periodic snapshots (docs/snapshots.md) on a thread of their own, and one at the end,
         // after the last transition is committed.
         let schedule = snapshots.map { SnapshotSchedule(runDir: runDir, settings: $0, say: say) }
+        if let schedule, let s = snapshots, !s.on.isEmpty {
+            scheduler.onConfigDone = milestoneSnapshots(schedule, on: s.on, objective: spec.objective, store: store)
+        }
         schedule?.start()
         let outcome: GridOutcome
         do {

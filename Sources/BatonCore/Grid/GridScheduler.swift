@@ -127,6 +127,10 @@ public final class GridScheduler {
 
     /// Called for every event as it is committed (progress lines).
     public var onEvent: ((GridEventRecord) -> Void)?
+    /// Called for every config that finished done, once the commit recording it returned,
+    /// with its objective (milestone snapshots: the snapshot then holds the result).
+    public var onConfigDone: ((_ id: String, _ objective: Double?) -> Void)?
+    var doneSinceCommit: [(id: String, objective: Double?)] = []
     /// Called every `summaryInterval` with the live counts.
     public var onSummary: ((GridSummary) -> Void)?
     /// Polled every step; true stops the run (`baton grid stop`, SIGINT).
@@ -253,6 +257,11 @@ public final class GridScheduler {
         if !ops.isEmpty {
             try store.commit(ops)
             ops.removeAll(keepingCapacity: true)
+            if !doneSinceCommit.isEmpty {
+                let done = doneSinceCommit
+                doneSinceCommit.removeAll()
+                for d in done { onConfigDone?(d.id, d.objective) }
+            }
         }
         let todo = actions
         actions.removeAll(keepingCapacity: true)
@@ -313,6 +322,7 @@ public final class GridScheduler {
                 .config(
                     id: c.id, status: .done, attempts: c.attempts, failures: c.failures,
                     metrics: GridStore.metricsJSON(exit.metrics), objective: objective, lastOutput: nil, finishedAt: t))
+            if onConfigDone != nil { doneSinceCommit.append((c.id, objective)) }
             doneDurationSum += t - r.startedAt
             doneDurationCount += 1
             let m = options.objective.flatMap { o in exit.metrics[o.metric].map { " \(o.metric)=\(GridFormat.metric($0))" } } ?? ""

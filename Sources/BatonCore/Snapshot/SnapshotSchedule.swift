@@ -1,40 +1,78 @@
 import BatonExec
 import Foundation
 
-/// Periodic snapshots of a run while its head runs (`--snapshot-every`), one more when the
-/// run ends, and retention (`--keep-snapshots N`: the N newest stay). Snapshots are taken
+/// Snapshots of a run while its head runs: periodic (`--snapshot-every`), at milestones
+/// (`--snapshot-on done|best`: a grid config finished, a new best objective), one more when
+/// the run ends, and retention (`--keep-snapshots N`: the N newest stay). Snapshots are taken
 /// on a thread of their own, so the scheduler never waits for one; the store's backup reads
-/// through its own connection while the head writes.
+/// through its own connection while the head writes. Milestones that come while a snapshot
+/// is under way are folded into one more snapshot after it (the newest milestone's label).
 public final class SnapshotSchedule: @unchecked Sendable {
-    public struct Settings: Sendable {
-        /// Seconds between snapshots.
-        public var every: Double
+    /// A moment worth a snapshot of its own.
+    public enum Milestone: String, Sendable, CaseIterable {
+        /// A grid config finished (done).
+        case done
+        /// A grid config finished with the best objective so far.
+        case best
+    }
+
+    public struct Settings: Sendable, Equatable {
+        /// Seconds between snapshots (nil: none periodic).
+        public var every: Double?
         /// How many to keep (nil: all).
         public var keep: Int?
         /// The folder they go to (default `RUN/snapshots`).
         public var root: String?
+        /// Milestones that take a snapshot.
+        public var on: Set<Milestone>
 
-        public init(every: Double, keep: Int? = nil, root: String? = nil) {
+        public init(every: Double?, keep: Int? = nil, root: String? = nil, on: Set<Milestone> = []) {
             self.every = every
             self.keep = keep
             self.root = root
+            self.on = on
         }
 
         /// The settings from the command-line options of `grid` and `launch`
-        /// (`--snapshot-every 30m --keep-snapshots N --snapshot-to DIR`); nil without
-        /// `--snapshot-every`.
-        public static func parse(every: String?, keep: Int?, to: String?) throws(SnapshotError) -> Settings? {
-            guard let every else {
+        /// (`--snapshot-every 30m --snapshot-on best --keep-snapshots N --snapshot-to DIR`);
+        /// nil without `--snapshot-every` or `--snapshot-on`.
+        public static func parse(every: String?, keep: Int?, to: String?, on: [String] = []) throws(SnapshotError) -> Settings? {
+            guard every != nil || !on.isEmpty else {
                 if keep != nil || to != nil {
-                    throw SnapshotError(.badInput, "--keep-snapshots and --snapshot-to go with --snapshot-every DURATION")
+                    throw SnapshotError(.badInput, "--keep-snapshots and --snapshot-to go with --snapshot-every DURATION or --snapshot-on MILESTONE")
                 }
                 return nil
             }
-            guard let seconds = parseDuration(every), seconds > 0 else {
-                throw SnapshotError(.badInput, "--snapshot-every \(every) is not a positive duration (e.g. 30m)")
+            var seconds: Double?
+            if let every {
+                guard let s = parseDuration(every), s > 0 else {
+                    throw SnapshotError(.badInput, "--snapshot-every \(every) is not a positive duration (e.g. 30m)")
+                }
+                seconds = s
+            }
+            var milestones: Set<Milestone> = []
+            for m in on.flatMap({ $0.split(separator: ",") }) {
+                guard let v = Milestone(rawValue: String(m)) else {
+                    throw SnapshotError(.badInput, "--snapshot-on \(m): expected \(Milestone.allCases.map(\.rawValue).joined(separator: " or "))")
+                }
+                milestones.insert(v)
             }
             if let keep, keep < 1 { throw SnapshotError(.badInput, "--keep-snapshots \(keep): keep at least 1") }
-            return Settings(every: seconds, keep: keep, root: to.map(RunSnapshot.absolute))
+            return Settings(every: seconds, keep: keep, root: to.map(RunSnapshot.absolute), on: milestones)
+        }
+
+        /// The settings as run-store meta values (a resumed grid keeps them), and back.
+        public var meta: [(String, String)] {
+            [("snapshot_every", every.map { String($0) } ?? ""), ("snapshot_keep", keep.map(String.init) ?? ""),
+             ("snapshot_to", root ?? ""), ("snapshot_on", on.map(\.rawValue).sorted().joined(separator: ","))]
+        }
+
+        public init?(meta: [String: String]) {
+            let every = meta["snapshot_every"].flatMap(Double.init)
+            let on = Set((meta["snapshot_on"] ?? "").split(separator: ",").compactMap { Milestone(rawValue: String($0)) })
+            guard every != nil || !on.isEmpty else { return nil }
+            let root = meta["snapshot_to"].flatMap { $0.isEmpty ? nil : $0 }
+            self.init(every: every, keep: meta["snapshot_keep"].flatMap { Int($0) }, root: root, on: on)
         }
     }
 
@@ -45,6 +83,8 @@ public final class SnapshotSchedule: @unchecked Sendable {
     private var stopping = false
     private var started = false
     private var finished = false
+    /// The label of a milestone snapshot asked for and not yet begun.
+    private var requested: String?
     /// Snapshots taken so far (periodic and final).
     public private(set) var taken = 0
 
@@ -54,7 +94,8 @@ public final class SnapshotSchedule: @unchecked Sendable {
         self.say = say
     }
 
-    /// Starts the periodic snapshots; the first comes one interval after the start.
+    /// Starts the periodic snapshots (the first one interval after the start) and the
+    /// thread milestone snapshots are taken on.
     public func start() {
         started = true
         startThread("baton-snapshots") { [self] in loop() }
@@ -62,15 +103,33 @@ public final class SnapshotSchedule: @unchecked Sendable {
 
     private func loop() {
         condition.lock()
-        var next = Date().addingTimeInterval(settings.every)
+        let period = settings.every
+        // (No `wait(until: .distantFuture)`: corelibs Foundation traps on it; measured.)
+        var next = period.map { Date().addingTimeInterval($0) }
         while !stopping {
-            if condition.wait(until: next) || stopping { continue }
+            if let label = requested {
+                requested = nil
+                condition.unlock()
+                snapshot(label: label)
+                condition.lock()
+                continue
+            }
+            guard let due = next else { condition.wait(); continue }
+            if condition.wait(until: due) || stopping || requested != nil { continue }
             condition.unlock()
-            snapshot(label: "every \(GridFormat.duration(settings.every))")
+            snapshot(label: "every \(GridFormat.duration(period ?? 0))")
             condition.lock()
-            next = Date().addingTimeInterval(settings.every)
+            next = period.map { Date().addingTimeInterval($0) }
         }
         finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Asks for a snapshot at a milestone, taken as soon as the one under way (if any) ends.
+    public func request(label: String) {
+        condition.lock()
+        requested = label
         condition.broadcast()
         condition.unlock()
     }

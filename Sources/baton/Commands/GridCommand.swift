@@ -93,10 +93,14 @@ struct GridRunCommand: ParsableCommand {
     @Option(name: .customLong("snapshot-every"), help: "Take a snapshot of the run this often while it runs (e.g. 30m), and one at its end (docs/snapshots.md).")
     var snapshotEvery: String?
 
-    @Option(name: .customLong("keep-snapshots"), help: "With --snapshot-every: keep the N newest snapshots, remove older ones.")
+    @Option(name: .customLong("snapshot-on"), parsing: .singleValue,
+            help: "Also take a snapshot at a milestone: done (every config that finishes) or best (a config with the best objective so far). Repeatable.")
+    var snapshotOn: [String] = []
+
+    @Option(name: .customLong("keep-snapshots"), help: "With --snapshot-every/--snapshot-on: keep the N newest snapshots, remove older ones.")
     var keepSnapshots: Int?
 
-    @Option(name: .customLong("snapshot-to"), help: "With --snapshot-every: put the snapshots here instead of RUN_DIR/snapshots.")
+    @Option(name: .customLong("snapshot-to"), help: "With --snapshot-every/--snapshot-on: put the snapshots here instead of RUN_DIR/snapshots.")
     var snapshotTo: String?
 
     func run() throws {
@@ -106,8 +110,8 @@ struct GridRunCommand: ParsableCommand {
         guard let cool = parseDuration(coolDown) else {
             throw fail("--cool-down \(coolDown) is not a duration (e.g. 60s)", ExitCodes.badInput)
         }
-        let snapshots: SnapshotSchedule.Settings?
-        do { snapshots = try SnapshotSchedule.Settings.parse(every: snapshotEvery, keep: keepSnapshots, to: snapshotTo) } catch {
+        var snapshots: SnapshotSchedule.Settings?
+        do { snapshots = try SnapshotSchedule.Settings.parse(every: snapshotEvery, keep: keepSnapshots, to: snapshotTo, on: snapshotOn) } catch {
             throw fail("\(error)", ExitCodes.badInput)
         }
         if let o = onCorruptCheckpoint, o != "fail" && o != "rollback" {
@@ -142,6 +146,8 @@ struct GridRunCommand: ParsableCommand {
             }
             if let onCorruptCheckpoint { s.onCorruptCheckpoint = onCorruptCheckpoint }
             settings = s
+            // The run keeps its snapshot settings unless new ones are given.
+            if snapshots == nil { snapshots = SnapshotSchedule.Settings(meta: meta) }
         } else {
             guard let spec else { throw fail("give a spec file, or --resume RUN_DIR", ExitCodes.usage) }
             do {
@@ -200,6 +206,7 @@ struct GridRunCommand: ParsableCommand {
             if let failNode, let failAfter { args += ["--fail-node", failNode, "--fail-after", failAfter, "--fail-signal", failSignal] }
             if quiet { args.append("--quiet") }
             if let snapshotEvery { args += ["--snapshot-every", snapshotEvery] }
+            for m in snapshotOn { args += ["--snapshot-on", m] }
             if let onCorruptCheckpoint { args += ["--on-corrupt-checkpoint", onCorruptCheckpoint] }
             if let keepSnapshots { args += ["--keep-snapshots", String(keepSnapshots)] }
             if let root = snapshots?.root { args += ["--snapshot-to", root] }

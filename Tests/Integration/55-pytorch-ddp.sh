@@ -9,7 +9,9 @@
 #  c. a `baton grid --local 2` sweep (ranks_per_node 2) with `baton grid kill-node RUN local-1`
 #     mid-config: every config done, the killed config resumed from its checkpoint on
 #     another node and ends with the weight hash of an uninterrupted run of that config
-#     (run once more under `baton launch` to compare).
+#     (run once more under `baton launch` to compare);
+#  d. the head SIGKILLed after the first checkpoint, then `baton launch --resume RUN`:
+#     attempt 2 resumes from the checkpoint, exactly once over both heads, replicas equal.
 # Exactly-once and the hashes are checked from what the trainer left on disk by
 # Tests/Integration/trainers/check_pytorch_run.py, not from the trainer's own words.
 # Needs python3-torch: missing as root it FAILS (nothing may skip as root), else SKIP (77).
@@ -186,6 +188,32 @@ echo "   uninterrupted:              $h_ref"
 check "grid: the resumed config ends with the uninterrupted run's weights" "[ -n '$h_ref' ] && [ '$h_killed' = '$h_ref' ]"
 check "reference: nothing left" "wait_for 10 nothing_left"
 echo "c. reference run: $(since "$t") s"
+
+# d. The head SIGKILLed (not its nodes) once the first checkpoint exists: the ranks fence
+# when its leases stop; `baton launch --resume` continues the same command on the same
+# nodes from the checkpoint (BATON_RESUME=1), every sample exactly once over both heads.
+t=$(now)
+R=$tmp/headkill
+setsid timeout 150 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" "${launch_args[@]}" -- \
+  "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 > "$tmp/headkill.out" 2> "$tmp/headkill.err" &
+head=$!
+heads+=("$head")
+wait_for 60 test -s "$R/checkpoints/checkpoint.pt"
+check "head kill: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ]"
+killed_at=$(now)
+kill -KILL "$(cat "$R/head.pid")"
+wait "$head" 2>/dev/null
+timeout 150 "$B" launch --resume "$R" > "$tmp/resume.out" 2> "$tmp/resume.err"
+rc=$?
+check "head kill: --resume exit 0" "[ $rc -eq 0 ]" || tail -30 "$tmp/resume.err" "$tmp/resume.out"
+check "head kill: attempt 2 resumed from the checkpoint" "grep -q 'train.py: resumed from .* (attempt 2, 4 ranks)' '$tmp/resume.out'"
+"$PY" "$CHECK" "$R/checkpoints" "$EPOCHS" > "$tmp/headkill.check" 2>&1
+check "head kill: every sample committed exactly once per epoch over both heads, replicas equal" "[ \"\$(json_field '$tmp/headkill.check' ok)\" = True ] && grep -q '\"attempts\": \[1, 2\]' '$tmp/headkill.check'" || cat "$tmp/headkill.check"
+check "head kill: the 4 ranks of attempt 2 printed one weight hash" "[ \$(grep -c 'weights-sha256 [0-3] ' '$tmp/resume.out') -eq 4 ] && [ \$(hashes '$tmp/resume.out' | wc -l) -eq 1 ]"
+check "head kill: nothing left" "wait_for 10 nothing_left"
+resumed_at=$(grep -o 'attempt 2 first step at [0-9.]*' "$tmp/resume.out" | awk '{print $NF}')
+[ -n "$resumed_at" ] && awk -v k="$killed_at" -v r="$resumed_at" 'BEGIN { printf "d. head SIGKILL: first resumed step %.2f s after the kill (the --resume command given at once)\n", r - k }'
+echo "d. launch, head killed, --resume: $(since "$t") s"
 
 [ $fails -eq 0 ] && echo "PASS 55-pytorch-ddp" || echo "55-pytorch-ddp: $fails failed"
 [ $fails -eq 0 ]

@@ -132,16 +132,19 @@ public struct LaunchResumePoint: Sendable, Equatable {
                                  records: records, completed: completed)
     }
 
-    /// Waits for every process of the run's earlier attempts that this machine can see to
-    /// be gone (their wrappers fence when the head's lease stops; the old mpirun ends with
-    /// them), at most `within` seconds, then SIGKILLs what is left. On real hosts (`remote`,
-    /// nothing of the old attempt visible here) the remote ranks fence at most a lease
-    /// period after the old head's last renewal, which is not known: wait one whole lease.
-    /// Returns what was still there, as sweep lines.
+    /// Waits for every rank of the run's earlier attempts that this machine can see to be
+    /// gone (their wrappers fence when the head's lease stops, or at once when their stdin
+    /// closes with it), at most `within` seconds, then SIGKILLs what is left: the old mpirun,
+    /// its daemons and agents, which hold nothing of the job once its ranks are gone and
+    /// take their time to end on their own (7 to 10 s measured after a SIGKILLed head, with
+    /// every wrapper fenced within 0.1 s). On real hosts (`remote`, nothing of the old attempt
+    /// visible here) the remote ranks fence at most a lease period after the old head's last
+    /// renewal, which is not known: wait one whole lease. Returns what was still there after
+    /// the SIGKILLs, as sweep lines.
     public static func waitForOldAttempts(runDir: String, within: Double, lease: Double, remote: Bool) -> [String] {
         if remote && !anyVisible(runDir: runDir) { usleep(UInt32((lease + 0.5) * 1_000_000)) }
         let deadline = monotonicNow() + within
-        while anyVisible(runDir: runDir) && monotonicNow() < deadline { usleep(50_000) }
+        while anyVisible(runDir: runDir, ranksOnly: true) && monotonicNow() < deadline { usleep(50_000) }
         var left: [String] = []
         for a in LaunchRunFiles.attemptNumbers(runDir) {
             let sweep = AttemptSweep(token: "\(runDir)#\(a)", simulated: true)
@@ -150,8 +153,13 @@ public struct LaunchResumePoint: Sendable, Equatable {
         return left
     }
 
-    static func anyVisible(runDir: String) -> Bool {
+    /// Whether a process of an earlier attempt is visible here; `ranksOnly`: a rank (a
+    /// wrapper or its command: Open MPI gives them OMPI_COMM_WORLD_RANK, which mpirun, its
+    /// daemons and agents do not have).
+    static func anyVisible(runDir: String, ranksOnly: Bool = false) -> Bool {
         let prefix = "\(runDir)#"
-        return !ProcessTable.processes { ($0[LaunchPlanner.attemptTokenVariable]?.hasPrefix(prefix)) ?? false }.isEmpty
+        return !ProcessTable.processes { env in
+            (env[LaunchPlanner.attemptTokenVariable]?.hasPrefix(prefix) ?? false) && (!ranksOnly || env["OMPI_COMM_WORLD_RANK"] != nil)
+        }.isEmpty
     }
 }

@@ -165,6 +165,19 @@ struct LaunchStoreTests {
         #expect(lines.count >= 7)
     }
 
+    @Test("a head taking over a run made before the store imports its events.jsonl once (a torn last line left out)")
+    func oldEventsImported() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = [#"{"attempt":1,"event":"attempt-start","time":10}"#, #"{"attempt":1,"event":"node-lost","how":"daemon lost","time":12}"#]
+        try (old.joined(separator: "\n") + "\n{\"event\":\"att").write(toFile: "\(dir)/events.jsonl", atomically: true, encoding: .utf8)
+        let store = try LaunchStore.forHead(runDir: dir)
+        #expect(try store.eventLines() == old)
+        #expect(try store.events().compactMap { $0["time"] as? Double } == [10, 12])
+        _ = try LaunchStore.forHead(runDir: dir)
+        #expect(try store.eventLines().count == 2)
+    }
+
     @Test("the grid store opens a store made before the shared migrations, and both kinds share the events table")
     func gridStoreFromBeforeTheMigrator() throws {
         let dir = try tempDir()

@@ -86,6 +86,23 @@ public final class LaunchStore {
             durable: durable, missing: { LaunchError(.badInput, "\(runDir) has no launch store (\(LaunchStore.fileName))") })
     }
 
+    /// The store for the head of `runDir`, created when the run has none. A run an older
+    /// head started (events.jsonl, no store) gets its events imported in the first commit,
+    /// so events.jsonl stays the store's events line for line after a `--resume`.
+    public static func forHead(runDir: String) throws -> LaunchStore {
+        let fresh = !exists(runDir: runDir)
+        let store = try LaunchStore(runDir: runDir, create: true)
+        if fresh, let text = try? String(contentsOfFile: "\(runDir)/events.jsonl", encoding: .utf8) {
+            let ops: [LaunchStoreOp] = text.split(separator: "\n").compactMap { line in
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+                return .event(time: (obj["time"] as? NSNumber)?.doubleValue ?? 0, kind: obj["event"] as? String ?? "?", node: nil,
+                              line: String(line))
+            }
+            try store.commit(ops)
+        }
+        return store
+    }
+
     /// The store of `runDir` for reading, nil when it has none (a run made before the
     /// store, or not a launch run) or it cannot be opened.
     public static func reading(_ runDir: String) -> LaunchStore? {

@@ -222,7 +222,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             throw LaunchError(.cannotStart, "cannot create the run directory \(options.planner.runDir): \(error.localizedDescription)")
         }
         do {
-            store = try LaunchStore(runDir: options.planner.runDir, create: true)
+            store = try LaunchStore.forHead(runDir: options.planner.runDir)
         } catch {
             throw LaunchError(.cannotStart, "cannot open the run store \(LaunchStore.path(options.planner.runDir)): \(error)")
         }

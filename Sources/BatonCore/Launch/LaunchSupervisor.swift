@@ -244,23 +244,33 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
     }
 
-    /// Records one event (wall-clock time in seconds since 1970) with the transition `ops`
-    /// it announces: committed to the store first, then appended to `<run>/events.jsonl`
-    /// (a view of the store's events table, line for line).
-    /// `views` runs between the commit and the line (the report.json of the end).
-    func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = [], views: () -> Void = {}) {
-        var obj = fields
-        obj["event"] = name
+    /// An event: its name and fields.
+    typealias Event = (name: String, fields: [String: Any])
+
+    /// Records events (wall-clock time in seconds since 1970) with the transition `ops` they
+    /// announce, in one commit (one fsync), then appends them to `<run>/events.jsonl` (a view
+    /// of the store's events table, line for line). `views` runs between the commit and the
+    /// lines (the report.json of the end).
+    func commitEvents(_ events: [Event], ops: [LaunchStoreOp] = [], views: () -> Void = {}) {
         let time = Date().timeIntervalSince1970
-        obj["time"] = time
-        guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else {
-            commit(ops)
-            return views()
+        var lines = ""
+        var all = ops
+        for e in events {
+            var obj = e.fields
+            obj["event"] = e.name
+            obj["time"] = time
+            guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { continue }
+            let line = String(decoding: data, as: UTF8.self)
+            lines += line + "\n"
+            all.append(.event(time: time, kind: e.name, node: nil, line: line))
         }
-        let line = String(decoding: data, as: UTF8.self)
-        commit(ops + [.event(time: time, kind: name, node: nil, line: line)])
+        commit(all)
         views()
-        writeAll(fd: eventsFD, line + "\n")
+        if !lines.isEmpty { writeAll(fd: eventsFD, lines) }
+    }
+
+    func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
+        commitEvents([(name, fields)], ops: ops)
     }
 
     /// Runs the job to its end and returns the report (its `exitCode` is baton's).
@@ -270,10 +280,14 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var consumed = options.initialConsumed
         var records = options.priorAttempts
         let runDir = options.planner.runDir
+        // The end of the last attempt, committed with what the head decides on it (a restart
+        // or the end): one transaction, one fsync.
+        var ended: [Event] = []
+        var endedOps: [LaunchStoreOp] = []
         func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
             var report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
-            event("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)],
-                  ops: [.end(result: result, reason: reason, exitCode: code, lastConsumed: consumed)]) {
+            commitEvents(ended + [("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
+                         ops: endedOps + [.end(result: result, reason: reason, exitCode: code, lastConsumed: consumed)]) {
                 // report.json is the store's report (what `baton launch report RUN` prints),
                 // written before the end event's line, as before the store.
                 if let stored = (try? store.report()) ?? nil { report = stored }
@@ -291,6 +305,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
                             + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
         }
         while true {
+            // Committed with the restart that brought the loop here.
+            ended = []
+            endedOps = []
             var shardDir: String?
             if let writer = options.shardWriter {
                 let dir = "\(runDir)/shards/attempt-\(attempt)"
@@ -315,7 +332,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     + hosts.names.enumerated().map { .node(name: $1, position: $0, state: .healthy, since: now, attempt: attempt, signal: nil, cause: nil) })
             console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
-            let record = runAttempt(plan, hosts: hosts, consumedAtStart: options.shardWriter != nil ? consumed : nil)
+            let (record, endFields) = runAttempt(plan, hosts: hosts, consumedAtStart: options.shardWriter != nil ? consumed : nil)
+            ended = [("attempt-end", endFields)]
+            endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
             if let c = lastConsumedReported { consumed = max(consumed, c) }
             // Lines in flight when mpirun aborted are lost; where the run directory is
             // shared (it must be for checkpoints to survive a node), the metrics files
@@ -332,7 +351,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 let survivors = hosts.removing(lost)
                 let restartsUsed = attempt - options.firstAttempt
                 if survivors.hosts.count >= options.minNodes && !survivors.hosts.isEmpty && restartsUsed < options.maxRestarts {
-                    event("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names, "consumed": consumed])
+                    commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names,
+                                                      "consumed": consumed])], ops: endedOps)
                     console.message("baton launch: lost \(lost.sorted().joined(separator: ",")); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(options.maxRestarts))")
                     hosts = survivors
                     attempt += 1
@@ -348,8 +368,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 if record.outcome == .commandFailed && options.onRankFailure == .restart {
                     let restartsUsed = attempt - options.firstAttempt
                     if restartsUsed < options.maxRestarts {
-                        event("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names, "consumed": consumed,
-                                          "cause": reason])
+                        commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names,
+                                                          "consumed": consumed, "cause": reason])], ops: endedOps)
                         console.message("baton launch: \(reason); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-rank-failure restart; restart \(restartsUsed + 1) of \(options.maxRestarts))")
                         attempt += 1
                         continue
@@ -380,7 +400,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
 
     /// One attempt: start, watch, decide, and make sure nothing of it is left where this
     /// machine can see before returning.
-    func runAttempt(_ plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) -> AttemptRecord {
+    /// Returns the attempt's record and its `attempt-end` event's fields, which `run`
+    /// commits with its decision on the attempt.
+    func runAttempt(_ plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) -> (AttemptRecord, [String: Any]) {
         let start = monotonicNow()
         let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start,
                                                       startupTimeout: options.startupTimeout))
@@ -424,9 +446,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         } catch {
             record.outcome = .failedToStart
             record.detail = "\(error)"
-            event("attempt-end", ["attempt": plan.attempt, "outcome": record.outcome.rawValue, "mpirun": "not started"],
-                  ops: [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)])
-            return record
+            return (record, ["attempt": plan.attempt, "outcome": record.outcome.rawValue, "mpirun": "not started"])
         }
         let sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
                                  simulated: { if case .local = options.planner.mode { return true } else { return false } }())
@@ -698,10 +718,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
         executor.finished(plan)
         record.seconds = monotonicNow() - start
-        // The record is committed before `run` decides on a restart.
-        event("attempt-end", ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
-                              "swept": killed, "leftovers": left.count],
-              ops: [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)])
-        return record
+        return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
+                         "swept": killed, "leftovers": left.count])
     }
 }

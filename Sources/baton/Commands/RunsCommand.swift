@@ -146,9 +146,7 @@ struct ReportCommand: ParsableCommand {
                 return
             }
             if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
+                print(String(decoding: LaunchRunFiles.reportJSON(report), as: UTF8.self))
             } else {
                 print(report.summary)
             }

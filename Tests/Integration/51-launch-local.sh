@@ -62,6 +62,19 @@ check "crash: restart event names local-2" "grep -q '\"event\":\"restart\".*\"lo
 check "crash: attempt 2 on 4 ranks" "grep -q 'attempt 2 on local-0,local-1 (4 ranks): completed' '$tmp/crash.err'"
 check "crash: exactly once" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
 check "crash: nothing left" "wait_gone '$R' 10"
+check "crash: the store has local-2 lost, committed before attempt 2 started" "/usr/bin/python3 - '$R' <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f'file:{sys.argv[1]}/launch.sqlite?mode=ro', uri=True)
+nodes = {n: (s, a, how) for n, s, a, how in db.execute('SELECT name, state, attempt, signal FROM nodes')}
+att = {n: (st, en, o) for n, st, en, o in db.execute('SELECT number, started_at, ended_at, outcome FROM attempts')}
+ev = [k for (k,) in db.execute('SELECT kind FROM events ORDER BY id')]
+ok = nodes['local-2'][:2] == ('lost', 1) and nodes['local-2'][2] and nodes['local-0'][0] == 'healthy'
+ok = ok and att[1][2] == 'nodes lost' and att[2][2] == 'completed' and att[1][1] <= att[2][0]
+ok = ok and ev.index('node-lost') < ev.index('attempt-end') < ev.index('restart') < len(ev) - 1 - ev[::-1].index('attempt-start')
+sys.exit(not ok)
+PY"
+"$B" status "$R" > "$tmp/crash.status"
+check "crash: status shows local-2 lost and how" "grep -Eq '^local-2 +lost +1 +[a-z]' '$tmp/crash.status'"
 "$B" report "$R" --svg "$tmp/crash.svg" > /dev/null
 check "crash: report --svg draws the lost node and the restart" "'$root/Tests/Integration/trainers/check-report-svg.sh' '$tmp/crash.svg' 1 0 1"
 NO_COLOR=1 COLUMNS=90 timeout 20 "$B" status "$R" --watch > "$tmp/crash.status"

@@ -89,6 +89,19 @@ within_1s() { for _ in 1 2 3 4 5 6 7 8 9 10; do "$@" && return 0; sleep 0.1; don
 check "logs -f: rank 0's lines so far ($n) shown within 1 s" "within_1s shown"
 wait_for 90 bash -c "! kill -0 \$(cat '$R/head.pid') 2>/dev/null"
 check "resume: completed, attempt 1 reported as head lost" "grep -q '\"result\" : \"completed\"' '$R/report.json' && grep -q '\"outcome\" : \"head lost\"' '$R/report.json'"
+"$B" launch report "$R" --json > "$tmp/store-report.json"; rc=$?
+check "launch report --json: the store's report is report.json (exit $rc)" "[ $rc -eq 0 ] && /usr/bin/python3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); sys.exit(a != b or len(a[\"attempts\"]) != 2)' '$tmp/store-report.json' '$R/report.json'"
+"$B" launch report "$R" > "$tmp/store-report.txt"; rc=$?
+check "launch report: text, attempt 1 head lost (exit $rc)" "[ $rc -eq 0 ] && grep -q 'attempt 1 on .*head lost' '$tmp/store-report.txt' && grep -q '^baton launch: completed' '$tmp/store-report.txt'"
+check "store: events.jsonl is the store's events table line for line, over both heads" "/usr/bin/python3 - '$R' <<'PY'
+import sqlite3, sys
+run = sys.argv[1]
+db = sqlite3.connect(f'file:{run}/launch.sqlite?mode=ro', uri=True)
+stored = [r[0] for r in db.execute('SELECT text FROM events ORDER BY id')]
+lines = open(f'{run}/events.jsonl').read().splitlines()
+kinds = [r[0] for r in db.execute('SELECT outcome FROM attempts ORDER BY number')]
+sys.exit(not (stored == lines and 'resume' in ''.join(lines) and kinds == ['head lost', 'completed']))
+PY"
 check "resume: exactly once over both heads" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 2' '$R/exactly-once.json'"
 check "resume: BATON_RESUME=1, from the consumed count" "grep -q 'attempt 2: .* resuming at consumed [1-9]' '$R/logs/local-0.0.log'"
 check "logs -f: ended by itself when the run ended" "wait_for 10 bash -c '! kill -0 $logs_pid 2>/dev/null'"

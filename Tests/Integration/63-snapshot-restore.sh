@@ -153,6 +153,16 @@ timeout 60 "$baton" launch --local 2 --run-dir "$work/launch" --snapshot-every 5
 last=$(ls -d "$work"/launch/snapshots/* | sort | tail -1)
 "$baton" restore "$last" --to "$work/launch2" > "$work/restore-launch.out" 2>&1 || fail "restore of the launch snapshot exited $?"
 for r in 0 1; do [ "$(cat "$work/launch2/checkpoints/step-$r")" = 4 ] || fail "restored launch checkpoint step-$r is not 4"; done
+# The launch store came through the backup API, whole: the restored run's report is the run's.
+python3 -c "
+import json,sys
+m=json.load(open(sys.argv[1]+'/manifest.json'))
+sys.exit([f['how'] for f in m['files'] if f['path']=='launch.sqlite'] != ['backup'])" "$last" || fail "the launch store is not in the snapshot as a backup"
+"$baton" launch report "$work/launch2" --json > "$work/launch2-report.json" || fail "launch report of the restored run exited $?"
+python3 -c "
+import json,sys
+sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" "$work/launch2-report.json" "$work/launch/report.json" \
+  || fail "the restored store's report differs from the run's report.json"
 [ -f "$work/launch2/events.jsonl" ] && [ -f "$work/launch2/report.json" ] || fail "restored launch state files missing"
 [ ! -e "$work/launch2/head.pid" ] || fail "a restored launch run must have no head.pid"
 # Milestone snapshots: one per new best objective (loss, min), taken after the commit that

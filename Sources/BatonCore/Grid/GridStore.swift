@@ -1,7 +1,6 @@
 import BatonExec
 import Foundation
 import GRDB
-import GRDBSQLite
 
 /// The state of a config in the run store.
 public enum GridConfigStatus: String, Sendable {
@@ -28,68 +27,50 @@ public enum GridStoreOp: Sendable {
     case event(time: Double, kind: String, configID: String?, node: String?, text: String)
 }
 
-/// The SQLite run store (WAL mode) in a run directory: configs, attempts, nodes, events and
-/// the run's settings. The head writes; `status` and `results` read it at the same time.
+/// The grid's run store (`RUN/grid.sqlite`, a `RunStore`): configs, attempts, nodes, events
+/// and the run's settings. The head writes; `status` and `results` read it at the same time.
 public final class GridStore {
     public static let fileName = "grid.sqlite"
-    let db: DatabaseQueue
-    public let path: String
-    public private(set) var commits = 0
+    let store: RunStore
+    var db: DatabaseQueue { store.db }
+    public var path: String { store.path }
+    public var commits: Int { store.commits }
     /// Wall seconds spent in `commit` (SQLite work and fsync), to tell the store's share of
     /// the scheduler's time from the rest.
-    public private(set) var commitSeconds = 0.0
+    public var commitSeconds: Double { store.commitSeconds }
+
+    static let migrations = [(
+        "grid-v1",
+        """
+        CREATE TABLE IF NOT EXISTS configs(
+          id TEXT PRIMARY KEY, position INTEGER NOT NULL, params TEXT NOT NULL, argv TEXT NOT NULL,
+          status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+          metrics TEXT, objective REAL, last_output TEXT, finished_at REAL);
+        CREATE TABLE IF NOT EXISTS attempts(
+          id INTEGER PRIMARY KEY, config_id TEXT NOT NULL, number INTEGER NOT NULL, nodes TEXT NOT NULL,
+          started_at REAL NOT NULL, ended_at REAL, status TEXT NOT NULL, exit_code INTEGER, reason TEXT,
+          resumed INTEGER NOT NULL, pid INTEGER, session INTEGER);
+        CREATE TABLE IF NOT EXISTS nodes(
+          name TEXT PRIMARY KEY, position INTEGER NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
+          losses INTEGER NOT NULL DEFAULT 0);
+        """
+    )]
 
     /// Opens (creating when asked) the store. `durable` = `synchronous=FULL`: every commit
     /// is on disk before it returns, so it survives a power loss, not only a killed head.
     public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
-        path = (runDir as NSString).appendingPathComponent(GridStore.fileName)
-        if !create && !FileManager.default.fileExists(atPath: path) {
-            throw GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))")
-        }
-        var config = Configuration()
-        config.readonly = readOnly
-        config.busyMode = .timeout(10)
-        if !readOnly { config.journalMode = .wal }
-        let sync = durable ? "FULL" : "NORMAL"
-        config.prepareDatabase { db in
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = \(sync)") }
-        }
-        db = try DatabaseQueue(path: path, configuration: config)
-        if create { try migrate() }
-    }
-
-    private func migrate() throws {
-        try db.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                    CREATE TABLE IF NOT EXISTS configs(
-                      id TEXT PRIMARY KEY, position INTEGER NOT NULL, params TEXT NOT NULL, argv TEXT NOT NULL,
-                      status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
-                      metrics TEXT, objective REAL, last_output TEXT, finished_at REAL);
-                    CREATE TABLE IF NOT EXISTS attempts(
-                      id INTEGER PRIMARY KEY, config_id TEXT NOT NULL, number INTEGER NOT NULL, nodes TEXT NOT NULL,
-                      started_at REAL NOT NULL, ended_at REAL, status TEXT NOT NULL, exit_code INTEGER, reason TEXT,
-                      resumed INTEGER NOT NULL, pid INTEGER, session INTEGER);
-                    CREATE TABLE IF NOT EXISTS nodes(
-                      name TEXT PRIMARY KEY, position INTEGER NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
-                      losses INTEGER NOT NULL DEFAULT 0);
-                    CREATE TABLE IF NOT EXISTS events(
-                      id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, config_id TEXT, node TEXT, text TEXT NOT NULL);
-                    """)
-        }
+        store = try RunStore(
+            path: (runDir as NSString).appendingPathComponent(GridStore.fileName), migrations: GridStore.migrations,
+            create: create, readOnly: readOnly, durable: durable,
+            missing: { GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))") })
     }
 
     /// Commits all `ops` in one transaction.
     public func commit(_ ops: [GridStoreOp]) throws {
         if ops.isEmpty { return }
-        let t0 = monotonicNow()
-        try db.write { db in
-            var statements = Statements()
+        try store.write { db, statements in
             for op in ops { try apply(op, db, &statements) }
         }
-        commits += 1
-        commitSeconds += monotonicNow() - t0
     }
 
     /// Each config's rowid, so a config's UPDATE is one lookup in the table's B-tree instead
@@ -108,22 +89,10 @@ public final class GridStore {
         return configRowIDs?[id]
     }
 
-    /// The statements of one commit, looked up in GRDB's statement cache once per commit
-    /// instead of once per row.
-    private struct Statements {
-        var byKind: [Int: RawStatement] = [:]
-        mutating func get(_ kind: Int, _ db: Database, _ sql: String) throws -> RawStatement {
-            if let s = byKind[kind] { return s }
-            let s = RawStatement(try db.cachedStatement(sql: sql))
-            byKind[kind] = s
-            return s
-        }
-    }
-
-    private func apply(_ op: GridStoreOp, _ db: Database, _ st: inout Statements) throws {
+    private func apply(_ op: GridStoreOp, _ db: Database, _ st: inout RunStatements) throws {
         switch op {
         case .meta(let k, let v):
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").execute(arguments: [k, v])
+            try RunStore.setMeta(db, k, v)
         case .insertConfig(let c):
             // A spec extended on --resume can move a config; keep the newest order.
             try db.cachedStatement(
@@ -165,27 +134,17 @@ public final class GridStore {
             s.bind(name); s.bind(position); s.bind(state.rawValue); s.bind(since); s.bind(losses)
             try s.run(db)
         case .event(let time, let kind, let configID, let node, let text):
-            var s = try st.get(5, db, "INSERT INTO events(time, kind, config_id, node, text) VALUES (?, ?, ?, ?, ?)")
-            s.bind(time); s.bind(kind); s.bind(configID); s.bind(node); s.bind(text)
-            try s.run(db)
+            try RunStore.insertEvent(db, &st, time: time, kind: kind, configID: configID, node: node, text: text)
         }
     }
 
     // MARK: Reading
 
-    public func meta() throws -> [String: String] {
-        try db.read { db in
-            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
-                ($0["key"] as String, $0["value"] as String)
-            })
-        }
-    }
+    public func meta() throws -> [String: String] { try store.meta() }
 
     public func snapshot(events eventLimit: Int = 20) throws -> GridSnapshot {
         try db.read { db in
-            let meta = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
-                ($0["key"] as String, $0["value"] as String)
-            })
+            let meta = try RunStore.meta(db)
             var attemptsByConfig: [String: [GridAttemptRecord]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM attempts ORDER BY id") {
                 let a = GridAttemptRecord(
@@ -353,58 +312,3 @@ public struct GridRunError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
-
-/// One of GRDB's cached statements run through the SQLite C API (GRDB documents
-/// `sqliteStatement` for this): the run store's hot path. GRDB's `execute(arguments:)` boxes
-/// every argument in an existential and builds an array per row, which was a third of
-/// `commit`'s CPU time at 100,000 configs (perf, docs/grid.md "Scale").
-struct RawStatement {
-    let handle: SQLiteStatement
-    let sql: String
-    private var index: Int32 = 0
-
-    init(_ statement: Statement) {
-        handle = statement.sqliteStatement
-        sql = statement.sql
-    }
-
-    mutating func bind(_ v: Int64) {
-        index += 1
-        sqlite3_bind_int64(handle, index, v)
-    }
-    mutating func bind(_ v: Int) { bind(Int64(v)) }
-    mutating func bind(_ v: Int?) {
-        if let v { bind(Int64(v)) } else { bindNull() }
-    }
-    mutating func bind(_ v: Double) {
-        index += 1
-        sqlite3_bind_double(handle, index, v)
-    }
-    mutating func bind(_ v: Double?) {
-        if let v { bind(v) } else { bindNull() }
-    }
-    mutating func bind(_ v: String) {
-        index += 1
-        sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
-    }
-    mutating func bind(_ v: String?) {
-        if let v { bind(v) } else { bindNull() }
-    }
-    mutating func bindNull() {
-        index += 1
-        sqlite3_bind_null(handle, index)
-    }
-
-    /// Steps the statement once (an INSERT or UPDATE) and resets it for the next row.
-    mutating func run(_ db: Database) throws {
-        index = 0
-        let rc = sqlite3_step(handle)
-        sqlite3_reset(handle)
-        guard rc == SQLITE_DONE else {
-            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
-        }
-    }
-}
-
-private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

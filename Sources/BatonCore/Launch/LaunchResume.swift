@@ -1,9 +1,10 @@
 import BatonExec
 import Foundation
 
-/// The files a launch run keeps beyond events and report so that another head can take it
-/// over (`baton launch --resume RUN`): the command line it was started with, and one record
-/// per finished attempt.
+/// A launch run directory as its readers see it (`--resume`, `runs`, `status`, `report`):
+/// from its store (`RUN/launch.sqlite`) when it has one, else from the files a run made
+/// before the store keeps (attempt records, events.jsonl, report.json). The command line it
+/// was started with is `RUN/launch.json` in both.
 public enum LaunchRunFiles {
     /// The launch's own command line (`baton launch` options and the command), as given.
     public static let settingsFile = "launch.json"
@@ -42,15 +43,25 @@ public enum LaunchRunFiles {
     static func recordPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).record.json" }
     static func planPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).plan.json" }
 
-    /// Writes an attempt's record as it ends (temp + rename): what `--resume` reports of it.
+    /// Writes an attempt's record as a head before the store did (the runs the readers'
+    /// fallback reads; the unit tests make them).
     static func recordAttempt(_ r: AttemptRecord, runDir: String) {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try? enc.encode(r).write(to: URL(fileURLWithPath: recordPath(runDir, attempt: r.attempt)), options: .atomic)
     }
 
-    /// The attempt numbers that have a plan in `RUN/attempts`, ascending.
+    /// The report as `baton launch` wrote it to report.json (and `launch report --json` prints it).
+    public static func reportJSON(_ r: LaunchReport) -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return (try? enc.encode(r)) ?? Data()
+    }
+
+    /// The attempt numbers of the run, ascending: the store's attempts, else those with a
+    /// plan in `RUN/attempts`.
     public static func attemptNumbers(_ runDir: String) -> [Int] {
+        if let store = LaunchStore.reading(runDir), let rows = try? store.attempts() { return rows.map(\.number) }
         let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(runDir)/attempts")) ?? []
         return files.compactMap { f -> Int? in
             guard f.hasPrefix("attempt-"), f.hasSuffix(".plan.json") else { return nil }
@@ -59,30 +70,39 @@ public enum LaunchRunFiles {
     }
 
     public static func plan(_ runDir: String, attempt: Int) -> LaunchPlan? {
+        if let store = LaunchStore.reading(runDir), let row = try? store.attempts().first(where: { $0.number == attempt }),
+           let plan = row.plan { return plan }
         guard let data = FileManager.default.contents(atPath: planPath(runDir, attempt: attempt)) else { return nil }
         return try? JSONDecoder().decode(LaunchPlan.self, from: data)
     }
 
     public static func record(_ runDir: String, attempt: Int) -> AttemptRecord? {
+        if let store = LaunchStore.reading(runDir), let rows = try? store.attempts() {
+            return rows.first { $0.number == attempt }?.record
+        }
         guard let data = FileManager.default.contents(atPath: recordPath(runDir, attempt: attempt)) else { return nil }
         return try? JSONDecoder().decode(AttemptRecord.self, from: data)
     }
 
     public static func report(_ runDir: String) -> LaunchReport? {
+        if let store = LaunchStore.reading(runDir), let r = try? store.report() { return r }
         guard let data = FileManager.default.contents(atPath: "\(runDir)/report.json") else { return nil }
         return try? JSONDecoder().decode(LaunchReport.self, from: data)
     }
 
     /// Every event of `RUN/events.jsonl`, oldest first (a torn last line is skipped).
     public static func events(_ runDir: String) -> [[String: Any]] {
+        if let store = LaunchStore.reading(runDir), let events = try? store.events() { return events }
         guard let text = try? String(contentsOfFile: "\(runDir)/events.jsonl", encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
     /// The most samples any rank reported consumed, over every attempt's metrics files and
-    /// the head's events.
+    /// the head's events (the store's, else events.jsonl). The files count even with a
+    /// store: lines a rank wrote just before a killed head could commit them are there.
     public static func consumed(_ runDir: String) -> Int? {
         var best: Int?
+        if let store = LaunchStore.reading(runDir), let c = try? store.consumed() { best = c }
         for a in attemptNumbers(runDir) {
             if let c = LaunchSupervisor.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(a)") { best = max(best ?? c, c) }
         }

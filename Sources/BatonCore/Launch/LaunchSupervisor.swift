@@ -202,7 +202,15 @@ public final class LaunchSupervisor: @unchecked Sendable {
     let console: LaunchConsole
     /// Incremented by each Ctrl-C (`interrupt()`).
     let interrupts = Locked(0)
+    /// The run's store (`RUN/launch.sqlite`): every transition is committed there before the
+    /// head acts on it; events.jsonl and report.json are written from it afterwards.
+    let store: LaunchStore
     let eventsFD: Int32
+    /// Rank 0's metrics lines not yet committed (the output reader adds them; the head
+    /// commits them with its next transition, or within a second).
+    let pendingMetrics = Locked([LaunchStoreOp]())
+    /// Set once a commit failed, so the console hears it once.
+    private var storeFailed = false
 
     public init(options: LaunchOptions, executor: JobExecutor, console: LaunchConsole) throws(LaunchError) {
         self.options = options
@@ -213,6 +221,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
         } catch {
             throw LaunchError(.cannotStart, "cannot create the run directory \(options.planner.runDir): \(error.localizedDescription)")
         }
+        do {
+            store = try LaunchStore.forHead(runDir: options.planner.runDir)
+        } catch {
+            throw LaunchError(.cannotStart, "cannot open the run store \(LaunchStore.path(options.planner.runDir)): \(error)")
+        }
         eventsFD = open("\(options.planner.runDir)/events.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     }
 
@@ -221,14 +234,43 @@ public final class LaunchSupervisor: @unchecked Sendable {
     /// Asks the running job to stop (the CLI calls this on SIGINT/SIGTERM).
     public func interrupt() { interrupts.with { $0 += 1 } }
 
-    /// Appends one event (wall-clock time in seconds since 1970) to `<run>/events.jsonl`.
-    func event(_ name: String, _ fields: [String: Any] = [:]) {
-        var obj = fields
-        obj["event"] = name
-        obj["time"] = Date().timeIntervalSince1970
-        if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) {
-            writeAll(fd: eventsFD, String(decoding: data, as: UTF8.self) + "\n")
+    /// Commits `ops` and the pending metrics lines in one transaction. A store that cannot
+    /// be written (disk full) is reported once; the job goes on, and the files still follow.
+    func commit(_ ops: [LaunchStoreOp]) {
+        let all = pendingMetrics.with { p in defer { p.removeAll() }; return p } + ops
+        do { try store.commit(all) } catch {
+            if !storeFailed { console.message("baton launch: cannot write the run store \(LaunchStore.path(options.planner.runDir)): \(error)") }
+            storeFailed = true
         }
+    }
+
+    /// An event: its name and fields.
+    typealias Event = (name: String, fields: [String: Any])
+
+    /// Records events (wall-clock time in seconds since 1970) with the transition `ops` they
+    /// announce, in one commit (one fsync), then appends them to `<run>/events.jsonl` (a view
+    /// of the store's events table, line for line). `views` runs between the commit and the
+    /// lines (the report.json of the end).
+    func commitEvents(_ events: [Event], ops: [LaunchStoreOp] = [], views: () -> Void = {}) {
+        let time = Date().timeIntervalSince1970
+        var lines = ""
+        var all = ops
+        for e in events {
+            var obj = e.fields
+            obj["event"] = e.name
+            obj["time"] = time
+            guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { continue }
+            let line = String(decoding: data, as: UTF8.self)
+            lines += line + "\n"
+            all.append(.event(time: time, kind: e.name, node: nil, line: line))
+        }
+        commit(all)
+        views()
+        if !lines.isEmpty { writeAll(fd: eventsFD, lines) }
+    }
+
+    func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
+        commitEvents([(name, fields)], ops: ops)
     }
 
     /// Runs the job to its end and returns the report (its `exitCode` is baton's).
@@ -238,20 +280,34 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var consumed = options.initialConsumed
         var records = options.priorAttempts
         let runDir = options.planner.runDir
+        // The end of the last attempt, committed with what the head decides on it (a restart
+        // or the end): one transaction, one fsync.
+        var ended: [Event] = []
+        var endedOps: [LaunchStoreOp] = []
         func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
-            let report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try? enc.encode(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"), options: .atomic)
-            event("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])
+            var report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
+            commitEvents(ended + [("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
+                         ops: endedOps + [.end(result: result, reason: reason, exitCode: code, lastConsumed: consumed)]) {
+                // report.json is the store's report (what `baton launch report RUN` prints),
+                // written before the end event's line, as before the store.
+                if let stored = (try? store.report()) ?? nil { report = stored }
+                try? LaunchRunFiles.reportJSON(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"), options: .atomic)
+            }
             return report
         }
         if let last = options.priorAttempts.last {
-            event("resume", ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names])
+            // The earlier heads' attempts (the one a killed head never finished as head
+            // lost), in the store before this head starts its own.
+            let now = Date().timeIntervalSince1970
+            event("resume", ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names],
+                  ops: options.priorAttempts.map { .attemptEnd($0, endedAt: now) })
             console.message("baton launch: resuming after attempt \(last.attempt) (\(last.text))"
                             + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
         }
         while true {
+            // Committed with the restart that brought the loop here.
+            ended = []
+            endedOps = []
             var shardDir: String?
             if let writer = options.shardWriter {
                 let dir = "\(runDir)/shards/attempt-\(attempt)"
@@ -266,20 +322,25 @@ public final class LaunchSupervisor: @unchecked Sendable {
             defer { if let port { MasterPort.release(port) } }
             let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port)
             try? FileManager.default.createDirectory(atPath: "\(runDir)/attempts", withIntermediateDirectories: true)
-            try? plan.json().write(toFile: "\(runDir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
+            let planJSON = plan.json()
+            try? planJSON.write(toFile: "\(runDir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
+            let now = Date().timeIntervalSince1970
             event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
-                                    "masterPort": plan.contract.masterPort])
+                                    "masterPort": plan.contract.masterPort],
+                  ops: [.attemptStart(number: attempt, nodes: hosts.names, world: hosts.totalSlots, masterPort: plan.contract.masterPort,
+                                      consumed: consumed, startedAt: now, plan: planJSON)]
+                    + hosts.names.enumerated().map { .node(name: $1, position: $0, state: .healthy, since: now, attempt: attempt, signal: nil, cause: nil) })
             console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
-            var record = runAttempt(plan, hosts: hosts)
-            record.consumedAtStart = options.shardWriter != nil ? consumed : nil
+            let (record, endFields) = runAttempt(plan, hosts: hosts, consumedAtStart: options.shardWriter != nil ? consumed : nil)
+            ended = [("attempt-end", endFields)]
+            endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
             if let c = lastConsumedReported { consumed = max(consumed, c) }
             // Lines in flight when mpirun aborted are lost; where the run directory is
             // shared (it must be for checkpoints to survive a node), the metrics files
             // themselves have the last word.
             if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
             records.append(record)
-            LaunchRunFiles.recordAttempt(record, runDir: runDir)
             switch record.outcome {
             case .completed:
                 return finish(.completed, "every rank exited 0 (attempt \(attempt))", ExitCodes.success)
@@ -290,7 +351,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 let survivors = hosts.removing(lost)
                 let restartsUsed = attempt - options.firstAttempt
                 if survivors.hosts.count >= options.minNodes && !survivors.hosts.isEmpty && restartsUsed < options.maxRestarts {
-                    event("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names, "consumed": consumed])
+                    commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names,
+                                                      "consumed": consumed])], ops: endedOps)
                     console.message("baton launch: lost \(lost.sorted().joined(separator: ",")); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(options.maxRestarts))")
                     hosts = survivors
                     attempt += 1
@@ -306,8 +368,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 if record.outcome == .commandFailed && options.onRankFailure == .restart {
                     let restartsUsed = attempt - options.firstAttempt
                     if restartsUsed < options.maxRestarts {
-                        event("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names, "consumed": consumed,
-                                          "cause": reason])
+                        commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names,
+                                                          "consumed": consumed, "cause": reason])], ops: endedOps)
                         console.message("baton launch: \(reason); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-rank-failure restart; restart \(restartsUsed + 1) of \(options.maxRestarts))")
                         attempt += 1
                         continue
@@ -338,7 +400,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
 
     /// One attempt: start, watch, decide, and make sure nothing of it is left where this
     /// machine can see before returning.
-    func runAttempt(_ plan: LaunchPlan, hosts: HostList) -> AttemptRecord {
+    /// Returns the attempt's record and its `attempt-end` event's fields, which `run`
+    /// commits with its decision on the attempt.
+    func runAttempt(_ plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) -> (AttemptRecord, [String: Any]) {
         let start = monotonicNow()
         let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start,
                                                       startupTimeout: options.startupTimeout))
@@ -352,6 +416,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
         let placements = RankPlacement.all(hosts)
         var record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
         record.masterPort = plan.contract.masterPort
+        record.consumedAtStart = consumedAtStart
+        let pendingMetrics = self.pendingMetrics
         let job: RunningJob
         do {
             job = try executor.start(plan) { line, source in
@@ -361,6 +427,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
                         if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
                     case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
                     case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
+                    case .metric where t.rank == 0:
+                        let op = LaunchStoreOp.metric(attempt: plan.attempt, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
+                        pendingMetrics.with { $0.append(op) }
                     default: break
                     }
                 } else {
@@ -377,7 +446,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         } catch {
             record.outcome = .failedToStart
             record.detail = "\(error)"
-            return record
+            return (record, ["attempt": plan.attempt, "outcome": record.outcome.rawValue, "mpirun": "not started"])
         }
         let sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
                                  simulated: { if case .local = options.planner.mode { return true } else { return false } }())
@@ -440,8 +509,14 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 LostNode(node: n, ranks: placements.filter { $0.node == n }.map(\.rank), signal: signal, cause: cause,
                          detectionSeconds: silentFor[n] ?? (decided - (m.lastSeen[n] ?? start)))
             }
+            // Committed before the teardown it leads to.
+            let now = Date().timeIntervalSince1970
             event("node-lost", ["attempt": attemptNo, "nodes": nodes.sorted(), "how": signal.rawValue,
-                                "detection": record.lost.map(\.detectionSeconds).max() ?? 0])
+                                "detection": record.lost.map(\.detectionSeconds).max() ?? 0],
+                  ops: record.lost.map { n in
+                      .node(name: n.node, position: hosts.names.firstIndex(of: n.node) ?? 0, state: .lost, since: now,
+                            attempt: attemptNo, signal: n.signal, cause: n.cause)
+                  })
         }
 
         var interruptsSeen = 0
@@ -621,6 +696,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             }
             if now - lastStatus >= 1 {
                 lastStatus = now
+                if !pendingMetrics.get.isEmpty { commit([]) }
                 let m = monitor.get
                 console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
             }
@@ -642,8 +718,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
         executor.finished(plan)
         record.seconds = monotonicNow() - start
-        event("attempt-end", ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
-                              "swept": killed, "leftovers": left.count])
-        return record
+        return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
+                         "swept": killed, "leftovers": left.count])
     }
 }

@@ -46,6 +46,16 @@ public enum LaunchStatus {
                    r.seconds.map { String(format: "%.1f s", $0) } ?? "-", r.lost.isEmpty ? "-" : r.lost.joined(separator: ",")])
         }
         out += "\n" + t.render() + "\n"
+        // The nodes and how they were lost: in the store (runs made before it have none).
+        let nodes = (try? LaunchStore.reading(dir)?.nodes()) ?? []
+        if !nodes.isEmpty {
+            var n = TextTable(header: ["node", "state", "attempt", "lost how"], rightAligned: [2])
+            for r in nodes {
+                n.add([r.name, r.state.rawValue, String(r.attempt),
+                       r.state == .lost ? [r.signal?.rawValue, r.cause].compactMap { $0 }.joined(separator: ": ") : "-"])
+            }
+            out += "\n" + n.render() + "\n"
+        }
         let events = LaunchRunFiles.events(dir)
         if let t0 = (events.first?["time"] as? NSNumber)?.doubleValue {
             out += "\nrecent events:\n"
@@ -78,6 +88,14 @@ public enum LaunchStatus {
         var o: [String: Any] = ["run_dir": dir, "kind": s.kind.rawValue, "state": s.state.rawValue, "progress": s.progress,
                                 "attempts": attempts]
         if let pid = s.headPID { o["head_pid"] = Int(pid) }
+        if let nodes = try? LaunchStore.reading(dir)?.nodes(), !nodes.isEmpty {
+            o["nodes"] = nodes.map { r -> [String: Any] in
+                var n: [String: Any] = ["name": r.name, "state": r.state.rawValue, "attempt": r.attempt]
+                if let how = r.signal { n["how"] = how.rawValue }
+                if let cause = r.cause { n["cause"] = cause }
+                return n
+            }
+        }
         if let c = LaunchRunFiles.consumed(dir) { o["consumed"] = c }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)

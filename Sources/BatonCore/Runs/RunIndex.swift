@@ -38,7 +38,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public static func read(_ dir: String) -> RunSummary? {
         let fm = FileManager.default
         if fm.fileExists(atPath: (dir as NSString).appendingPathComponent(GridStore.fileName)) { return grid(dir) }
-        if fm.fileExists(atPath: LaunchRunFiles.settingsPath(dir)) || !LaunchRunFiles.attemptNumbers(dir).isEmpty {
+        if LaunchStore.exists(runDir: dir) || fm.fileExists(atPath: LaunchRunFiles.settingsPath(dir))
+            || !LaunchRunFiles.attemptNumbers(dir).isEmpty
+        {
             return launch(dir)
         }
         return nil

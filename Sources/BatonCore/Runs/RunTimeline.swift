@@ -90,9 +90,12 @@ public struct RunTimeline: Sendable {
                 t.bars.append(Bar(node: n, start: s.time, end: stop, label: "attempt \(a)", status: status))
             }
         }
-        // Rank 0's metric over the run, one curve per attempt.
+        // Rank 0's metric over the run, one curve per attempt: the lines the head committed
+        // to the store, else (a run before the store) rank 0's metrics file.
+        let store = LaunchStore.reading(dir)
         for a in LaunchRunFiles.attemptNumbers(dir) {
-            let rows = metricRows("\(dir)/metrics/attempt-\(a)/rank-0.jsonl")
+            let stored = ((try? store?.metricLines(attempt: a)) ?? nil).flatMap { $0.isEmpty ? nil : $0 }
+            let rows = stored.map { metricRows(lines: $0) } ?? metricRows("\(dir)/metrics/attempt-\(a)/rank-0.jsonl")
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: nil) }
             if let m = t.metric {
                 let pts = rows.enumerated().compactMap { i, r in r[m].map { (x: r["step"] ?? Double(i), y: $0) } }
@@ -146,7 +149,11 @@ public struct RunTimeline: Sendable {
     /// The numeric fields of every JSON line of a metrics file.
     static func metricRows(_ path: String) -> [[String: Double]] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
+        return metricRows(lines: text.split(separator: "\n").map(String.init))
+    }
+
+    static func metricRows(lines: [String]) -> [[String: Double]] {
+        lines.compactMap { line in
             guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             var r: [String: Double] = [:]
             for (k, v) in o { if let n = v as? NSNumber, !(v is Bool) { r[k] = n.doubleValue } }

@@ -55,7 +55,7 @@ public enum RunSnapshot {
     static func kind(of runDir: String) -> String {
         let fm = FileManager.default
         if fm.fileExists(atPath: (runDir as NSString).appendingPathComponent(GridStore.fileName)) { return "grid" }
-        if fm.fileExists(atPath: (runDir as NSString).appendingPathComponent("events.jsonl"))
+        if LaunchStore.exists(runDir: runDir) || fm.fileExists(atPath: (runDir as NSString).appendingPathComponent("events.jsonl"))
             || fm.fileExists(atPath: (runDir as NSString).appendingPathComponent("attempts"))
         {
             return "launch"

@@ -30,8 +30,11 @@ struct LaunchCommand: ParsableCommand {
             last attempt's nodes (less those it lost; or the hosts given now, or the current Slurm
             allocation), re-shards from the most samples consumed, with BATON_RESUME=1. A completed run is
             not rerun (exit 0). Watch any run with `baton status RUN`, `baton logs RUN -f`, `baton runs`.
+            Run state: RUN/launch.sqlite (the run store; events.jsonl and report.json are written from
+            it); `baton launch report RUN [--json]` prints the report from the store.
             Exit: 0 completed, 2 bad input (nothing started), 3 mpirun not found, 4 job failed, 130 interrupted.
-            """)
+            """,
+        subcommands: [LaunchReportCommand.self])
 
     @Option(help: "Open MPI / DeepSpeed hostfile (host slots=N).") var hostfile: String?
     @Option(name: .customShort("H"), help: "Hosts as h1:2,h2:2.") var hosts: String?
@@ -307,6 +310,46 @@ struct TerminalConsole: LaunchConsole {
         TerminalConsole.statusShown.with { shown in
             writeAll(fd: 2, "\r\u{1B}[K" + text)
             shown = true
+        }
+    }
+}
+
+/// `baton launch report RUN [--json]`: the report of a launch run, read from its store
+/// (what the head wrote to RUN/report.json at its end, which is a view of the same).
+struct LaunchReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "The report of a launch run from its store (RUN/launch.sqlite): how it ended, every attempt.",
+        discussion: """
+            --json prints it as RUN/report.json has it (the head writes that file from the store). A run
+            made before the store (no RUN/launch.sqlite) is read from its report.json. Exit 2 when RUN is
+            not a launch run or has no report yet (its head runs, or was lost: see `baton status RUN`).
+            """)
+
+    @Argument(help: "The launch run directory.") var runDir: String
+    @Flag(help: "JSON, as RUN/report.json.") var json = false
+
+    func run() throws {
+        let dir = RunSnapshot.absolute(runDir)
+        func fail(_ text: String) -> ExitCode {
+            FileHandle.standardError.write(Data("baton launch report: \(text)\n".utf8))
+            return ExitCode(ExitCodes.badInput)
+        }
+        let report: LaunchReport?
+        if LaunchStore.exists(runDir: dir) {
+            do { report = try LaunchStore(runDir: dir, readOnly: true).report() } catch {
+                throw fail("\(LaunchStore.path(dir)): \(error)")
+            }
+        } else if FileManager.default.fileExists(atPath: "\(dir)/report.json") {
+            report = LaunchRunFiles.report(dir)
+        } else {
+            throw fail("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or report.json)")
+        }
+        guard let report else { throw fail("\(dir) has no report yet: its head has not ended it (baton status \(dir))") }
+        if json {
+            print(String(decoding: LaunchRunFiles.reportJSON(report), as: UTF8.self))
+        } else {
+            print(report.summary)
         }
     }
 }

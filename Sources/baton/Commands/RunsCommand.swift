@@ -16,7 +16,7 @@ fileprivate func fail(_ command: String, _ text: String, _ code: Int32 = ExitCod
 
 fileprivate func summary(_ command: String, _ dir: String) throws -> RunSummary {
     guard let s = RunSummary.read(dir) else {
-        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchRunFiles.settingsFile) or attempts/attempt-N.plan.json)")
+        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchStore.fileName), \(LaunchRunFiles.settingsFile) or attempts/attempt-N.plan.json)")
     }
     return s
 }
@@ -160,9 +160,7 @@ struct ReportCommand: ParsableCommand {
                 return
             }
             if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
+                print(String(decoding: LaunchRunFiles.reportJSON(report), as: UTF8.self))
             } else {
                 print(report.summary)
             }

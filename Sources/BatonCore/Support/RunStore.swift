@@ -1,0 +1,155 @@
+import BatonExec
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// The one SQLite store mechanism of a run directory, shared by the grid head
+/// (`RUN/grid.sqlite`, `GridStore`) and the launch head (`RUN/launch.sqlite`,
+/// `LaunchStore`): opening it in WAL mode with the durable settings, the migrations (the
+/// tables every run has, `meta` and `events`, then the kind's own), the `events` table, and
+/// group commit (the changes of one step in one transaction: one fsync for all of them).
+/// The head writes; `runs`, `status`, `report` and snapshots read it at the same time.
+public final class RunStore {
+    let db: DatabaseQueue
+    public let path: String
+    public private(set) var commits = 0
+    /// Wall seconds spent in `write` (SQLite work and fsync), to tell the store's share of
+    /// a head's time from the rest.
+    public private(set) var commitSeconds = 0.0
+
+    /// The tables of every run store.
+    static let common = """
+        CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS events(
+          id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, config_id TEXT, node TEXT, text TEXT NOT NULL);
+        """
+
+    /// Opens (creating it when asked) the store at `path`, applying `migrations` (identifier,
+    /// SQL; GRDB's migrator runs each once) after the common tables whenever it is opened
+    /// for writing. `durable` = `synchronous=FULL`: every commit is on disk before it
+    /// returns, so it survives a power loss, not only a killed head. `missing` is the error
+    /// for a store that does not exist and is not to be created.
+    public init(path: String, migrations: [(String, String)], create: Bool = false, readOnly: Bool = false,
+                durable: Bool = true, missing: () -> Error) throws {
+        self.path = path
+        if !create && !FileManager.default.fileExists(atPath: path) { throw missing() }
+        var config = Configuration()
+        config.readonly = readOnly
+        config.busyMode = .timeout(10)
+        if !readOnly { config.journalMode = .wal }
+        let sync = durable ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+        }
+        db = try DatabaseQueue(path: path, configuration: config)
+        if !readOnly {
+            // Stores made before the migrator have every table but no migration table: the
+            // migrations are `IF NOT EXISTS`, so applying them there changes nothing.
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("run-v1") { db in try db.execute(sql: RunStore.common) }
+            for (id, sql) in migrations { migrator.registerMigration(id) { db in try db.execute(sql: sql) } }
+            try migrator.migrate(db)
+        }
+    }
+
+    /// Runs `body` in one transaction (group commit) and counts it.
+    public func write(_ body: (Database, inout RunStatements) throws -> Void) throws {
+        let t0 = monotonicNow()
+        try db.write { db in
+            var statements = RunStatements()
+            try body(db, &statements)
+        }
+        commits += 1
+        commitSeconds += monotonicNow() - t0
+    }
+
+    public func read<T>(_ body: (Database) throws -> T) throws -> T { try db.read(body) }
+
+    // MARK: the common tables
+
+    static func setMeta(_ db: Database, _ key: String, _ value: String) throws {
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)").execute(arguments: [key, value])
+    }
+
+    static func insertEvent(_ db: Database, _ st: inout RunStatements, time: Double, kind: String, configID: String?,
+                            node: String?, text: String) throws {
+        var s = try st.get(-1, db, "INSERT INTO events(time, kind, config_id, node, text) VALUES (?, ?, ?, ?, ?)")
+        s.bind(time); s.bind(kind); s.bind(configID); s.bind(node); s.bind(text)
+        try s.run(db)
+    }
+
+    public func meta() throws -> [String: String] { try db.read { try RunStore.meta($0) } }
+
+    static func meta(_ db: Database) throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
+            ($0["key"] as String, $0["value"] as String)
+        })
+    }
+}
+
+/// The statements of one commit, looked up in GRDB's statement cache once per commit
+/// instead of once per row (each kind of row has its own key).
+public struct RunStatements {
+    var byKind: [Int: RawStatement] = [:]
+    mutating func get(_ kind: Int, _ db: Database, _ sql: String) throws -> RawStatement {
+        if let s = byKind[kind] { return s }
+        let s = RawStatement(try db.cachedStatement(sql: sql))
+        byKind[kind] = s
+        return s
+    }
+}
+
+/// One of GRDB's cached statements run through the SQLite C API (GRDB documents
+/// `sqliteStatement` for this): the run store's hot path. GRDB's `execute(arguments:)` boxes
+/// every argument in an existential and builds an array per row, which was a third of
+/// `commit`'s CPU time at 100,000 configs (perf, docs/grid.md "Scale").
+struct RawStatement {
+    let handle: SQLiteStatement
+    let sql: String
+    private var index: Int32 = 0
+
+    init(_ statement: Statement) {
+        handle = statement.sqliteStatement
+        sql = statement.sql
+    }
+
+    mutating func bind(_ v: Int64) {
+        index += 1
+        sqlite3_bind_int64(handle, index, v)
+    }
+    mutating func bind(_ v: Int) { bind(Int64(v)) }
+    mutating func bind(_ v: Int?) {
+        if let v { bind(Int64(v)) } else { bindNull() }
+    }
+    mutating func bind(_ v: Double) {
+        index += 1
+        sqlite3_bind_double(handle, index, v)
+    }
+    mutating func bind(_ v: Double?) {
+        if let v { bind(v) } else { bindNull() }
+    }
+    mutating func bind(_ v: String) {
+        index += 1
+        sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
+    }
+    mutating func bind(_ v: String?) {
+        if let v { bind(v) } else { bindNull() }
+    }
+    mutating func bindNull() {
+        index += 1
+        sqlite3_bind_null(handle, index)
+    }
+
+    /// Steps the statement once (an INSERT or UPDATE) and resets it for the next row.
+    mutating func run(_ db: Database) throws {
+        index = 0
+        let rc = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard rc == SQLITE_DONE else {
+            let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
+        }
+    }
+}
+
+private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)

@@ -50,11 +50,24 @@ public final class GridStore {
         config.readonly = readOnly
         config.busyMode = .timeout(10)
         if !readOnly { config.journalMode = .wal }
-        let sync = durable ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+            if !db.configuration.readonly {
+                // Checkpoint the WAL into the database every 16,384 pages (64 MiB) instead of
+                // SQLite's 1,000: at 100,000 configs a commit writes hundreds of pages, so
+                // the default checkpointed (rewriting the same hot pages and fsyncing the
+                // database file) after nearly every commit; that was 4% of the scheduler's
+                // CPU plus an fsync's wait each time. The WAL file stays at most that big.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
+            }
         }
         db = try DatabaseQueue(path: path, configuration: config)
+        if !readOnly {
+            // After opening, not in `prepareDatabase`: GRDB's WAL set-up runs after that hook
+            // and sets `synchronous = NORMAL`, which silently made every store, durable or
+            // not, skip the fsync per commit until 2026-12-03 (docs/grid.md "Scale").
+            let sync = durable ? "FULL" : "NORMAL"
+            try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(sync)") }
+        }
         if create { try migrate() }
     }
 
@@ -175,6 +188,11 @@ public final class GridStore {
 
     // MARK: Reading
 
+    /// The connection's `PRAGMA synchronous` (2 = FULL, 1 = NORMAL): what `durable` gave.
+    func synchronousSetting() throws -> Int {
+        try db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
     public func meta() throws -> [String: String] {
         try db.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {
@@ -279,8 +297,19 @@ public final class GridStore {
         return out
     }
 
+    /// `{"loss":0.25,"step":100.0}`, keys sorted. (Built in one string: the scheduler
+    /// writes one per finished config.)
     static func metricsJSON(_ metrics: [String: Double]) -> String {
-        "{" + metrics.keys.sorted().map { GridJSON.quote($0) + ":" + GridValue.format(metrics[$0]!) }.joined(separator: ",") + "}"
+        var out = "{"
+        out.reserveCapacity(16 + metrics.count * 24)
+        for (i, (key, value)) in metrics.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { out += "," }
+            OrderedJSON.quote(key, into: &out)
+            out += ":"
+            out += GridValue.format(value)
+        }
+        out += "}"
+        return out
     }
 }
 

@@ -115,6 +115,7 @@ public final class GridStore {
     private func configRowID(_ id: String, _ db: Database) throws -> Int64? {
         if configRowIDs == nil {
             var map: [String: Int64] = [:]
+            map.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM configs") ?? 0)
             let rows = try Row.fetchCursor(db, sql: "SELECT rowid, id FROM configs")
             while let row = try rows.next() { map[row[1]] = row[0] }
             configRowIDs = map

@@ -38,3 +38,20 @@ struct GridSimulationTests {
         #expect(tally.lostAttempts == report.handOffs)
     }
 }
+
+@Suite("Grid run store durability")
+struct GridStoreDurabilityTests {
+    @Test("a durable store commits with synchronous=FULL, --no-fsync with NORMAL (GRDB's WAL set-up must not override it)")
+    func synchronousSetting() throws {
+        let dir = NSTemporaryDirectory() + "baton-grid-sync-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let durable = try GridStore(runDir: dir, create: true, durable: true)
+        #expect(try durable.synchronousSetting() == 2)
+        try durable.commit([.meta("k", "v")])
+        #expect(try durable.synchronousSetting() == 2)
+        let reopened = try GridStore(runDir: dir, durable: false)
+        #expect(try reopened.synchronousSetting() == 1)
+        #expect(try reopened.meta()["k"] == "v")
+    }
+}

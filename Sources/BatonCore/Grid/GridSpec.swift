@@ -431,12 +431,29 @@ public enum GridCommandTemplate {
         return out
     }
 
+    /// Substitutes each `{name}` that names a parameter, in one pass over the word (a
+    /// value is put in as it is: a `{b}` inside the value of `a` stays `{b}`). Other braces
+    /// stay. (One pass, not `replacingOccurrences` per parameter: that went through NSString
+    /// and was half the CPU time of expanding a 100,000-config grid.)
     public static func render(_ words: [String], _ params: [(String, GridValue)]) -> [String] {
         words.map { word in
-            guard word.contains("{") else { return word }
-            var w = word
-            for (name, value) in params { w = w.replacingOccurrences(of: "{\(name)}", with: value.description) }
-            return w
+            let bytes = Array(word.utf8)
+            guard bytes.contains(UInt8(ascii: "{")) else { return word }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count + 16)
+            var i = 0
+            while i < bytes.count {
+                if bytes[i] == UInt8(ascii: "{"), let close = bytes[(i + 1)...].firstIndex(of: UInt8(ascii: "}")),
+                    let value = params.first(where: { $0.0.utf8.elementsEqual(bytes[(i + 1)..<close]) })?.1
+                {
+                    out.append(contentsOf: value.description.utf8)
+                    i = close + 1
+                } else {
+                    out.append(bytes[i])
+                    i += 1
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
         }
     }
 }

@@ -82,6 +82,7 @@ public final class GridStore {
     private func configRowID(_ id: String, _ db: Database) throws -> Int64? {
         if configRowIDs == nil {
             var map: [String: Int64] = [:]
+            map.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM configs") ?? 0)
             let rows = try Row.fetchCursor(db, sql: "SELECT rowid, id FROM configs")
             while let row = try rows.next() { map[row[1]] = row[0] }
             configRowIDs = map
@@ -139,6 +140,11 @@ public final class GridStore {
     }
 
     // MARK: Reading
+
+    /// The connection's `PRAGMA synchronous` (2 = FULL, 1 = NORMAL): what `durable` gave.
+    func synchronousSetting() throws -> Int {
+        try db.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
 
     public func meta() throws -> [String: String] { try store.meta() }
 
@@ -236,8 +242,19 @@ public final class GridStore {
         return out
     }
 
+    /// `{"loss":0.25,"step":100.0}`, keys sorted. (Built in one string: the scheduler
+    /// writes one per finished config.)
     static func metricsJSON(_ metrics: [String: Double]) -> String {
-        "{" + metrics.keys.sorted().map { GridJSON.quote($0) + ":" + GridValue.format(metrics[$0]!) }.joined(separator: ",") + "}"
+        var out = "{"
+        out.reserveCapacity(16 + metrics.count * 24)
+        for (i, (key, value)) in metrics.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { out += "," }
+            OrderedJSON.quote(key, into: &out)
+            out += ":"
+            out += GridValue.format(value)
+        }
+        out += "}"
+        return out
     }
 }
 

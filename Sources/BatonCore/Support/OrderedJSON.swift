@@ -85,6 +85,13 @@ public indirect enum OrderedJSON: Equatable, Sendable {
 
     static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Most keys and values need no escape: append them whole (the grid scheduler quotes
+        // a metric name for every finished config).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += s
+            out += "\""
+            return
+        }
         for scalar in s.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

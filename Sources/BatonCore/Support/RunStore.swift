@@ -16,6 +16,8 @@ public final class RunStore {
     /// Wall seconds spent in `write` (SQLite work and fsync), to tell the store's share of
     /// a head's time from the rest.
     public private(set) var commitSeconds = 0.0
+    /// Where one row's text values live while SQLite binds them (`RawStatement`).
+    private let arena = BindArena()
 
     /// The tables of every run store.
     static let common = """
@@ -37,12 +39,23 @@ public final class RunStore {
         config.readonly = readOnly
         config.busyMode = .timeout(10)
         if !readOnly { config.journalMode = .wal }
-        let sync = durable ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+            if !db.configuration.readonly {
+                // Checkpoint the WAL into the database every 16,384 pages (64 MiB) instead of
+                // SQLite's 1,000: at 100,000 configs a commit writes hundreds of pages, so
+                // the default checkpointed (rewriting the same hot pages and fsyncing the
+                // database file) after nearly every commit; that was 4% of the scheduler's
+                // CPU plus an fsync's wait each time. The WAL file stays at most that big.
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = 16384")
+            }
         }
         db = try DatabaseQueue(path: path, configuration: config)
         if !readOnly {
+            // After opening, not in `prepareDatabase`: GRDB's WAL set-up runs after that hook
+            // and sets `synchronous = NORMAL`, which silently made every store, durable or
+            // not, skip the fsync per commit until 2026-12-03 (docs/grid.md "Scale").
+            let sync = durable ? "FULL" : "NORMAL"
+            try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(sync)") }
             // Stores made before the migrator have every table but no migration table: the
             // migrations are `IF NOT EXISTS`, so applying them there changes nothing.
             var migrator = DatabaseMigrator()
@@ -56,7 +69,7 @@ public final class RunStore {
     public func write(_ body: (Database, inout RunStatements) throws -> Void) throws {
         let t0 = monotonicNow()
         try db.write { db in
-            var statements = RunStatements()
+            var statements = RunStatements(arena: arena)
             try body(db, &statements)
         }
         commits += 1
@@ -90,10 +103,11 @@ public final class RunStore {
 /// The statements of one commit, looked up in GRDB's statement cache once per commit
 /// instead of once per row (each kind of row has its own key).
 public struct RunStatements {
+    let arena: BindArena
     var byKind: [Int: RawStatement] = [:]
     mutating func get(_ kind: Int, _ db: Database, _ sql: String) throws -> RawStatement {
         if let s = byKind[kind] { return s }
-        let s = RawStatement(try db.cachedStatement(sql: sql))
+        let s = RawStatement(try db.cachedStatement(sql: sql), arena: arena)
         byKind[kind] = s
         return s
     }
@@ -106,11 +120,13 @@ public struct RunStatements {
 struct RawStatement {
     let handle: SQLiteStatement
     let sql: String
+    let arena: BindArena
     private var index: Int32 = 0
 
-    init(_ statement: Statement) {
+    init(_ statement: Statement, arena: BindArena) {
         handle = statement.sqliteStatement
         sql = statement.sql
+        self.arena = arena
     }
 
     mutating func bind(_ v: Int64) {
@@ -128,9 +144,13 @@ struct RawStatement {
     mutating func bind(_ v: Double?) {
         if let v { bind(v) } else { bindNull() }
     }
+    /// Text is copied into the arena and bound with SQLITE_STATIC: one memcpy instead of
+    /// Swift's C-string conversion plus SQLite's own allocation and copy per value
+    /// (SQLITE_TRANSIENT), which were 15% of the scheduler's CPU at 100,000 configs.
     mutating func bind(_ v: String) {
         index += 1
-        sqlite3_bind_text(handle, index, v, -1, SQLITE_TRANSIENT)
+        let (bytes, count) = arena.copy(v)
+        sqlite3_bind_text(handle, index, bytes, Int32(count), nil)  // nil: SQLITE_STATIC
     }
     mutating func bind(_ v: String?) {
         if let v { bind(v) } else { bindNull() }
@@ -140,11 +160,14 @@ struct RawStatement {
         sqlite3_bind_null(handle, index)
     }
 
-    /// Steps the statement once (an INSERT or UPDATE) and resets it for the next row.
+    /// Steps the statement once (an INSERT or UPDATE), resets it and clears its bindings
+    /// (they point into the arena, which the next row reuses).
     mutating func run(_ db: Database) throws {
         index = 0
         let rc = sqlite3_step(handle)
         sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        arena.reset()
         guard rc == SQLITE_DONE else {
             let message = db.sqliteConnection.map { String(cString: sqlite3_errmsg($0)) }
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: message, sql: sql)
@@ -152,4 +175,44 @@ struct RawStatement {
     }
 }
 
-private let SQLITE_TRANSIENT = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+/// The bytes of one row's text values while SQLite holds them (SQLITE_STATIC): a reused
+/// buffer, so binding text allocates nothing; a value larger than what is left of it gets
+/// its own block, freed with the row.
+final class BindArena {
+    private let size = 1 << 16
+    private let block: UnsafeMutablePointer<CChar>
+    private var used = 0
+    private var large: [UnsafeMutablePointer<CChar>] = []
+
+    init() { block = .allocate(capacity: size) }
+    deinit {
+        block.deallocate()
+        for p in large { p.deallocate() }
+    }
+
+    /// A copy of `s`'s UTF-8 bytes (never a null pointer, also for ""), valid until `reset`.
+    func copy(_ s: String) -> (UnsafePointer<CChar>, Int) {
+        var s = s
+        return s.withUTF8 { utf8 in
+            let n = utf8.count
+            let dest: UnsafeMutablePointer<CChar>
+            if used + n <= size {
+                dest = block + used
+                used += n
+            } else {
+                dest = .allocate(capacity: max(n, 1))
+                large.append(dest)
+            }
+            if n > 0 { UnsafeMutableRawPointer(dest).copyMemory(from: utf8.baseAddress!, byteCount: n) }
+            return (UnsafePointer(dest), n)
+        }
+    }
+
+    func reset() {
+        used = 0
+        if !large.isEmpty {
+            for p in large { p.deallocate() }
+            large.removeAll(keepingCapacity: true)
+        }
+    }
+}

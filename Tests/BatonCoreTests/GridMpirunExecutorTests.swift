@@ -60,16 +60,4 @@ import Testing
         #expect(env["BATON_CONFIG_ID"] == "c")
         #expect(env["PATH"] == "/bin")
     }
-
-    @Test func daemonsSkipHwlocsIODiscoveryButTheCommandSeesItsDevicesAsWithoutBaton() {
-        let mpirunEnv = DaemonEnvironment.adding(to: ["PATH": "/bin"])
-        #expect(mpirunEnv["HWLOC_COMPONENTS"] == "-linuxio,-pci")
-        let options = ExecOptions(contract: JobContract(runDir: "/r", masterPort: 29500), nodes: nil, command: ["true"])
-        let cmd = ExecWrapper(options: options, environment: [:]).commandEnvironment(base: mpirunEnv)
-        #expect(cmd["HWLOC_COMPONENTS"] == nil && cmd["BATON_DAEMON_HWLOC"] == nil && cmd["PATH"] == "/bin")
-        // A user's own setting is theirs: neither replaced for the daemons nor taken from the command.
-        let own = DaemonEnvironment.adding(to: ["HWLOC_COMPONENTS": "-pci"])
-        #expect(own == ["HWLOC_COMPONENTS": "-pci"])
-        #expect(ExecWrapper(options: options, environment: [:]).commandEnvironment(base: own)["HWLOC_COMPONENTS"] == "-pci")
-    }
 }

@@ -82,6 +82,10 @@ public final class MpirunGridExecutor: ConfigExecutor {
     let wallOrigin = Date().timeIntervalSince1970
     let origin = monotonicNow()
     var attempts: [Int64: Attempt] = [:]
+    /// Signalled by an attempt's thread once its supervisor has returned, so `poll` hears
+    /// of the end at once rather than at its next 50 ms check (measured: 25 ms of a trivial
+    /// config's 0.48 s went there, docs/grid.md "Where Baton's per-config time goes").
+    let attemptEnded = DispatchSemaphore(value: 0)
     var pendingEvents: [ExecutorEvent] = []
     let token: String
     var failures: [Failure]
@@ -162,10 +166,12 @@ public final class MpirunGridExecutor: ConfigExecutor {
         let a = Attempt(launch: launch, supervisor: supervisor)
         a.lastBeat = now()
         attempts[launch.attemptID] = a
+        let ended = attemptEnded
         startThread("baton-grid-attempt-\(launch.attemptID)") {
             let report = supervisor.run()
             console.close()
             a.done.with { $0 = report }
+            ended.signal()
         }
         pendingEvents.append(.started(attemptID: launch.attemptID, pid: getpid(), session: 0))
     }
@@ -207,7 +213,10 @@ public final class MpirunGridExecutor: ConfigExecutor {
                 }
             }
             if !out.isEmpty || now() >= deadline { return out }
-            usleep(UInt32(max(1_000, min(50_000, (deadline - now()) * 1e6))))
+            // Heartbeats, sessions and injected failures are looked at every 50 ms; an
+            // attempt's end wakes the loop at once (a signal left over from an end already
+            // handled only costs one more pass).
+            _ = attemptEnded.wait(timeout: .now() + max(0.001, min(0.05, deadline - now())))
         }
     }
 

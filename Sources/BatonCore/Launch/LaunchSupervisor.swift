@@ -600,12 +600,16 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 agents.scan(at: now)
                 let ends = agentEndsBeforeAbort()
                 if !ends.isEmpty && monitor.get.firstFailure == nil && !monitor.get.heard.isEmpty && !accusedByAgents(ends).isEmpty {
-                    // A rank that failed by itself makes mpirun end every agent: its exit line
-                    // comes first on the same channel, so let the reader catch up before judging.
-                    usleep(50_000)
                     // At a clean end the agents end too, just before mpirun exits 0: a lagging
-                    // reader must not turn that into a loss.
-                    if let st = job.waitForExit(atMost: 0.2), st == .exited(0) { continue }
+                    // reader must not turn that into a loss. Looked at first, so a clean end
+                    // is taken as soon as mpirun exits (it used to wait the 50 ms below too).
+                    let seen = monotonicNow()
+                    if let st = job.waitForExit(atMost: 0.25), st == .exited(0) { continue }
+                    // A rank that failed by itself makes mpirun end every agent: its exit line
+                    // comes first on the same channel, so let the reader catch up (at least
+                    // 50 ms after the agent's end was seen) before judging.
+                    let caughtUp = seen + 0.05 - monotonicNow()
+                    if caughtUp > 0 { usleep(UInt32(caughtUp * 1e6)) }
                     let accused = accusedByAgents(agentEndsBeforeAbort())
                     if monitor.get.firstFailure == nil && !accused.isEmpty {
                         lostNodes(accused, .agentEnded, "its rsh agent (mpirun's child for that host) ended while its ranks ran", at: monotonicNow())

@@ -58,7 +58,9 @@ public enum LocalNodes {
             # which all simulated nodes share; removed when the daemon ends (below) and by the head.
             # (A background job of a non-interactive shell leads no process group, so setsid
             # makes it the session leader without forking.)
-            setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec /bin/sh -c "$1"' "\(dir)/$host.sid" "$*" &
+            # The daemon's command line is shell words, as ssh hands them to the remote shell:
+            # this shell parses them itself (eval) rather than through one more /bin/sh.
+            setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && eval "exec $1"' "\(dir)/$host.sid" "$*" &
             child=$!
             # The shell's own words ("Killed") are not the agent's to say: ssh says nothing.
             exec 2>/dev/null

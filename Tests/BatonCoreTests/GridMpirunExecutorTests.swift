@@ -60,4 +60,21 @@ import Testing
         #expect(env["BATON_CONFIG_ID"] == "c")
         #expect(env["PATH"] == "/bin")
     }
+
+    @Test func aResultsLastWordsKeepTheRanksLinesWhenMpirunCrashesLoudly() {
+        let rank = ["local-1:0 baton exec: cannot start '/nonexistent/x'", "baton: command failed: rank 0"]
+        let backtrace = (0..<25).map { "mpirun: [vm:1] [ \($0)] frame" }
+        let words = GridFiles.lastWords([rank[0]] + backtrace + [rank[1]], lines: 20)
+        #expect(words.count == 20)
+        #expect(words.first == rank[0] && words.last == rank[1])
+        #expect(words.dropFirst().dropLast() == ArraySlice(backtrace.suffix(18)))
+        // Many rank lines: mpirun's keep their last 6.
+        let many = (0..<30).map { "local-0:0 step \($0)" }
+        let mixed = GridFiles.lastWords(many + backtrace, lines: 20)
+        #expect(mixed == Array(many.suffix(14)) + Array(backtrace.suffix(6)))
+        // With few rank lines mpirun's take the rest, in order.
+        let banner = (0..<12).map { "mpirun: line \($0)" }
+        #expect(GridFiles.lastWords(banner + [rank[1]], lines: 20) == banner + [rank[1]])
+        #expect(GridFiles.lastWords(Array(repeating: "r", count: 30), lines: 20).count == 20)
+    }
 }

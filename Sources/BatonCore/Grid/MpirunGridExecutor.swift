@@ -235,7 +235,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     func event(for a: Attempt, _ report: LaunchReport) -> ExecutorEvent {
         let launch = a.launch
         let record = report.attempts.last
-        let lines = GridFiles.tail(launch.logPath, lines: 20)
+        let lines = GridFiles.lastWords(GridFiles.tail(launch.logPath, lines: 400), lines: 20)
         if let record, record.outcome == .nodesLost, let lost = record.lost.first,
             let node = nodeNames.firstIndex(of: lost.node)
         {
@@ -328,6 +328,20 @@ enum GridFiles {
         h.seek(toFileOffset: size > 16384 ? size - 16384 : 0)
         let text = String(decoding: h.readDataToEndOfFile(), as: UTF8.self)
         return Array(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }.suffix(lines))
+    }
+
+    /// The last `lines` lines of an attempt's log for its result, in order, mpirun's own
+    /// (`mpirun: ...`) taking only what the ranks' lines leave, but at least
+    /// `mpirunAtMost`: an mpirun that crashes in its abort prints a 20-line backtrace (Open
+    /// MPI 4.1.4, PMIx_Finalize; seen in 42), which pushed the rank's own last words, such
+    /// as why its command could not start, out.
+    static func lastWords(_ all: [String], lines: Int, mpirunAtMost: Int = 6) -> [String] {
+        let isMpirun = all.map { $0.hasPrefix("mpirun: ") }
+        let mpirunIndices = all.indices.filter { isMpirun[$0] }
+        let rankIndices = all.indices.filter { !isMpirun[$0] }
+        let keptMpirun = Set(mpirunIndices.suffix(max(mpirunAtMost, lines - rankIndices.count)))
+        let keptRank = Set(rankIndices.suffix(max(0, lines - keptMpirun.count)))
+        return Array(all.indices.filter { keptMpirun.contains($0) || keptRank.contains($0) }.map { all[$0] }.suffix(lines))
     }
 
     /// Where `baton grid kill-node --down-for` leaves the time a node is back.

@@ -109,12 +109,7 @@ struct LaunchStoreTests {
         try "{\"event\":\"restart\",\"consumed\":9999,\"time\":1}\n".write(toFile: "\(dir)/events.jsonl", atomically: true, encoding: .utf8)
 
         #expect(LaunchRunFiles.attemptNumbers(dir) == [1, 2])
-        let p = try LaunchResumePoint.read(runDir: dir)
-        #expect(p.lastAttempt == 2)
-        #expect(p.hosts.names == ["a", "c"])
-        #expect(p.consumed == 420)
-        #expect(p.records.map(\.outcome) == [.nodesLost, .headLost])
-        #expect(!p.completed)
+        try expectHeadLostAfterTwoAttempts(dir)
         let summary = try #require(RunSummary.read(dir))
         #expect(summary.kind == .launch && summary.state == .headLost)
         #expect(summary.started == 21 && summary.updated == 21)

@@ -5,6 +5,17 @@ import Testing
 
 /// Run directories as `launch --resume`, `runs`, `status` and `logs` read them, made by hand
 /// (the integration test 62 makes them for real).
+/// The resume point both run-directory fixtures (old files, and the store) describe: attempt
+/// 1 lost node b, attempt 2 on a and c reached 420 samples, then its head was killed.
+func expectHeadLostAfterTwoAttempts(_ dir: String) throws {
+    let p = try LaunchResumePoint.read(runDir: dir)
+    #expect(p.lastAttempt == 2)
+    #expect(p.hosts.names == ["a", "c"])
+    #expect(p.consumed == 420)
+    #expect(p.records.map(\.outcome) == [.nodesLost, .headLost])
+    #expect(!p.completed)
+}
+
 @Suite("Run files")
 struct RunFilesTests {
     func tempDir() throws -> String {
@@ -34,12 +45,7 @@ struct RunFilesTests {
         try "{\"consumed\": 300}\n{\"consumed\": 420}\n{\"cons".write(toFile: "\(dir)/metrics/attempt-2/rank-0.jsonl", atomically: true, encoding: .utf8)
         try "{\"event\":\"restart\",\"consumed\":250,\"time\":1}\n".write(toFile: "\(dir)/events.jsonl", atomically: true, encoding: .utf8)
 
-        let p = try LaunchResumePoint.read(runDir: dir)
-        #expect(p.lastAttempt == 2)
-        #expect(p.hosts.names == ["a", "c"])
-        #expect(p.consumed == 420)
-        #expect(p.records.map(\.outcome) == [.nodesLost, .headLost])
-        #expect(!p.completed)
+        try expectHeadLostAfterTwoAttempts(dir)
         #expect(RunSummary.read(dir)?.state == .headLost)
 
         // The attempt-2 record says it lost c: the resumed head starts on a alone.

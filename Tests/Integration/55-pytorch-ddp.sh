@@ -59,6 +59,17 @@ N=1438 # training samples of the digits split
 EPOCHS=3
 launch_args=(--heartbeat-timeout 5s --grace 3s --shard-samples "$N" --shard-shuffle --shard-seed 7)
 
+# start_until_checkpoint NAME: the trainer under `launch --local 2 --nproc-per-node 2` in run
+# $R, in a session of its own (head pid in $head), output in $tmp/NAME.{out,err}; returns
+# once its first checkpoint exists (bounded).
+start_until_checkpoint() {
+  setsid timeout 150 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" "${launch_args[@]}" -- \
+    "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 > "$tmp/$1.out" 2> "$tmp/$1.err" &
+  head=$!
+  heads+=("$head")
+  wait_for 60 test -s "$R/checkpoints/checkpoint.pt"
+}
+
 # a. Two simulated nodes x two ranks, no fault.
 t=$(now)
 R=$tmp/plain
@@ -76,11 +87,7 @@ echo "a. launch, no fault: $(since "$t") s"
 # b. local-1 crashed once the first checkpoint exists: restart on local-0.
 t=$(now)
 R=$tmp/crash
-setsid timeout 150 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" "${launch_args[@]}" -- \
-  "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 > "$tmp/crash.out" 2> "$tmp/crash.err" &
-head=$!
-heads+=("$head")
-wait_for 60 test -s "$R/checkpoints/checkpoint.pt"
+start_until_checkpoint crash
 check "crash: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ] && [ -s '$R/local/local-1.sid' ]"
 killed_at=$(now)
 pkill -KILL -s "$(cat "$R/local/local-1.sid")"
@@ -194,11 +201,7 @@ echo "c. reference run: $(since "$t") s"
 # nodes from the checkpoint (BATON_RESUME=1), every sample exactly once over both heads.
 t=$(now)
 R=$tmp/headkill
-setsid timeout 150 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" "${launch_args[@]}" -- \
-  "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 > "$tmp/headkill.out" 2> "$tmp/headkill.err" &
-head=$!
-heads+=("$head")
-wait_for 60 test -s "$R/checkpoints/checkpoint.pt"
+start_until_checkpoint headkill
 check "head kill: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ]"
 killed_at=$(now)
 kill -KILL "$(cat "$R/head.pid")"

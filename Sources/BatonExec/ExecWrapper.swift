@@ -62,7 +62,7 @@ public final class ExecWrapper: @unchecked Sendable {
 
     /// The environment the command gets: ours plus the contract.
     public func commandEnvironment(base: [String: String]) -> [String: String] {
-        var env = base
+        var env = DaemonEnvironment.removing(from: base)
         for (k, v) in options.contract.environment(for: placement, firstNode: options.nodes?.hosts.first?.name) { env[k] = v }
         for (k, v) in options.extraEnvironment { env[k] = v }
         if base["OMP_NUM_THREADS"] != nil { env["OMP_NUM_THREADS"] = base["OMP_NUM_THREADS"] }

@@ -61,6 +61,18 @@ import Testing
         #expect(env["PATH"] == "/bin")
     }
 
+    @Test func daemonsSkipHwlocsIODiscoveryButTheCommandSeesItsDevicesAsWithoutBaton() {
+        let mpirunEnv = DaemonEnvironment.adding(to: ["PATH": "/bin"])
+        #expect(mpirunEnv["HWLOC_COMPONENTS"] == "-linuxio,-pci")
+        let options = ExecOptions(contract: JobContract(runDir: "/r", masterPort: 29500), nodes: nil, command: ["true"])
+        let cmd = ExecWrapper(options: options, environment: [:]).commandEnvironment(base: mpirunEnv)
+        #expect(cmd["HWLOC_COMPONENTS"] == nil && cmd["BATON_DAEMON_HWLOC"] == nil && cmd["PATH"] == "/bin")
+        // A user's own setting is theirs: neither replaced for the daemons nor taken from the command.
+        let own = DaemonEnvironment.adding(to: ["HWLOC_COMPONENTS": "-pci"])
+        #expect(own == ["HWLOC_COMPONENTS": "-pci"])
+        #expect(ExecWrapper(options: options, environment: [:]).commandEnvironment(base: own)["HWLOC_COMPONENTS"] == "-pci")
+    }
+
     @Test func aResultsLastWordsKeepTheRanksLinesWhenMpirunCrashesLoudly() {
         let rank = ["local-1:0 baton exec: cannot start '/nonexistent/x'", "baton: command failed: rank 0"]
         let backtrace = (0..<25).map { "mpirun: [vm:1] [ \($0)] frame" }

@@ -270,10 +270,11 @@ public final class MpirunGridExecutor: ConfigExecutor {
     public func healthCheck(node: Int) -> Bool {
         if isMarkedDown(nodeNames[node]) { return false }
         var argv = [settings.mpirunPath, "--host", "\(nodeNames[node]):1", "-np", "1"]
-        if case .local(let agent) = settings.mode { argv += ["--mca", "plm_rsh_agent", agent, "--oversubscribe"] }
+        if case .local(let agent) = settings.mode { argv += LocalNodes.mpirunArguments(agent: agent) }
         if let slurm = settings.slurm { argv += slurm.mpirunArguments(for: [nodeNames[node]]) }
         argv.append("true")
-        guard let out = try? ChildProcess.run(argv, environment: settings.environment, timeout: 20) else { return false }
+        guard let out = try? ChildProcess.run(argv, environment: DaemonEnvironment.adding(to: settings.environment), timeout: 20)
+        else { return false }
         if let dir = localDir { LocalNodes.clean(node: nodeNames[node], dir: dir) }
         return out.status == .exited(0)
     }

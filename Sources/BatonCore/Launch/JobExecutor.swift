@@ -70,6 +70,7 @@ public struct MpirunExecutor: JobExecutor {
     public func start(_ plan: LaunchPlan, onLine: @escaping @Sendable (String, OutputSource) -> Void) throws -> RunningJob {
         var env = environment
         for (k, v) in plan.mpirunEnvironment { env[k] = v }
+        env = DaemonEnvironment.adding(to: env)
         let child = try ChildProcess.spawn(plan.mpirun, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
         let job = MpirunJob(child: child)
         // Before the first lease: the ranks mpirun forks itself read their messages here.

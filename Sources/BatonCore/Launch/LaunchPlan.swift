@@ -137,16 +137,7 @@ public struct LaunchPlanner: Sendable {
         // that is mpirun's child (`AgentWatch`).
         var mpiEnv: [String: String] = [Self.attemptTokenVariable: "\(runDir)#\(attempt)"]
         if case .local(let agent) = mode {
-            argv += ["--mca", "plm_rsh_agent", agent,
-                     "--mca", "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo",
-                     // Simulated nodes share one host name, and the shared-memory transport
-                     // names its segments by host name and local rank: ranks of two simulated
-                     // nodes would map the same segment (measured: SIGSEGV in btl_vader).
-                     "--mca", "btl", "self,tcp",
-                     "--oversubscribe"]
-            // Simulated nodes are this machine: as root, say yes to Open MPI's root check
-            // here rather than make every first try fail on it.
-            if getuid() == 0 { argv.append("--allow-run-as-root") }
+            argv += LocalNodes.mpirunArguments(agent: agent)
             mpiEnv["OMPI_MCA_plm_rsh_agent"] = agent
         }
         if let slurm, case .cluster = mode { argv += slurm.mpirunArguments(for: hosts.names) }

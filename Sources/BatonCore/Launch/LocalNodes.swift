@@ -35,6 +35,29 @@ public enum LocalNodes {
         index(of: node).map { "127.1.\($0 / 250).\($0 % 250 + 1)" }
     }
 
+    /// The mpirun options of every job on simulated nodes (a launch's attempt and a grid's
+    /// health check alike), with `agent` from `installAgent`.
+    public static func mpirunArguments(agent: String) -> [String] {
+        var argv = ["--mca", "plm_rsh_agent", agent,
+                    // mpirun resolves every host name it is given (is it this machine?), and
+                    // `local-N` is in no hosts file: each start asked the DNS server 4 times
+                    // (A and AAAA, strace), and a lost reply cost glibc's 5 s resolver
+                    // timeout: the 5.2 s stalls of concurrent starts (docs/grid.md). The
+                    // names are never this machine's to mpirun: they are reached only
+                    // through the agent.
+                    "--mca", "if_base_do_not_resolve", "1",
+                    "--mca", "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo",
+                    // Simulated nodes share one host name, and the shared-memory transport
+                    // names its segments by host name and local rank: ranks of two simulated
+                    // nodes would map the same segment (measured: SIGSEGV in btl_vader).
+                    "--mca", "btl", "self,tcp",
+                    "--oversubscribe"]
+        // Simulated nodes are this machine: as root, say yes to Open MPI's root check here
+        // rather than make every first try fail on it.
+        if getuid() == 0 { argv.append("--allow-run-as-root") }
+        return argv
+    }
+
     /// Writes the agent script into `dir` and returns its path.
     public static func installAgent(dir: String) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -63,9 +63,11 @@ public enum GridOutcome: Sendable, Equatable {
 /// `BATON_RESUME=1`, failing configs are retried on another node, dead nodes come back
 /// after a cool-down if a health check passes.
 ///
-/// It runs on one thread. Each step: wait for executor events, update the state, decide
-/// dispatches, commit every resulting transition to the store in one transaction, and only
-/// then act (start or terminate attempts).
+/// It runs on one thread, with the store's commits on a second (`GridCommitPipeline`).
+/// Each step: wait for executor events, update the state, decide dispatches, hand every
+/// resulting transition to the store in one transaction, and act on the step's starts and
+/// stops only once that commit has returned; the next step is polled and decided while
+/// this one is written.
 public final class GridScheduler {
     struct ConfigState {
         var id: String
@@ -118,6 +120,9 @@ public final class GridScheduler {
     var freeStack: [Int] = []
     var ops: [GridStoreOp] = []
     var actions: [Action] = []
+    /// The store's writer, and what waits for the commit it has in flight.
+    let pipeline: GridCommitPipeline
+    var committing: (actions: [Action], done: [(id: String, objective: Double?)]) = ([], [])
     var injected: [ExecutorEvent] = []
     var nextSweep = 0.0
     var nextSummary = 0.0
@@ -153,6 +158,7 @@ public final class GridScheduler {
     ) {
         self.executor = executor
         self.store = store
+        pipeline = GridCommitPipeline(store: store)
         self.options = options
         self.nextAttemptID = nextAttemptID
         let now = executor.now()
@@ -208,15 +214,22 @@ public final class GridScheduler {
         var now = startedAt
         while true {
             if shouldStop() {
+                try settle()
                 stopAll(now)
                 try flush()
                 return .stopped
             }
             checkTimers(now)
             dispatch(now)
-            try flush()
-            if let limit = crashAfterDispatches, dispatches >= limit { throw SimulatedHeadCrash() }
+            try submit()
+            if let limit = crashAfterDispatches, dispatches >= limit {
+                // As if SIGKILLed right after this step's commit: what it committed stays,
+                // nothing of it is acted on.
+                try pipeline.wait()
+                throw SimulatedHeadCrash()
+            }
             if queueIsEmpty && running.isEmpty && leaseWaits.isEmpty && injected.isEmpty {
+                try settle()  // what is still to act on can only stop attempts, never start one
                 let done = configs.filter { $0.status == .done }.count
                 let failed = configs.filter { $0.status == .failed }.count
                 event(now, "run", nil, nil, "grid finished: \(done) done, \(failed) failed")
@@ -231,7 +244,9 @@ public final class GridScheduler {
                 try flush()
                 return .noNodes
             }
-            let events = injected.isEmpty ? executor.poll(until: nextDeadline(now)) : []
+            // While a commit is in flight, take only what is already due (the next step's
+            // decisions overlap the commit); otherwise wait for events or the next deadline.
+            let events = injected.isEmpty ? executor.poll(until: pipeline.inFlight ? now : nextDeadline(now)) : []
             now = executor.now()
             let batch = injected + events
             injected.removeAll()
@@ -252,26 +267,53 @@ public final class GridScheduler {
         return max(d, now)
     }
 
-    /// Commits the step's transitions, then acts on them.
-    func flush() throws {
-        if !ops.isEmpty {
-            try store.commit(ops)
-            ops.removeAll(keepingCapacity: true)
-            if !doneSinceCommit.isEmpty {
-                let done = doneSinceCommit
-                doneSinceCommit.removeAll()
-                for d in done { onConfigDone?(d.id, d.objective) }
-            }
-        }
-        let todo = actions
+    /// Hands this step's transitions to the store's writer (`GridCommitPipeline`), then acts
+    /// on the previous step's, whose commit has returned: the next step is decided while
+    /// this one is being written, and nothing is acted on before it is committed.
+    func submit() throws {
+        try pipeline.wait()
+        let ready = committing
+        committing = (actions, doneSinceCommit)
         actions.removeAll(keepingCapacity: true)
-        for action in todo {
+        doneSinceCommit.removeAll()
+        if !ops.isEmpty {
+            pipeline.begin(ops)
+            ops = []
+        }
+        act(ready)
+        if !pipeline.inFlight {
+            // Nothing was recorded this step: nothing to wait for.
+            let this = committing
+            committing = ([], [])
+            act(this)
+        }
+    }
+
+    /// Waits for the commit in flight and acts on it: everything decided so far is then
+    /// committed and done.
+    func settle() throws {
+        try pipeline.wait()
+        let ready = committing
+        committing = ([], [])
+        act(ready)
+    }
+
+    /// Commits the step's transitions, then acts on them (and on anything still waiting).
+    func flush() throws {
+        try submit()
+        try settle()
+    }
+
+    func act(_ step: (actions: [Action], done: [(id: String, objective: Double?)])) {
+        for d in step.done { onConfigDone?(d.id, d.objective) }
+        for action in step.actions {
             switch action {
             case .start(let launch):
                 do {
                     try executor.start(launch)
                     // Liveness counts from when the attempt really started: after the
-                    // commit, which can take a while when many transitions share it.
+                    // commit, which can take a while when many transitions share it (and
+                    // the next step was decided, and its sweep run, meanwhile).
                     let t = executor.now()
                     if let r = running[launch.attemptID] {
                         for n in r.nodes { lastBeat[n] = t }
@@ -526,7 +568,10 @@ public final class GridScheduler {
         let resumed = number > 1
         for n in chosen {
             nodes[n].busy = id
-            lastBeat[n] = t
+            // Silence counts from when the attempt really starts (`act`, once its commit has
+            // returned): until then no sweep can find the node silent, however long the
+            // commit takes.
+            lastBeat[n] = .infinity
         }
         running[id] = Running(attemptID: id, config: ci, number: number, nodes: chosen, startedAt: t)
         let names = chosen.map { nodes[$0].name }.joined(separator: ",")

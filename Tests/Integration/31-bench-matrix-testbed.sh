@@ -29,7 +29,9 @@ pass() { echo "ok: $*"; }
 M=(bench matrix --json --size 64K --window 8 --iters 3 --latency-iters 50)
 matrix() { timeout 120 mpirun --hostfile "$tmp/hostfile" -np 3 --map-by ppr:1:node "$B" "${M[@]}" "$@"; }
 
-matrix > "$tmp/even.json" 2> "$tmp/even.err"; rc=$?
+# Best of 5 sweeps, not 3: on the loaded 2-core machine one pair once came out at 0.49 of
+# the median in every one of 3 (noise only slows a pair down; the throttled pair is at 1%).
+matrix --rounds 5 > "$tmp/even.json" 2> "$tmp/even.err"; rc=$?
 if [ $rc -eq 0 ] && python3 - "$tmp/even.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

@@ -6,18 +6,28 @@ import Testing
 /// exactly-once check read back from the store (no timing is asserted).
 @Suite("Grid simulation (node loss)")
 struct GridSimulationTests {
-    @Test("500 configs on 50 nodes with 10% node loss: every config finishes exactly once, none lost")
-    func nodeLossExactlyOnce() throws {
+    /// A simulation in a temporary run directory, `body` reading its store before it goes.
+    static func simulate(_ configure: (inout GridSimulation.Settings) -> Void,
+                         _ body: (GridSimulation.Report, String) throws -> Void) throws {
         let dir = NSTemporaryDirectory() + "baton-grid-sim-test-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var s = GridSimulation.Settings()
-        s.configs = 500
-        s.nodes = 50
-        s.nodeFailureRate = 0.1
         s.speed = 20_000
-        s.durable = false
-        let report = try GridSimulation.run(s, runDir: dir)
+        configure(&s)
+        try body(try GridSimulation.run(s, runDir: dir), dir)
+    }
 
+    @Test("500 configs on 50 nodes with 10% node loss: every config finishes exactly once, none lost")
+    func nodeLossExactlyOnce() throws {
+        try Self.simulate({ s in
+            s.configs = 500
+            s.nodes = 50
+            s.nodeFailureRate = 0.1
+            s.durable = false
+        }) { report, dir in try Self.checkNodeLoss(report, dir) }
+    }
+
+    static func checkNodeLoss(_ report: GridSimulation.Report, _ dir: String) throws {
         guard case .finished(let done, let failed) = report.outcome else {
             Issue.record("simulation did not finish: \(report.outcome)")
             return
@@ -94,23 +104,21 @@ struct GridCommitPipelineTests {
         // At 20,000 simulated seconds per wall second a commit of 0.2 ms lasts longer than
         // the 4 s heartbeat timeout (each one here takes a millisecond or more, with its
         // fsync): only silence counted from the real start keeps every node healthy.
-        let dir = NSTemporaryDirectory() + "baton-grid-pipe-test-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var s = GridSimulation.Settings()
-        s.configs = 300
-        s.nodes = 30
-        s.nodeFailureRate = 0
-        s.configFailureRate = 0
-        s.minDuration = 10
-        s.maxDuration = 20
-        s.heartbeatInterval = 1
-        s.heartbeatTimeout = 4
-        s.speed = 20_000
-        let report = try GridSimulation.run(s, runDir: dir)
-        #expect(report.outcome == .finished(done: 300, failed: 0))
-        #expect(report.handOffs == 0)
-        #expect(report.dispatches == 300)
-        #expect(report.exactlyOnce)
+        try GridSimulationTests.simulate({ s in
+            s.configs = 300
+            s.nodes = 30
+            s.nodeFailureRate = 0
+            s.configFailureRate = 0
+            s.minDuration = 10
+            s.maxDuration = 20
+            s.heartbeatInterval = 1
+            s.heartbeatTimeout = 4
+        }) { report, _ in
+            #expect(report.outcome == .finished(done: 300, failed: 0))
+            #expect(report.handOffs == 0)
+            #expect(report.dispatches == 300)
+            #expect(report.exactlyOnce)
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 # 41-grid-resume-after-sigkill: a detached `baton grid` head is killed with SIGKILL mid-grid;
 # `baton grid --resume` finds the orphaned attempts, stops them and resumes them from their
 # checkpoints, and does not rerun finished configs. Then `stop` on a second run stops a
-# live head and `--resume` finishes it.
+# live head and `--resume` finishes it. No simulated node's TMPDIR is left behind.
 # Needs: $BATON_BUILD/baton, python3. Bounded: about 30 s.
 root=$(cd "$(dirname "$0")/../.." && pwd)
 set -euo pipefail
@@ -17,6 +17,9 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+# Simulated nodes' TMPDIRs made from here on must all be gone at the end, also the ones
+# whose agents the resume killed (they never got to remove them).
+touch "$work/t0"
 fail() { echo "FAIL: $*"; for f in "$work"/*.out "$work"/run*/head.log; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
 head_pid_of() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select value from meta where key='head_pid'\").fetchone()[0])" "$1/grid.sqlite"; }
 # The trainer: Tests/Integration/trainers/step-trainer.sh (atomic step checkpoint, resume, `completions`).
@@ -92,4 +95,6 @@ grep -q "stopped the head" "$work/stop.out" || fail "stop did not stop the head"
 "$baton" runs "$work/run2" | grep -Eq "^$work/run2 +grid +stopped" || fail "runs does not list the stopped run as stopped"
 timeout 60 "$baton" grid --resume "$work/run2" --quiet > "$work/resume2.out" 2>&1 || fail "second resume exited $?"
 "$baton" grid status "$work/run2" | grep -q "^configs: 5 done" || fail "second run not finished"
+left=$(find /tmp -maxdepth 1 -name 'baton-node-*' -newer "$work/t0" 2>/dev/null || true)
+[ -z "$left" ] || fail "simulated nodes' TMPDIRs left behind: $left"
 echo "PASS 41-grid-resume-after-sigkill"

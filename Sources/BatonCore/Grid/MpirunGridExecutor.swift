@@ -298,6 +298,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
             for p in procs { kill(p, SIGKILL) }
             usleep(100_000)
         }
+        // The killed agents never removed their simulated node's TMPDIR.
+        cleanLocalNodes()
         let report = (Self.launchDir(runDir, configID, attempt) as NSString).appendingPathComponent("report.json")
         guard let data = FileManager.default.contents(atPath: report),
             let r = try? JSONDecoder().decode(LaunchReport.self, from: data)

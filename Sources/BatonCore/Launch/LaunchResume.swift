@@ -170,6 +170,8 @@ public struct LaunchResumePoint: Sendable, Equatable {
             let sweep = AttemptSweep(token: "\(runDir)#\(a)", simulated: true)
             left += sweep.clear(excluding: [], within: 2).left
         }
+        // Simulated nodes' TMPDIRs: the killed agents never removed them.
+        LocalNodes.cleanAll(dir: (runDir as NSString).appendingPathComponent("local"))
         return left
     }
 

@@ -121,6 +121,14 @@ public enum LocalNodes {
         return ProcessTable.signal(session: sid, signal)
     }
 
+    /// Forgets every node's session in `dir` that nothing runs in any more: after an earlier
+    /// head's attempts were killed (`--resume`), whose agents never got to remove their
+    /// node's TMPDIR, and whose sid files the next attempts would overwrite.
+    public static func cleanAll(dir: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for file in names where file.hasSuffix(".sid") { clean(node: String(file.dropLast(4)), dir: dir) }
+    }
+
     /// Forgets a node's session once nothing of it runs (its sid file and TMPDIR).
     public static func clean(node: String, dir: String) {
         let file = "\(dir)/\(node).sid"

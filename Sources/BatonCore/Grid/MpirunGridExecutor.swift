@@ -283,8 +283,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     /// nothing runs on any more (a node marked down is never health-checked again, which is
     /// where they are otherwise cleaned).
     public func cleanLocalNodes() {
-        guard let dir = localDir else { return }
-        for name in nodeNames { LocalNodes.clean(node: name, dir: dir) }
+        if let dir = localDir { LocalNodes.cleanAll(dir: dir) }
     }
 
     /// After the head was killed: its mpirun lost its stdin, so the wrappers fence within a

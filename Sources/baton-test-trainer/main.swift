@@ -5,7 +5,7 @@
 // and a fake gradient. Every --checkpoint-every steps the ranks commit: each writes the ids
 // it processed since the last commit to RUN/ids/a<attempt>-seg-<from>-<to>/rank-<r>.txt,
 // then rank 0 writes BATON_CHECKPOINT_DIR/latest.json (consumed count and the history of
-// committed segments) and every rank appends {"step", "consumed"} to $BATON_METRICS. A new
+// committed segments) and, after a barrier, every rank appends {"step", "consumed"} to $BATON_METRICS. A new
 // attempt resumes from latest.json. At the end rank 0 checks that the committed segments
 // hold every sample of the epoch exactly once and writes RUN/exactly-once.json.
 //
@@ -96,7 +96,20 @@ do {
     }
     let indices: [Int]
     if let shard = env["BATON_SHARD_FILE"] {
-        indices = readNpyIndices(shard)
+        // Entry j of rank r's shard is position plan.consumed + r + j * world of the epoch.
+        // A checkpoint behind the shard's start would lose samples: refuse it. One ahead of
+        // it (killed between the checkpoint's rename and the report of its count) skips the
+        // positions it already holds, as python/baton's sampler does.
+        let planPath = (shard as NSString).deletingLastPathComponent + "/plan.json"
+        guard let planData = FileManager.default.contents(atPath: planPath),
+              let plan = try? JSONSerialization.jsonObject(with: planData) as? [String: Any],
+              let base = (plan["consumed"] as? NSNumber)?.intValue else { fail("cannot read \(planPath)") }
+        if ckpt.consumed < base {
+            fail("the checkpoint is at \(ckpt.consumed) samples consumed but the shard starts at \(base): was consumed reported before its checkpoint was durable?")
+        }
+        let first = base + rank
+        let skip = ckpt.consumed > first ? (ckpt.consumed - first + size - 1) / size : 0
+        indices = Array(readNpyIndices(shard).dropFirst(skip))
     } else {
         indices = Array(stride(from: ckpt.consumed + rank, to: samples, by: size))
     }
@@ -119,8 +132,12 @@ do {
                               history: ckpt.history + [.init(from: segStart, to: consumed, attempt: attempt, world: size)])
             writeAtomically(String(decoding: try JSONEncoder().encode(ckpt), as: UTF8.self), to: ckptPath)
         }
-        if let metrics { append("{\"step\": \(step), \"consumed\": \(consumed), \"loss\": \(1 / (1 + param))}\n", to: metrics) }
+        // Baton's contract: `consumed` is reported only once the checkpoint holding it is
+        // durable. Without this barrier rank 1 could report a count whose checkpoint rank 0
+        // has not renamed yet; a kill in that gap made the head re-shard past samples the
+        // checkpoint never recorded (62 failed in CI on exactly that).
         try world.barrier()
+        if let metrics { append("{\"step\": \(step), \"consumed\": \(consumed), \"loss\": \(1 / (1 + param))}\n", to: metrics) }
         segStart = consumed
         segIDs = []
     }

@@ -103,10 +103,33 @@ public enum ProcessTable {
     }
 
     /// Sends `signal` to every live member of a session; returns how many it reached.
+    /// SIGKILL is a crash: see `signal(_:_:)`.
     @discardableResult
     public static func signal(session: pid_t, _ signal: Int32) -> Int {
-        let pids = members(ofSession: session)
-        for p in pids { kill(p, signal) }
-        return pids.count
+        Self.signal({ members(ofSession: session) }, signal)
+    }
+
+    /// Sends `signal` to every process `find` lists. SIGKILL is sent as a machine dies: all at
+    /// once. Killed one by one, a process that outlives another by microseconds can see it die
+    /// and say so (a `baton exec` wrapper would report its rank killed by SIGKILL: a command
+    /// failure, where a real crash leaves nobody to report anything). So every process is
+    /// first sent SIGSTOP (pending, it lets a process finish at most the system call it is
+    /// in; listed again until no new one shows up, which catches a fork in between, at most
+    /// 20 rounds), and only then SIGKILL.
+    @discardableResult
+    public static func signal(_ find: () -> [pid_t], _ signal: Int32) -> Int {
+        guard signal == SIGKILL else {
+            let pids = find()
+            for p in pids { kill(p, signal) }
+            return pids.count
+        }
+        var frozen = Set<pid_t>()
+        for _ in 0..<20 {
+            let fresh = find().filter { !frozen.contains($0) }
+            if fresh.isEmpty { break }
+            for p in fresh where kill(p, SIGSTOP) == 0 { frozen.insert(p) }
+        }
+        for p in frozen.union(find()) { kill(p, SIGKILL) }
+        return frozen.count
     }
 }

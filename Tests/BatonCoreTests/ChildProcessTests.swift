@@ -64,4 +64,39 @@ import Glibc
         #expect(lines.map(\.count) == [16384, 16384, 40000 - 32768, 4])
         #expect(lines.last == "tail")
     }
+
+    /// A simulated node's crash: nobody of the node lives to see another of its processes
+    /// die. The shell waits for its child and would write a file when the child is gone;
+    /// the listing names the shell only from its second call on (a process that shows up
+    /// between rounds, as a fork would). Both must die by SIGKILL and the file never appear.
+    @Test func aKillOfSeveralProcessesIsACrashNobodyWitnesses() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-crash-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let shell = try ChildProcess.spawn(
+            ["sh", "-c", "sleep 30 & echo $! > \"$1/pid.tmp\" && mv \"$1/pid.tmp\" \"$1/pid\"; wait; echo seen > \"$1/seen\"", "sh", dir],
+            environment: ProcessInfo.processInfo.environment, stdin: .null, stdout: .null, stderr: .null)
+        let deadline = monotonicNow() + 10
+        var child: pid_t?
+        while child == nil && monotonicNow() < deadline {
+            child = (try? String(contentsOfFile: "\(dir)/pid", encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if child == nil { usleep(10_000) }
+        }
+        guard let child else {
+            _ = shell.signal(SIGKILL)
+            Issue.record("the shell never wrote its child's pid")
+            return
+        }
+        var calls = 0
+        let reached = ProcessTable.signal({
+            calls += 1
+            return calls == 1 ? [child] : [child, shell.pid]
+        }, SIGKILL)
+        #expect(reached == 2)
+        #expect(shell.wait() == .signaled(SIGKILL))
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/seen"))
+        let gone = monotonicNow() + 5
+        while kill(child, 0) == 0 && monotonicNow() < gone { usleep(10_000) }
+        #expect(kill(child, 0) != 0)
+    }
 }

@@ -45,14 +45,16 @@ public enum GridHead {
             // A host this machine can see into (the namespace test bed): every process of
             // this run's attempts there, known by the node its agent named.
             let prefix = "\(runDir)#"
-            let pids = ProcessTable.processes { env in
-                env["BATON_AGENT_NODE"] == node && (env["BATON_GRID_ATTEMPT"]?.hasPrefix(prefix) ?? false)
+            let find = {
+                ProcessTable.processes { env in
+                    env["BATON_AGENT_NODE"] == node && (env["BATON_GRID_ATTEMPT"]?.hasPrefix(prefix) ?? false)
+                }
             }
-            guard !pids.isEmpty else {
+            let n = ProcessTable.signal(find, signal)
+            guard n > 0 else {
                 return "\(node): no process of this run is visible from here; \(down); take the host down yourself"
             }
-            for p in pids { kill(p, signal) }
-            return "sent \(signalName(signal)) to \(pids.count) process(es) of this run on \(node); \(down)"
+            return "sent \(signalName(signal)) to \(n) process(es) of this run on \(node); \(down)"
         }
         let dir = (runDir as NSString).appendingPathComponent("local")
         guard let sid = LocalNodes.session(of: node, dir: dir) else { return "node \(node) runs nothing right now; \(down)" }

@@ -55,7 +55,8 @@ R=$tmp/crash
 bg+=($!)
 wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
 check "crash: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
-pkill -KILL -s "$(cat "$R/local/local-2.sid")"
+# A crash: every process of the node stopped, then killed (none sees another die).
+sid=$(cat "$R/local/local-2.sid"); pkill -STOP -s "$sid"; pkill -KILL -s "$sid"
 wait_for 90 test -s "$tmp/crash.rc"
 check "crash: exit 0" "[ \"\$(cat '$tmp/crash.rc')\" = 0 ]"
 check "crash: restart event names local-2" "grep -q '\"event\":\"restart\".*\"lost\":\[\"local-2\"\]' '$R/events.jsonl'"

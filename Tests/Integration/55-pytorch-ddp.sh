@@ -90,7 +90,8 @@ R=$tmp/crash
 start_until_checkpoint crash
 check "crash: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ] && [ -s '$R/local/local-1.sid' ]"
 killed_at=$(now)
-pkill -KILL -s "$(cat "$R/local/local-1.sid")"
+# A crash: every process of the node stopped, then killed (none sees another die).
+sid=$(cat "$R/local/local-1.sid"); pkill -STOP -s "$sid"; pkill -KILL -s "$sid"
 wait "$head"
 rc=$?
 check "crash: exit 0" "[ $rc -eq 0 ]" || tail -30 "$tmp/crash.err" "$tmp/crash.out"

@@ -9,6 +9,17 @@ extension Communicator {
         try check(MPI_Barrier(handle), "MPI_Barrier")
     }
 
+    /// Starts a barrier and returns at once: the request completes once every rank has
+    /// called it. It holds no buffer.
+    ///
+    /// The corresponding MPI function is `MPI_Ibarrier`.
+    @inlinable
+    public func ibarrier() throws(MPIError) -> Request {
+        var request: MPI_Request? = cmpi_request_null()
+        try check(MPI_Ibarrier(handle, &request), "MPI_Ibarrier")
+        return Request(handle: request, keepAlive: nil, elementSize: 1)
+    }
+
     /// Copies `root`'s buffer to every rank's buffer (all the same count).
     ///
     /// The corresponding MPI function is `MPI_Bcast`.

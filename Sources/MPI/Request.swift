@@ -10,7 +10,7 @@ public struct Request: ~Copyable {
     @usableFromInline var completed: Status?
 
     @inlinable
-    init(handle: MPI_Request?, keepAlive: AnyObject, elementSize: Int) {
+    init(handle: MPI_Request?, keepAlive: AnyObject?, elementSize: Int) {
         self.handle = handle
         self.keepAlive = keepAlive
         self.elementSize = elementSize

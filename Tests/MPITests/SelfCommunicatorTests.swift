@@ -61,6 +61,14 @@ import Testing
         #expect(last == [9.0])
     }
 
+    @Test func ibarrierCompletesThroughTestOnOneRank() throws {
+        var request = try MPITestSupport.comm.ibarrier()
+        var polls = 0
+        while try request.test() == nil && polls < 100_000 { polls += 1 }
+        #expect(try request.test() != nil, "a barrier of one rank completes once progressed")
+        _ = try request.wait()
+    }
+
     @Test func zeroCountCollectivesSucceed() throws {
         let comm = MPITestSupport.comm
         var empty: [Int32] = []

@@ -7,10 +7,14 @@ import Glibc
 /// mpirun's rsh agents (ssh, or the local and test-bed agents), one per node, each a child
 /// of mpirun started for one host: its end while the node still had work is a node loss,
 /// named without help from the agent. ssh exits 255 or by a signal and prints nothing of
-/// its own; an agent inside the node dies with it. Which host an agent is for is read once,
-/// when it is first seen: a word of its argv that is a host name (`ssh [opts] HOST cmd`,
-/// `AGENT HOST cmd`), or `BATON_AGENT_NODE` in its environment (an agent that has already
-/// become the node's daemon). Not thread-safe on its own: the supervisor's loop owns it.
+/// its own; an agent inside the node dies with it. Which host an agent is for is read from
+/// a word of its argv that is a host name (`ssh [opts] HOST cmd`, `AGENT HOST cmd`), or
+/// `BATON_AGENT_NODE` in its environment, or else from its descendants: the wrappers its
+/// daemon starts carry their rank (`OMPI_COMM_WORLD_RANK`), and the rank's node is known.
+/// The last matters for an agent that has exec'd into something else (`ip netns exec NODE
+/// sh -c "hostname NODE; orted ..."` is `sh -c "..."` a moment later: no word of it is
+/// the node's name); such an agent is looked at again at every scan until its ranks have
+/// started. Not thread-safe on its own: the attempt runner's loop owns it.
 public struct AgentWatch: Sendable {
     public struct Agent: Sendable, Equatable {
         public var pid: pid_t
@@ -20,14 +24,24 @@ public struct AgentWatch: Sendable {
 
     let mpirun: pid_t
     let hosts: Set<String>
+    let nodeOfRank: [Int: String]
     var mpirunArguments: [String] = []
+    /// Agents whose node is not known yet, with their start time.
+    var unresolved: [pid_t: UInt64] = [:]
+    /// Nodes whose processes (daemon, wrappers) this machine has seen under their agent: a
+    /// simulated node or the test bed, not a host behind ssh. Only for these can the head
+    /// see that a lost node's processes are gone.
+    public private(set) var seenHere = Set<String>()
+    var lastLookBelow = 0.0
+    var firstScan = Double.infinity
     public private(set) var agents: [pid_t: Agent] = [:]
     /// Nodes whose agent ended, with when it was noticed (monotonic seconds).
     public private(set) var ended: [String: Double] = [:]
 
-    public init(mpirun: pid_t, hosts: [String]) {
+    public init(mpirun: pid_t, hosts: [String], nodeOfRank: [Int: String] = [:]) {
         self.mpirun = mpirun
         self.hosts = Set(hosts)
+        self.nodeOfRank = nodeOfRank
     }
 
     /// The node an agent process is for, from its argv or environment.
@@ -43,9 +57,32 @@ public struct AgentWatch: Sendable {
         return nil
     }
 
-    /// mpirun's live children, cheaply from /proc/PID/task/*/children where the kernel has it.
-    func children() -> [pid_t] {
-        let base = "/proc/\(mpirun)/task"
+    /// The node of an agent from the processes under it (its daemon, the daemon's
+    /// wrappers): `BATON_AGENT_NODE`, or a rank of the job in `OMPI_COMM_WORLD_RANK`.
+    static func node(fromDescendantsOf pid: pid_t, hosts: Set<String>, nodeOfRank: [Int: String]) -> String? {
+        var frontier = [pid]
+        // agent -> (shell) -> orted -> wrapper: a few levels are enough.
+        for _ in 0..<5 where !frontier.isEmpty {
+            var next: [pid_t] = []
+            for p in frontier {
+                for c in children(of: p) {
+                    let env = ProcessTable.environment(c)
+                    if let n = env["BATON_AGENT_NODE"], hosts.contains(n) { return n }
+                    if let r = env["OMPI_COMM_WORLD_RANK"].flatMap({ Int($0) }), let n = nodeOfRank[r] { return n }
+                    next.append(c)
+                }
+            }
+            frontier = next
+        }
+        return nil
+    }
+
+    func children() -> [pid_t] { Self.children(of: mpirun) }
+
+    /// A process's live children, cheaply from /proc/PID/task/*/children where the kernel
+    /// has it.
+    static func children(of parent: pid_t) -> [pid_t] {
+        let base = "/proc/\(parent)/task"
         if let tasks = try? FileManager.default.contentsOfDirectory(atPath: base) {
             var result: [pid_t] = []
             var sawFile = false
@@ -56,20 +93,47 @@ public struct AgentWatch: Sendable {
             }
             if sawFile { return result.filter { ProcessTable.stat($0).map { !$0.isZombie } ?? false } }
         }
-        return ProcessTable.children(of: mpirun)
+        return ProcessTable.children(of: parent)
     }
 
     /// Looks at mpirun's children once: learns new agents, notes those that ended.
     public mutating func scan(at now: Double) {
         if mpirunArguments.isEmpty { mpirunArguments = ProcessTable.arguments(mpirun) }
-        for pid in children() where agents[pid] == nil {
+        firstScan = min(firstScan, now)
+        for pid in children() where agents[pid] == nil && unresolved[pid] == nil {
             // A child mpirun has forked but that has not exec'd its agent yet still shows
             // mpirun's argv, whose words name hosts too (`--master-addr NODE`): measured, a
             // crash of node 3 was once blamed on node 1 that way.
             let argv = ProcessTable.arguments(pid)
-            guard !argv.isEmpty, argv != mpirunArguments else { continue }
-            guard let st = ProcessTable.stat(pid), let node = Self.node(ofAgent: pid, hosts: hosts) else { continue }
-            agents[pid] = Agent(pid: pid, startTime: st.startTime, node: node)
+            guard !argv.isEmpty, argv != mpirunArguments, let st = ProcessTable.stat(pid) else { continue }
+            if let node = Self.node(ofAgent: pid, hosts: hosts) {
+                agents[pid] = Agent(pid: pid, startTime: st.startTime, node: node)
+            } else {
+                unresolved[pid] = st.startTime
+            }
+        }
+        for (pid, startTime) in unresolved {
+            guard let st = ProcessTable.stat(pid), st.startTime == startTime, !st.isZombie else {
+                unresolved[pid] = nil  // ended before its node was known: nothing to name
+                continue
+            }
+            if let node = Self.node(ofAgent: pid, hosts: hosts) {
+                unresolved[pid] = nil
+                agents[pid] = Agent(pid: pid, startTime: startTime, node: node)
+            } else if let node = Self.node(fromDescendantsOf: pid, hosts: hosts, nodeOfRank: nodeOfRank) {
+                unresolved[pid] = nil
+                agents[pid] = Agent(pid: pid, startTime: startTime, node: node)
+                seenHere.insert(node)
+            }
+        }
+        // Agents known by their argv: whether their node's processes are on this machine,
+        // looked at until they are seen: at every scan while the job starts, then once a
+        // second (an agent of a host behind ssh has no process under it here).
+        if now - lastLookBelow >= 1 || now - firstScan < 10 {
+            lastLookBelow = now
+            for (pid, a) in agents where !seenHere.contains(a.node) && ended[a.node] == nil {
+                if Self.node(fromDescendantsOf: pid, hosts: hosts, nodeOfRank: nodeOfRank) == a.node { seenHere.insert(a.node) }
+            }
         }
         // An end is judged from the agent's own /proc entry, never from a missing line in
         // the children lists (those are per thread of mpirun, and not read atomically:

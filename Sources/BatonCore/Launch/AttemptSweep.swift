@@ -7,12 +7,16 @@ import Glibc
 /// What is left of one attempt on the nodes this machine can see (simulated nodes, the
 /// namespace test bed: one kernel), found by the attempt token every process of it
 /// carries (`LaunchPlanner.attemptTokenVariable`, from mpirun's environment), and each
-/// attributed to its node by `BATON_AGENT_NODE`. On real hosts only mpirun and its agents
-/// are here, and mpirun's own end is what ends them.
+/// attributed to its node by `BATON_AGENT_NODE` (set by the project's agents) or by its rank
+/// (`OMPI_COMM_WORLD_RANK`, set by Open MPI for every wrapper and inherited by its command),
+/// so any agent will do. On real hosts only mpirun and its agents are here, and mpirun's
+/// own end is what ends them.
 struct AttemptSweep: Sendable {
     let token: String
     /// Simulated nodes are this machine: a lost one is cleared too, once its lease is out.
     let simulated: Bool
+    /// Where each rank of the attempt runs.
+    var nodeOfRank: [Int: String] = [:]
 
     struct Leftover {
         var pid: pid_t
@@ -23,16 +27,19 @@ struct AttemptSweep: Sendable {
         guard !token.isEmpty else { return [] }
         let me = getpid()
         return ProcessTable.processes(withEnvironment: LaunchPlanner.attemptTokenVariable, token).compactMap { pid in
-            pid == me ? nil : Leftover(pid: pid, node: ProcessTable.environment(pid)["BATON_AGENT_NODE"])
+            guard pid != me else { return nil }
+            let env = ProcessTable.environment(pid)
+            return Leftover(pid: pid, node: env["BATON_AGENT_NODE"] ?? env["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) }.flatMap { nodeOfRank[$0] })
         }
     }
 
-    /// True when this machine sees the processes of some node of the attempt but none of
-    /// `nodes`: those are gone, and need no lease wait.
-    func nodesAreGone(_ nodes: [String]) -> Bool {
+    /// True when this machine sees the processes of some node of the attempt (or saw those
+    /// of every one of `nodes`: `seenHere`) but none of `nodes` now: those are gone, and need
+    /// no lease wait.
+    func nodesAreGone(_ nodes: [String], seenHere: Set<String> = []) -> Bool {
         let left = leftovers()
         let attributed = left.compactMap(\.node)
-        guard !attributed.isEmpty || simulated else { return false }
+        guard !attributed.isEmpty || simulated || nodes.allSatisfy(seenHere.contains) else { return false }
         return !attributed.contains { nodes.contains($0) }
     }
 

@@ -82,6 +82,16 @@ public struct HeartbeatMonitor: Sendable {
         return result
     }
 
+    /// When the first node still running would become overdue if nothing more came.
+    public func nextOverdueTime() -> Double? {
+        var best: Double?
+        for (node, seen) in lastSeen where ranks.values.contains(where: { $0.node == node && $0.exit == nil }) {
+            let t = seen + (heard.contains(node) ? timeout : max(timeout, startupTimeout))
+            best = min(best ?? t, t)
+        }
+        return best
+    }
+
     /// Nodes that have sent at least one line.
     public private(set) var heard = Set<String>()
 
@@ -118,21 +128,4 @@ public struct HeartbeatMonitor: Sendable {
     }
 
     public var allSucceeded: Bool { ranks.values.allSatisfy { $0.exit?.succeeded ?? false } }
-}
-
-/// Node names reported lost in mpirun's own output: Open MPI's block "ORTE has lost
-/// communication with a remote daemon ... Remote daemon: [[12345,0],2] on node bx-n3".
-/// Nothing an rsh agent prints is trusted: ssh prints nothing of the kind (`AgentWatch`
-/// judges an agent by its end instead).
-public func nodesNamedLost(inMpirunOutput lines: [String]) -> Set<String> {
-    var result = Set<String>()
-    var lostContext = false
-    for line in lines {
-        if line.contains("lost communication") || line.contains("lost contact") { lostContext = true }
-        if lostContext, line.contains("Remote daemon"), let r = line.range(of: "on node ") {
-            let name = line[r.upperBound...].trimmingCharacters(in: .whitespaces)
-            if !name.isEmpty { result.insert(name) }
-        }
-    }
-    return result
 }

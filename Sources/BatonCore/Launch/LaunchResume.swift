@@ -42,6 +42,8 @@ public enum LaunchRunFiles {
 
     static func recordPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).record.json" }
     static func planPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).plan.json" }
+    /// What the head saw during the attempt (`AttemptTranscript`).
+    static func transcriptPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).transcript.jsonl" }
 
     /// Writes an attempt's record as a head before the store did (the runs the readers'
     /// fallback reads; the unit tests make them).

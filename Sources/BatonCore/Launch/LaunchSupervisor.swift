@@ -58,6 +58,11 @@ public enum LossSignal: String, Sendable, Codable, Equatable {
     case heartbeatTimeout = "heartbeat timeout"
     /// mpirun ended and none of the node's ranks ever said how they ended.
     case silentAtEnd = "silent at end"
+    /// mpirun said one of its daemons failed ("unable to reliably start one or more
+    /// daemons", printed when an rsh agent ends abnormally, also long after the start) and
+    /// no agent's end named the node: the node none of whose ranks spoke of its end, else
+    /// the one whose rank ended first (a crash that killed the rank before its wrapper).
+    case daemonFailed = "daemon failed"
 }
 
 /// What a lost node looked like when the head gave up on it.
@@ -332,10 +337,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     + hosts.names.enumerated().map { .node(name: $1, position: $0, state: .healthy, since: now, attempt: attempt, signal: nil, cause: nil) })
             console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
-            let (record, endFields) = runAttempt(plan, hosts: hosts, consumedAtStart: options.shardWriter != nil ? consumed : nil)
+            let (record, endFields, reported) = AttemptRunner(supervisor: self, plan: plan, hosts: hosts,
+                                                              consumedAtStart: options.shardWriter != nil ? consumed : nil).run()
             ended = [("attempt-end", endFields)]
             endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
-            if let c = lastConsumedReported { consumed = max(consumed, c) }
+            if let c = reported { consumed = max(consumed, c) }
             // Lines in flight when mpirun aborted are lost; where the run directory is
             // shared (it must be for checkpoints to survive a node), the metrics files
             // themselves have the last word.
@@ -381,8 +387,6 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
     }
 
-    private var lastConsumedReported: Int?
-
     /// The largest `consumed` in any `*.jsonl` metrics file of `dir`.
     static func consumedInMetricsFiles(dir: String) -> Int? {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
@@ -396,333 +400,5 @@ public final class LaunchSupervisor: @unchecked Sendable {
             }
         }
         return best
-    }
-
-    /// One attempt: start, watch, decide, and make sure nothing of it is left where this
-    /// machine can see before returning.
-    /// Returns the attempt's record and its `attempt-end` event's fields, which `run`
-    /// commits with its decision on the attempt.
-    func runAttempt(_ plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) -> (AttemptRecord, [String: Any]) {
-        let start = monotonicNow()
-        let monitor = Locked(HeartbeatMonitor(hosts: hosts, timeout: options.heartbeatTimeout, start: start,
-                                                      startupTimeout: options.startupTimeout))
-        let tail = Locked([String]())
-        let mpirunNamedLoss = Locked(false)
-        let mpirunAborting = Locked(false)
-        /// When mpirun's output first said it was aborting (monotonic seconds).
-        let abortSaidAt = Locked<Double?>(nil)
-        let shown = options.shownRanks
-        let console = self.console
-        let placements = RankPlacement.all(hosts)
-        var record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
-        record.masterPort = plan.contract.masterPort
-        record.consumedAtStart = consumedAtStart
-        let pendingMetrics = self.pendingMetrics
-        let job: RunningJob
-        do {
-            job = try executor.start(plan) { line, source in
-                if let t = TaggedLine.decode(line), monitor.with({ $0.record(t, at: monotonicNow()) }) {
-                    switch t.kind {
-                    case .out, .err:
-                        if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
-                    case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
-                    case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
-                    case .metric where t.rank == 0:
-                        let op = LaunchStoreOp.metric(attempt: plan.attempt, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
-                        pendingMetrics.with { $0.append(op) }
-                    default: break
-                    }
-                } else {
-                    tail.with { $0.append(line); if $0.count > 200 { $0.removeFirst() } }
-                    if line.contains("Remote daemon") { mpirunNamedLoss.with { $0 = true } }
-                    if line.contains("has been aborted") || line.contains("mpirun noticed that process rank")
-                        || line.contains("abort is already in progress") || line.contains("unable to reliably start") {
-                        mpirunAborting.with { $0 = true }
-                        abortSaidAt.with { if $0 == nil { $0 = monotonicNow() } }
-                    }
-                    if !line.isEmpty { console.message("mpirun: \(line)") }
-                }
-            }
-        } catch {
-            record.outcome = .failedToStart
-            record.detail = "\(error)"
-            return (record, ["attempt": plan.attempt, "outcome": record.outcome.rawValue, "mpirun": "not started"])
-        }
-        let sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
-                                 simulated: { if case .local = options.planner.mode { return true } else { return false } }())
-        var agents = AgentWatch(mpirun: job.pid, hosts: hosts.names)
-        var lastAgentScan = 0.0
-
-        // Leases: renewed every heartbeat interval while the head trusts the job.
-        let leasing = Locked(true)
-        let lastRenewal = Locked(monotonicNow())
-        let attemptNo = plan.attempt
-        let interval = min(plan.heartbeat, plan.lease / 4)
-        startThread("baton-launch-lease") {
-            var seq = 0
-            while leasing.get {
-                if job.send(.lease(attempt: attemptNo, sequence: seq)) { lastRenewal.with { $0 = monotonicNow() } }
-                seq += 1
-                usleep(UInt32(interval * 1_000_000))
-            }
-        }
-        func stopLeases() { leasing.with { $0 = false } }
-
-        /// SIGTERM to mpirun, then SIGKILL once mpirun has ended, or every rank outside
-        /// `lost` has reported its end, or the window is over. On node loss the window is
-        /// short (`nodeLossWindow`): the job cannot progress without the lost node, and
-        /// mpirun often hangs in its own abort with its output stalled. Ranks on surviving
-        /// nodes are stopped by their daemons, and wrappers fence when their daemon goes.
-        func teardown(lost: Set<String> = []) {
-            stopLeases()
-            job.terminate()
-            let window = lost.isEmpty ? plan.grace : min(plan.grace, options.nodeLossWindow)
-            let deadline = monotonicNow() + window
-            func survivorsDone() -> Bool {
-                monitor.with { m in m.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil } }
-            }
-            while job.poll() == nil && monotonicNow() < deadline && !survivorsDone() { usleep(20_000) }
-            if job.poll() == nil {
-                event("sigkill-mpirun", ["attempt": attemptNo])
-                job.kill()
-                let d2 = monotonicNow() + 5
-                while job.poll() == nil && monotonicNow() < d2 { usleep(20_000) }
-            }
-            // Daemons may hold mpirun's output open a little longer; a torn-down attempt's
-            // last lines are not worth waiting for on node loss.
-            let d3 = monotonicNow() + (lost.isEmpty ? 2 : 0.3)
-            while !job.outputFinished && monotonicNow() < d3 { usleep(20_000) }
-        }
-
-        /// Waits out the lease of nodes that may still run cut off from us, so two
-        /// attempts never overlap: their wrappers fence at last renewal + lease.
-        func waitForFencing() {
-            let until = lastRenewal.get + plan.lease + 0.5
-            event("fence-wait", ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
-            while monotonicNow() < until { usleep(50_000) }
-        }
-
-        func lostNodes(_ nodes: [String], _ signal: LossSignal, _ cause: String, at decided: Double, silentFor: [String: Double] = [:]) {
-            let m = monitor.get
-            record.outcome = .nodesLost
-            record.lost = nodes.sorted().map { n in
-                LostNode(node: n, ranks: placements.filter { $0.node == n }.map(\.rank), signal: signal, cause: cause,
-                         detectionSeconds: silentFor[n] ?? (decided - (m.lastSeen[n] ?? start)))
-            }
-            // Committed before the teardown it leads to.
-            let now = Date().timeIntervalSince1970
-            event("node-lost", ["attempt": attemptNo, "nodes": nodes.sorted(), "how": signal.rawValue,
-                                "detection": record.lost.map(\.detectionSeconds).max() ?? 0],
-                  ops: record.lost.map { n in
-                      .node(name: n.node, position: hosts.names.firstIndex(of: n.node) ?? 0, state: .lost, since: now,
-                            attempt: attemptNo, signal: n.signal, cause: n.cause)
-                  })
-        }
-
-        var interruptsSeen = 0
-        var abortSeenAt: Double?
-        /// Agent ends that can accuse a node: in an abort mpirun ends every agent itself, so
-        /// only ends noticed by shortly after mpirun first said it was aborting count (an
-        /// agent that died with its node is what makes mpirun abort; the others' ends come
-        /// after their ranks were told to stop, which makes them speak).
-        func agentEndsBeforeAbort() -> [String: Double] {
-            let cutoff = abortSaidAt.get.map { $0 + 0.15 } ?? .infinity
-            return agents.ended.filter { $0.value <= cutoff }
-        }
-
-        /// The nodes an agent end accuses: ended agents whose node still had a rank
-        /// running, preferring those none of whose ranks said anything of their end.
-        func accusedByAgents(_ ended: [String: Double]) -> [String] {
-            let m = monitor.get
-            let unfinished = m.nodesWithUnfinishedRanks
-            let candidates = ended.keys.filter { unfinished.contains($0) }
-            let silent = m.silentNodes
-            let quiet = candidates.filter { silent.contains($0) }
-            return (quiet.isEmpty ? candidates : quiet).sorted()
-        }
-
-        /// Decides an attempt whose mpirun has ended (or was stopped after its abort):
-        /// nodes mpirun or an agent's end named as lost, else the rank that failed first by
-        /// itself, else nodes none of whose ranks said anything about their end.
-        func classifyEnd(_ st: ExitStatus?) {
-            record.mpirunStatus = st
-            let m = monitor.get
-            lastConsumedReported = m.consumed
-            let decided = monotonicNow()
-            if interruptsSeen > 0 {
-                record.outcome = .interrupted
-                return
-            }
-            // mpirun exits 0 only when every process did: the last exit lines may still be
-            // in flight, but nothing was lost.
-            if st == .exited(0) {
-                record.outcome = .completed
-                return
-            }
-            let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
-            let byAgent = m.heard.isEmpty ? [] : accusedByAgents(agentEndsBeforeAbort())
-            let silent = m.silentNodes
-            if let f = m.firstFailure, named.isEmpty {
-                record.outcome = .commandFailed
-                record.failedRank = f.rank
-                record.failedNode = f.node
-                record.failedExit = f.exit
-            } else if !named.isEmpty {
-                lostNodes(Array(named), .daemonLost, "mpirun reported the node's daemon lost", at: decided)
-            } else if !byAgent.isEmpty {
-                lostNodes(byAgent, .agentEnded, "its rsh agent ended while its ranks ran", at: decided)
-            } else if !m.heard.isEmpty && !silent.isEmpty && silent.count < hosts.hosts.count {
-                lostNodes(Array(silent), .silentAtEnd,
-                          "mpirun exited (\(st?.description ?? "killed")) and the node's ranks never reported their end", at: decided)
-            } else {
-                record.outcome = .mpirunFailed
-                record.detail = st?.description ?? "killed"
-            }
-        }
-
-        var lastStatus = 0.0
-        var interruptDeadline: Double?
-        loop: while true {
-            let now = monotonicNow()
-            if let st = job.poll() {
-                stopLeases()
-                let d = monotonicNow() + 2
-                while !job.outputFinished && monotonicNow() < d { usleep(1_000) }
-                agents.scan(at: monotonicNow())
-                classifyEnd(st)
-                break
-            }
-            // The agents: each one's end while its node still ran is a node loss. Looked at
-            // every 30 ms, and at once when mpirun says it aborts (it ends the other agents
-            // itself soon after).
-            if interruptsSeen == 0 && (now - lastAgentScan >= 0.03 || (abortSaidAt.get != nil && abortSeenAt == nil)) {
-                lastAgentScan = now
-                agents.scan(at: now)
-                let ends = agentEndsBeforeAbort()
-                if !ends.isEmpty && monitor.get.firstFailure == nil && !monitor.get.heard.isEmpty && !accusedByAgents(ends).isEmpty {
-                    // At a clean end the agents end too, just before mpirun exits 0: a lagging
-                    // reader must not turn that into a loss. Looked at first, so a clean end
-                    // is taken as soon as mpirun exits (it used to wait the 50 ms below too).
-                    let seen = monotonicNow()
-                    if let st = job.waitForExit(atMost: 0.25), st == .exited(0) { continue }
-                    // A rank that failed by itself makes mpirun end every agent: its exit line
-                    // comes first on the same channel, so let the reader catch up (at least
-                    // 50 ms after the agent's end was seen) before judging.
-                    let caughtUp = seen + 0.05 - monotonicNow()
-                    if caughtUp > 0 { usleep(UInt32(caughtUp * 1e6)) }
-                    let accused = accusedByAgents(agentEndsBeforeAbort())
-                    if monitor.get.firstFailure == nil && !accused.isEmpty {
-                        lostNodes(accused, .agentEnded, "its rsh agent (mpirun's child for that host) ended while its ranks ran", at: monotonicNow())
-                        console.message("baton launch: the agent of \(accused.joined(separator: ",")) ended; stopping attempt \(attemptNo)")
-                        teardown(lost: Set(accused))
-                        record.mpirunStatus = job.poll()
-                        lastConsumedReported = monitor.get.consumed
-                        // Gone for sure only when this machine can see the node's processes and
-                        // none is left; else (ssh to a real host) its wrappers may live on cut
-                        // off: wait out their lease.
-                        let gone = sweep.nodesAreGone(accused)
-                        event("agent-loss-check", ["attempt": attemptNo, "gone": gone])
-                        if !gone { waitForFencing() }
-                        break loop
-                    }
-                }
-            }
-            // mpirun stops forwarding output once it aborts a job (a rank failed), and may
-            // then hang: heartbeats stall on every node. So an abort is not judged by
-            // heartbeats: give mpirun a moment, then stop it and judge by what was said.
-            if mpirunAborting.get && !mpirunNamedLoss.get {
-                if abortSeenAt == nil { abortSeenAt = now }
-                if now - abortSeenAt! >= options.nodeLossWindow {
-                    teardown(lost: Set(hosts.names))
-                    classifyEnd(job.poll())
-                    break
-                }
-                usleep(20_000)
-                continue
-            }
-            // mpirun names a daemon it lost before it exits (and sometimes never exits).
-            // Its wrappers have lost their stdin with it, so no lease wait is needed.
-            if mpirunNamedLoss.get && interruptsSeen == 0 {
-                let named = nodesNamedLost(inMpirunOutput: tail.get).intersection(hosts.names)
-                if !named.isEmpty {
-                    lostNodes(Array(named), .daemonLost, "mpirun lost communication with its daemon", at: now)
-                    teardown(lost: named)
-                    record.mpirunStatus = job.poll()
-                    lastConsumedReported = monitor.get.consumed
-                    break
-                }
-            }
-            let overdue = monitor.with { $0.overdue(at: now) }
-            // No node has said anything: the launch itself never started (under Slurm, an
-            // srun step that pends). That says nothing against any node: blame none.
-            if !overdue.isEmpty && interruptsSeen == 0 && monitor.get.heard.isEmpty {
-                let silent = overdue.map(\.node)
-                record.outcome = .failedToStart
-                record.detail = "no node reported within the startup timeout (\(LaunchPlanner.seconds(options.startupTimeout))): "
-                    + "\(silent.joined(separator: ",")) never reported; the launch did not start (no node is blamed)"
-                event("never-started", ["attempt": attemptNo, "silent": silent])
-                console.message("baton launch: attempt \(attemptNo) never started: \(silent.joined(separator: ",")) never reported within \(LaunchPlanner.seconds(options.startupTimeout)); stopping it")
-                // The short window: nothing of the job runs that a longer grace would help.
-                teardown(lost: Set(hosts.names))
-                record.mpirunStatus = job.poll()
-                waitForFencing()
-                break
-            }
-            if !overdue.isEmpty && interruptsSeen == 0 {
-                var silentFor: [String: Double] = [:]
-                for o in overdue { silentFor[o.node] = o.silentFor }
-                lostNodes(overdue.map(\.node), .heartbeatTimeout, "heartbeat timeout (\(LaunchPlanner.seconds(options.heartbeatTimeout)))",
-                          at: now, silentFor: silentFor)
-                console.message("baton launch: no heartbeat from \(overdue.map { "\($0.node) for \(String(format: "%.1f", $0.silentFor)) s" }.joined(separator: ", ")); stopping attempt \(attemptNo)")
-                let m = monitor.get
-                teardown(lost: Set(overdue.map(\.node)))
-                record.mpirunStatus = job.poll()
-                lastConsumedReported = monitor.get.consumed ?? m.consumed
-                waitForFencing()
-                break
-            }
-            let ints = interrupts.get
-            if ints > interruptsSeen {
-                if interruptsSeen == 0 {
-                    event("interrupt", ["attempt": attemptNo])
-                    console.message("baton launch: interrupted; SIGINT to every rank, \(LaunchPlanner.seconds(plan.grace)) grace (Ctrl-C again to stop at once)")
-                    job.send(.signal(attempt: attemptNo, signal: SIGINT))
-                    interruptDeadline = now + plan.grace
-                } else {
-                    interruptDeadline = now
-                }
-                interruptsSeen = ints
-            }
-            if let d = interruptDeadline, now >= d {
-                interruptDeadline = nil
-                teardown()
-                continue
-            }
-            if now - lastStatus >= 1 {
-                lastStatus = now
-                if !pendingMetrics.get.isEmpty { commit([]) }
-                let m = monitor.get
-                console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
-            }
-            // Up to 10 ms between checks, but back at once when mpirun ends.
-            job.waitForEnd(timeout: 0.01)
-        }
-        stopLeases()
-        if job.poll() == nil {
-            job.kill()
-            _ = job.waitForExit(atMost: 5)
-        }
-        // Nothing of this attempt may outlive it on a node this machine can reach: not
-        // the next attempt's neighbour, and not past `baton launch`'s own end.
-        let lost = Set(record.lost.map(\.node))
-        let (killed, left) = sweep.clear(excluding: lost, within: 5)
-        if !left.isEmpty {
-            record.leftovers = left
-            console.message("baton launch: still running after 5 s of teardown: \(left.joined(separator: ", "))")
-        }
-        executor.finished(plan)
-        record.seconds = monotonicNow() - start
-        return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
-                         "swept": killed, "leftovers": left.count])
     }
 }

@@ -265,7 +265,7 @@ struct SilentConsole: LaunchConsole {
     func status(_ text: String) {}
 }
 
-@Suite struct AgentWatchTests {
+@Suite(.serialized) struct AgentWatchTests {
     @Test func anAgentIsKnownByTheHostInItsArgvAndItsEndNamesTheNode() throws {
         let agent = try ChildProcess.spawn(["sh", "-c", "sleep 30; :", "node-b"], environment: ProcessInfo.processInfo.environment,
                                            stdin: .null, stdout: .null, stderr: .null)
@@ -288,4 +288,23 @@ struct SilentConsole: LaunchConsole {
         watch.scan(at: 2)
         #expect(watch.ended == ["node-b": 2])
     }
+
+    @Test("an agent whose argv names no host (a shell that runs the daemon) is known by the rank of a wrapper under it")
+    func anAgentIsKnownByTheRanksUnderIt() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_COMM_WORLD_RANK"] = "3"
+        // The agent: a shell whose argv is "sh -c ..."; its child plays a wrapper of rank 3.
+        let agent = try ChildProcess.spawn(["sh", "-c", "env OMPI_COMM_WORLD_RANK=3 sleep 30; :"],
+                                           environment: ProcessInfo.processInfo.environment, stdin: .null, stdout: .null, stderr: .null)
+        defer { agent.signal(SIGKILL); _ = agent.wait() }
+        var watch = AgentWatch(mpirun: getpid(), hosts: ["node-a", "node-b"], nodeOfRank: [0: "node-a", 1: "node-a", 2: "node-b", 3: "node-b"])
+        let deadline = monotonicNow() + 10
+        while watch.seen["node-b"] == nil && monotonicNow() < deadline {
+            watch.scan(at: monotonicNow())
+            usleep(10_000)
+        }
+        #expect(watch.seen["node-b"] == agent.pid)
+        #expect(watch.seenHere == ["node-b"])
+    }
 }
+

@@ -60,8 +60,14 @@ YAML
 G="$root/Tests/Integration/trainers/grid_checks.py"
 config_on() { python3 "$G" config-on "$1" "$2"; }
 
-for how in crash partition hang; do
+# The crash runs twice: all at once with the project's agent, and with the plainest agent
+# (no word of its argv names the node once it runs) and the node's processes killed one by
+# one in random order: a crash is the node's loss, never a failure of its config.
+default_agent=$OMPI_MCA_plm_rsh_agent
+plain_agent=$(BATON_CLUSTER_AGENT=plain "$C" env | sed -n "s/^export OMPI_MCA_plm_rsh_agent='\(.*\)'$/\1/p")
+for how in crash crash-plain-random partition hang; do
   R=$tmp/$how
+  if [ "$how" = crash-plain-random ]; then export OMPI_MCA_plm_rsh_agent=$plain_agent; else export OMPI_MCA_plm_rsh_agent=$default_agent; fi
   ( timeout 90 "$B" grid "$tmp/spec.yaml" --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s \
       > "$tmp/$how.out" 2>&1
     echo $? > "$tmp/$how.rc" ) &
@@ -71,7 +77,7 @@ for how in crash partition hang; do
   until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
   check "$how: a config runs on g43-n2" "[ -n '$lost' ]" || { cat "$tmp/$how.out"; continue; }
   failed_at=$(date +%s.%N)
-  "$C" "$how" g43-n2
+  case $how in crash-plain-random) "$C" crash g43-n2 random ;; *) "$C" "$how" g43-n2 ;; esac
   wait_for 80 test -s "$tmp/$how.rc"
   check "$how: grid exit 0" "[ \"\$(cat '$tmp/$how.rc' 2>/dev/null)\" = 0 ]" || tail -30 "$tmp/$how.out"
   "$B" grid results "$R" --json > "$tmp/$how.json" 2>/dev/null
@@ -96,6 +102,7 @@ for how in crash partition hang; do
   fi
 done
 
+export OMPI_MCA_plm_rsh_agent=$default_agent
 # The head SIGKILLed mid-grid, then `--resume`: the attempts it left are found and stopped,
 # resume first from their checkpoints, and every config still completes exactly once.
 R=$tmp/head

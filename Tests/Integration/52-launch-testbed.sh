@@ -64,19 +64,28 @@ check "env: nothing left" "nothing_left '$R'"
 # consumed count the trainer reported, and completes.
 # The crash runs twice: with the agent outside the node (it outlives the node, like an
 # ssh client whose connection is reset), and inside it (it dies with the node, like ssh's
-# remote end), which prints nothing: Baton must name the node from the agent's end.
+# remote end), which prints nothing: Baton must name the node from the agent's end. Then
+# with the plainest agent (`ip netns exec NODE sh -c "hostname NODE; orted ..."`: no word
+# of its argv names the node once it runs) and the node's processes killed one by one, in
+# pid order (the agent first) and in random order (a rank may die before its wrapper and be
+# reported killed): the verdict must not depend on the order.
 outside_agent=$OMPI_MCA_plm_rsh_agent
 inside_agent=$(BATON_CLUSTER_AGENT=inside "$C" env | sed -n "s/^export OMPI_MCA_plm_rsh_agent='\(.*\)'$/\1/p")
-for how in crash crash-inside partition hang; do
+plain_agent=$(BATON_CLUSTER_AGENT=plain "$C" env | sed -n "s/^export OMPI_MCA_plm_rsh_agent='\(.*\)'$/\1/p")
+for how in crash crash-inside crash-plain-pid crash-plain-random partition hang; do
   R=$tmp/$how
-  fault=${how%-inside}
-  if [ "$how" = crash-inside ]; then export OMPI_MCA_plm_rsh_agent=$inside_agent; else export OMPI_MCA_plm_rsh_agent=$outside_agent; fi
+  fault=${how%%-*}; order=all
+  case $how in
+    crash-inside) export OMPI_MCA_plm_rsh_agent=$inside_agent ;;
+    crash-plain-*) export OMPI_MCA_plm_rsh_agent=$plain_agent; order=${how##*-} ;;
+    *) export OMPI_MCA_plm_rsh_agent=$outside_agent ;;
+  esac
   ( timeout 120 "$B" "${L[@]}" --run-dir "$R" --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
     echo $? > "$tmp/$how.rc" ) &
   bg+=($!)
   wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
   t_fault=$(date +%s.%N)
-  "$C" "$fault" bl-n3
+  if [ "$fault" = crash ]; then "$C" crash bl-n3 "$order"; else "$C" "$fault" bl-n3; fi
   wait_for 120 test -s "$tmp/$how.rc"
   t_restart=$(grep '"event":"restart"' "$R/events.jsonl" | sed -n 's/.*"time":\([0-9.]*\).*/\1/p')
   echo "  $how: restart $(python3 -c "print(round(${t_restart:-0} - $t_fault, 2))") s after the fault; signal: $(grep -o '"how":"[a-z ]*"' "$R/events.jsonl" | head -1)"

@@ -154,10 +154,10 @@ final class AttemptRunner {
         /// mpirun often hangs in its own abort with its output stalled. Ranks on surviving
         /// nodes are stopped by their daemons, and wrappers fence when their daemon goes.
         /// What the readers post meanwhile still reaches the classifier.
-        func teardown(lost: Set<String> = []) {
+        func teardown(lost: Set<String> = [], window shortWindow: Double? = nil) {
             stopLeases()
             job.terminate()
-            let window = lost.isEmpty ? plan.grace : min(plan.grace, options.nodeLossWindow)
+            let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
             let survivorsDone = { [unowned self] in
                 classifier.monitor.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil }
             }
@@ -169,7 +169,7 @@ final class AttemptRunner {
             }
             // Daemons may hold mpirun's output open a little longer; a torn-down attempt's
             // last lines are not worth waiting for on node loss.
-            waitFor(atMost: lost.isEmpty ? 2 : 0.3) { job.outputFinished }
+            waitFor(atMost: lost.isEmpty && shortWindow == nil ? 2 : 0.3) { job.outputFinished }
             pump()
         }
 
@@ -232,7 +232,9 @@ final class AttemptRunner {
                 case .stopJob:
                     teardown()
                 case .stopAborted:
-                    teardown(lost: Set(hosts.names))
+                    // The short window, but the ranks that can still say how they ended may:
+                    // who said nothing is part of the verdict.
+                    teardown(window: options.nodeLossWindow)
                     if case .ended(let v)? = feed(.mpirunExited(job.poll())) {
                         record.mpirunStatus = job.poll()
                         apply(v)

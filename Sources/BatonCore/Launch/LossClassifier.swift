@@ -88,9 +88,10 @@ public struct AttemptVerdict: Sendable, Equatable {
 /// 5. At mpirun's end: a daemon mpirun named lost; else, when an agent ended abnormally
 ///    after the job started (ORTE then says it was "unable to reliably start one or more
 ///    daemons", at any time, also for a daemon that ran for hours), the node whose agent
-///    ended first, else a node none of whose ranks said how it ended, else the first
-///    failed rank's node: a node crash kills a node's processes in any order, and a rank
-///    killed before its wrapper reads as a failure of the command; else the first rank that
+///    ended first, else the node of the first rank killed by SIGKILL, else a node none of
+///    whose ranks said how it ended, else the first failed rank's node: a node crash kills
+///    a node's processes in any order, and a rank killed before its wrapper reads as a
+///    failure of the command; else the first rank that
 ///    failed by itself; else an agent's end (rule 1); else the nodes none of whose ranks
 ///    said how they ended; else mpirun failed.
 public struct LossClassifier: Sendable {
@@ -308,6 +309,14 @@ public struct LossClassifier: Sendable {
             }
             if let first = ends.min(by: { $0.value < $1.value }) {
                 return lostVerdict([first.key], .agentEnded, "its rsh agent ended first", at: decided)
+            }
+            // A crash kills with SIGKILL: a rank killed so, not by a stop from outside, was
+            // on the node; a rank that failed with an error may be a survivor that lost its
+            // peer.
+            if let f = monitor.firstFailure, f.exit.status == .signaled(SIGKILL) {
+                return lostVerdict([f.node], .daemonFailed,
+                                   "mpirun said a daemon failed, and the node's rank \(f.rank) was the first to end, killed (\(f.exit.payload))",
+                                   at: decided)
             }
             if !silent.isEmpty && silent.count < hosts.hosts.count {
                 return lostVerdict(Array(silent), .daemonFailed,

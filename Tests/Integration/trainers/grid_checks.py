@@ -46,6 +46,9 @@ def exactly_once(run, results, lost, node, configs, ordered):
             assert r["nodes"][0] == [node] and r["nodes"][1] != [node], r
             said = [l for l in open(f"{run}/configs/{lost}/attempt-2.log").read().splitlines() if "resume=" in l][0]
             assert "resume=1 attempt=2" in said and int(said.split("start=")[1]) >= 5, said
+            # The node's loss, never a failure charged to the config.
+            losses = store(run).execute("select losses from nodes where name = ?", (node,)).fetchone()
+            assert losses and losses[0] >= 1, ("node never judged lost", node, losses)
         else:
             assert r["attempts"] == 1, r
     if ordered:

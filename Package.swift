@@ -36,16 +36,23 @@ let package = Package(
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Verbs", dependencies: ["CIBVerbs"]),
 
-        // The per-rank wrapper and what it shares with the head: the wire format, host
-        // lists, the environment contract, process primitives. FoundationEssentials only,
-        // so `baton-exec`, which every rank starts, loads little (docs/launch.md, "Overhead").
-        .target(name: "BatonExec"),
+        // The base every layer stands on, lowest first. The three below are FoundationEssentials
+        // at most (no Foundation, MPI, verbs, GRDB or Yams), so `baton-exec`, which every rank
+        // starts and which links them alone, loads little (docs/launch.md, "Overhead").
+        // System: child processes and their teardown, the monotonic clock, locks, threads,
+        // signal names, durations, file reads, /proc.
+        .target(name: "BatonSystem"),
+        // Protocol: what the head and the per-rank wrapper agree on: the tagged-line wire
+        // format, the head channel, host lists, the job contract (environment), exec argv.
+        .target(name: "BatonProtocol", dependencies: ["BatonSystem"]),
+        // The per-rank wrapper (`baton exec`, `baton-exec`).
+        .target(name: "BatonExec", dependencies: ["BatonProtocol", "BatonSystem"]),
 
         // The launcher library: everything the CLI does, testable without the CLI.
         .target(
             name: "BatonCore",
             dependencies: [
-                "BatonExec", "MPI", "Verbs",
+                "BatonSystem", "BatonProtocol", "MPI", "Verbs",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -56,14 +63,14 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonExec", "MPI",
+                "BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // The per-rank wrapper alone: what `baton launch` starts on every rank when it sits
-        // beside `baton`. It links BatonExec only, so it starts in a third of the time of
-        // `baton exec` (same code, same options).
-        .executableTarget(name: "baton-exec", dependencies: ["BatonExec"]),
+        // beside `baton`. It links BatonExec and the two layers under it only, so it starts in
+        // a third of the time of `baton exec` (same code, same options).
+        .executableTarget(name: "baton-exec", dependencies: ["BatonExec", "BatonProtocol", "BatonSystem"]),
 
         // A small data-parallel trainer used by the launch and grid tests.
         .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
@@ -79,7 +86,12 @@ let package = Package(
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "DigitsTrainTests", dependencies: ["digits-train"]),
         .testTarget(name: "VerbsTests", dependencies: ["Verbs"]),
-        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "BatonExec", "MPI"]),
+        .testTarget(name: "BatonSystemTests", dependencies: ["BatonSystem"]),
+        .testTarget(name: "BatonProtocolTests", dependencies: ["BatonProtocol"]),
+        .testTarget(name: "BatonExecTests", dependencies: ["BatonExec", "BatonProtocol"]),
+        .testTarget(
+            name: "BatonCoreTests",
+            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "MPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

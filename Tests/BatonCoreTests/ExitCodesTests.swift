@@ -1,6 +1,6 @@
 import Testing
 @testable import BatonCore
-@testable import BatonExec
+@testable import BatonProtocol
 
 @Test func exitCodesAreDistinct() {
     let codes = [ExitCodes.success, ExitCodes.checkFailed, ExitCodes.badInput, ExitCodes.unavailable, ExitCodes.jobFailed, ExitCodes.usage, ExitCodes.dataError, ExitCodes.ioError, ExitCodes.interrupted]

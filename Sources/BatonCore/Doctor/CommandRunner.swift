@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSystem
 import Foundation
 
 /// The result of running a program.

@@ -1,4 +1,3 @@
-import BatonExec
 import Foundation
 
 /// `baton status RUN` for a launch run: its state, every attempt, recent events.

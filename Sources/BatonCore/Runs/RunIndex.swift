@@ -1,4 +1,3 @@
-import BatonExec
 import Foundation
 
 /// What kind of run a directory holds.

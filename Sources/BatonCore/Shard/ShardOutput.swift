@@ -5,7 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import BatonExec
+import BatonSystem
 import Foundation
 
 /// `write(2)`, named apart so methods called `write` do not shadow it.

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSystem
 import Foundation
 
 /// Snapshots of a run while its head runs: periodic (`--snapshot-every`), at milestones

@@ -1,5 +1,6 @@
 /// The version `baton --version` prints.
-import BatonExec
+import BatonProtocol
+import BatonSystem
 
 public enum BatonVersion {
     public static let string = "0.1.0"

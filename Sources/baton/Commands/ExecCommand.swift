@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonProtocol
 import BatonExec
 import Foundation
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import BatonCore
-import BatonExec
+import BatonSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

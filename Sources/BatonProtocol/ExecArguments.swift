@@ -1,11 +1,12 @@
-// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module.
 import FoundationEssentials
 import Dispatch
 
-/// The settings of `baton exec` as text, turned into `ExecOptions` in one place: both the
+/// The settings of `baton exec` as text, in the argv form `baton launch` writes. Both the
 /// `baton exec` subcommand and the lean `baton-exec` executable (what `baton launch` starts
 /// for every rank when it sits beside `baton`; it links neither MPI, verbs, GRDB nor Yams, so
-/// it starts in a fraction of the time) build their options here.
+/// it starts in a fraction of the time) parse them here and turn them into `ExecOptions` in
+/// one place, BatonExec's `options(environment:currentDirectory:)`.
 public struct ExecArguments: Sendable, Equatable {
     public var runDir: String?
     public var nodes: String?
@@ -30,33 +31,7 @@ public struct ExecArguments: Sendable, Equatable {
     /// Why the settings cannot be used; the text is what `baton exec` reports.
     public struct Invalid: Error, Sendable, CustomStringConvertible {
         public var description: String
-    }
-
-    /// The wrapper's options, with `environment` supplying BATON_RUN_DIR / BATON_NODES.
-    public func options(environment: [String: String], currentDirectory: String) throws(Invalid) -> ExecOptions {
-        guard !command.isEmpty else { throw Invalid(description: "give the command after --, e.g. baton exec -- python train.py") }
-        func seconds(_ text: String, _ name: String) throws(Invalid) -> Double {
-            guard let v = parseDuration(text) else { throw Invalid(description: "--\(name): '\(text)' is not a duration (e.g. 10s, 500ms)") }
-            return v
-        }
-        var hosts: HostList?
-        if let spec = nodes ?? environment["BATON_NODES"] {
-            do { hosts = try HostList.parseHostSpec(spec, source: "--nodes") } catch { throw Invalid(description: error.description) }
-        }
-        let contract = JobContract(
-            runDir: runDir ?? environment["BATON_RUN_DIR"] ?? currentDirectory + "/baton-run",
-            configID: configID, configJSON: config, attempt: attempt, restartCount: max(attempt - 1, 0),
-            masterAddr: masterAddr, masterPort: masterPort, shardDir: shardDir,
-            checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume)
-        var options = ExecOptions(contract: contract, nodes: hosts, command: command)
-        options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
-        options.grace = try seconds(grace, "grace")
-        if let lease { options.lease = try seconds(lease, "lease") }
-        for kv in env {
-            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw Invalid(description: "--env '\(kv)': expected KEY=VALUE") }
-            options.extraEnvironment[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
-        }
-        return options
+        package init(description: String) { self.description = description }
     }
 
     /// Parses the argv after `exec` in the forms `baton launch` writes (`--name value`,

@@ -1,4 +1,5 @@
-// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module.
+import BatonSystem
 import FoundationEssentials
 import Dispatch
 #if canImport(Glibc)

@@ -1,6 +1,5 @@
 import Testing
-@testable import BatonCore
-@testable import BatonExec
+@testable import BatonProtocol
 
 @Suite struct TaggedLineTests {
     @Test func encodeDecodeRoundTrip() {
@@ -36,14 +35,5 @@ import Testing
             #expect(HeadMessage.decode(m.encoded) == m)
         }
         #expect(HeadMessage.decode("@baton/1 out n1 0 x") == nil)
-    }
-
-    @Test func durationsParse() {
-        #expect(parseDuration("10s") == 10)
-        #expect(parseDuration("500ms") == 0.5)
-        #expect(parseDuration("2m") == 120)
-        #expect(parseDuration("1.5") == 1.5)
-        #expect(parseDuration("ten") == nil)
-        #expect(parseDuration("-1s") == nil)
     }
 }

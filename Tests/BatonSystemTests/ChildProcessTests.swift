@@ -1,7 +1,6 @@
 import Foundation
 import Testing
-@testable import BatonCore
-@testable import BatonExec
+@testable import BatonSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import BatonSystem
 import Glibc
 #endif
 

@@ -1,6 +1,5 @@
 import Testing
-@testable import BatonCore
-@testable import BatonExec
+@testable import BatonProtocol
 
 @Suite struct HostListTests {
     @Test func hostfileWithCommentsBlankLinesAndSlotsIsRead() throws {
@@ -12,7 +11,7 @@ import Testing
             node-c
             """
         let list = try HostList.parseHostfile(text, source: "hosts")
-        #expect(list.hosts == [BatonExec.Host(name: "node-a", slots: 4), BatonExec.Host(name: "node-b", slots: 2), BatonExec.Host(name: "node-c", slots: 1)])
+        #expect(list.hosts == [BatonProtocol.Host(name: "node-a", slots: 4), BatonProtocol.Host(name: "node-b", slots: 2), BatonProtocol.Host(name: "node-c", slots: 1)])
         #expect(list.totalSlots == 7)
     }
 
@@ -70,7 +69,7 @@ import Testing
 
     @Test func hostSpecParsesSlotsAndDefaultsToOne() throws {
         let list = try HostList.parseHostSpec("h1:2,h2,h3:4")
-        #expect(list.hosts == [BatonExec.Host(name: "h1", slots: 2), BatonExec.Host(name: "h2", slots: 1), BatonExec.Host(name: "h3", slots: 4)])
+        #expect(list.hosts == [BatonProtocol.Host(name: "h1", slots: 2), BatonProtocol.Host(name: "h2", slots: 1), BatonProtocol.Host(name: "h3", slots: 4)])
     }
 
     @Test func hostSpecErrorsGiveColumns() throws {

@@ -1,4 +1,4 @@
-// FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
+// FoundationEssentials only: baton-exec, which every rank starts, links this module.
 import FoundationEssentials
 import Dispatch
 #if canImport(Glibc)

@@ -48,11 +48,17 @@ let package = Package(
         // The per-rank wrapper (`baton exec`, `baton-exec`).
         .target(name: "BatonExec", dependencies: ["BatonProtocol", "BatonSystem"]),
 
+        // The trainer helper, the Swift twin of python/baton: what a trainer links to follow
+        // Baton's sample order and read the shard a launch hands it (BATON_SHARD_FILE), and
+        // nothing of the launcher: the sample plan and its permutation, the .npy and JSON
+        // shard reader, SplitMix64.
+        .target(name: "BatonTrainer"),
+
         // The launcher library: everything the CLI does, testable without the CLI.
         .target(
             name: "BatonCore",
             dependencies: [
-                "BatonSystem", "BatonProtocol", "MPI", "Verbs",
+                "BatonSystem", "BatonProtocol", "BatonTrainer", "MPI", "Verbs",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -63,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "MPI",
+                "BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -75,11 +81,12 @@ let package = Package(
         // A small data-parallel trainer used by the launch and grid tests.
         .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
 
-        // The example trainer: data-parallel digits classifier, the demo's main job.
+        // The example trainer: data-parallel digits classifier, the demo's main job. It links
+        // what a user's trainer would (the trainer helper, MPI), not the launcher.
         .executableTarget(
             name: "digits-train",
             dependencies: [
-                "MPI", "BatonCore", "CZlib",
+                "MPI", "BatonTrainer", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -89,9 +96,10 @@ let package = Package(
         .testTarget(name: "BatonSystemTests", dependencies: ["BatonSystem"]),
         .testTarget(name: "BatonProtocolTests", dependencies: ["BatonProtocol"]),
         .testTarget(name: "BatonExecTests", dependencies: ["BatonExec", "BatonProtocol"]),
+        .testTarget(name: "BatonTrainerTests", dependencies: ["BatonTrainer"]),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "MPI"]),
+            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Testing
 @testable import BatonCore
 @testable import BatonProtocol
+import BatonTrainer
 
 @Test func exitCodesAreDistinct() {
     let codes = [ExitCodes.success, ExitCodes.checkFailed, ExitCodes.badInput, ExitCodes.unavailable, ExitCodes.jobFailed, ExitCodes.usage, ExitCodes.dataError, ExitCodes.ioError, ExitCodes.interrupted]

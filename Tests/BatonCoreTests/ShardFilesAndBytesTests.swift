@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BatonCore
+@testable import BatonTrainer
 
 @Suite("File and byte-range sharding")
 struct ShardFilesAndBytesTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BatonCore
+import BatonTrainer
 
 @Suite("Shard files on disk")
 struct ShardWriteTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BatonCore
+import BatonTrainer
 
 @Suite struct SlowFinderTests {
     /// SplitMix64: the same noise on every run.

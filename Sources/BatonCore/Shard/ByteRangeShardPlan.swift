@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import BatonTrainer
 import Foundation
 
 /// How records are laid out in a file split by byte ranges.

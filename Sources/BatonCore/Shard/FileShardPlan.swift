@@ -1,3 +1,4 @@
+import BatonTrainer
 import Foundation
 
 /// Whole files per rank, balanced by bytes with longest-processing-time first: files in

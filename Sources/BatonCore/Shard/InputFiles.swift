@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import BatonTrainer
 import Foundation
 
 /// A data file named by the user, with where it was named (for error messages) and its size.

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import BatonSystem
+import BatonTrainer
 import Foundation
 
 /// `write(2)`, named apart so methods called `write` do not shadow it.

@@ -1,6 +1,7 @@
 /// The version `baton --version` prints.
 import BatonProtocol
 import BatonSystem
+import BatonTrainer
 
 public enum BatonVersion {
     public static let string = "0.1.0"

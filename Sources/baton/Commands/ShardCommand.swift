@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonTrainer
 import Foundation
 
 struct ShardCommand: ParsableCommand {

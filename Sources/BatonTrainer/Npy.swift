@@ -2,11 +2,11 @@
 /// "\x93NUMPY", version bytes 1 0, a little-endian UInt16 header length, then a Python dict
 /// literal padded with spaces and a newline so the data starts at a multiple of 64 bytes
 /// (what numpy itself writes; see numpy/lib/format.py).
-enum Npy {
-    static let magic: [UInt8] = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]  // \x93NUMPY
+package enum Npy {
+    package static let magic: [UInt8] = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]  // \x93NUMPY
 
     /// The header for a 1-D array of `count` elements of dtype `descr` ("<i8", "|b1").
-    static func header(descr: String, count: Int) -> [UInt8] {
+    package static func header(descr: String, count: Int) -> [UInt8] {
         var dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(count),), }"
         let unpadded = magic.count + 2 + 2 + dict.utf8.count + 1
         let padding = (64 - unpadded % 64) % 64
@@ -15,14 +15,14 @@ enum Npy {
         return magic + [1, 0, UInt8(length & 0xff), UInt8(length >> 8)] + Array(dict.utf8)
     }
 
-    struct Parsed {
-        var descr: String
-        var count: Int
-        var dataOffset: Int
+    package struct Parsed {
+        package var descr: String
+        package var count: Int
+        package var dataOffset: Int
     }
 
     /// Parses the header at the start of `bytes`; only 1-D, C-order arrays.
-    static func parseHeader(_ bytes: [UInt8], path: String) throws -> Parsed {
+    package static func parseHeader(_ bytes: [UInt8], path: String) throws -> Parsed {
         func bad(_ why: String) -> ShardError {
             ShardError(.badShardFile, "\(path) is not a .npy shard Baton can read: \(why)")
         }

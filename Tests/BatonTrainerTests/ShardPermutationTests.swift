@@ -1,5 +1,5 @@
 import Testing
-@testable import BatonCore
+@testable import BatonTrainer
 
 @Suite("Shard permutation")
 struct ShardPermutationTests {

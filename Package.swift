@@ -54,11 +54,25 @@ let package = Package(
         // shard reader, SplitMix64.
         .target(name: "BatonTrainer"),
 
-        // The launcher library: everything the CLI does, testable without the CLI.
+        // Presentation pieces every command shares: text tables, key-ordered JSON, byte
+        // sizes, exit codes and the version. Foundation, nothing of Baton.
+        .target(name: "BatonSupport"),
+
+        // Sharding: sample, file and byte-range plans and the writer of the per-rank files
+        // a launch hands its ranks (`baton shard`, and launch before each attempt).
+        .target(name: "BatonShard", dependencies: ["BatonSystem", "BatonTrainer"]),
+
+        // The tools: probe, doctor, container flags, bench, selftest. They know the MPI and
+        // verbs bindings and nothing of launch, grid or runs.
+        .target(
+            name: "BatonTools",
+            dependencies: ["BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI", "Verbs"]),
+
+        // The launcher library: hosts, launch, grid, runs, snapshots; testable without the CLI.
         .target(
             name: "BatonCore",
             dependencies: [
-                "BatonSystem", "BatonProtocol", "BatonTrainer", "MPI", "Verbs",
+                "BatonSupport", "BatonShard", "BatonProtocol", "BatonSystem", "BatonTrainer",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -69,7 +83,8 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
+                "BatonCore", "BatonTools", "BatonShard", "BatonSupport", "BatonExec", "BatonProtocol",
+                "BatonSystem", "BatonTrainer", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -97,9 +112,19 @@ let package = Package(
         .testTarget(name: "BatonProtocolTests", dependencies: ["BatonProtocol"]),
         .testTarget(name: "BatonExecTests", dependencies: ["BatonExec", "BatonProtocol"]),
         .testTarget(name: "BatonTrainerTests", dependencies: ["BatonTrainer"]),
+        .testTarget(name: "BatonShardTests", dependencies: ["BatonShard", "BatonTrainer"]),
+        .testTarget(
+            name: "BatonToolsTests",
+            dependencies: [
+                "BatonTools", "BatonSupport", "BatonTrainer", "MPI",
+                .product(name: "Yams", package: "Yams"),
+            ]),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI"]),
+            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "BatonSupport", "BatonTrainer", "MPI"]),
+        .testTarget(
+            name: "BatonCLITests",
+            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer"]),
     ],
     swiftLanguageModes: [.v6]
 )

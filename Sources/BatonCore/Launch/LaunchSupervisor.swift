@@ -1,4 +1,5 @@
 import BatonProtocol
+import BatonSupport
 import BatonSystem
 import Foundation
 #if canImport(Glibc)

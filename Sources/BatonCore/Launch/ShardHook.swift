@@ -1,3 +1,4 @@
+import BatonShard
 import BatonTrainer
 import Foundation
 

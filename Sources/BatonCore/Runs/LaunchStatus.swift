@@ -1,3 +1,4 @@
+import BatonSupport
 import Foundation
 
 /// `baton status RUN` for a launch run: its state, every attempt, recent events.

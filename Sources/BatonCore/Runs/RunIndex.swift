@@ -1,3 +1,4 @@
+import BatonSupport
 import Foundation
 
 /// What kind of run a directory holds.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import BatonCore
 import BatonProtocol
 import BatonExec
 import Foundation

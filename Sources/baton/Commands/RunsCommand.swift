@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonSupport
 import BatonSystem
 import Foundation
 #if canImport(Glibc)

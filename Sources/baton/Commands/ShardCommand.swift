@@ -1,5 +1,6 @@
 import ArgumentParser
-import BatonCore
+import BatonShard
+import BatonSupport
 import BatonTrainer
 import Foundation
 

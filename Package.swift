@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "MPI", targets: ["MPI"]),
         .library(name: "Verbs", targets: ["Verbs"]),
         .library(name: "BatonCore", targets: ["BatonCore"]),
+        // What a Swift trainer links (docs/sharding.md, "Reading a shard in Swift").
+        .library(name: "BatonTrainer", targets: ["BatonTrainer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -68,7 +68,7 @@ let package = Package(
         // verbs bindings and nothing of launch, grid or runs.
         .target(
             name: "BatonTools",
-            dependencies: ["BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI", "Verbs"]),
+            dependencies: ["BatonSupport", "BatonSystem", "MPI", "Verbs"]),
 
         // The launcher library: hosts, launch, grid, runs, snapshots; testable without the CLI.
         .target(
@@ -118,12 +118,12 @@ let package = Package(
         .testTarget(
             name: "BatonToolsTests",
             dependencies: [
-                "BatonTools", "BatonSupport", "BatonTrainer", "MPI",
+                "BatonTools", "BatonSupport",
                 .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem", "BatonSupport", "BatonTrainer", "MPI"]),
+            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem"]),
         .testTarget(
             name: "BatonCLITests",
             dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer"]),

@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "MPI", targets: ["MPI"]),
         .library(name: "Verbs", targets: ["Verbs"]),
         .library(name: "BatonCore", targets: ["BatonCore"]),
+        // What a Swift trainer links (docs/sharding.md, "Reading a shard in Swift").
+        .library(name: "BatonTrainer", targets: ["BatonTrainer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,16 +38,43 @@ let package = Package(
         .target(name: "MPI", dependencies: ["CMPI"]),
         .target(name: "Verbs", dependencies: ["CIBVerbs"]),
 
-        // The per-rank wrapper and what it shares with the head: the wire format, host
-        // lists, the environment contract, process primitives. FoundationEssentials only,
-        // so `baton-exec`, which every rank starts, loads little (docs/launch.md, "Overhead").
-        .target(name: "BatonExec"),
+        // The base every layer stands on, lowest first. The three below are FoundationEssentials
+        // at most (no Foundation, MPI, verbs, GRDB or Yams), so `baton-exec`, which every rank
+        // starts and which links them alone, loads little (docs/launch.md, "Overhead").
+        // System: child processes and their teardown, the monotonic clock, locks, threads,
+        // signal names, durations, file reads, /proc.
+        .target(name: "BatonSystem"),
+        // Protocol: what the head and the per-rank wrapper agree on: the tagged-line wire
+        // format, the head channel, host lists, the job contract (environment), exec argv.
+        .target(name: "BatonProtocol", dependencies: ["BatonSystem"]),
+        // The per-rank wrapper (`baton exec`, `baton-exec`).
+        .target(name: "BatonExec", dependencies: ["BatonProtocol", "BatonSystem"]),
 
-        // The launcher library: everything the CLI does, testable without the CLI.
+        // The trainer helper, the Swift twin of python/baton: what a trainer links to follow
+        // Baton's sample order and read the shard a launch hands it (BATON_SHARD_FILE), and
+        // nothing of the launcher: the sample plan and its permutation, the .npy and JSON
+        // shard reader, SplitMix64.
+        .target(name: "BatonTrainer"),
+
+        // Presentation pieces every command shares: text tables, key-ordered JSON, byte
+        // sizes, exit codes and the version. Foundation, nothing of Baton.
+        .target(name: "BatonSupport"),
+
+        // Sharding: sample, file and byte-range plans and the writer of the per-rank files
+        // a launch hands its ranks (`baton shard`, and launch before each attempt).
+        .target(name: "BatonShard", dependencies: ["BatonSystem", "BatonTrainer"]),
+
+        // The tools: probe, doctor, container flags, bench, selftest. They know the MPI and
+        // verbs bindings and nothing of launch, grid or runs.
+        .target(
+            name: "BatonTools",
+            dependencies: ["BatonSupport", "BatonSystem", "MPI", "Verbs"]),
+
+        // The launcher library: hosts, launch, grid, runs, snapshots; testable without the CLI.
         .target(
             name: "BatonCore",
             dependencies: [
-                "BatonExec", "MPI", "Verbs",
+                "BatonSupport", "BatonShard", "BatonProtocol", "BatonSystem", "BatonTrainer",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -56,30 +85,48 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonExec", "MPI",
+                "BatonCore", "BatonTools", "BatonShard", "BatonSupport", "BatonExec", "BatonProtocol",
+                "BatonSystem", "BatonTrainer", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // The per-rank wrapper alone: what `baton launch` starts on every rank when it sits
-        // beside `baton`. It links BatonExec only, so it starts in a third of the time of
-        // `baton exec` (same code, same options).
-        .executableTarget(name: "baton-exec", dependencies: ["BatonExec"]),
+        // beside `baton`. It links BatonExec and the two layers under it only, so it starts in
+        // a third of the time of `baton exec` (same code, same options).
+        .executableTarget(name: "baton-exec", dependencies: ["BatonExec", "BatonProtocol", "BatonSystem"]),
 
         // A small data-parallel trainer used by the launch and grid tests.
         .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
 
-        // The example trainer: data-parallel digits classifier, the demo's main job.
+        // The example trainer: data-parallel digits classifier, the demo's main job. It links
+        // what a user's trainer would (the trainer helper, MPI), not the launcher.
         .executableTarget(
             name: "digits-train",
             dependencies: [
-                "MPI", "BatonCore", "CZlib",
+                "MPI", "BatonTrainer", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "MPITests", dependencies: ["MPI"]),
         .testTarget(name: "DigitsTrainTests", dependencies: ["digits-train"]),
         .testTarget(name: "VerbsTests", dependencies: ["Verbs"]),
-        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore", "BatonExec", "MPI"]),
+        .testTarget(name: "BatonSystemTests", dependencies: ["BatonSystem"]),
+        .testTarget(name: "BatonProtocolTests", dependencies: ["BatonProtocol"]),
+        .testTarget(name: "BatonExecTests", dependencies: ["BatonExec", "BatonProtocol"]),
+        .testTarget(name: "BatonTrainerTests", dependencies: ["BatonTrainer"]),
+        .testTarget(name: "BatonShardTests", dependencies: ["BatonShard", "BatonTrainer"]),
+        .testTarget(
+            name: "BatonToolsTests",
+            dependencies: [
+                "BatonTools", "BatonSupport",
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .testTarget(
+            name: "BatonCoreTests",
+            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem"]),
+        .testTarget(
+            name: "BatonCLITests",
+            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer"]),
     ],
     swiftLanguageModes: [.v6]
 )

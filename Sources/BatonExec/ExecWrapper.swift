@@ -1,4 +1,6 @@
 // FoundationEssentials only: baton-exec, which every rank starts, links this module alone.
+import BatonProtocol
+import BatonSystem
 import FoundationEssentials
 import Dispatch
 #if canImport(Glibc)
@@ -253,43 +255,4 @@ public final class ExecWrapper: @unchecked Sendable {
         }
         for l in lines { emit(.metric, l) }
     }
-}
-
-/// `v` with `digits` decimals, as `String(format: "%.Nf")` writes it.
-func fixedPoint(_ v: Double, digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = (abs(v) * scale).rounded()
-    guard scaled < 9e18 else { return String(v) }
-    let n = UInt64(scaled)
-    let p = UInt64(scale)
-    var frac = String(n % p)
-    while frac.count < digits { frac = "0" + frac }
-    return (v < 0 && n != 0 ? "-" : "") + String(n / p) + (digits > 0 ? "." + frac : "")
-}
-
-/// The directory part of `path` (what NSString.deletingLastPathComponent gives for an absolute path).
-public func parentDirectory(_ path: String) -> String {
-    var p = Substring(path)
-    while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
-    guard let slash = p.lastIndex(of: "/") else { return "" }
-    return slash == p.startIndex ? "/" : String(p[..<slash])
-}
-
-/// The bytes of the file at `path` from byte `offset` to its end; nil when it cannot be opened.
-public func readFile(_ path: String, from offset: UInt64) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var result: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 64 * 1024)
-    var at = off_t(offset)
-    while true {
-        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, at) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { break }
-        result.append(contentsOf: buf[0..<n])
-        at += off_t(n)
-    }
-    return result
 }

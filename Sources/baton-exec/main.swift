@@ -1,10 +1,12 @@
 // baton-exec: the per-rank wrapper of `baton exec` as an executable of its own, for
-// `baton launch` to start on every rank. The code is the BatonExec module
-// (Sources/BatonExec), which baton exec runs too; this binary only leaves out what the
+// `baton launch` to start on every rank. The code is the BatonExec module (Sources/BatonExec,
+// over BatonProtocol and BatonSystem), which baton exec runs too; this binary only leaves out what the
 // wrapper never uses (MPI, verbs, GRDB, Yams, the argument parser), which is most of
 // `baton`'s start-up time (docs/launch.md, "Overhead").
 // Anything it does not parse itself (help, unknown or malformed options, bad values) it
 // hands to `baton exec` beside it, so errors and help read exactly the same.
+import BatonProtocol
+import BatonSystem
 import BatonExec
 #if canImport(Glibc)
 import Glibc

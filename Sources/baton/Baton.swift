@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonSupport
 
 @main
 struct Baton: ParsableCommand {

@@ -1,4 +1,4 @@
-import BatonCore
+import BatonTrainer
 import CZlib
 import Foundation
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonTrainer
 import Foundation
 import MPI
 

@@ -1,4 +1,4 @@
-import BatonCore
+import BatonTrainer
 /// A one-hidden-layer network: 64 inputs, `hidden` ReLU units, 10-way softmax.
 /// All parameters live in one flat array (W1, b1, W2, b2) so gradients are averaged
 /// across ranks with a single allreduce per step.

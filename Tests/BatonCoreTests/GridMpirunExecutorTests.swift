@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import BatonCore
+@testable import BatonProtocol
 @testable import BatonExec
 
 @Suite struct GridMpirunExecutorTests {
@@ -14,9 +15,9 @@ import Testing
     @Test func anAttemptIsOneMpirunJobOnItsNodeWithTheGridContractPassedToEveryWrapper() {
         var s = MpirunGridExecutor.Settings(batonPath: "/bin/baton", environment: [:])
         s.lease = 4
-        let ex = MpirunGridExecutor(hosts: HostList(hosts: [BatonExec.Host(name: "a", slots: 1), BatonExec.Host(name: "b", slots: 1)]),
+        let ex = MpirunGridExecutor(hosts: HostList(hosts: [BatonProtocol.Host(name: "a", slots: 1), BatonProtocol.Host(name: "b", slots: 1)]),
                                     runDir: "/runs/g", settings: s)
-        let plan = ex.planner(for: launch()).plan(hosts: HostList(hosts: [BatonExec.Host(name: "b", slots: 2)]), attempt: 2, shardDir: nil)
+        let plan = ex.planner(for: launch()).plan(hosts: HostList(hosts: [BatonProtocol.Host(name: "b", slots: 2)]), attempt: 2, shardDir: nil)
         let argv = plan.mpirun
         #expect(Array(argv.prefix(5)) == ["mpirun", "--host", "b:2", "-np", "2"])
         let dash = argv.lastIndex(of: "--")!
@@ -52,7 +53,7 @@ import Testing
 
     @Test func execEnvOverridesWinOverTheWrappersOwnContract() {
         let contract = JobContract(runDir: "/r", configID: "c", attempt: 2, restartCount: 1, masterAddr: nil, masterPort: 29500, shardDir: nil)
-        var options = ExecOptions(contract: contract, nodes: HostList(hosts: [BatonExec.Host(name: "n", slots: 1)]), command: ["true"])
+        var options = ExecOptions(contract: contract, nodes: HostList(hosts: [BatonProtocol.Host(name: "n", slots: 1)]), command: ["true"])
         options.extraEnvironment = ["BATON_CHECKPOINT_DIR": "/stable/checkpoint", "BATON_RESUME": "0"]
         let env = ExecWrapper(options: options, environment: [:]).commandEnvironment(base: ["PATH": "/bin"])
         #expect(env["BATON_CHECKPOINT_DIR"] == "/stable/checkpoint")

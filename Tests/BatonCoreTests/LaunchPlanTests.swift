@@ -1,10 +1,12 @@
 import Foundation
 import Testing
 @testable import BatonCore
-@testable import BatonExec
+@testable import BatonProtocol
+@testable import BatonSystem
+import BatonExec
 
 @Suite struct LaunchPlanTests {
-    let hosts = HostList(hosts: [BatonExec.Host(name: "n1", slots: 2), BatonExec.Host(name: "n2", slots: 2), BatonExec.Host(name: "n3", slots: 2)])
+    let hosts = HostList(hosts: [BatonProtocol.Host(name: "n1", slots: 2), BatonProtocol.Host(name: "n2", slots: 2), BatonProtocol.Host(name: "n3", slots: 2)])
 
     @Test func placementIsBySlotWithNodeRanks() {
         let all = RankPlacement.all(hosts)
@@ -72,15 +74,6 @@ import Testing
         #expect(a.shardDir == "/r/shards/attempt-2" && a.command == ["sh", "-c", "echo --lease"])
         let o = try a.options(environment: [:], currentDirectory: "/cwd")
         #expect(o.lease == 10 && o.heartbeat == 1 && o.grace == 30 && o.contract.restartCount == 1)
-        #expect(ExecArguments.parse(["--run-dir=/x", "--", "true"])?.runDir == "/x")
-        #expect(ExecArguments.parse(["--env", "A=1", "--env=B=2", "--", "true"])?.env == ["A=1", "B=2"])
-        let withEnv = try #require(ExecArguments.parse(["--env", "A=x=y", "--", "true"])).options(environment: [:], currentDirectory: "/")
-        #expect(withEnv.extraEnvironment == ["A": "x=y"])
-        #expect(ExecArguments.parse(["--help"]) == nil)
-        #expect(ExecArguments.parse(["--bogus", "1", "--", "true"]) == nil)
-        #expect(ExecArguments.parse(["--attempt", "two", "--", "true"]) == nil)
-        #expect(ExecArguments.parse(["--run-dir", "/x"]) == nil)
-        #expect(throws: ExecArguments.Invalid.self) { try ExecArguments.parse(["--heartbeat", "zz", "--", "true"])!.options(environment: [:], currentDirectory: "/") }
     }
 
     @Test func localModeUsesTheAgentAndLoopback() {
@@ -99,7 +92,7 @@ import Testing
 }
 
 @Suite struct HeartbeatMonitorTests {
-    let hosts = HostList(hosts: [BatonExec.Host(name: "n1", slots: 2), BatonExec.Host(name: "n2", slots: 1)])
+    let hosts = HostList(hosts: [BatonProtocol.Host(name: "n1", slots: 2), BatonProtocol.Host(name: "n2", slots: 1)])
 
     func line(_ kind: TaggedLine.Kind, _ node: String, _ rank: Int, _ payload: String = "") -> TaggedLine {
         TaggedLine(kind: kind, node: node, rank: rank, payload: payload)
@@ -227,7 +220,7 @@ import Testing
         #expect(a?.srunArguments(for: ["sl1", "sl2", "sl3"]) == ["--overlap"])
         var planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: "/r", batonPath: "/b/baton")
         planner.slurm = a
-        let survivors = HostList(hosts: [BatonExec.Host(name: "sl1", slots: 2), BatonExec.Host(name: "sl3", slots: 2)])
+        let survivors = HostList(hosts: [BatonProtocol.Host(name: "sl1", slots: 2), BatonProtocol.Host(name: "sl3", slots: 2)])
         let argv = planner.plan(hosts: survivors, attempt: 2, shardDir: nil).mpirun
         let i = argv.firstIndex(of: "plm_slurm_args")!
         #expect(argv[i - 1] == "--mca" && argv[i + 1] == "--overlap --exclude=sl2")
@@ -246,7 +239,7 @@ import Testing
         chmod(fake, 0o755)
         let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: "\(dir)/run", batonPath: "/b/baton", mpirunPath: fake,
                                     heartbeat: 0.1, lease: 0.2, grace: 0.5, masterPort: 29500)
-        var options = LaunchOptions(hosts: HostList(hosts: [BatonExec.Host(name: "sl1", slots: 1), BatonExec.Host(name: "sl2", slots: 1)]),
+        var options = LaunchOptions(hosts: HostList(hosts: [BatonProtocol.Host(name: "sl1", slots: 1), BatonProtocol.Host(name: "sl2", slots: 1)]),
                                     planner: planner)
         options.heartbeatTimeout = 0.2
         options.startupTimeout = 0.3

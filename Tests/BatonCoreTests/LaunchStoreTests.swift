@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 import GRDB
 import Testing
@@ -21,7 +22,7 @@ struct LaunchStoreTests {
 
     func plan(_ dir: String, attempt: Int, hosts: [String]) -> LaunchPlan {
         let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: dir, batonPath: "/usr/bin/baton", masterPort: 29500)
-        return planner.plan(hosts: HostList(hosts: hosts.map { BatonExec.Host(name: $0, slots: 2) }), attempt: attempt, shardDir: nil)
+        return planner.plan(hosts: HostList(hosts: hosts.map { BatonProtocol.Host(name: $0, slots: 2) }), attempt: attempt, shardDir: nil)
     }
 
     @Test("attempts, nodes, events, metrics and the end round-trip; the report is the attempts' records and the end")
@@ -130,7 +131,7 @@ struct LaunchStoreTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: dir, batonPath: "/usr/bin/baton",
                                     heartbeat: 0.1, lease: 0.2, grace: 0.5, masterPort: 29500)
-        var options = LaunchOptions(hosts: HostList(hosts: [BatonExec.Host(name: "na", slots: 1), BatonExec.Host(name: "nb", slots: 1)]),
+        var options = LaunchOptions(hosts: HostList(hosts: [BatonProtocol.Host(name: "na", slots: 1), BatonProtocol.Host(name: "nb", slots: 1)]),
                                     planner: planner)
         options.heartbeatTimeout = 30
         options.startupTimeout = 30
@@ -252,13 +253,13 @@ final class StoreCheckingExecutor: JobExecutor, @unchecked Sendable {
 
 /// A job that has ended (`status`) or runs until it is terminated or killed.
 final class FakeJob: RunningJob, @unchecked Sendable {
-    let state: Locked<BatonExec.ExitStatus?>
-    init(status: BatonExec.ExitStatus?) { state = Locked(status) }
+    let state: Locked<BatonSystem.ExitStatus?>
+    init(status: BatonSystem.ExitStatus?) { state = Locked(status) }
     /// No such process: nothing to watch or sweep.
     var pid: pid_t { 0x3fff_fff0 }
     func send(_ message: HeadMessage) -> Bool { true }
     func terminate() { state.with { if $0 == nil { $0 = .signaled(SIGTERM) } } }
     func kill() { state.with { if $0 == nil { $0 = .signaled(SIGKILL) } } }
-    func poll() -> BatonExec.ExitStatus? { state.get }
+    func poll() -> BatonSystem.ExitStatus? { state.get }
     var outputFinished: Bool { true }
 }

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonProtocol
 import Foundation
 import Testing
 @testable import BatonCore
@@ -26,7 +26,7 @@ struct RunFilesTests {
 
     func writePlan(_ dir: String, attempt: Int, hosts: [String]) throws {
         let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: dir, batonPath: "/usr/bin/baton")
-        let list = HostList(hosts: hosts.map { BatonExec.Host(name: $0, slots: 2) })
+        let list = HostList(hosts: hosts.map { BatonProtocol.Host(name: $0, slots: 2) })
         try planner.plan(hosts: list, attempt: attempt, shardDir: nil).json()
             .write(toFile: "\(dir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
     }

@@ -107,7 +107,7 @@ for f in "${figures[@]}"; do echo "  $f"; done
 # 5. sbatch of Examples/slurm/launch.sbatch, `scontrol requeue` mid-run: the requeued run of
 # the script resumes the launch (its command line from RUN/launch.json, the new allocation's
 # nodes, the consumed count) and completes in its first attempt (the batch node's ranks,
-# which mpirun starts itself, hear their leases: BatonExec/HeadChannel); every sample
+# which mpirun starts itself, hear their leases: BatonProtocol/HeadChannel); every sample
 # exactly once over both runs. Slurm holds a
 # requeued job ~2 min (Reason=BeginTime, see 59): lifted with `scontrol update StartTime=now`.
 R=$tmp/batch

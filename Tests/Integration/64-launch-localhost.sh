@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # baton launch -H localhost:2: the ranks mpirun starts on its own node, which Open MPI 4.1's
-# `--stdin all` sends nothing (see BatonExec/HeadChannel), hear their leases and signals
+# `--stdin all` sends nothing (see BatonProtocol/HeadChannel), hear their leases and signals
 # from the head's file: a job longer than several lease periods completes with every sample
 # exactly once and no rank fenced; Ctrl-C reaches the ranks' commands; a SIGKILLed head's
 # ranks fence themselves within about a lease. Needs no root.

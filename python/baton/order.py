@@ -1,6 +1,6 @@
 """The epoch order of `baton shard samples`, reproduced in numpy.
 
-Algorithm "feistel-splitmix64-v1", as documented in Sources/BatonCore/Shard/ShardPermutation.swift
+Algorithm "feistel-splitmix64-v1", as documented in Sources/BatonTrainer/ShardPermutation.swift
 and docs/sharding.md: a keyed Feistel network on 0..2^bits with cycle walking, so the sample
 at any position is computed on its own. `epoch_ids(positions, ...)` gives exactly the ids
 `baton shard samples --shuffle --seed S --epoch E` puts at those positions of the order

@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -24,7 +25,7 @@ public enum GridHead {
         } else {
             s.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment)
         }
-        let hosts = HostList(hosts: settings.nodeNames.map { BatonExec.Host(name: $0, slots: 1) })
+        let hosts = HostList(hosts: settings.nodeNames.map { BatonProtocol.Host(name: $0, slots: 1) })
         return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)
     }
 

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonProtocol
 import Foundation
 
 /// Settings of one grid run's scheduler.

@@ -1,3 +1,4 @@
+import BatonTrainer
 import Foundation
 
 /// A whole grid run on simulated nodes with a real, durable run store: the scale benchmark

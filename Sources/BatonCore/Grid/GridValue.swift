@@ -1,3 +1,4 @@
+import BatonSupport
 import Foundation
 
 /// One value a grid parameter takes: what YAML gave, kept with its type so that `1`, `1.0`

@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 
 #if canImport(Glibc)
@@ -152,7 +153,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
             pendingEvents.append(.nodeLost(attemptID: launch.attemptID, node: down, reason: "the node is down", fenced: true))
             return
         }
-        let list = HostList(hosts: launch.nodes.map { BatonExec.Host(name: nodeNames[$0], slots: max(1, launch.ranksPerNode)) })
+        let list = HostList(hosts: launch.nodes.map { BatonProtocol.Host(name: nodeNames[$0], slots: max(1, launch.ranksPerNode)) })
         var options = LaunchOptions(hosts: list, planner: planner(for: launch))
         options.maxRestarts = 0
         options.firstAttempt = launch.attempt

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSystem
 import Foundation
 
 /// An in-process executor with fake jobs, for testing and benchmarking the scheduler

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonProtocol
 import Foundation
 
 /// Where a job's nodes come from, resolved once for `launch`, `grid` and `doctor`: a
@@ -48,7 +48,7 @@ public struct HostSource: Sendable, Equatable {
             let tasks = environment["SLURM_TASKS_PER_NODE"] ?? environment["SLURM_NTASKS_PER_NODE"]
             if let tasks {
                 let perNode = try slurmTasksPerNode(tasks, nodes: list.hosts.count)
-                list = HostList(hosts: zip(list.hosts, perNode).map { BatonExec.Host(name: $0.0.name, slots: $0.1) })
+                list = HostList(hosts: zip(list.hosts, perNode).map { BatonProtocol.Host(name: $0.0.name, slots: $0.1) })
             }
             return HostSource(kind: .slurm(nodelist: nodelist, tasksPerNode: tasks), hosts: list)
         }

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonProtocol
 
 /// The Slurm allocation a command runs in (`salloc`, `sbatch`), from its environment.
 /// Inside one, mpirun starts its daemons with one `srun` step over the job's nodes.

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonProtocol
 import Foundation
 
 /// Liveness of one job's nodes, from the tagged lines its wrappers send (any tagged line

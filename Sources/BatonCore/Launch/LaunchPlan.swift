@@ -1,4 +1,4 @@
-import BatonExec
+import BatonProtocol
 import Foundation
 
 /// Everything one attempt of a launch starts: the mpirun argv and, for every rank, its
@@ -16,7 +16,7 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
     public var attempt: Int
     /// How mpirun reaches the nodes (real hosts, or simulated ones through an agent).
     public var mode: LaunchMode
-    public var hosts: [BatonExec.Host]
+    public var hosts: [BatonProtocol.Host]
     public var worldSize: Int
     /// The argv to run (argv[0] is mpirun), never passed through a shell.
     public var mpirun: [String]

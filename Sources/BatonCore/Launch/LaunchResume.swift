@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 
 /// A launch run directory as its readers see it (`--resume`, `runs`, `status`, `report`):

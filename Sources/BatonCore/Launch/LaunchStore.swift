@@ -1,4 +1,3 @@
-import BatonExec
 import Foundation
 import GRDB
 

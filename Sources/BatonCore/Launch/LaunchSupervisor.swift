@@ -1,4 +1,6 @@
-import BatonExec
+import BatonProtocol
+import BatonSupport
+import BatonSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,5 @@
+import BatonShard
+import BatonTrainer
 import Foundation
 
 /// Connects launch to the sharding module: before each attempt the samples of the epoch not

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSupport
 import Foundation
 
 /// `baton status RUN` for a launch run: its state, every attempt, recent events.

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSupport
 import Foundation
 
 /// What kind of run a directory holds.

@@ -1,4 +1,3 @@
-import BatonExec
 import Foundation
 
 /// A picture of a run (`baton report RUN --svg FILE`): a lane per node with a bar per attempt

@@ -1,4 +1,3 @@
-import BatonExec
 import Foundation
 #if canImport(Glibc)
 import Glibc

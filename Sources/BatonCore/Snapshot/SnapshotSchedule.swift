@@ -1,4 +1,5 @@
-import BatonExec
+import BatonSupport
+import BatonSystem
 import Foundation
 
 /// Snapshots of a run while its head runs: periodic (`--snapshot-every`), at milestones

@@ -1,4 +1,4 @@
-import BatonExec
+import BatonSystem
 import Foundation
 import GRDB
 import GRDBSQLite

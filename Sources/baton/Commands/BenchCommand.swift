@@ -1,5 +1,6 @@
 import ArgumentParser
-import BatonCore
+import BatonSupport
+import BatonTools
 import Foundation
 import MPI
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonTools
 import Foundation
 
 extension ContainerRuntime: ExpressibleByArgument {}

@@ -1,5 +1,7 @@
 import ArgumentParser
 import BatonCore
+import BatonSupport
+import BatonTools
 import Foundation
 
 struct DoctorCommand: ParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonProtocol
 import BatonExec
 import Foundation
 

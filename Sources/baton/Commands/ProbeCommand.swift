@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonTools
 
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

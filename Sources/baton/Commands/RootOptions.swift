@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonTools
 
 /// Where probe, doctor and container-flags read the machine from. Tests point these at
 /// fixture trees; paths in the output stay the logical ones (/sys/..., /dev/...).

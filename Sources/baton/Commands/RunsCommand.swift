@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCore
-import BatonExec
+import BatonSupport
+import BatonSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

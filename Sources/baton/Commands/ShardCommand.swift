@@ -1,5 +1,7 @@
 import ArgumentParser
-import BatonCore
+import BatonShard
+import BatonSupport
+import BatonTrainer
 import Foundation
 
 struct ShardCommand: ParsableCommand {

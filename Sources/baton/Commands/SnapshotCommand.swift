@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonSupport
 import Foundation
 
 fileprivate func fail(_ command: String, _ error: any Error) -> ExitCode {

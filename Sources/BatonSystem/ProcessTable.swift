@@ -1,0 +1,135 @@
+// FoundationEssentials only: baton-exec, which every rank starts, links this module.
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one reader of /proc: what a process is (state, parent, group, session), what it
+/// runs, what its environment holds. The head uses it to find an attempt's processes on
+/// this machine (simulated nodes, the namespace test bed: one kernel), its rsh agents, and
+/// a detached head's liveness.
+public enum ProcessTable {
+    /// The fields of /proc/PID/stat after the command name that Baton reads.
+    public struct Stat: Sendable, Equatable {
+        /// R, S, D, T (stopped), t (traced), Z (zombie), ...
+        public var state: Character
+        public var parent: pid_t
+        public var group: pid_t
+        public var session: pid_t
+        /// Clock ticks after boot: with the pid, tells a process from a later one that got
+        /// the same pid.
+        public var startTime: UInt64
+
+        public var isZombie: Bool { state == "Z" || state == "X" }
+        public var isStopped: Bool { state == "T" || state == "t" }
+    }
+
+    public static func stat(_ pid: pid_t) -> Stat? {
+        guard let bytes = readFile("/proc/\(pid)/stat", from: 0) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after "(comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt
+        // majflt cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime
+        let f = text[text.index(after: close)...].split(separator: " ")
+        guard f.count > 19, let state = f[0].first, let ppid = pid_t(f[1]), let pgrp = pid_t(f[2]), let sid = pid_t(f[3]),
+              let start = UInt64(f[19]) else { return nil }
+        return Stat(state: state, parent: ppid, group: pgrp, session: sid, startTime: start)
+    }
+
+    /// Every pid on this machine, at the moment of reading.
+    public static func allPIDs() -> [pid_t] {
+        guard let dir = opendir("/proc") else { return [] }
+        defer { closedir(dir) }
+        var result: [pid_t] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let pid = pid_t(name) { result.append(pid) }
+        }
+        return result
+    }
+
+    /// The argv of a process (empty for a zombie or a kernel thread).
+    public static func arguments(_ pid: pid_t) -> [String] {
+        guard let bytes = readFile("/proc/\(pid)/cmdline", from: 0) else { return [] }
+        return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The environment a process started with.
+    public static func environment(_ pid: pid_t) -> [String: String] {
+        guard let bytes = readFile("/proc/\(pid)/environ", from: 0) else { return [:] }
+        var env: [String: String] = [:]
+        for entry in bytes.split(separator: 0) {
+            guard let eq = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            env[String(decoding: entry[entry.startIndex..<eq], as: UTF8.self)] = String(decoding: entry[(eq + 1)...], as: UTF8.self)
+        }
+        return env
+    }
+
+    /// Live (not zombie) members of a session: on a simulated node, the node's processes
+    /// (Open MPI gives each rank its own process group, but they stay in the session).
+    public static func members(ofSession session: pid_t) -> [pid_t] {
+        allPIDs().filter { pid in
+            guard let s = stat(pid) else { return false }
+            return s.session == session && !s.isZombie
+        }
+    }
+
+    /// Live processes whose environment holds `key=value` exactly.
+    public static func processes(withEnvironment key: String, _ value: String) -> [pid_t] {
+        let needle = Array("\(key)=\(value)".utf8)
+        return allPIDs().filter { pid in
+            guard let bytes = readFile("/proc/\(pid)/environ", from: 0),
+                  bytes.split(separator: 0).contains(where: { $0.elementsEqual(needle) }) else { return false }
+            return stat(pid).map { !$0.isZombie } ?? false
+        }
+    }
+
+    /// Live processes whose environment satisfies `matches`.
+    public static func processes(where matches: ([String: String]) -> Bool) -> [pid_t] {
+        allPIDs().filter { pid in
+            guard let s = stat(pid), !s.isZombie else { return false }
+            return matches(environment(pid))
+        }
+    }
+
+    /// Live children of `parent`.
+    public static func children(of parent: pid_t) -> [pid_t] {
+        allPIDs().filter { pid in
+            guard let s = stat(pid) else { return false }
+            return s.parent == parent && !s.isZombie
+        }
+    }
+
+    /// Sends `signal` to every live member of a session; returns how many it reached.
+    /// SIGKILL is a crash: see `signal(_:_:)`.
+    @discardableResult
+    public static func signal(session: pid_t, _ signal: Int32) -> Int {
+        Self.signal({ members(ofSession: session) }, signal)
+    }
+
+    /// Sends `signal` to every process `find` lists. SIGKILL is sent as a machine dies: all at
+    /// once. Killed one by one, a process that outlives another by microseconds can see it die
+    /// and say so (a `baton exec` wrapper would report its rank killed by SIGKILL: a command
+    /// failure, where a real crash leaves nobody to report anything). So every process is
+    /// first sent SIGSTOP (pending, it lets a process finish at most the system call it is
+    /// in; listed again until no new one shows up, which catches a fork in between, at most
+    /// 20 rounds), and only then SIGKILL.
+    @discardableResult
+    public static func signal(_ find: () -> [pid_t], _ signal: Int32) -> Int {
+        guard signal == SIGKILL else {
+            let pids = find()
+            for p in pids { kill(p, signal) }
+            return pids.count
+        }
+        var frozen = Set<pid_t>()
+        for _ in 0..<20 {
+            let fresh = find().filter { !frozen.contains($0) }
+            if fresh.isEmpty { break }
+            for p in fresh where kill(p, SIGSTOP) == 0 { frozen.insert(p) }
+        }
+        for p in frozen.union(find()) { kill(p, SIGKILL) }
+        return frozen.count
+    }
+}

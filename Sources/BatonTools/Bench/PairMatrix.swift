@@ -1,0 +1,286 @@
+import BatonSupport
+import MPI
+
+/// Bandwidth and latency between every pair of nodes, and the pairs and nodes that
+/// stand out. A bad cable slows one pair; a bad NIC or node slows every pair it is in.
+public struct PairMatrix: Sendable, Equatable {
+    /// Node labels, index = rank.
+    public var nodes: [String]
+    /// bandwidth[i][j]: GB/s (1e9) from i to j; the diagonal is nil.
+    public var bandwidthGBps: [[Double?]]
+    /// latency[i][j]: half round trip in µs; symmetric, diagonal nil.
+    public var latencyMicroseconds: [[Double?]]
+
+    public init(nodes: [String], bandwidthGBps: [[Double?]], latencyMicroseconds: [[Double?]]) {
+        self.nodes = nodes
+        self.bandwidthGBps = bandwidthGBps
+        self.latencyMicroseconds = latencyMicroseconds
+    }
+
+    /// A pair or node that is far from the others, with the figure that singled it out.
+    public struct Outlier: Sendable, Equatable, CustomStringConvertible {
+        public enum Metric: String, Sendable { case bandwidth, latency }
+        /// Node indices: two for a pair, one for a node.
+        public var nodes: [Int]
+        public var metric: Metric
+        public var value: Double
+        public var reference: Double
+        public var labels: [String]
+
+        public var description: String {
+            let what = labels.count == 1 ? "node \(labels[0])" : labels.joined(separator: " <-> ")
+            switch metric {
+            case .bandwidth:
+                let pct = reference > 0 ? Int((value / reference * 100).rounded()) : 0
+                return "\(what): bandwidth \(BenchPlot.figure(value)) GB/s, \(pct)% of the reference \(BenchPlot.figure(reference)) GB/s"
+            case .latency:
+                let times = reference > 0 ? formatFixed(value / reference, decimals: 1) : "?"
+                return "\(what): latency \(BenchPlot.figure(value)) µs, \(times)x the reference \(BenchPlot.figure(reference)) µs"
+            }
+        }
+    }
+
+    /// What stands out: nodes whose links are slow, then pairs.
+    public struct Findings: Sendable, Equatable {
+        public var nodes: [Outlier]
+        public var pairs: [Outlier]
+        public var isEmpty: Bool { nodes.isEmpty && pairs.isEmpty }
+    }
+
+    /// Outliers in both metrics. A pair is an outlier when its bandwidth is under
+    /// `bandwidthFraction` of the reference, or its latency over `latencyFactor` times the
+    /// reference. The reference is the median over pairs; when some node's links are
+    /// slow as a whole (the median of its links past the threshold against the median
+    /// of the pairs it is not in), that node is reported and the pair reference is the
+    /// median of the pairs without it, because with few nodes a bad node's pairs can be
+    /// half or more of all pairs (with 3 nodes, 2 of 3) and would drag a plain median
+    /// down to their own level.
+    public func findings(bandwidthFraction: Double = 0.5, latencyFactor: Double = 3) -> Findings {
+        let bw = analyse(bandwidthGBps, isBad: { value, ref in value < ref * bandwidthFraction }, metric: .bandwidth)
+        let lat = analyse(symmetricLatency, isBad: { value, ref in value > ref * latencyFactor }, metric: .latency)
+        return Findings(nodes: bw.nodes + lat.nodes, pairs: bw.pairs + lat.pairs)
+    }
+
+    var symmetricLatency: [[Double?]] { latencyMicroseconds }
+
+    /// Values of each unordered pair: the slower direction for bandwidth (min), the
+    /// larger for latency (max), taken by `isBad` ordering.
+    func analyse(_ matrix: [[Double?]], isBad: (Double, Double) -> Bool, metric: Outlier.Metric) -> Findings {
+        let n = nodes.count
+        var pairs: [(i: Int, j: Int, value: Double)] = []
+        for i in 0..<n {
+            for j in (i + 1)..<max(i + 1, n) {
+                let both = [matrix[i][j], matrix[j][i]].compactMap { $0 }
+                guard !both.isEmpty else { continue }
+                // The worse direction decides: a link slow one way is a bad link.
+                let worse = metric == .bandwidth ? both.min()! : both.max()!
+                pairs.append((i, j, worse))
+            }
+        }
+        guard pairs.count >= 2 else { return Findings(nodes: [], pairs: []) }
+        var badNodes: [Outlier] = []
+        if n >= 3 {
+            // A node is slow when its typical link is far worse than the links between
+            // the other nodes: comparing with pairs it is not in keeps its own slow
+            // links out of the reference.
+            for k in 0..<n {
+                let mine = pairs.filter { $0.i == k || $0.j == k }.map(\.value)
+                let others = pairs.filter { $0.i != k && $0.j != k }.map(\.value)
+                guard let score = Self.median(mine), let reference = Self.median(others) else { continue }
+                if isBad(score, reference) {
+                    badNodes.append(Outlier(nodes: [k], metric: metric, value: score, reference: reference, labels: [nodes[k]]))
+                }
+            }
+            // Every node bad means no node is: the reference itself is off.
+            if badNodes.count * 2 >= n { badNodes = [] }
+        }
+        let badSet = Set(badNodes.flatMap(\.nodes))
+        let healthy = pairs.filter { !badSet.contains($0.i) && !badSet.contains($0.j) }.map(\.value)
+        guard let reference = Self.median(healthy.isEmpty ? pairs.map(\.value) : healthy) else { return Findings(nodes: badNodes, pairs: []) }
+        let badPairs = pairs.filter { isBad($0.value, reference) }.map {
+            Outlier(nodes: [$0.i, $0.j], metric: metric, value: $0.value, reference: reference, labels: [nodes[$0.i], nodes[$0.j]])
+        }
+        return Findings(nodes: badNodes, pairs: badPairs)
+    }
+
+    /// The median; the mean of the two middle values for an even count.
+    public static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+}
+
+public struct PairMatrixOptions: Sendable {
+    /// Message size for the bandwidth test (OSU-style window).
+    public var bandwidthSize: Int
+    /// Message size for the latency ping-pong.
+    public var latencySize: Int
+    public var iterations: Int
+    public var latencyIterations: Int
+    public var window: Int
+    /// Sweeps over all pairs; each pair keeps its best bandwidth and lowest latency.
+    /// Noise from other work on a node only ever lowers bandwidth, while a bad link is
+    /// slow in every sweep, so the best of a few sweeps separates the two.
+    public var rounds: Int
+
+    public init(bandwidthSize: Int = 1 << 20, latencySize: Int = 8, iterations: Int = 10, latencyIterations: Int = 1000, window: Int = 64, rounds: Int = 3) {
+        self.rounds = rounds
+        self.bandwidthSize = bandwidthSize
+        self.latencySize = latencySize
+        self.iterations = iterations
+        self.latencyIterations = latencyIterations
+        self.window = window
+    }
+}
+
+public enum PairMatrixBench {
+    /// Measures every ordered pair in turn (one pair at a time, so pairs never share a
+    /// link while measured). Each rank is one node; rank 0 gets the matrix, others an
+    /// empty one. Labels are the MPI processor names, with `#rank` added where several
+    /// ranks share a host.
+    public static func run(_ options: PairMatrixOptions, on comm: Communicator) throws -> PairMatrix {
+        let n = comm.size
+        let rank = comm.rank
+        guard n >= 2 else {
+            throw BenchError(.wrongWorld, "matrix needs at least 2 ranks, one per node (mpirun --map-by ppr:1:node baton bench matrix)")
+        }
+        guard options.window >= 1, options.iterations >= 1, options.latencyIterations >= 1, options.bandwidthSize >= 1, options.rounds >= 1 else {
+            throw BenchError(.badOption, "matrix: --iters, --latency-iters, --window, --rounds and --size must be at least 1")
+        }
+        let labels = try hostLabels(comm: comm)
+        let buffer = MessageBuffer<UInt8>(repeating: 0x61, count: options.bandwidthSize)
+        var ack = [UInt8](repeating: 0, count: 4)
+        let small = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, options.latencySize))
+        defer { small.deallocate() }
+        small.initialize(repeating: 0x62)
+        var smallBuffer = UnsafeMutableBufferPointer(rebasing: small[0..<options.latencySize])
+        var group = RequestGroup(capacity: options.window)
+        // Row i: what this rank measured as the sender (bandwidth) / initiator (latency).
+        var myBandwidth = [Double](repeating: -1, count: n)
+        var myLatency = [Double](repeating: -1, count: n)
+        let warmup = max(1, options.iterations / 10)
+        for _ in 0..<options.rounds {
+            for sender in 0..<n {
+                for receiver in 0..<n where receiver != sender {
+                    try comm.quietBarrier()
+                    if rank == sender {
+                        var start = 0.0
+                        for i in 0..<(warmup + options.iterations) {
+                            if i == warmup { start = MPIEnvironment.wallTime() }
+                            for _ in 0..<options.window { group.add(try comm.isend(buffer, to: receiver, tag: 300)) }
+                            try group.waitAll()
+                            try comm.receive(into: &ack, from: .rank(receiver), tag: .value(301))
+                        }
+                        let seconds = MPIEnvironment.wallTime() - start
+                        let measured = PointToPointBench.bandwidthGBps(
+                            size: options.bandwidthSize, iterations: options.iterations, window: options.window, seconds: seconds)
+                        myBandwidth[receiver] = max(myBandwidth[receiver], measured)
+                    } else if rank == receiver {
+                        for _ in 0..<(warmup + options.iterations) {
+                            for _ in 0..<options.window { group.add(try comm.irecv(into: buffer, from: .rank(sender), tag: .value(300))) }
+                            try group.waitAll()
+                            try comm.send(ack, to: sender, tag: 301)
+                        }
+                    }
+                    // Latency is symmetric: measure it once per unordered pair.
+                    guard sender < receiver else { continue }
+                    try comm.quietBarrier()
+                    let latencyWarmup = max(1, options.latencyIterations / 10)
+                    if rank == sender {
+                        var start = 0.0
+                        for i in 0..<(latencyWarmup + options.latencyIterations) {
+                            if i == latencyWarmup { start = MPIEnvironment.wallTime() }
+                            try comm.send(smallBuffer, to: receiver, tag: 302)
+                            try comm.receive(into: &smallBuffer, from: .rank(receiver), tag: .value(302))
+                        }
+                        let measured = PointToPointBench.latencyMicroseconds(
+                            seconds: MPIEnvironment.wallTime() - start, iterations: options.latencyIterations)
+                        myLatency[receiver] = myLatency[receiver] < 0 ? measured : min(myLatency[receiver], measured)
+                    } else if rank == receiver {
+                        for _ in 0..<(latencyWarmup + options.latencyIterations) {
+                            try comm.receive(into: &smallBuffer, from: .rank(sender), tag: .value(302))
+                            try comm.send(smallBuffer, to: sender, tag: 302)
+                        }
+                    }
+                }
+            }
+        }
+        var allBandwidth = [Double](repeating: -1, count: n * n)
+        var allLatency = [Double](repeating: -1, count: n * n)
+        try comm.allGather(myBandwidth, into: &allBandwidth)
+        try comm.allGather(myLatency, into: &allLatency)
+        var bw = [[Double?]](repeating: [Double?](repeating: nil, count: n), count: n)
+        var lat = bw
+        for i in 0..<n {
+            for j in 0..<n where i != j {
+                let b = allBandwidth[i * n + j]
+                bw[i][j] = b >= 0 ? b : nil
+                let l = i < j ? allLatency[i * n + j] : allLatency[j * n + i]
+                lat[i][j] = l >= 0 ? l : nil
+            }
+        }
+        return PairMatrix(nodes: labels, bandwidthGBps: bw, latencyMicroseconds: lat)
+    }
+
+    /// Every rank's processor name, gathered; names held by several ranks get `#rank`.
+    static func hostLabels(comm: Communicator) throws -> [String] {
+        let width = 256
+        var mine = [UInt8](repeating: 0, count: width)
+        let name = Array((try MPIEnvironment.processorName()).utf8.prefix(width - 1))
+        mine.replaceSubrange(0..<name.count, with: name)
+        var all = [UInt8](repeating: 0, count: width * comm.size)
+        try comm.allGather(mine, into: &all)
+        let names = (0..<comm.size).map { r in
+            String(decoding: all[(r * width)..<((r + 1) * width)].prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return names.enumerated().map { r, name in
+            names.filter { $0 == name }.count > 1 ? "\(name)#\(r)" : name
+        }
+    }
+
+    /// The matrices as text: bandwidth rows are senders, columns receivers.
+    public static func table(_ matrix: PairMatrix, findings: PairMatrix.Findings, bandwidthFraction: Double = 0.5, latencyFactor: Double = 3) -> String {
+        let n = matrix.nodes.count
+        let width = max(9, (matrix.nodes.map(\.count).max() ?? 0) + 2)
+        func grid(_ title: String, _ values: [[Double?]], decimals: Int) -> [String] {
+            var lines = ["# " + title]
+            lines.append(BenchReport.pad("", width) + matrix.nodes.map { BenchReport.pad($0, width) }.joined())
+            for i in 0..<n {
+                lines.append(
+                    BenchReport.pad(matrix.nodes[i], width)
+                        + (0..<n).map { j in BenchReport.pad(values[i][j].map { formatFixed($0, decimals: decimals) } ?? "-", width) }.joined())
+            }
+            return lines
+        }
+        var lines = grid("bandwidth (GB/s, 1 GB = 1e9 bytes), row sends to column", matrix.bandwidthGBps, decimals: 3)
+        lines.append("")
+        lines += grid("latency (µs, half round trip)", matrix.latencyMicroseconds, decimals: 2)
+        lines.append("")
+        if findings.isEmpty {
+            lines.append("# outliers: none (no pair under \(Int((bandwidthFraction * 100).rounded()))% of the median bandwidth or over \(formatFixed(latencyFactor, decimals: 1))x the median latency)")
+        } else {
+            lines.append("# outliers:")
+            lines += findings.nodes.map { "  SLOW NODE  \($0)" }
+            lines += findings.pairs.map { "  SLOW PAIR  \($0)" }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public static func json(_ matrix: PairMatrix, findings: PairMatrix.Findings) -> String {
+        func grid(_ values: [[Double?]]) -> BenchJSON { .array(values.map { .array($0.map { $0.map(BenchJSON.double) ?? .null }) }) }
+        func outlier(_ o: PairMatrix.Outlier) -> BenchJSON {
+            .object([("nodes", .array(o.labels.map(BenchJSON.string))), ("metric", .string(o.metric.rawValue)), ("value", .double(o.value)), ("reference", .double(o.reference))])
+        }
+        return BenchJSON.object([
+            ("suite", .string("matrix")),
+            ("nodes", .array(matrix.nodes.map(BenchJSON.string))),
+            ("units", .object([("bandwidth", .string("GB/s, 1 GB = 1e9 bytes")), ("latency", .string("microseconds, half round trip"))])),
+            ("bandwidth_GBps", grid(matrix.bandwidthGBps)),
+            ("latency_us", grid(matrix.latencyMicroseconds)),
+            ("outlier_nodes", .array(findings.nodes.map(outlier))),
+            ("outlier_pairs", .array(findings.pairs.map(outlier))),
+        ]).renderedRows()
+    }
+}

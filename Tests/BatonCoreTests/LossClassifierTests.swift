@@ -1,5 +1,6 @@
 import BatonCore
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

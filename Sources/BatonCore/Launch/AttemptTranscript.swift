@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 
 /// What the head saw during one attempt, as JSON lines: a header with the hosts and the

@@ -1,4 +1,5 @@
-import BatonExec
+import BatonProtocol
+import BatonSystem
 import Foundation
 
 /// What the head learns while one attempt runs, in the order it learns it. The attempt

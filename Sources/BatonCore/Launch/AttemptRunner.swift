@@ -141,6 +141,9 @@ final class AttemptRunner {
         func scanAgents() -> [LossAction] {
             let now = monotonicNow()
             agents.scan(at: now)
+            for a in agents.takeLearnt() {
+                transcript?.note(["note": "agent", "pid": Int(a.pid), "node": a.node, "how": a.how], at: now)
+            }
             var actions: [LossAction] = []
             for node in agents.ended.keys.sorted() where !agentEndsTold.contains(node) {
                 agentEndsTold.insert(node)

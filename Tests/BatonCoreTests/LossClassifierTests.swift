@@ -229,6 +229,9 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
     /// file, the outcome, the lost nodes, how they were seen.
     static let cases: [(String, AttemptOutcome, [String], LossSignal?)] = [
         ("crash-plain-agent-pid-order.jsonl", .nodesLost, ["cx-n3"], .agentEnded),
+        ("slurm-salloc-crash-daemon-lost.jsonl", .nodesLost, ["sr3"], .daemonLost),
+        ("rank-fails-mpirun-segfaults-in-pmix-finalize.jsonl", .commandFailed, [], nil),
+        ("clean-end.jsonl", .completed, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

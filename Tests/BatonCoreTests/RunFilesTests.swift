@@ -74,18 +74,43 @@ struct RunFilesTests {
         #expect(RunSummary.read(dir)?.state == .headLost)
     }
 
-    @Test("launch.json is written once: a resumed head keeps the command line the run was started with")
+    @Test("launch.json is written once: a resumed head keeps the spec the run was started with")
     func settingsOnce() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try LaunchRunFiles.recordSettings(.init(arguments: ["--local", "2", "--shard-samples", "600", "--", "t", "--shard-samples", "9"],
-                                                directory: "/x", created: 5), runDir: dir)
-        try LaunchRunFiles.recordSettings(.init(arguments: ["--resume", dir], directory: "/y", created: 6), runDir: dir)
+        var spec = LaunchSpec()
+        spec.hosts.local = 2
+        spec.shardSamples = 600
+        spec.command = ["t", "--shard-samples", "9"]
+        try LaunchRunFiles.recordSettings(.init(spec: spec, directory: "/x", created: 5), runDir: dir)
+        try LaunchRunFiles.recordSettings(.init(spec: LaunchSpec(), directory: "/y", created: 6), runDir: dir)
         let s = try #require(LaunchRunFiles.settings(dir))
         #expect(s.directory == "/x")
-        #expect(RunSummary.option("--shard-samples", in: s.arguments) == "600")
-        #expect(RunSummary.option("--hostfile", in: s.arguments) == nil)
-        #expect(RunSummary.option("--run-dir", in: ["--run-dir=R", "--", "x"]) == "R")
+        #expect(s.spec == spec)
+        #expect(s.legacyArguments == nil)
+        #expect(RunSummary.read(dir)?.kind == .launch)
+    }
+
+    @Test("a launch.json of an older Baton (its command line) is read as the spec it stands for, and rewritten once converted")
+    func legacySettings() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = #"{"arguments": ["--local", "2", "--shard-samples=600", "--shard-shuffle", "--heartbeat-timeout", "3s", "--run-dir", "r", "--on-rank-failure", "restart", "--", "python", "t.py", "--local", "9"], "directory": "/x", "created": 5}"#
+        try old.write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        let s = try #require(try LaunchRunFiles.readSettings(dir))
+        #expect(s.legacyArguments?.first == "--local")
+        #expect(s.spec.hosts == .init(local: 2))
+        #expect(s.spec.shardSamples == 600 && s.spec.shardShuffle)
+        #expect(s.spec.heartbeatTimeout == "3s" && s.spec.onRankFailure == .restart)
+        #expect(s.spec.command == ["python", "t.py", "--local", "9"])
+        #expect(s.directory == "/x" && s.created == 5)
+        #expect(RunSummary.read(dir)?.progress == "not started")
+        try LaunchRunFiles.recordSettings(s, runDir: dir, replacing: true)
+        let again = try #require(try LaunchRunFiles.readSettings(dir))
+        #expect(again.legacyArguments == nil && again.spec == s.spec)
+        try #"{"arguments": ["--no-such-flag", "1"], "directory": "/x", "created": 5}"#
+            .write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        #expect(throws: LaunchError.self) { try LaunchRunFiles.readSettings(dir) }
     }
 
     @Test("logs: launch files by rank and node (host names with dots), lines only when complete, the last one on flush")

@@ -61,14 +61,14 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// Runs `body` between MPI start-up and shut-down, prints on rank 0 only, and turns
-/// errors into Baton's exit codes.
+/// Runs `body` between MPI start-up and shut-down. Rank 0 alone says why a benchmark
+/// failed (every rank would say the same); each rank then ends with the error's code.
 func runUnderMPI(_ body: (Communicator) throws -> Int32) throws {
     do {
         try MPIEnvironment.initialize()
     } catch {
         FileHandle.standardError.write(Data("baton bench: MPI did not start: \(error)\n".utf8))
-        throw ExitCode(ExitCodes.unavailable)
+        throw CommandFailure(ExitCodes.unavailable)
     }
     let comm = Communicator.world
     let rank = comm.rank
@@ -77,13 +77,13 @@ func runUnderMPI(_ body: (Communicator) throws -> Int32) throws {
         code = try body(comm)
     } catch let error as BenchError {
         if rank == 0 { FileHandle.standardError.write(Data("baton bench: \(error)\n".utf8)) }
-        code = ExitCodes.code(for: error)
+        code = error.exitCode
     } catch {
         FileHandle.standardError.write(Data("baton bench: rank \(rank): \(error)\n".utf8))
         code = ExitCodes.jobFailed
     }
     try? MPIEnvironment.finalize()
-    if code != ExitCodes.success { throw ExitCode(code) }
+    if code != ExitCodes.success { throw CommandFailure(code) }
 }
 
 /// The library and host, for the plot's subtitle: "Open MPI v4.1.4 on node01".

@@ -9,15 +9,9 @@ import Glibc
 
 /// `baton runs`, `baton status`, `baton logs`: read-only views of launch and grid runs, from
 /// any terminal, while their heads run and after.
-fileprivate func fail(_ command: String, _ text: String, _ code: Int32 = ExitCodes.badInput) -> ExitCode {
-    FileHandle.standardError.write(Data("baton \(command): \(text)\n".utf8))
-    return ExitCode(code)
-}
-
-
-fileprivate func summary(_ command: String, _ dir: String) throws -> RunSummary {
+fileprivate func summary(_ dir: String) throws -> RunSummary {
     guard let s = RunSummary.read(dir) else {
-        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchStore.fileName), \(LaunchRunFiles.settingsFile) or attempts/attempt-N.plan.json)")
+        throw CommandFailure(ExitCodes.badInput, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchStore.fileName), \(LaunchRunFiles.settingsFile) or attempts/attempt-N.plan.json)")
     }
     return s
 }
@@ -71,7 +65,7 @@ struct StatusCommand: ParsableCommand {
         let dir = RunSnapshot.absolute(runDir)
         let color = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         while true {
-            let s = try summary("status", dir)
+            let s = try summary(dir)
             let now = Date().timeIntervalSince1970
             var text: String
             switch s.kind {
@@ -79,7 +73,7 @@ struct StatusCommand: ParsableCommand {
                 text = json ? LaunchStatus.json(dir, now: now) + "\n" : LaunchStatus.text(dir, now: now)
             case .grid:
                 let snap: GridSnapshot
-                do { snap = try GridStore(runDir: dir, readOnly: true).snapshot(events: 10) } catch { throw fail("status", "\(error)") }
+                do { snap = try GridStore(runDir: dir, readOnly: true).snapshot(events: 10) } catch { throw GridRunError("\(error)") }
                 text = json ? GridReport.statusJSON(snap, runDir: dir, headPID: s.headPID, now: now) + "\n"
                     : GridReport.status(snap, runDir: dir, headPID: s.headPID, now: now) + "state: \(s.state.rawValue)\n"
             }
@@ -114,9 +108,9 @@ struct LogsCommand: ParsableCommand {
 
     func run() throws {
         let dir = RunSnapshot.absolute(runDir)
-        let s = try summary("logs", dir)
+        let s = try summary(dir)
         let filter = RunLogs.Filter(rank: rank, node: node, config: config, head: head)
-        if let why = RunLogs.mismatch(filter, kind: s.kind) { throw fail("logs", why) }
+        if let why = RunLogs.mismatch(filter, kind: s.kind) { throw CommandFailure(ExitCodes.badInput, why) }
         signal(SIGPIPE, SIG_IGN)
         RunLogs.show(sources: { RunLogs.sources(runDir: dir, kind: s.kind, filter: filter) }, follow: follow,
                      running: { RunSummary.read(dir)?.state == .running }) { text in
@@ -143,11 +137,11 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let dir = RunSnapshot.absolute(runDir)
-        let s = try summary("report", dir)
+        let s = try summary(dir)
         if let svg {
-            guard let t = RunTimeline.read(dir, now: Date().timeIntervalSince1970) else { throw fail("report", "\(dir): cannot read the run") }
+            guard let t = RunTimeline.read(dir, now: Date().timeIntervalSince1970) else { throw CommandFailure(ExitCodes.badInput, "\(dir): cannot read the run") }
             do { try t.svg().write(toFile: svg, atomically: true, encoding: .utf8) } catch {
-                throw fail("report", "cannot write \(svg): \(error.localizedDescription)", ExitCodes.jobFailed)
+                throw CommandFailure(ExitCodes.jobFailed, "cannot write \(svg): \(error.localizedDescription)")
             }
             print("baton report: \(svg): \(t.nodes.count) nodes, \(t.bars.count) attempt bars, "
                   + "\(t.marks.filter { $0.kind == .lost }.count) lost, \(t.marks.filter { $0.kind == .handoff }.count) hand-offs, "
@@ -167,7 +161,7 @@ struct ReportCommand: ParsableCommand {
             }
         case .grid:
             let snap: GridSnapshot
-            do { snap = try GridStore(runDir: dir, readOnly: true).snapshot(events: 0) } catch { throw fail("report", "\(error)") }
+            do { snap = try GridStore(runDir: dir, readOnly: true).snapshot(events: 0) } catch { throw GridRunError("\(error)") }
             let rows = GridReport.results(snap)
             print(json ? GridReport.json(rows) : GridReport.table(rows, objective: GridReport.objective(snap.meta)), terminator: json ? "\n" : "")
         }

@@ -19,21 +19,8 @@ struct ShardCommand: ParsableCommand {
 extension ShardPolicy: ExpressibleByArgument {}
 extension ShardFormat: ExpressibleByArgument {}
 
-/// Turns a ShardError into "baton shard: <message>" and exit code 2 (bad input).
-private func runShard(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as ShardError {
-        printError("baton shard: \(error.description)")
-        throw ExitCode(ExitCodes.code(for: error))
-    }
-}
-
-private func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
-}
-
-struct ShardSamplesCommand: ParsableCommand {
+struct ShardSamplesCommand: ParsableCommand, MessagePrefixed {
+    static let messagePrefix = "baton shard"
     static let configuration = CommandConfiguration(
         commandName: "samples",
         abstract: "Write each rank's sample indices (.npy int64 or .json) and plan.json.",
@@ -76,31 +63,30 @@ struct ShardSamplesCommand: ParsableCommand {
     var format: ShardFormat = .npy
 
     func run() throws {
-        try runShard {
-            if let rank, rank < 0 || rank >= world, world >= 1 {
-                throw ShardError(.badArgument, "--rank \(rank) is not below --world \(world)")
-            }
-            let plan = try SampleShardPlan(count: count, world: world, shuffle: shuffle, seed: seed,
-                                           epoch: epoch, policy: policy, consumed: consumed)
-            let ranks = rank.map { [$0] }
-            try plan.write(to: out, ranks: ranks, format: format, limit: first)
-            let sizes = Set((0..<world).map { plan.count(rank: $0) })
-            let written = ranks ?? Array(0..<world)
-            let what = written.count == 1 ? "rank \(written[0])'s shard" : "\(written.count) shards"
-            var line = "wrote \(what) to \(out): \(plan.remaining) of \(count) samples over \(world) ranks, "
-            line += sizes.count == 1 ? "\(sizes.first!) each" : "\(sizes.min()!)-\(sizes.max()!) each"
-            if let first { line += " (first \(first) written)" }
-            if plan.policy == .drop && !plan.dropped.isEmpty { line += ", \(plan.dropped.count) dropped" }
-            if plan.policy == .pad {
-                let pads = (0..<world).reduce(0) { $0 + plan.paddingCount(rank: $1) }
-                if pads > 0 { line += ", \(pads) padding entries" }
-            }
-            print(line)
+        if let rank, rank < 0 || rank >= world, world >= 1 {
+            throw ShardError(.badArgument, "--rank \(rank) is not below --world \(world)")
         }
+        let plan = try SampleShardPlan(count: count, world: world, shuffle: shuffle, seed: seed,
+                                       epoch: epoch, policy: policy, consumed: consumed)
+        let ranks = rank.map { [$0] }
+        try plan.write(to: out, ranks: ranks, format: format, limit: first)
+        let sizes = Set((0..<world).map { plan.count(rank: $0) })
+        let written = ranks ?? Array(0..<world)
+        let what = written.count == 1 ? "rank \(written[0])'s shard" : "\(written.count) shards"
+        var line = "wrote \(what) to \(out): \(plan.remaining) of \(count) samples over \(world) ranks, "
+        line += sizes.count == 1 ? "\(sizes.first!) each" : "\(sizes.min()!)-\(sizes.max()!) each"
+        if let first { line += " (first \(first) written)" }
+        if plan.policy == .drop && !plan.dropped.isEmpty { line += ", \(plan.dropped.count) dropped" }
+        if plan.policy == .pad {
+            let pads = (0..<world).reduce(0) { $0 + plan.paddingCount(rank: $1) }
+            if pads > 0 { line += ", \(pads) padding entries" }
+        }
+        print(line)
     }
 }
 
-struct ShardFilesCommand: ParsableCommand {
+struct ShardFilesCommand: ParsableCommand, MessagePrefixed {
+    static let messagePrefix = "baton shard"
     static let configuration = CommandConfiguration(
         commandName: "files",
         abstract: "Give each rank whole files, balanced by bytes (largest first to the lightest rank).",
@@ -128,23 +114,22 @@ struct ShardFilesCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runShard {
-            let sources: [(path: String, origin: String?)] =
-                try list.map { try ShardInputs.readList(path: $0).map { ($0.path, Optional($0.origin)) } }
-                ?? paths.map { ($0, nil) }
-            let plan = try FileShardPlan(sources: sources, world: world, allowEmpty: allowEmpty)
-            try plan.write(to: out)
-            let bytes = plan.ranks.map(\.bytes)
-            let empty = plan.ranks.filter { $0.files.isEmpty }.count
-            var line = "wrote \(world) file shards to \(out): \(sources.count) files, \(plan.totalBytes) bytes, "
-            line += "\(bytes.min()!)-\(bytes.max()!) bytes per rank"
-            if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") with no file" }
-            print(line)
-        }
+        let sources: [(path: String, origin: String?)] =
+            try list.map { try ShardInputs.readList(path: $0).map { ($0.path, Optional($0.origin)) } }
+            ?? paths.map { ($0, nil) }
+        let plan = try FileShardPlan(sources: sources, world: world, allowEmpty: allowEmpty)
+        try plan.write(to: out)
+        let bytes = plan.ranks.map(\.bytes)
+        let empty = plan.ranks.filter { $0.files.isEmpty }.count
+        var line = "wrote \(world) file shards to \(out): \(sources.count) files, \(plan.totalBytes) bytes, "
+        line += "\(bytes.min()!)-\(bytes.max()!) bytes per rank"
+        if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") with no file" }
+        print(line)
     }
 }
 
-struct ShardBytesCommand: ParsableCommand {
+struct ShardBytesCommand: ParsableCommand, MessagePrefixed {
+    static let messagePrefix = "baton shard"
     static let configuration = CommandConfiguration(
         commandName: "bytes",
         abstract: "Split record files into byte ranges, one stretch per rank, cut at record starts.",
@@ -167,20 +152,18 @@ struct ShardBytesCommand: ParsableCommand {
     var out: String
 
     func run() throws {
-        try runShard {
-            let format = try RecordFormat(parsing: record)
-            let started = ContinuousClock.now
-            let plan = try ByteRangeShardPlan(paths: paths, world: world, record: format)
-            let planned = ContinuousClock.now - started
-            try plan.write(to: out)
-            let sizes = (0..<world).map { plan.cuts[$0 + 1] - plan.cuts[$0] }
-            let empty = sizes.filter { $0 == 0 }.count
-            var line = "wrote \(world) byte-range shards to \(out): \(plan.totalBytes) bytes, "
-            line += "\(sizes.min()!)-\(sizes.max()!) bytes per rank"
-            if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") empty (fewer records than ranks)" }
-            let ms = Double(planned.components.attoseconds) / 1e15 + Double(planned.components.seconds) * 1e3
-            line += "; cuts found in \(String(format: "%.1f", ms)) ms with \(plan.readCount) reads (\(plan.bytesRead) bytes)"
-            print(line)
-        }
+        let format = try RecordFormat(parsing: record)
+        let started = ContinuousClock.now
+        let plan = try ByteRangeShardPlan(paths: paths, world: world, record: format)
+        let planned = ContinuousClock.now - started
+        try plan.write(to: out)
+        let sizes = (0..<world).map { plan.cuts[$0 + 1] - plan.cuts[$0] }
+        let empty = sizes.filter { $0 == 0 }.count
+        var line = "wrote \(world) byte-range shards to \(out): \(plan.totalBytes) bytes, "
+        line += "\(sizes.min()!)-\(sizes.max()!) bytes per rank"
+        if empty > 0 { line += ", \(empty) rank\(empty == 1 ? "" : "s") empty (fewer records than ranks)" }
+        let ms = Double(planned.components.attoseconds) / 1e15 + Double(planned.components.seconds) * 1e3
+        line += "; cuts found in \(String(format: "%.1f", ms)) ms with \(plan.readCount) reads (\(plan.bytesRead) bytes)"
+        print(line)
     }
 }

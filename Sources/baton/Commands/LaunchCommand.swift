@@ -26,8 +26,8 @@ struct LaunchCommand: ParsableCommand {
             free port per attempt unless --master-port pins it.
             --detach: the head runs in a session of its own (it outlives the terminal), its output in
             RUN/head.log, its pid in RUN/head.pid; stop it with kill -TERM $(cat RUN/head.pid).
-            --resume RUN: take over a run whose head was stopped or killed. The command line comes from
-            RUN/launch.json; the next attempt waits for the old one's processes to be gone, starts on the
+            --resume RUN: take over a run whose head was stopped or killed. Its spec (hosts, settings, command)
+            comes from RUN/launch.json; the next attempt waits for the old one's processes to be gone, starts on the
             last attempt's nodes (less those it lost; or the hosts given now, or the current Slurm
             allocation), re-shards from the most samples consumed, with BATON_RESUME=1. A completed run is
             not rerun (exit 0). Watch any run with `baton status RUN`, `baton logs RUN -f`, `baton runs`.

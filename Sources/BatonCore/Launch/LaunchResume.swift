@@ -127,6 +127,24 @@ public enum LaunchRunFiles {
         return try? JSONDecoder().decode(LaunchReport.self, from: data)
     }
 
+    /// The report of a run whose head has ended it (`baton launch report`): from its store,
+    /// else from the report.json of a run made before the store.
+    public static func endedReport(_ dir: String) throws(LaunchError) -> LaunchReport {
+        func bad(_ text: String) -> LaunchError { LaunchError(.badInput, text) }
+        let report: LaunchReport?
+        if LaunchStore.exists(runDir: dir) {
+            do { report = try LaunchStore(runDir: dir, readOnly: true).report() } catch {
+                throw bad("\(LaunchStore.path(dir)): \(error)")
+            }
+        } else if FileManager.default.fileExists(atPath: "\(dir)/report.json") {
+            report = Self.report(dir)
+        } else {
+            throw bad("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or report.json)")
+        }
+        guard let report else { throw bad("\(dir) has no report yet: its head has not ended it (baton status \(dir))") }
+        return report
+    }
+
     /// Every event of `RUN/events.jsonl`, oldest first (a torn last line is skipped).
     public static func events(_ runDir: String) -> [[String: Any]] {
         if let store = LaunchStore.reading(runDir), let events = try? store.events() { return events }

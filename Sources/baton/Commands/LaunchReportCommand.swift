@@ -19,19 +19,7 @@ struct LaunchReportCommand: ParsableCommand, MessagePrefixed {
     @Flag(help: "JSON, as RUN/report.json.") var json = false
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
-        func fail(_ text: String) -> LaunchError { LaunchError(.badInput, text) }
-        let report: LaunchReport?
-        if LaunchStore.exists(runDir: dir) {
-            do { report = try LaunchStore(runDir: dir, readOnly: true).report() } catch {
-                throw fail("\(LaunchStore.path(dir)): \(error)")
-            }
-        } else if FileManager.default.fileExists(atPath: "\(dir)/report.json") {
-            report = LaunchRunFiles.report(dir)
-        } else {
-            throw fail("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or report.json)")
-        }
-        guard let report else { throw fail("\(dir) has no report yet: its head has not ended it (baton status \(dir))") }
+        let report = try LaunchRunFiles.endedReport(RunSnapshot.absolute(runDir))
         if json {
             print(String(decoding: LaunchRunFiles.reportJSON(report), as: UTF8.self))
         } else {

@@ -113,6 +113,38 @@ struct RunFilesTests {
         #expect(throws: LaunchError.self) { try LaunchRunFiles.readSettings(dir) }
     }
 
+    @Test("a run made by an older Baton (its command line in launch.json) resumes: the head gets the converted spec and writes it back")
+    func legacyRunResumes() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"arguments": ["--hostfile", "hosts.txt", "--shard-samples", "64", "--grace", "2s", "--", "python", "t.py"], "directory": "/x", "created": 5}"#
+            .write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        try writePlan(dir, attempt: 1, hosts: ["a", "b"])
+        guard case .head(let head) = try LaunchHead.resume(runDir: dir) else { Issue.record("not resumable"); return }
+        #expect(head.spec.command == ["python", "t.py"])
+        #expect(head.spec.hosts.hostfile == "hosts.txt" && head.spec.shardSamples == 64 && head.spec.grace == "2s")
+        #expect(head.directory == "/x")
+        #expect(head.resume?.point.lastAttempt == 1 && head.resume?.point.hosts.names == ["a", "b"])
+        #expect(head.resume?.hostsGiven == false)
+        #expect(head.convertsLegacySettings)
+        // Hosts given to --resume replace the stored ones for this head only.
+        guard case .head(let other) = try LaunchHead.resume(runDir: dir, hosts: .init(local: 2)) else { return }
+        #expect(other.spec.hosts == .init(local: 2) && other.resume?.hostsGiven == true)
+        #expect(try LaunchRunFiles.readSettings(dir)?.spec.hosts.hostfile == "hosts.txt")
+    }
+
+    @Test("a detached head's request carries the spec and comes back as the same head")
+    func detachedRequestRoundTrips() throws {
+        var spec = LaunchSpec()
+        spec.hosts.local = 2
+        spec.command = ["echo", "--", "x y"]
+        let request = LaunchHead.Request(spec: spec, runDir: "/r", directory: "/d", resume: false, hostsGiven: false,
+                                         convertsLegacySettings: false)
+        let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        let head = try LaunchHead.detached(request: json)
+        #expect(head.spec == spec && head.runDir == "/r" && head.directory == "/d" && head.resume == nil)
+    }
+
     @Test("logs: launch files by rank and node (host names with dots), lines only when complete, the last one on flush")
     func logsTail() throws {
         let dir = try tempDir()

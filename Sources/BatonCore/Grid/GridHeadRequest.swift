@@ -152,18 +152,23 @@ extension GridHead {
 
     /// How a head's run ended.
     public struct Ended: Sendable {
+        /// The run directory as given.
+        public var dir: String
+        public var objective: GridObjective?
         public var outcome: GridOutcome
         /// The head was stopped by a signal (SIGINT, SIGTERM, SIGHUP), not `baton grid stop`.
         public var interrupted: Bool
         public var snapshot: GridSnapshot
     }
 
-    /// Runs the head of a prepared run in this process: registers it (`RUN/head.pid`, and its
-    /// pid in the store), takes SIGINT/SIGTERM/SIGHUP as a stop, and runs the scheduler
-    /// (`run(store:...)`) until the grid is done, stopped, or out of nodes.
-    public static func run(_ p: Prepared, say: @escaping @Sendable (String) -> Void) throws -> Ended {
+    /// Runs the head of a request in this process: takes SIGINT/SIGTERM/SIGHUP as a stop
+    /// (before anything else, so that no thread is started with them unblocked), prepares the
+    /// run, registers the head (`RUN/head.pid`, and its pid in the store), and runs the
+    /// scheduler (`run(store:...)`) until the grid is done, stopped, or out of nodes.
+    public static func run(_ r: GridHeadRequest, say: @escaping @Sendable (String) -> Void) throws -> Ended {
         let stop = Locked(false)
         let signals = HeadSignals.install { _ in stop.with { $0 = true } }
+        let p = try prepare(r, say: say)
         let store: GridStore
         do { store = try GridStore(runDir: p.absDir) } catch { throw GridRunError("\(error)") }
         if p.settings.executor != "local" && !p.failures.isEmpty {
@@ -175,7 +180,8 @@ extension GridHead {
         let outcome = try run(store: store, settings: p.settings, spec: p.spec, runDir: p.absDir, newConfigs: p.newConfigs,
                               failures: p.failures, quiet: p.request.quiet, snapshots: p.snapshots,
                               interrupted: { stop.with { $0 } }, say: say)
-        return Ended(outcome: outcome, interrupted: signals.signal != nil, snapshot: try store.snapshot())
+        return Ended(dir: p.dir, objective: p.spec.objective, outcome: outcome, interrupted: signals.signal != nil,
+                     snapshot: try store.snapshot())
     }
 
     /// What `baton grid stop` did.

@@ -219,10 +219,11 @@ public struct LaunchHead: Sendable {
     /// Runs the head in this process until the job ends, and returns its report. `note`
     /// takes the head's own messages (Slurm's hosts, snapshots).
     public func run(console: any LaunchConsole, note: @escaping @Sendable (String) -> Void) throws -> LaunchReport {
-        let p = try prepare(dryRun: false, note: note)
-        try claimable()
+        // First: no thread may start with the signals unblocked.
         let supervisor = Locked<LaunchSupervisor?>(nil)
         let signals = HeadSignals.install { _ in supervisor.with { $0 }?.interrupt() }
+        let p = try prepare(dryRun: false, note: note)
+        try claimable()
         do {
             try DetachedHead.register(runDir: runDir)
             try LaunchRunFiles.recordSettings(.init(spec: spec, directory: directory, created: Date().timeIntervalSince1970),

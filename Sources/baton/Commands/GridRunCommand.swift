@@ -80,8 +80,9 @@ struct GridRunCommand: GridSubcommand {
     }
 
     func run() throws {
-        let p = try GridHead.prepare(try detachedHead.map(GridHead.detached(request:)) ?? request, say: { say($0) })
+        let request = try detachedHead.map(GridHead.detached(request:)) ?? self.request
         if detach && detachedHead == nil {
+            let p = try GridHead.prepare(request, say: { say($0) })
             let (pid, log) = try GridHead.detach(p)
             say("baton grid: running detached, head pid \(pid)")
             say("  log:     \(log)")
@@ -90,18 +91,18 @@ struct GridRunCommand: GridSubcommand {
             say("  stop:    baton grid stop \(p.dir)")
             return
         }
-        let ended = try GridHead.run(p, say: { say($0) })
+        let ended = try GridHead.run(request, say: { say($0) })
         say("")
-        say(GridReport.table(GridReport.results(ended.snapshot), objective: p.spec.objective, limit: 10), terminator: "")
-        say("results: baton grid results \(p.dir)  (--json, --csv)")
+        say(GridReport.table(GridReport.results(ended.snapshot), objective: ended.objective, limit: 10), terminator: "")
+        say("results: baton grid results \(ended.dir)  (--json, --csv)")
         switch ended.outcome {
         case .finished(_, let failed):
             if failed > 0 { throw CommandFailure.jobFailed }
         case .stopped:
-            say("stopped; continue with: baton grid --resume \(p.dir)")
+            say("stopped; continue with: baton grid --resume \(ended.dir)")
             if ended.interrupted { throw CommandFailure.interrupted }
         case .noNodes:
-            throw GridRunError("no node is left to run on; fix the nodes and `baton grid --resume \(p.dir)`", exitCode: ExitCodes.jobFailed)
+            throw GridRunError("no node is left to run on; fix the nodes and `baton grid --resume \(ended.dir)`", exitCode: ExitCodes.jobFailed)
         }
     }
 }

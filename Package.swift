@@ -126,7 +126,7 @@ let package = Package(
             dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem"]),
         .testTarget(
             name: "BatonCLITests",
-            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer"]),
+            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,10 +4,12 @@ import BatonSupport
 import BatonSystem
 import BatonTrainer
 import Foundation
+import MPI
 
 // The errors of the layers under BatonSupport adopt the error protocol here: those layers are
 // FoundationEssentials-only and linked by the lean per-rank wrapper, which prints none of
-// Baton's exit codes. Every other module's errors adopt it where they are declared.
+// Baton's exit codes; so does the MPI binding's, which knows nothing of Baton. Every other
+// module's errors adopt it where they are declared.
 extension HostListError: BatonError {
     public var exitCode: Int32 { ExitCodes.badInput }
 }
@@ -18,6 +20,11 @@ extension ShardError: BatonError {
 
 extension SpawnError: BatonError {
     public var exitCode: Int32 { ExitCodes.unavailable }
+}
+
+/// An MPI call failed (`selftest`; `bench` says so on rank 0 alone).
+extension MPIError: BatonError {
+    public var exitCode: Int32 { ExitCodes.jobFailed }
 }
 
 /// A command whose errors read "baton grid: ..." rather than its own name ("baton run: ...").

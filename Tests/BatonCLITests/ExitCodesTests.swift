@@ -6,6 +6,7 @@ import Testing
 @testable import BatonSystem
 @testable import BatonTools
 import BatonTrainer
+import MPI
 @testable import baton
 
 /// One value of every error type that reaches the user, for every code it can end with.
@@ -15,6 +16,7 @@ let errorSamples: [any BatonError] = [
     HostListError(source: "h", line: 1, column: 1, message: "x"),
     ShardError(.badArgument, "x"),
     SpawnError(executable: "x", errno: 2),
+    MPIError(code: .invalidArgument, function: "MPI_Send", message: "x"),
     LaunchError(.badInput, "x"), LaunchError(.unavailable, "x"), LaunchError(.cannotStart, "x"),
     GridSpecError("x", at: nil, file: "f"),
     GridRunError("x"), GridRunError("x", exitCode: ExitCodes.jobFailed), GridRunError("x", exitCode: ExitCodes.usage),

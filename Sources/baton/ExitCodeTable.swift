@@ -46,11 +46,17 @@ extension ExitCodes {
         return "\(prefix): internal error: \(error)"
     }
 
-    /// Ends the process for an error a command threw: the parser's own (help, usage, an
-    /// explicit `ExitCode` such as `baton exec`'s command's) as the parser does, any other
-    /// through the table above.
+    /// Whether the parser made `error` (help, a usage mistake, an explicit `ExitCode` such as
+    /// `baton exec`'s command's): some of its types are internal to it (`baton help`'s).
+    static func isParsers(_ error: any Error) -> Bool {
+        error is ExitCode || error is CleanExit || error is ValidationError
+            || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+    }
+
+    /// Ends the process for an error a command threw: the parser's own as the parser does,
+    /// any other through the table above.
     static func exit(for error: any Error, command: ParsableCommand.Type) -> Never {
-        if error is ExitCode || error is CleanExit || error is ValidationError { Baton.exit(withError: error) }
+        if isParsers(error) { Baton.exit(withError: error) }
         if let text = message(for: error, command: command) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
         Foundation.exit(code(for: error))
     }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Testing
 @testable import BatonCore
@@ -49,6 +50,9 @@ func unknownErrorsAreInternal() {
     #expect(ExitCodes.message(for: NotABatonError(), command: GridRunCommand.self)?.hasPrefix("baton grid: internal error") == true)
     #expect(ExitCodes.message(for: LaunchError(.badInput, "no"), command: LaunchCommand.self) == "baton launch: no")
     #expect(ExitCodes.message(for: CommandFailure.jobFailed, command: LaunchCommand.self) == nil)
+    // The parser's own errors (help, usage, an explicit exit code) stay the parser's.
+    #expect(ExitCodes.isParsers(ValidationError("x")) && ExitCodes.isParsers(ExitCode(7)) && ExitCodes.isParsers(CleanExit.helpRequest()))
+    #expect(!ExitCodes.isParsers(NotABatonError()) && !ExitCodes.isParsers(LaunchError(.badInput, "x")))
 }
 
 @Test("every module's error maps to the documented exit code")

@@ -126,7 +126,7 @@ struct RunFilesTests {
         #expect(head.directory == "/x")
         #expect(head.resume?.point.lastAttempt == 1 && head.resume?.point.hosts.names == ["a", "b"])
         #expect(head.resume?.hostsGiven == false)
-        #expect(head.convertsLegacySettings)
+        #expect(head.convertsLegacySettings && head.created == 5)
         // Hosts given to --resume replace the stored ones for this head only.
         guard case .head(let other) = try LaunchHead.resume(runDir: dir, hosts: .init(local: 2)) else { return }
         #expect(other.spec.hosts == .init(local: 2) && other.resume?.hostsGiven == true)
@@ -139,7 +139,7 @@ struct RunFilesTests {
         spec.hosts.local = 2
         spec.command = ["echo", "--", "x y"]
         let request = LaunchHead.Request(spec: spec, runDir: "/r", directory: "/d", resume: false, hostsGiven: false,
-                                         convertsLegacySettings: false)
+                                         convertsLegacySettings: false, created: nil)
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
         let head = try LaunchHead.detached(request: json)
         #expect(head.spec == spec && head.runDir == "/r" && head.directory == "/d" && head.resume == nil)

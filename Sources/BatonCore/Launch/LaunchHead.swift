@@ -18,8 +18,10 @@ public struct LaunchHead: Sendable {
     public var directory: String
     /// Set when this head takes over a run whose head was stopped or killed.
     public var resume: Resume?
-    /// `launch.json` held an older Baton's command line: the head writes the spec over it.
+    /// `launch.json` held an older Baton's command line: the head writes the spec over it
+    /// (keeping when the run was made, `created`).
     var convertsLegacySettings = false
+    var created: Double?
 
     public struct Resume: Sendable {
         public var point: LaunchResumePoint
@@ -58,6 +60,7 @@ public struct LaunchHead: Sendable {
         var head = LaunchHead(spec: spec, runDir: run, directory: settings.directory)
         head.resume = Resume(point: point, hostsGiven: hosts.given)
         head.convertsLegacySettings = settings.legacyArguments != nil
+        head.created = settings.created
         return .head(head)
     }
 
@@ -70,6 +73,7 @@ public struct LaunchHead: Sendable {
         var resume: Bool
         var hostsGiven: Bool
         var convertsLegacySettings: Bool
+        var created: Double?
     }
 
     /// The head a detached process runs, from the request `detach()` gave it.
@@ -77,6 +81,7 @@ public struct LaunchHead: Sendable {
         let r = try DetachedHead.request(Request.self, from: json)
         var head = LaunchHead(spec: r.spec, runDir: r.runDir, directory: r.directory)
         head.convertsLegacySettings = r.convertsLegacySettings
+        head.created = r.created
         if r.resume { head.resume = Resume(point: try LaunchResumePoint.read(runDir: r.runDir), hostsGiven: r.hostsGiven) }
         return head
     }
@@ -210,7 +215,8 @@ public struct LaunchHead: Sendable {
         _ = try prepare(dryRun: false, note: note)
         try claimable()
         let request = Request(spec: spec, runDir: runDir, directory: directory, resume: resume != nil,
-                              hostsGiven: resume?.hostsGiven ?? false, convertsLegacySettings: convertsLegacySettings)
+                              hostsGiven: resume?.hostsGiven ?? false, convertsLegacySettings: convertsLegacySettings,
+                              created: created)
         do { return try DetachedHead.detach(.launch, request: request, runDir: runDir) } catch {
             throw LaunchError(.cannotStart, "\(error)")
         }
@@ -226,7 +232,7 @@ public struct LaunchHead: Sendable {
         try claimable()
         do {
             try DetachedHead.register(runDir: runDir)
-            try LaunchRunFiles.recordSettings(.init(spec: spec, directory: directory, created: Date().timeIntervalSince1970),
+            try LaunchRunFiles.recordSettings(.init(spec: spec, directory: directory, created: created ?? Date().timeIntervalSince1970),
                                               runDir: runDir, replacing: convertsLegacySettings)
         } catch { throw LaunchError(.badInput, "\(error)") }
         if resume != nil {

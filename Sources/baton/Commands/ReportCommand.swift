@@ -29,7 +29,7 @@ struct ReportCommand: ParsableCommand {
         if let svg {
             guard let t = RunTimeline.read(dir, now: Date().timeIntervalSince1970) else { throw CommandFailure(ExitCodes.badInput, "\(dir): cannot read the run") }
             do { try t.svg().write(toFile: svg, atomically: true, encoding: .utf8) } catch {
-                throw CommandFailure(ExitCodes.jobFailed, "cannot write \(svg): \(error.localizedDescription)")
+                throw CommandFailure(ExitCodes.ioError, "cannot write \(svg): \(error.localizedDescription)")
             }
             print("baton report: \(svg): \(t.nodes.count) nodes, \(t.bars.count) attempt bars, "
                   + "\(t.marks.filter { $0.kind == .lost }.count) lost, \(t.marks.filter { $0.kind == .handoff }.count) hand-offs, "

@@ -126,7 +126,8 @@ let package = Package(
             dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem"]),
         .testTarget(
             name: "BatonCLITests",
-            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer"]),
+            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

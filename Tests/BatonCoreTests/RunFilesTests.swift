@@ -74,18 +74,75 @@ struct RunFilesTests {
         #expect(RunSummary.read(dir)?.state == .headLost)
     }
 
-    @Test("launch.json is written once: a resumed head keeps the command line the run was started with")
+    @Test("launch.json is written once: a resumed head keeps the spec the run was started with")
     func settingsOnce() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try LaunchRunFiles.recordSettings(.init(arguments: ["--local", "2", "--shard-samples", "600", "--", "t", "--shard-samples", "9"],
-                                                directory: "/x", created: 5), runDir: dir)
-        try LaunchRunFiles.recordSettings(.init(arguments: ["--resume", dir], directory: "/y", created: 6), runDir: dir)
+        var spec = LaunchSpec()
+        spec.hosts.local = 2
+        spec.shardSamples = 600
+        spec.command = ["t", "--shard-samples", "9"]
+        try LaunchRunFiles.recordSettings(.init(spec: spec, directory: "/x", created: 5), runDir: dir)
+        try LaunchRunFiles.recordSettings(.init(spec: LaunchSpec(), directory: "/y", created: 6), runDir: dir)
         let s = try #require(LaunchRunFiles.settings(dir))
         #expect(s.directory == "/x")
-        #expect(RunSummary.option("--shard-samples", in: s.arguments) == "600")
-        #expect(RunSummary.option("--hostfile", in: s.arguments) == nil)
-        #expect(RunSummary.option("--run-dir", in: ["--run-dir=R", "--", "x"]) == "R")
+        #expect(s.spec == spec)
+        #expect(s.legacyArguments == nil)
+        #expect(RunSummary.read(dir)?.kind == .launch)
+    }
+
+    @Test("a launch.json of an older Baton (its command line) is read as the spec it stands for, and rewritten once converted")
+    func legacySettings() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = #"{"arguments": ["--local", "2", "--shard-samples=600", "--shard-shuffle", "--heartbeat-timeout", "3s", "--run-dir", "r", "--on-rank-failure", "restart", "--", "python", "t.py", "--local", "9"], "directory": "/x", "created": 5}"#
+        try old.write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        let s = try #require(try LaunchRunFiles.readSettings(dir))
+        #expect(s.legacyArguments?.first == "--local")
+        #expect(s.spec.hosts == .init(local: 2))
+        #expect(s.spec.shardSamples == 600 && s.spec.shardShuffle)
+        #expect(s.spec.heartbeatTimeout == "3s" && s.spec.onRankFailure == .restart)
+        #expect(s.spec.command == ["python", "t.py", "--local", "9"])
+        #expect(s.directory == "/x" && s.created == 5)
+        #expect(RunSummary.read(dir)?.progress == "not started")
+        try LaunchRunFiles.recordSettings(s, runDir: dir, replacing: true)
+        let again = try #require(try LaunchRunFiles.readSettings(dir))
+        #expect(again.legacyArguments == nil && again.spec == s.spec)
+        try #"{"arguments": ["--no-such-flag", "1"], "directory": "/x", "created": 5}"#
+            .write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        #expect(throws: LaunchError.self) { try LaunchRunFiles.readSettings(dir) }
+    }
+
+    @Test("a run made by an older Baton (its command line in launch.json) resumes: the head gets the converted spec and writes it back")
+    func legacyRunResumes() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"arguments": ["--hostfile", "hosts.txt", "--shard-samples", "64", "--grace", "2s", "--", "python", "t.py"], "directory": "/x", "created": 5}"#
+            .write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        try writePlan(dir, attempt: 1, hosts: ["a", "b"])
+        guard case .head(let head) = try LaunchHead.resume(runDir: dir) else { Issue.record("not resumable"); return }
+        #expect(head.spec.command == ["python", "t.py"])
+        #expect(head.spec.hosts.hostfile == "hosts.txt" && head.spec.shardSamples == 64 && head.spec.grace == "2s")
+        #expect(head.directory == "/x")
+        #expect(head.resume?.point.lastAttempt == 1 && head.resume?.point.hosts.names == ["a", "b"])
+        #expect(head.resume?.hostsGiven == false)
+        #expect(head.convertsLegacySettings && head.created == 5)
+        // Hosts given to --resume replace the stored ones for this head only.
+        guard case .head(let other) = try LaunchHead.resume(runDir: dir, hosts: .init(local: 2)) else { return }
+        #expect(other.spec.hosts == .init(local: 2) && other.resume?.hostsGiven == true)
+        #expect(try LaunchRunFiles.readSettings(dir)?.spec.hosts.hostfile == "hosts.txt")
+    }
+
+    @Test("a detached head's request carries the spec and comes back as the same head")
+    func detachedRequestRoundTrips() throws {
+        var spec = LaunchSpec()
+        spec.hosts.local = 2
+        spec.command = ["echo", "--", "x y"]
+        let request = LaunchHead.Request(spec: spec, runDir: "/r", directory: "/d", resume: false, hostsGiven: false,
+                                         convertsLegacySettings: false, created: nil)
+        let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        let head = try LaunchHead.detached(request: json)
+        #expect(head.spec == spec && head.runDir == "/r" && head.directory == "/d" && head.resume == nil)
     }
 
     @Test("logs: launch files by rank and node (host names with dots), lines only when complete, the last one on flush")

@@ -5,9 +5,9 @@ import Foundation
 import Glibc
 #endif
 
-/// The life of a grid's head process around the scheduler: which executor its run uses,
-/// whether a head is alive for a run directory, a detached head, a stop request, and fault
-/// injection on nodes this machine can signal.
+/// The head of a grid run: a request checked into a run (`prepare`), run here (`run`) or
+/// detached (`detach`), stopped (`stop`); which executor its run uses, whether a head is
+/// alive for a run directory, and fault injection on nodes this machine can signal.
 public enum GridHead {
     /// A file in the run directory that asks a running head to stop (`baton grid stop`).
     public static let stopFile = "stop-requested"
@@ -29,9 +29,10 @@ public enum GridHead {
         return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)
     }
 
-    /// The head's pid when a head process is alive for this store.
-    public static func alivePID(_ meta: [String: String]) -> Int32? {
-        DetachedHead.alive(meta["head_pid"].flatMap(Int32.init), subcommand: "grid")
+    /// The head's pid when a head process is alive for the run in `runDir`: `RUN/head.pid`,
+    /// else the pid its store keeps (a run whose head was older than the file).
+    public static func alivePID(runDir: String, meta: [String: String]) -> Int32? {
+        DetachedHead.alive(runDir: runDir, kind: .grid, stored: meta["head_pid"].flatMap(Int32.init))
     }
 
     /// Fault injection: marks `node` down for `downFor` seconds (its health checks fail) and

@@ -1,4 +1,5 @@
 import BatonSystem
+import BatonSupport
 import Foundation
 import Yams
 
@@ -12,7 +13,8 @@ public struct GridSourceLocation: Sendable, Hashable, CustomStringConvertible {
 
 /// A spec that cannot be used. Its description names the file, line and column and says
 /// what to change; nothing is started when one is thrown.
-public struct GridSpecError: Error, Sendable, CustomStringConvertible {
+public struct GridSpecError: BatonError, Sendable {
+    public var exitCode: Int32 { ExitCodes.badInput }
     public var location: GridSourceLocation?
     public var file: String
     public var message: String

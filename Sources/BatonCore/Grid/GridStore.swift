@@ -325,7 +325,13 @@ public struct GridSnapshot: Sendable {
 }
 
 /// A run that cannot be started, resumed or read; the description says what to do.
-public struct GridRunError: Error, Sendable, CustomStringConvertible {
+public struct GridRunError: BatonError, Sendable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// Bad input unless said otherwise (a run that cannot be read or resumed; nothing started).
+    public var exitCode: Int32
+
+    public init(_ description: String, exitCode: Int32 = ExitCodes.badInput) {
+        self.description = description
+        self.exitCode = exitCode
+    }
 }

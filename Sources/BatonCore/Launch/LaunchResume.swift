@@ -4,41 +4,75 @@ import Foundation
 
 /// A launch run directory as its readers see it (`--resume`, `runs`, `status`, `report`):
 /// from its store (`RUN/launch.sqlite`) when it has one, else from the files a run made
-/// before the store keeps (attempt records, events.jsonl, report.json). The command line it
-/// was started with is `RUN/launch.json` in both.
+/// before the store keeps (attempt records, events.jsonl, report.json). The spec it was
+/// started with is `RUN/launch.json` in both.
 public enum LaunchRunFiles {
-    /// The launch's own command line (`baton launch` options and the command), as given.
+    /// The launch's spec (`LaunchSpec`), where it was given and when.
     public static let settingsFile = "launch.json"
 
     public struct Settings: Codable, Sendable, Equatable {
-        /// The arguments after `baton launch`, without `--detach` and `--resume`.
-        public var arguments: [String]
-        /// Where they were given (relative paths in them are relative to it).
+        public var spec: LaunchSpec
+        /// Where the launch was given (relative paths in the spec and the command are relative to it).
         public var directory: String
         public var created: Double
+        /// The command line `launch.json` held instead of a spec (a run of an older Baton),
+        /// converted into `spec` when read; nil for a spec.
+        public var legacyArguments: [String]?
 
-        public init(arguments: [String], directory: String, created: Double) {
-            self.arguments = arguments
+        public init(spec: LaunchSpec, directory: String, created: Double) {
+            self.spec = spec
             self.directory = directory
             self.created = created
+        }
+
+        enum CodingKeys: String, CodingKey { case spec, directory, created, arguments }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            directory = try c.decode(String.self, forKey: .directory)
+            created = try c.decode(Double.self, forKey: .created)
+            if let spec = try c.decodeIfPresent(LaunchSpec.self, forKey: .spec) {
+                self.spec = spec
+            } else {
+                let arguments = try c.decode([String].self, forKey: .arguments)
+                legacyArguments = arguments
+                spec = try LaunchSpec(legacyArguments: arguments)
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(spec, forKey: .spec)
+            try c.encode(directory, forKey: .directory)
+            try c.encode(created, forKey: .created)
         }
     }
 
     public static func settingsPath(_ runDir: String) -> String { "\(runDir)/\(settingsFile)" }
 
     /// Writes `launch.json` (temp + rename) unless the run already has one: a resumed run
-    /// keeps the command line it was started with.
-    public static func recordSettings(_ s: Settings, runDir: String) throws {
+    /// keeps the spec it was started with. `replacing` writes over it (an older Baton's
+    /// command line, converted).
+    public static func recordSettings(_ s: Settings, runDir: String, replacing: Bool = false) throws {
         let path = settingsPath(runDir)
-        if FileManager.default.fileExists(atPath: path) { return }
+        if !replacing && FileManager.default.fileExists(atPath: path) { return }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try enc.encode(s).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     public static func settings(_ runDir: String) -> Settings? {
+        try? readSettings(runDir)
+    }
+
+    /// `launch.json`, nil when there is none; an error says why one cannot be used.
+    public static func readSettings(_ runDir: String) throws(LaunchError) -> Settings? {
         guard let data = FileManager.default.contents(atPath: settingsPath(runDir)) else { return nil }
-        return try? JSONDecoder().decode(Settings.self, from: data)
+        do { return try JSONDecoder().decode(Settings.self, from: data) } catch let e as LaunchError {
+            throw LaunchError(.badInput, "\(settingsPath(runDir)): \(e.message)")
+        } catch {
+            throw LaunchError(.badInput, "\(settingsPath(runDir)): cannot be read: \(error)")
+        }
     }
 
     static func recordPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).record.json" }
@@ -91,6 +125,24 @@ public enum LaunchRunFiles {
         if let store = LaunchStore.reading(runDir), let r = try? store.report() { return r }
         guard let data = FileManager.default.contents(atPath: "\(runDir)/report.json") else { return nil }
         return try? JSONDecoder().decode(LaunchReport.self, from: data)
+    }
+
+    /// The report of a run whose head has ended it (`baton launch report`): from its store,
+    /// else from the report.json of a run made before the store.
+    public static func endedReport(_ dir: String) throws(LaunchError) -> LaunchReport {
+        func bad(_ text: String) -> LaunchError { LaunchError(.badInput, text) }
+        let report: LaunchReport?
+        if LaunchStore.exists(runDir: dir) {
+            do { report = try LaunchStore(runDir: dir, readOnly: true).report() } catch {
+                throw bad("\(LaunchStore.path(dir)): \(error)")
+            }
+        } else if FileManager.default.fileExists(atPath: "\(dir)/report.json") {
+            report = Self.report(dir)
+        } else {
+            throw bad("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or report.json)")
+        }
+        guard let report else { throw bad("\(dir) has no report yet: its head has not ended it (baton status \(dir))") }
+        return report
     }
 
     /// Every event of `RUN/events.jsonl`, oldest first (a torn last line is skipped).

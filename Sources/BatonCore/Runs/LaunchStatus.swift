@@ -37,8 +37,7 @@ public enum LaunchStatus {
         var out = "launch \(dir)\n"
         out += "state: \(s.state.rawValue)" + (s.headPID.map { " (head pid \($0))" } ?? "") + ", \(s.progress)\n"
         if let settings = LaunchRunFiles.settings(dir) {
-            let end = settings.arguments.firstIndex(of: "--").map { $0 + 1 } ?? settings.arguments.endIndex
-            out += "command: \(settings.arguments[end...].joined(separator: " "))\n"
+            out += "command: \(settings.spec.command.joined(separator: " "))\n"
         }
         var t = TextTable(header: ["attempt", "nodes", "ranks", "outcome", "time", "lost"], rightAligned: [0, 2])
         for r in rows(dir, summary: s, now: now) {

@@ -1,4 +1,5 @@
 import Crypto
+import BatonSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -211,7 +212,7 @@ enum FileDigest {
 }
 
 /// A snapshot that cannot be taken, listed or restored; `description` says what to do.
-public struct SnapshotError: Error, Sendable, CustomStringConvertible {
+public struct SnapshotError: BatonError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         /// No such run or snapshot, a target that exists, a bad option: nothing was written.
@@ -237,4 +238,12 @@ public struct SnapshotError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    public var exitCode: Int32 {
+        switch code {
+        case .dataError: ExitCodes.dataError
+        case .ioError: ExitCodes.ioError
+        default: ExitCodes.badInput
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import BatonProtocol
 import Foundation
 
 /// Creating, resuming and reading a grid run directory. The CLI and the tests go through
@@ -63,7 +64,7 @@ public enum GridRun {
         o.runDir = runDir
         if settings.onCorruptCheckpoint == "rollback", let runDir {
             o.rollback = { id in
-                let sub = "configs/\(id)/checkpoint"
+                let sub = RunDirectory.Relative.configCheckpoint(id)
                 do {
                     guard let r = try RunSnapshot.rollback(runDir: runDir, subdir: sub) else { return nil }
                     let passed = r.skipped.isEmpty ? "" : " (newer ones did not verify: \(r.skipped.joined(separator: ", ")))"
@@ -82,7 +83,7 @@ public enum GridRun {
         -> GridStore
     {
         let fm = FileManager.default
-        if fm.fileExists(atPath: (runDir as NSString).appendingPathComponent(GridStore.fileName)) {
+        if fm.fileExists(atPath: RunDirectory(runDir).gridStore) {
             throw GridRunError("\(runDir) already holds a grid run; continue it with `baton grid --resume \(runDir)` or pick another --run-dir")
         }
         try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true)

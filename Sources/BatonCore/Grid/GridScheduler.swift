@@ -586,10 +586,10 @@ public final class GridScheduler {
         var metricsPath: String?
         var checkpointDir: String?
         if let runDir = options.runDir {
-            let dir = GridRunLayout.configDir(runDir, c.id)
-            checkpointDir = GridRunLayout.checkpointDir(runDir, c.id)
-            metricsPath = (dir as NSString).appendingPathComponent("attempt-\(number).metrics.jsonl")
-            logPath = (dir as NSString).appendingPathComponent("attempt-\(number).log")
+            let run = RunDirectory(runDir)
+            checkpointDir = run.configCheckpoint(c.id)
+            metricsPath = run.configAttemptMetrics(c.id, attempt: number)
+            logPath = run.configAttemptLog(c.id, attempt: number)
         }
         actions.append(
             .start(
@@ -650,16 +650,6 @@ public final class GridScheduler {
 
     /// Node names with the attempt they run (for tests and status).
     public var nodeStates: [(name: String, state: GridNodeState)] { nodes.map { ($0.name, $0.state) } }
-}
-
-/// Where things live in a run directory.
-public enum GridRunLayout {
-    public static func configDir(_ runDir: String, _ id: String) -> String {
-        (runDir as NSString).appendingPathComponent("configs/\(id)")
-    }
-    public static func checkpointDir(_ runDir: String, _ id: String) -> String {
-        (configDir(runDir, id) as NSString).appendingPathComponent("checkpoint")
-    }
 }
 
 public enum GridFormat {

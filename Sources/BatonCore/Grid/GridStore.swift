@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonSupport
 import Foundation
 import GRDB
@@ -30,7 +31,7 @@ public enum GridStoreOp: Sendable {
 /// The grid's run store (`RUN/grid.sqlite`, a `RunStore`): configs, attempts, nodes, events
 /// and the run's settings. The head writes; `status` and `results` read it at the same time.
 public final class GridStore {
-    public static let fileName = "grid.sqlite"
+    public static let fileName = RunDirectory.Relative.gridStore
     let store: RunStore
     var db: DatabaseQueue { store.db }
     public var path: String { store.path }
@@ -60,7 +61,7 @@ public final class GridStore {
     /// is on disk before it returns, so it survives a power loss, not only a killed head.
     public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
         store = try RunStore(
-            path: (runDir as NSString).appendingPathComponent(GridStore.fileName), migrations: GridStore.migrations,
+            path: RunDirectory(runDir).gridStore, migrations: GridStore.migrations,
             create: create, readOnly: readOnly, durable: durable,
             missing: { GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))") })
     }

@@ -118,7 +118,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     public func now() -> Double { wallOrigin + (monotonicNow() - origin) }
 
     static func launchDir(_ runDir: String, _ configID: String, _ attempt: Int) -> String {
-        (GridRunLayout.configDir(runDir, configID) as NSString).appendingPathComponent("mpirun/attempt-\(attempt)")
+        RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).path
     }
 
     func tokenValue(_ attemptID: Int64) -> String { "\(token)#\(attemptID)" }
@@ -147,7 +147,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
 
     public func start(_ launch: AttemptLaunch) throws {
         try FileManager.default.createDirectory(
-            atPath: GridRunLayout.checkpointDir(runDir, launch.configID), withIntermediateDirectories: true)
+            atPath: RunDirectory(runDir).configCheckpoint(launch.configID), withIntermediateDirectories: true)
         if failuresBase == nil { failuresBase = now() }
         if let down = launch.nodes.first(where: { isMarkedDown(nodeNames[$0]) }) {
             pendingEvents.append(.nodeLost(attemptID: launch.attemptID, node: down, reason: "the node is down", fenced: true))
@@ -300,11 +300,11 @@ public final class MpirunGridExecutor: ConfigExecutor {
         }
         // The killed agents never removed their simulated node's TMPDIR.
         cleanLocalNodes()
-        let report = (Self.launchDir(runDir, configID, attempt) as NSString).appendingPathComponent("report.json")
+        let report = RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).report
         guard let data = FileManager.default.contents(atPath: report),
             let r = try? JSONDecoder().decode(LaunchReport.self, from: data)
         else { return nil }
-        let metricsPath = (GridRunLayout.configDir(runDir, configID) as NSString).appendingPathComponent("attempt-\(attempt).metrics.jsonl")
+        let metricsPath = RunDirectory(runDir).configAttemptMetrics(configID, attempt: attempt)
         return AttemptExit(code: r.result == .completed ? 0 : 1, metrics: GridFiles.readMetrics(metricsPath))
     }
 }
@@ -349,7 +349,7 @@ enum GridFiles {
 
     /// Where `baton grid kill-node --down-for` leaves the time a node is back.
     static func downMarker(runDir: String, node: String) -> String {
-        (runDir as NSString).appendingPathComponent("nodes/\(node).down")
+        RunDirectory(runDir).nodeDown(node)
     }
 
     static func downUntil(runDir: String, node: String) -> Double? {

@@ -8,7 +8,7 @@ import Foundation
 /// was started with is `RUN/launch.json` in both.
 public enum LaunchRunFiles {
     /// The launch's own command line (`baton launch` options and the command), as given.
-    public static let settingsFile = "launch.json"
+    public static let settingsFile = RunDirectory.Relative.settings
 
     public struct Settings: Codable, Sendable, Equatable {
         /// The arguments after `baton launch`, without `--detach` and `--resume`.
@@ -24,7 +24,7 @@ public enum LaunchRunFiles {
         }
     }
 
-    public static func settingsPath(_ runDir: String) -> String { "\(runDir)/\(settingsFile)" }
+    public static func settingsPath(_ runDir: String) -> String { RunDirectory(runDir).settings }
 
     /// Writes `launch.json` (temp + rename) unless the run already has one: a resumed run
     /// keeps the command line it was started with.
@@ -41,10 +41,10 @@ public enum LaunchRunFiles {
         return try? JSONDecoder().decode(Settings.self, from: data)
     }
 
-    static func recordPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).record.json" }
-    static func planPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).plan.json" }
+    static func recordPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptRecord(attempt) }
+    static func planPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptPlan(attempt) }
     /// What the head saw during the attempt (`AttemptTranscript`).
-    static func transcriptPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).transcript.jsonl" }
+    static func transcriptPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptTranscript(attempt) }
 
     /// Writes an attempt's record as a head before the store did (the runs the readers'
     /// fallback reads; the unit tests make them).
@@ -65,11 +65,8 @@ public enum LaunchRunFiles {
     /// plan in `RUN/attempts`.
     public static func attemptNumbers(_ runDir: String) -> [Int] {
         if let store = LaunchStore.reading(runDir), let rows = try? store.attempts() { return rows.map(\.number) }
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(runDir)/attempts")) ?? []
-        return files.compactMap { f -> Int? in
-            guard f.hasPrefix("attempt-"), f.hasSuffix(".plan.json") else { return nil }
-            return Int(f.dropFirst("attempt-".count).dropLast(".plan.json".count))
-        }.sorted()
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: RunDirectory(runDir).attempts)) ?? []
+        return files.compactMap(RunDirectory.Relative.attemptNumber(planFile:)).sorted()
     }
 
     public static func plan(_ runDir: String, attempt: Int) -> LaunchPlan? {
@@ -89,14 +86,14 @@ public enum LaunchRunFiles {
 
     public static func report(_ runDir: String) -> LaunchReport? {
         if let store = LaunchStore.reading(runDir), let r = try? store.report() { return r }
-        guard let data = FileManager.default.contents(atPath: "\(runDir)/report.json") else { return nil }
+        guard let data = FileManager.default.contents(atPath: RunDirectory(runDir).report) else { return nil }
         return try? JSONDecoder().decode(LaunchReport.self, from: data)
     }
 
     /// Every event of `RUN/events.jsonl`, oldest first (a torn last line is skipped).
     public static func events(_ runDir: String) -> [[String: Any]] {
         if let store = LaunchStore.reading(runDir), let events = try? store.events() { return events }
-        guard let text = try? String(contentsOfFile: "\(runDir)/events.jsonl", encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOfFile: RunDirectory(runDir).events, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
@@ -107,7 +104,7 @@ public enum LaunchRunFiles {
         var best: Int?
         if let store = LaunchStore.reading(runDir), let c = try? store.consumed() { best = c }
         for a in attemptNumbers(runDir) {
-            if let c = LaunchSupervisor.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(a)") { best = max(best ?? c, c) }
+            if let c = LaunchSupervisor.consumedInMetricsFiles(dir: RunDirectory(runDir).metrics(a)) { best = max(best ?? c, c) }
         }
         for e in events(runDir) {
             if let c = (e["consumed"] as? NSNumber)?.intValue { best = max(best ?? c, c) }
@@ -174,7 +171,7 @@ public struct LaunchResumePoint: Sendable, Equatable {
             left += sweep.clear(excluding: [], within: 2).left
         }
         // Simulated nodes' TMPDIRs: the killed agents never removed them.
-        LocalNodes.cleanAll(dir: (runDir as NSString).appendingPathComponent("local"))
+        LocalNodes.cleanAll(dir: RunDirectory(runDir).local)
         return left
     }
 

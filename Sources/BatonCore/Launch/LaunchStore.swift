@@ -1,3 +1,4 @@
+import BatonProtocol
 import Foundation
 import GRDB
 
@@ -56,7 +57,7 @@ public struct LaunchNodeRow: Sendable, Equatable {
 /// events, rank 0's metrics, and how the launch ended. `RUN/events.jsonl` and
 /// `RUN/report.json` are views of it, written after each commit.
 public final class LaunchStore {
-    public static let fileName = "launch.sqlite"
+    public static let fileName = RunDirectory.Relative.launchStore
     let store: RunStore
     public var commits: Int { store.commits }
     public var commitSeconds: Double { store.commitSeconds }
@@ -76,7 +77,7 @@ public final class LaunchStore {
         """
     )]
 
-    public static func path(_ runDir: String) -> String { (runDir as NSString).appendingPathComponent(fileName) }
+    public static func path(_ runDir: String) -> String { RunDirectory(runDir).launchStore }
     public static func exists(runDir: String) -> Bool { FileManager.default.fileExists(atPath: path(runDir)) }
 
     public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
@@ -91,7 +92,7 @@ public final class LaunchStore {
     public static func forHead(runDir: String) throws -> LaunchStore {
         let fresh = !exists(runDir: runDir)
         let store = try LaunchStore(runDir: runDir, create: true)
-        if fresh, let text = try? String(contentsOfFile: "\(runDir)/events.jsonl", encoding: .utf8) {
+        if fresh, let text = try? String(contentsOfFile: RunDirectory(runDir).events, encoding: .utf8) {
             let ops: [LaunchStoreOp] = text.split(separator: "\n").compactMap { line in
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
                 return .event(time: (obj["time"] as? NSNumber)?.doubleValue ?? 0, kind: obj["event"] as? String ?? "?", node: nil,

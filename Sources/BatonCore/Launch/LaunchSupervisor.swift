@@ -233,7 +233,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         } catch {
             throw LaunchError(.cannotStart, "cannot open the run store \(LaunchStore.path(options.planner.runDir)): \(error)")
         }
-        eventsFD = open("\(options.planner.runDir)/events.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        eventsFD = open(RunDirectory(options.planner.runDir).events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     }
 
     deinit { if eventsFD >= 0 { close(eventsFD) } }
@@ -298,7 +298,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 // report.json is the store's report (what `baton launch report RUN` prints),
                 // written before the end event's line, as before the store.
                 if let stored = (try? store.report()) ?? nil { report = stored }
-                try? LaunchRunFiles.reportJSON(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"), options: .atomic)
+                try? LaunchRunFiles.reportJSON(report).write(to: URL(fileURLWithPath: RunDirectory(runDir).report), options: .atomic)
             }
             return report
         }
@@ -317,7 +317,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             endedOps = []
             var shardDir: String?
             if let writer = options.shardWriter {
-                let dir = "\(runDir)/shards/attempt-\(attempt)"
+                let dir = RunDirectory(runDir).shards(attempt)
                 do {
                     try writer(hosts.totalSlots, consumed, dir)
                 } catch {
@@ -328,9 +328,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
             let port = options.planner.masterPort == nil ? MasterPort.reserve(near: options.planner.masterAddress(hosts)) : nil
             defer { if let port { MasterPort.release(port) } }
             let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port)
-            try? FileManager.default.createDirectory(atPath: "\(runDir)/attempts", withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(atPath: RunDirectory(runDir).attempts, withIntermediateDirectories: true)
             let planJSON = plan.json()
-            try? planJSON.write(toFile: "\(runDir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
+            try? planJSON.write(toFile: RunDirectory(runDir).attemptPlan(attempt), atomically: true, encoding: .utf8)
             let now = Date().timeIntervalSince1970
             event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
                                     "masterPort": plan.contract.masterPort],
@@ -347,7 +347,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // Lines in flight when mpirun aborted are lost; where the run directory is
             // shared (it must be for checkpoints to survive a node), the metrics files
             // themselves have the last word.
-            if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
+            if let c = Self.consumedInMetricsFiles(dir: RunDirectory(runDir).metrics(attempt)) { consumed = max(consumed, c) }
             records.append(record)
             switch record.outcome {
             case .completed:

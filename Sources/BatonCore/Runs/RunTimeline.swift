@@ -1,3 +1,4 @@
+import BatonProtocol
 import Foundation
 
 /// A picture of a run (`baton report RUN --svg FILE`): a lane per node with a bar per attempt
@@ -94,7 +95,7 @@ public struct RunTimeline: Sendable {
         let store = LaunchStore.reading(dir)
         for a in LaunchRunFiles.attemptNumbers(dir) {
             let stored = ((try? store?.metricLines(attempt: a)) ?? nil).flatMap { $0.isEmpty ? nil : $0 }
-            let rows = stored.map { metricRows(lines: $0) } ?? metricRows("\(dir)/metrics/attempt-\(a)/rank-0.jsonl")
+            let rows = stored.map { metricRows(lines: $0) } ?? metricRows(RunDirectory(dir).rankMetrics(a, rank: 0))
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: nil) }
             if let m = t.metric {
                 let pts = rows.enumerated().compactMap { i, r in r[m].map { (x: r["step"] ?? Double(i), y: $0) } }
@@ -134,7 +135,7 @@ public struct RunTimeline: Sendable {
         for c in snap.configs.sorted(by: { $0.position < $1.position }).prefix(40) {
             var rows: [[String: Double]] = []
             for a in c.attemptRecords.sorted(by: { $0.number < $1.number }) {
-                rows += metricRows((GridRunLayout.configDir(dir, c.id) as NSString).appendingPathComponent("attempt-\(a.number).metrics.jsonl"))
+                rows += metricRows(RunDirectory(dir).configAttemptMetrics(c.id, attempt: a.number))
             }
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: preferred) }
             if let m = t.metric {

@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonSystem
 import Foundation
 #if canImport(Glibc)
@@ -9,9 +10,9 @@ import Glibc
 /// head of a run directory is still alive.
 public enum DetachedHead {
     /// The file in a launch run directory holding its head's pid (a grid keeps it in its store).
-    public static let pidFile = "head.pid"
+    public static let pidFile = RunDirectory.Relative.headPID
     /// The file a detached head's output goes to.
-    public static let logFile = "head.log"
+    public static let logFile = RunDirectory.Relative.headLog
 
     /// The running `baton` binary.
     public static func executablePath() -> String {
@@ -34,13 +35,13 @@ public enum DetachedHead {
 
     /// Records this process as the head of the launch run in `runDir` (temp + rename).
     public static func recordLaunchHead(runDir: String) throws {
-        let path = (runDir as NSString).appendingPathComponent(pidFile)
+        let path = RunDirectory(runDir).headPID
         try String(getpid()).write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     /// The live head of the launch run in `runDir`, if any.
     public static func launchHead(runDir: String) -> Int32? {
-        let path = (runDir as NSString).appendingPathComponent(pidFile)
+        let path = RunDirectory(runDir).headPID
         let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         return alive(text.flatMap(Int32.init), subcommand: "launch")
     }

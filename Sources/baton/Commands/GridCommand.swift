@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonProtocol
 import BatonSupport
 import BatonSystem
 import Foundation
@@ -211,7 +212,7 @@ struct GridRunCommand: ParsableCommand {
             if let onCorruptCheckpoint { args += ["--on-corrupt-checkpoint", onCorruptCheckpoint] }
             if let keepSnapshots { args += ["--keep-snapshots", String(keepSnapshots)] }
             if let root = snapshots?.root { args += ["--snapshot-to", root] }
-            let log = (absDir as NSString).appendingPathComponent("head.log")
+            let log = RunDirectory(absDir).headLog
             let pid: pid_t
             do { pid = try DetachedHead.detach(arguments: args, log: log) } catch { throw fail("\(error)", ExitCodes.jobFailed) }
             say("baton grid: running detached, head pid \(pid)")
@@ -366,7 +367,7 @@ struct GridStopCommand: ParsableCommand {
         do { store = try GridStore(runDir: runDir) } catch { throw fail("\(error)", ExitCodes.badInput) }
         let meta = try store.meta()
         if let pid = GridHead.alivePID(meta) {
-            _ = FileManager.default.createFile(atPath: (runDir as NSString).appendingPathComponent(GridHead.stopFile), contents: nil)
+            _ = FileManager.default.createFile(atPath: RunDirectory(runDir).stopRequest, contents: nil)
             let deadline = Date().addingTimeInterval(60)
             while GridHead.alivePID(meta) != nil && Date() < deadline { usleep(100_000) }
             if GridHead.alivePID(meta) != nil { throw fail("the head (pid \(pid)) did not stop within 60 s", ExitCodes.jobFailed) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonProtocol
 import BatonSupport
 import BatonSystem
 import Foundation
@@ -168,9 +169,9 @@ struct LaunchCommand: ParsableCommand {
         var mode = LaunchMode.cluster
         if source.isLocal {
             if dryRun {
-                mode = .local(agentPath: "\(run)/local/rsh-agent")
+                mode = .local(agentPath: RunDirectory.localAgent(in: RunDirectory(run).local))
             } else {
-                do { mode = .local(agentPath: try LocalNodes.installAgent(dir: "\(run)/local")) } catch { throw fail("\(error)") }
+                do { mode = .local(agentPath: try LocalNodes.installAgent(dir: RunDirectory(run).local)) } catch { throw fail("\(error)") }
             }
         }
         var planner = LaunchPlanner(mode: mode, command: command, runDir: run, batonPath: batonPath, mpirunPath: mpirun,
@@ -197,7 +198,7 @@ struct LaunchCommand: ParsableCommand {
         }
 
         if dryRun {
-            let plan = planner.plan(hosts: list, attempt: 1, shardDir: shardSamples != nil ? "\(run)/shards/attempt-1" : nil,
+            let plan = planner.plan(hosts: list, attempt: 1, shardDir: shardSamples != nil ? RunDirectory(run).shards(1) : nil,
                                     port: masterPort ?? 29500)
             print(plan.json())
             return
@@ -217,16 +218,16 @@ struct LaunchCommand: ParsableCommand {
             let argv = Array(CommandLine.arguments.dropFirst())
             let end = argv.firstIndex(of: "--") ?? argv.endIndex
             let args = argv[..<end].filter { $0 != "--detach" } + argv[end...]
-            let log = "\(run)/\(DetachedHead.logFile)"
+            let log = RunDirectory(run).headLog
             let pid: pid_t
             do { pid = try DetachedHead.detach(arguments: Array(args), log: log) } catch { throw fail("\(error)", code: ExitCodes.jobFailed) }
             do {
-                try String(pid).write(toFile: "\(run)/\(DetachedHead.pidFile)", atomically: true, encoding: .utf8)
+                try String(pid).write(toFile: RunDirectory(run).headPID, atomically: true, encoding: .utf8)
             } catch { throw fail("\(error)", code: ExitCodes.jobFailed) }
             print("baton launch: running detached, head pid \(pid)")
             print("  run dir: \(run)")
-            print("  watch:   tail -f \(log)   (rank logs: \(run)/logs/, state: \(run)/events.jsonl)")
-            print("  result:  \(run)/report.json once it ends")
+            print("  watch:   tail -f \(log)   (rank logs: \(RunDirectory(run).logs)/, state: \(RunDirectory(run).events))")
+            print("  result:  \(RunDirectory(run).report) once it ends")
             print("  stop:    kill -TERM \(pid)")
             return
         }
@@ -341,10 +342,10 @@ struct LaunchReportCommand: ParsableCommand {
             do { report = try LaunchStore(runDir: dir, readOnly: true).report() } catch {
                 throw fail("\(LaunchStore.path(dir)): \(error)")
             }
-        } else if FileManager.default.fileExists(atPath: "\(dir)/report.json") {
+        } else if FileManager.default.fileExists(atPath: RunDirectory(dir).report) {
             report = LaunchRunFiles.report(dir)
         } else {
-            throw fail("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or report.json)")
+            throw fail("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or \(RunDirectory.Relative.report))")
         }
         guard let report else { throw fail("\(dir) has no report yet: its head has not ended it (baton status \(dir))") }
         if json {

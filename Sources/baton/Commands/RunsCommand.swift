@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatonCore
+import BatonProtocol
 import BatonSupport
 import BatonSystem
 import Foundation
@@ -17,7 +18,8 @@ fileprivate func fail(_ command: String, _ text: String, _ code: Int32 = ExitCod
 
 fileprivate func summary(_ command: String, _ dir: String) throws -> RunSummary {
     guard let s = RunSummary.read(dir) else {
-        throw fail(command, "\(dir) is not a run directory (no \(GridStore.fileName), \(LaunchStore.fileName), \(LaunchRunFiles.settingsFile) or attempts/attempt-N.plan.json)")
+        let r = RunDirectory.Relative.self
+        throw fail(command, "\(dir) is not a run directory (no \(r.gridStore), \(r.launchStore), \(r.settings), \(r.events) or \(r.attempts)/)")
     }
     return s
 }

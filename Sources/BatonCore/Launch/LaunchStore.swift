@@ -3,8 +3,35 @@ import Foundation
 import GRDB
 
 /// A node of a launch run, as the store keeps it.
-public enum LaunchNodeState: String, Sendable {
+public enum LaunchNodeState: String, Sendable, Codable {
     case healthy, lost
+}
+
+/// The kind of a launch event: the `event` field of its line in `RUN/events.jsonl` and the
+/// store's `events.kind`.
+public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
+    case attemptStart = "attempt-start"
+    case attemptEnd = "attempt-end"
+    /// The launch ended (its result, reason and exit code).
+    case end
+    /// A head took the run over (`--resume`).
+    case resume
+    /// The job restarts on the survivors (or the same nodes: `--on-rank-failure restart`).
+    case restart
+    case nodeLost = "node-lost"
+    case interrupt
+    /// mpirun did not end within the node-loss window after SIGTERM.
+    case sigkillMpirun = "sigkill-mpirun"
+    /// The head waits for the lost nodes' wrappers to fence before the restart.
+    case fenceWait = "fence-wait"
+    case agentLossCheck = "agent-loss-check"
+    /// No node reported within the startup timeout.
+    case neverStarted = "never-started"
+
+    /// The kind of an event as `LaunchStore.events()` returns it; nil for an unknown one.
+    public static func of(_ event: [String: Any]) -> LaunchEventKind? {
+        (event["event"] as? String).flatMap(LaunchEventKind.init(rawValue:))
+    }
 }
 
 /// One change to a launch's run store. The head commits the changes of one transition in
@@ -19,7 +46,9 @@ public enum LaunchStoreOp: Sendable {
     case attemptEnd(AttemptRecord, endedAt: Double)
     case node(name: String, position: Int, state: LaunchNodeState, since: Double, attempt: Int, signal: LossSignal?, cause: String?)
     /// `line` is the event as `RUN/events.jsonl` has it (a JSON object with `event` and `time`).
-    case event(time: Double, kind: String, node: String?, line: String)
+    case event(time: Double, kind: LaunchEventKind, node: String?, line: String)
+    /// An event line of a run made before the store, as it was (its kind unchecked).
+    case importedEvent(time: Double, kind: String, line: String)
     /// A metrics line of a rank (the head keeps rank 0's).
     case metric(attempt: Int, rank: Int, time: Double, line: String)
     /// How the launch ended (`LaunchReport` without its attempts, which are the attempts' records).
@@ -95,8 +124,8 @@ public final class LaunchStore {
         if fresh, let text = try? String(contentsOfFile: RunDirectory(runDir).events, encoding: .utf8) {
             let ops: [LaunchStoreOp] = text.split(separator: "\n").compactMap { line in
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-                return .event(time: (obj["time"] as? NSNumber)?.doubleValue ?? 0, kind: obj["event"] as? String ?? "?", node: nil,
-                              line: String(line))
+                return .importedEvent(time: (obj["time"] as? NSNumber)?.doubleValue ?? 0, kind: obj["event"] as? String ?? "?",
+                                      line: String(line))
             }
             try store.commit(ops)
         }
@@ -155,7 +184,9 @@ public final class LaunchStore {
             s.bind(cause)
             try s.run(db)
         case .event(let time, let kind, let node, let line):
-            try RunStore.insertEvent(db, &st, time: time, kind: kind, configID: nil, node: node, text: line)
+            try RunStore.insertEvent(db, &st, time: time, kind: kind.rawValue, configID: nil, node: node, text: line)
+        case .importedEvent(let time, let kind, let line):
+            try RunStore.insertEvent(db, &st, time: time, kind: kind, configID: nil, node: nil, text: line)
         case .metric(let attempt, let rank, let time, let line):
             var s = try st.get(3, db, "INSERT INTO metrics(attempt, rank, time, line) VALUES (?, ?, ?, ?)")
             s.bind(attempt); s.bind(rank); s.bind(time); s.bind(line)

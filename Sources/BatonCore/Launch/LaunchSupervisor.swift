@@ -251,8 +251,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
     }
 
-    /// An event: its name and fields.
-    typealias Event = (name: String, fields: [String: Any])
+    /// An event: its kind and fields.
+    typealias Event = (kind: LaunchEventKind, fields: [String: Any])
 
     /// Records events (wall-clock time in seconds since 1970) with the transition `ops` they
     /// announce, in one commit (one fsync), then appends them to `<run>/events.jsonl` (a view
@@ -264,20 +264,27 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var all = ops
         for e in events {
             var obj = e.fields
-            obj["event"] = e.name
+            obj["event"] = e.kind.rawValue
             obj["time"] = time
             guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { continue }
             let line = String(decoding: data, as: UTF8.self)
             lines += line + "\n"
-            all.append(.event(time: time, kind: e.name, node: nil, line: line))
+            all.append(.event(time: time, kind: e.kind, node: nil, line: line))
         }
         commit(all)
         views()
         if !lines.isEmpty { writeAll(fd: eventsFD, lines) }
     }
 
+    func event(_ kind: LaunchEventKind, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
+        commitEvents([(kind, fields)], ops: ops)
+    }
+
+    /// The same, by the kind's name: for AttemptRunner, which still names its events (another
+    /// change works in that file). An unknown name is a programming error and traps.
     func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
-        commitEvents([(name, fields)], ops: ops)
+        guard let kind = LaunchEventKind(rawValue: name) else { preconditionFailure("no launch event kind '\(name)'") }
+        event(kind, fields, ops: ops)
     }
 
     /// Runs the job to its end and returns the report (its `exitCode` is baton's).
@@ -293,7 +300,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var endedOps: [LaunchStoreOp] = []
         func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
             var report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
-            commitEvents(ended + [("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
+            commitEvents(ended + [(.end, ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
                          ops: endedOps + [.end(result: result, reason: reason, exitCode: code, lastConsumed: consumed)]) {
                 // report.json is the store's report (what `baton launch report RUN` prints),
                 // written before the end event's line, as before the store.
@@ -306,7 +313,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // The earlier heads' attempts (the one a killed head never finished as head
             // lost), in the store before this head starts its own.
             let now = Date().timeIntervalSince1970
-            event("resume", ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names],
+            event(.resume, ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names],
                   ops: options.priorAttempts.map { .attemptEnd($0, endedAt: now) })
             console.message("baton launch: resuming after attempt \(last.attempt) (\(last.text))"
                             + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
@@ -332,7 +339,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             let planJSON = plan.json()
             try? planJSON.write(toFile: RunDirectory(runDir).attemptPlan(attempt), atomically: true, encoding: .utf8)
             let now = Date().timeIntervalSince1970
-            event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
+            event(.attemptStart, ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
                                     "masterPort": plan.contract.masterPort],
                   ops: [.attemptStart(number: attempt, nodes: hosts.names, world: hosts.totalSlots, masterPort: plan.contract.masterPort,
                                       consumed: consumed, startedAt: now, plan: planJSON)]
@@ -341,7 +348,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
             let (record, endFields, reported) = AttemptRunner(supervisor: self, plan: plan, hosts: hosts,
                                                               consumedAtStart: options.shardWriter != nil ? consumed : nil).run()
-            ended = [("attempt-end", endFields)]
+            ended = [(.attemptEnd, endFields)]
             endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
             if let c = reported { consumed = max(consumed, c) }
             // Lines in flight when mpirun aborted are lost; where the run directory is
@@ -359,7 +366,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 let survivors = hosts.removing(lost)
                 let restartsUsed = attempt - options.firstAttempt
                 if survivors.hosts.count >= options.minNodes && !survivors.hosts.isEmpty && restartsUsed < options.maxRestarts {
-                    commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names,
+                    commitEvents(ended + [(.restart, ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names,
                                                       "consumed": consumed])], ops: endedOps)
                     console.message("baton launch: lost \(lost.sorted().joined(separator: ",")); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(options.maxRestarts))")
                     hosts = survivors
@@ -376,7 +383,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 if record.outcome == .commandFailed && options.onRankFailure == .restart {
                     let restartsUsed = attempt - options.firstAttempt
                     if restartsUsed < options.maxRestarts {
-                        commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names,
+                        commitEvents(ended + [(.restart, ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names,
                                                           "consumed": consumed, "cause": reason])], ops: endedOps)
                         console.message("baton launch: \(reason); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-rank-failure restart; restart \(restartsUsed + 1) of \(options.maxRestarts))")
                         attempt += 1

@@ -109,32 +109,29 @@ public final class LaunchStore {
     public static func path(_ runDir: String) -> String { RunDirectory(runDir).launchStore }
     public static func exists(runDir: String) -> Bool { FileManager.default.fileExists(atPath: path(runDir)) }
 
-    public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
-        store = try RunStore(
-            path: LaunchStore.path(runDir), migrations: LaunchStore.migrations, create: create, readOnly: readOnly,
-            durable: durable, missing: { LaunchError(.badInput, "\(runDir) has no launch store (\(LaunchStore.fileName))") })
+    public convenience init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
+        try self.init(path: LaunchStore.path(runDir), create: create, readOnly: readOnly, durable: durable,
+                      missing: { LaunchError(.badInput, "\(runDir) has no launch store (\(LaunchStore.fileName))") })
+    }
+
+    init(path: String, create: Bool, readOnly: Bool, durable: Bool, missing: () -> Error) throws {
+        store = try RunStore(path: path, migrations: LaunchStore.migrations, create: create, readOnly: readOnly,
+                             durable: durable, missing: missing)
     }
 
     /// The store for the head of `runDir`, created when the run has none. A run an older
-    /// head started (events.jsonl, no store) gets its events imported in the first commit,
+    /// head started (files, no store) is converted into one first (`LaunchStoreImport`),
     /// so events.jsonl stays the store's events line for line after a `--resume`.
     public static func forHead(runDir: String) throws -> LaunchStore {
-        let fresh = !exists(runDir: runDir)
-        let store = try LaunchStore(runDir: runDir, create: true)
-        if fresh, let text = try? String(contentsOfFile: RunDirectory(runDir).events, encoding: .utf8) {
-            let ops: [LaunchStoreOp] = text.split(separator: "\n").compactMap { line in
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-                return .importedEvent(time: (obj["time"] as? NSNumber)?.doubleValue ?? 0, kind: obj["event"] as? String ?? "?",
-                                      line: String(line))
-            }
-            try store.commit(ops)
-        }
-        return store
+        try LaunchStoreImport.convert(runDir: runDir)
+        return try LaunchStore(runDir: runDir, create: true)
     }
 
-    /// The store of `runDir` for reading, nil when it has none (a run made before the
-    /// store, or not a launch run) or it cannot be opened.
+    /// The store of `runDir` for reading, nil when it has none (not a launch run) or it
+    /// cannot be opened. A run made before the store is converted into one first, once:
+    /// the readers read nothing else.
     public static func reading(_ runDir: String) -> LaunchStore? {
+        try? LaunchStoreImport.convert(runDir: runDir)
         guard exists(runDir: runDir) else { return nil }
         return try? LaunchStore(runDir: runDir, readOnly: true)
     }

@@ -91,11 +91,10 @@ public struct RunTimeline: Sendable {
             }
         }
         // Rank 0's metric over the run, one curve per attempt: the lines the head committed
-        // to the store, else (a run before the store) rank 0's metrics file.
+        // to the store (a run made before the store has its rank 0's files imported there).
         let store = LaunchStore.reading(dir)
         for a in LaunchRunFiles.attemptNumbers(dir) {
-            let stored = ((try? store?.metricLines(attempt: a)) ?? nil).flatMap { $0.isEmpty ? nil : $0 }
-            let rows = stored.map { metricRows(lines: $0) } ?? metricRows(RunDirectory(dir).rankMetrics(a, rank: 0))
+            let rows = metricRows(lines: ((try? store?.metricLines(attempt: a)) ?? nil) ?? [])
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: nil) }
             if let m = t.metric {
                 let pts = rows.enumerated().compactMap { i, r in r[m].map { (x: r["step"] ?? Double(i), y: $0) } }

@@ -160,7 +160,7 @@ public struct RunDirectory: Sendable, Hashable {
             Entry(path: Relative.headPID, about: "the head's pid"),
             Entry(path: Relative.headLog, about: "a detached head's output"),
             Entry(path: Relative.attemptPlan("N"), about: "attempt N's plan (mpirun argv, environment, contract)"),
-            Entry(path: Relative.attemptRecord("N"), about: "X"),
+            Entry(path: Relative.attemptRecord("N"), about: "attempt N's record, as heads before the store wrote it (imported into the store once, when first read)"),
             Entry(path: Relative.headChannel("N"), about: "the head's messages to the ranks mpirun started on its own node"),
             Entry(path: Relative.attemptTranscript("N"), about: "what the head saw during attempt N"),
             Entry(path: Relative.shards("N") + "/", about: "the per-rank shard files of attempt N (BatonShard's layout)"),

@@ -205,8 +205,15 @@ final class AttemptRunner {
 
         var lastStatus = 0.0
         var lastAgentScan = 0.0
+        var interruptsTold = 0
         loop: while true {
             var actions = pump()
+            // Ctrl-C / SIGTERM to the head (`LaunchSupervisor.interrupt()`, from a signal thread).
+            let interrupts = supervisor.interrupts.get
+            while interruptsTold < interrupts {
+                interruptsTold += 1
+                if let a = feed(.interrupt) { actions.append(a) }
+            }
             let abortSaid = classifier.abortSaidAt != nil
             let now = monotonicNow()
             if let status = job.poll() {

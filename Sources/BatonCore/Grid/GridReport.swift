@@ -19,9 +19,9 @@ public enum GridReport {
         public var lastOutput: String?
     }
 
+    /// The run's objective, from the spec its store keeps decoded (`GridSpecRecord`).
     public static func objective(_ meta: [String: String]) -> GridObjective? {
-        guard let text = meta["spec_text"], !text.isEmpty else { return nil }
-        return (try? GridSpec.parse(text, file: meta["spec_path"] ?? "spec"))?.objective
+        GridSpecRecord.read(meta)?.objective
     }
 
     /// Configs sorted by the objective, best first; configs without it (failed, pending)

@@ -32,6 +32,7 @@ public enum GridRun {
         public var metaOps: [GridStoreOp] {
             [
                 .meta("spec_path", specPath), .meta("spec_text", specText),
+                .meta(GridSpecRecord.metaKey, GridSpecRecord.metaValue(specText: specText, file: specPath)),
                 .meta("nodes", GridJSON.stringArray(nodeNames)), .meta("host_source", hostSource),
                 .meta("executor", executor), .meta("heartbeat_timeout", String(heartbeatTimeout)),
                 .meta("cool_down", String(coolDown)), .meta("on_corrupt_checkpoint", onCorruptCheckpoint),

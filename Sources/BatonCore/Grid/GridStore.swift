@@ -102,10 +102,33 @@ public final class GridStore {
     /// Opens (creating when asked) the store. `durable` = `synchronous=FULL`: every commit
     /// is on disk before it returns, so it survives a power loss, not only a killed head.
     public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
-        store = try RunStore(
-            path: RunDirectory(runDir).gridStore, migrations: GridStore.migrations,
-            create: create, readOnly: readOnly, durable: durable,
-            missing: { GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))") })
+        let path = RunDirectory(runDir).gridStore
+        let missing = { GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))") }
+        store = try RunStore(path: path, migrations: GridStore.migrations, create: create, readOnly: readOnly, durable: durable,
+                             missing: missing)
+        if readOnly {
+            // A store made before the decoded spec: converted once, through a connection
+            // that may write (a reader that cannot write it finds no objective).
+            if try GridStore.lacksSpecRecord(store) {
+                try? GridStore.addSpecRecord(try RunStore(path: path, migrations: GridStore.migrations, missing: missing))
+            }
+        } else {
+            try GridStore.addSpecRecord(store)
+        }
+    }
+
+    static func lacksSpecRecord(_ store: RunStore) throws -> Bool {
+        let meta = try store.meta()
+        return meta[GridSpecRecord.metaKey] == nil && meta["spec_text"] != nil
+    }
+
+    /// Writes the decoded spec (`GridSpecRecord`) of a store made before it kept one, from
+    /// its YAML: the one parse of it a reader ever needs.
+    static func addSpecRecord(_ store: RunStore) throws {
+        guard try lacksSpecRecord(store) else { return }
+        let meta = try store.meta()
+        let value = GridSpecRecord.metaValue(specText: meta["spec_text"] ?? "", file: meta["spec_path"] ?? "spec")
+        try store.write { db, _ in try RunStore.setMeta(db, GridSpecRecord.metaKey, value) }
     }
 
     /// Commits all `ops` in one transaction.

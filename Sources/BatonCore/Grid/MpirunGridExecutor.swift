@@ -289,8 +289,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
 
     /// After the head was killed: its mpirun lost its stdin, so the wrappers fence within a
     /// lease; whatever of the attempt still runs where this machine can see it (mpirun, and
-    /// on simulated nodes and the test bed the ranks) is killed. A report the supervisor
-    /// wrote says whether the attempt had finished.
+    /// on simulated nodes and the test bed the ranks) is killed. The report in the attempt's
+    /// launch store says whether the attempt had finished.
     public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
         for _ in 0..<50 {
             let procs = ProcessTable.processes(withEnvironment: "BATON_GRID_ATTEMPT", tokenValue(attemptID))
@@ -300,10 +300,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         }
         // The killed agents never removed their simulated node's TMPDIR.
         cleanLocalNodes()
-        let report = RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).report
-        guard let data = FileManager.default.contents(atPath: report),
-            let r = try? JSONDecoder().decode(LaunchReport.self, from: data)
-        else { return nil }
+        guard let r = LaunchRunFiles.report(RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).path) else { return nil }
         let metricsPath = RunDirectory(runDir).configAttemptMetrics(configID, attempt: attempt)
         return AttemptExit(code: r.result == .completed ? 0 : 1, metrics: GridFiles.readMetrics(metricsPath))
     }

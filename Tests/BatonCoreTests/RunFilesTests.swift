@@ -1,4 +1,5 @@
 import BatonProtocol
+import BatonSystem
 import Foundation
 import Testing
 @testable import BatonCore
@@ -31,10 +32,10 @@ struct RunFilesTests {
             .write(toFile: "\(dir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
     }
 
-    @Test("resume point: after the last attempt, on its nodes less the lost, from the most consumed; a killed head's attempt is 'head lost'")
-    func resumePoint() throws {
+    /// A run directory as a head before the store left it: attempt 1 on a, b, c lost b;
+    /// attempt 2 on a and c reached 420 samples (its metrics file ends in a torn line).
+    func oldLayoutAfterTwoAttempts(attempt2Record: Bool = false) throws -> String {
         let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         try writePlan(dir, attempt: 1, hosts: ["a", "b", "c"])
         var r1 = AttemptRecord(attempt: 1, nodes: ["a", "b", "c"], worldSize: 6)
         r1.outcome = .nodesLost
@@ -44,34 +45,75 @@ struct RunFilesTests {
         try FileManager.default.createDirectory(atPath: "\(dir)/metrics/attempt-2", withIntermediateDirectories: true)
         try "{\"consumed\": 300}\n{\"consumed\": 420}\n{\"cons".write(toFile: "\(dir)/metrics/attempt-2/rank-0.jsonl", atomically: true, encoding: .utf8)
         try "{\"event\":\"restart\",\"consumed\":250,\"time\":1}\n".write(toFile: "\(dir)/events.jsonl", atomically: true, encoding: .utf8)
+        if attempt2Record {
+            // The attempt-2 record says it lost c.
+            var r2 = AttemptRecord(attempt: 2, nodes: ["a", "c"], worldSize: 4)
+            r2.outcome = .nodesLost
+            r2.lost = [LostNode(node: "c", ranks: [2, 3], signal: .heartbeatTimeout, cause: "x", detectionSeconds: 3)]
+            LaunchRunFiles.recordAttempt(r2, runDir: dir)
+        }
+        return dir
+    }
 
+    @Test("a run made before the store is converted into one when first read, once, and reads as its files said")
+    func oldLayoutConverted() throws {
+        let dir = try oldLayoutAfterTwoAttempts()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(!LaunchStore.exists(runDir: dir))
+        try expectHeadLostAfterTwoAttempts(dir)
+        #expect(LaunchStore.exists(runDir: dir))
+        #expect(RunSummary.read(dir)?.state == .headLost)
+        #expect(LaunchRunFiles.events(dir).compactMap { $0["event"] as? String } == ["restart"])
+        let store = try LaunchStore(runDir: dir, readOnly: true)
+        #expect(try store.metricLines(attempt: 2) == [#"{"consumed": 300}"#, #"{"consumed": 420}"#])
+        #expect(try store.attempts().map(\.number) == [1, 2])
+        // The files stay; no side file of the conversion is left.
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(names == ["attempts", "events.jsonl", "launch.sqlite", "metrics"])
+        // Read again: the store is not made twice.
+        let inode = FileStat.of("\(dir)/launch.sqlite")?.inode
+        try expectHeadLostAfterTwoAttempts(dir)
+        #expect(FileStat.of("\(dir)/launch.sqlite")?.inode == inode)
+    }
+
+    @Test("resume point: after the last attempt, on its nodes less the lost, from the most consumed; a killed head's attempt is 'head lost'")
+    func resumePoint() throws {
+        let dir = try oldLayoutAfterTwoAttempts()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try expectHeadLostAfterTwoAttempts(dir)
         #expect(RunSummary.read(dir)?.state == .headLost)
 
-        // The attempt-2 record says it lost c: the resumed head starts on a alone.
-        var r2 = AttemptRecord(attempt: 2, nodes: ["a", "c"], worldSize: 4)
-        r2.outcome = .nodesLost
-        r2.lost = [LostNode(node: "c", ranks: [2, 3], signal: .heartbeatTimeout, cause: "x", detectionSeconds: 3)]
-        LaunchRunFiles.recordAttempt(r2, runDir: dir)
-        #expect(try LaunchResumePoint.read(runDir: dir).hosts.names == ["a"])
+        // With the attempt-2 record saying it lost c, the resumed head starts on a alone.
+        let recorded = try oldLayoutAfterTwoAttempts(attempt2Record: true)
+        defer { try? FileManager.default.removeItem(atPath: recorded) }
+        #expect(try LaunchResumePoint.read(runDir: recorded).hosts.names == ["a"])
     }
 
     @Test("a run whose report says it completed after its last attempt is not resumed; an empty directory is bad input")
     func completedAndEmpty() throws {
-        let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(throws: LaunchError.self) { try LaunchResumePoint.read(runDir: dir) }
-        try writePlan(dir, attempt: 1, hosts: ["a"])
+        let empty = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(throws: LaunchError.self) { try LaunchResumePoint.read(runDir: empty) }
         var r = AttemptRecord(attempt: 1, nodes: ["a"], worldSize: 2)
         r.outcome = .completed
         let report = LaunchReport(result: .completed, reason: "ok", attempts: [r], exitCode: 0, lastConsumed: nil)
-        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: "\(dir)/report.json"))
-        #expect(try LaunchResumePoint.read(runDir: dir).completed)
-        #expect(RunSummary.read(dir)?.state == .done)
-        // A later attempt than the report knows (a resumed head killed): not completed.
-        try writePlan(dir, attempt: 2, hosts: ["a"])
-        #expect(try !LaunchResumePoint.read(runDir: dir).completed)
-        #expect(RunSummary.read(dir)?.state == .headLost)
+        func completedRun(laterAttempt: Bool) throws -> String {
+            let dir = try tempDir()
+            try writePlan(dir, attempt: 1, hosts: ["a"])
+            try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: "\(dir)/report.json"))
+            // A later attempt than the report knows: a resumed head killed.
+            if laterAttempt { try writePlan(dir, attempt: 2, hosts: ["a"]) }
+            return dir
+        }
+        let done = try completedRun(laterAttempt: false)
+        defer { try? FileManager.default.removeItem(atPath: done) }
+        #expect(try LaunchResumePoint.read(runDir: done).completed)
+        #expect(RunSummary.read(done)?.state == .done)
+        #expect(LaunchRunFiles.report(done) == report)
+        let resumedAndKilled = try completedRun(laterAttempt: true)
+        defer { try? FileManager.default.removeItem(atPath: resumedAndKilled) }
+        #expect(try !LaunchResumePoint.read(runDir: resumedAndKilled).completed)
+        #expect(RunSummary.read(resumedAndKilled)?.state == .headLost)
     }
 
     @Test("launch.json is written once: a resumed head keeps the spec the run was started with")

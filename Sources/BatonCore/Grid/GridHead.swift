@@ -10,7 +10,7 @@ import Glibc
 /// alive for a run directory, and fault injection on nodes this machine can signal.
 public enum GridHead {
     /// A file in the run directory that asks a running head to stop (`baton grid stop`).
-    public static let stopFile = "stop-requested"
+    public static let stopFile = RunDirectory.Relative.stopRequest
 
     /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
     /// simulated nodes through the agent in `RUN/local`.
@@ -21,7 +21,7 @@ public enum GridHead {
         s.lease = settings.heartbeatTimeout
         s.failures = failures
         if settings.executor == "local" {
-            s.mode = .local(agentPath: try LocalNodes.installAgent(dir: (runDir as NSString).appendingPathComponent("local")))
+            s.mode = .local(agentPath: try LocalNodes.installAgent(dir: RunDirectory(runDir).local))
         } else {
             s.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment)
         }
@@ -58,7 +58,7 @@ public enum GridHead {
             }
             return "sent \(signalName(signal)) to \(n) process(es) of this run on \(node); \(down)"
         }
-        let dir = (runDir as NSString).appendingPathComponent("local")
+        let dir = RunDirectory(runDir).local
         guard let sid = LocalNodes.session(of: node, dir: dir) else { return "node \(node) runs nothing right now; \(down)" }
         let n = ProcessTable.signal(session: sid, signal)
         return "sent \(signalName(signal)) to \(n) process(es) of \(node) (session \(sid)); \(down)"
@@ -111,7 +111,7 @@ public enum GridHead {
             executor: executor, store: store, options: GridRun.options(spec: spec, settings: settings, runDir: runDir),
             configs: resumption.configs, resumeFirst: resumption.resumeFirst, nodeStates: resumption.nodeStates,
             nextAttemptID: resumption.nextAttemptID)
-        let stop = (runDir as NSString).appendingPathComponent(stopFile)
+        let stop = RunDirectory(runDir).stopRequest
         try? fm.removeItem(atPath: stop)
         scheduler.shouldStop = { interrupted() || fm.fileExists(atPath: stop) }
         let t0 = executor.now()

@@ -1,5 +1,6 @@
 import BatonSupport
 import BatonSystem
+import BatonProtocol
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -199,7 +200,7 @@ extension GridHead {
         do { store = try GridStore(runDir: runDir) } catch { throw GridRunError("\(error)") }
         let meta = try store.meta()
         if let pid = alivePID(runDir: runDir, meta: meta) {
-            _ = FileManager.default.createFile(atPath: (runDir as NSString).appendingPathComponent(stopFile), contents: nil)
+            _ = FileManager.default.createFile(atPath: RunDirectory(runDir).stopRequest, contents: nil)
             let deadline = Date().addingTimeInterval(60)
             while alivePID(runDir: runDir, meta: meta) != nil && Date() < deadline { usleep(100_000) }
             if alivePID(runDir: runDir, meta: meta) != nil {

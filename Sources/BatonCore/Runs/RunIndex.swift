@@ -1,10 +1,6 @@
+import BatonProtocol
 import BatonSupport
 import Foundation
-
-/// What kind of run a directory holds.
-public enum RunKind: String, Sendable, Codable {
-    case launch, grid
-}
 
 /// Where a run is, as `baton runs` and `baton status` say it.
 public enum RunState: String, Sendable, Codable {
@@ -36,14 +32,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     /// Reads `dir` as a run directory; nil when it is none.
     public static func read(_ dir: String) -> RunSummary? {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: (dir as NSString).appendingPathComponent(GridStore.fileName)) { return grid(dir) }
-        if LaunchStore.exists(runDir: dir) || fm.fileExists(atPath: LaunchRunFiles.settingsPath(dir))
-            || !LaunchRunFiles.attemptNumbers(dir).isEmpty
-        {
-            return launch(dir)
+        switch RunDirectory(dir).kind {
+        case .grid?: return grid(dir)
+        case .launch?: return launch(dir)
+        case nil: return nil
         }
-        return nil
     }
 
     static func launch(_ dir: String) -> RunSummary {

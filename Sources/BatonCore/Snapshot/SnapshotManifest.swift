@@ -1,3 +1,4 @@
+import BatonProtocol
 import Crypto
 import BatonSupport
 import Foundation
@@ -9,7 +10,7 @@ import Glibc
 /// path relative to the snapshot, its size and its SHA-256, and how it got there. A
 /// snapshot is trusted only as far as its files match this (`SnapshotManifest.verify`).
 public struct SnapshotManifest: Codable, Sendable, Equatable {
-    public static let fileName = "manifest.json"
+    public static let fileName = RunDirectory.Relative.snapshotManifest
     public static let currentFormat = 1
 
     public struct Entry: Codable, Sendable, Equatable {

@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonSystem
 import Foundation
 #if canImport(Glibc)
@@ -15,9 +16,9 @@ public enum DetachedHead {
     }
 
     /// The file in a run directory holding its head's pid.
-    public static let pidFile = "head.pid"
+    public static let pidFile = RunDirectory.Relative.headPID
     /// The file a detached head's output goes to.
-    public static let logFile = "head.log"
+    public static let logFile = RunDirectory.Relative.headLog
     /// The option a detached head is started with: its request, as JSON (`detach`).
     public static let requestOption = "--detached-head"
 
@@ -35,7 +36,7 @@ public enum DetachedHead {
         -> (pid: pid_t, log: String)
     {
         let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
-        let log = (runDir as NSString).appendingPathComponent(logFile)
+        let log = RunDirectory(runDir).headLog
         let pid = try ChildProcess.spawn([executablePath(), kind.rawValue, requestOption, json],
                                          environment: ProcessInfo.processInfo.environment,
                                          stdin: .null, stdout: .append(log), stderr: .append(log), grouping: .session).pid
@@ -61,13 +62,13 @@ public enum DetachedHead {
     }
 
     static func record(_ pid: pid_t, runDir: String) throws {
-        try String(pid).write(toFile: (runDir as NSString).appendingPathComponent(pidFile), atomically: true, encoding: .utf8)
+        try String(pid).write(toFile: RunDirectory(runDir).headPID, atomically: true, encoding: .utf8)
     }
 
     /// The live head of the run in `runDir`, if any: the pid in `RUN/head.pid`, else
     /// `stored` (a grid made before its head wrote the file keeps the pid in its store).
     public static func alive(runDir: String, kind: Kind, stored: Int32? = nil) -> Int32? {
-        let path = (runDir as NSString).appendingPathComponent(pidFile)
+        let path = RunDirectory(runDir).headPID
         let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         return alive(text.flatMap(Int32.init) ?? stored, kind: kind)
     }

@@ -85,9 +85,11 @@ final class AttemptRunner {
 
     /// Feeds one event to the classifier (and the transcript) at the runner's time.
     private func feed(_ event: AttemptEvent, at now: Double = monotonicNow()) -> LossAction? {
-        // Ticks are not kept: a replay ticks at the classifier's deadlines.
-        if event != .tick { transcript?.record(event, at: now) }
-        return classifier.handle(event, at: now)
+        let action = classifier.handle(event, at: now)
+        // A tick is kept only when it led to a decision (a timeout): a replay ticks at the
+        // classifier's deadlines, and the kept tick marks when the head decided.
+        if event != .tick || action != nil { transcript?.record(event, at: now) }
+        return action
     }
 
     /// Everything the readers posted since the last call; returns the actions it led to.

@@ -40,7 +40,7 @@ public struct AttemptTranscript: Sendable, Equatable {
     }
 
     public static func line(_ event: AttemptEvent, at time: Double) -> String {
-        var obj: [String: Any] = ["t": (time * 1000).rounded() / 1000]
+        var obj: [String: Any] = ["t": (time * 1_000_000).rounded() / 1_000_000]
         switch event {
         case .tagged(var t):
             if t.kind == .out || t.kind == .err { t.payload = String(t.payload.prefix(outputPayloadLimit)) }
@@ -144,7 +144,7 @@ final class TranscriptWriter {
     /// A line for people reading the transcript, not for the classifier (a replay skips it).
     func note(_ fields: [String: Any], at now: Double) {
         var obj = fields
-        obj["t"] = ((now - start) * 1000).rounded() / 1000
+        obj["t"] = ((now - start) * 1_000_000).rounded() / 1_000_000
         guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { return }
         buffer += String(decoding: data, as: UTF8.self) + "\n"
     }

@@ -1,4 +1,5 @@
-import BatonCore
+import BatonGrid
+import BatonRuns
 import BatonProtocol
 import BatonSupport
 import BatonSystem

@@ -1,5 +1,5 @@
 import Testing
-@testable import BatonCore
+@testable import BatonRuns
 @testable import BatonProtocol
 import BatonTrainer
 @testable import BatonSupport

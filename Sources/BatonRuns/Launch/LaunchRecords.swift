@@ -157,8 +157,7 @@ public struct LostNode: Sendable, Codable, Equatable {
     /// how long detection took from the failure).
     public var detectionSeconds: Double
 
-    // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).
-    package init(node: String, ranks: [Int], signal: LossSignal, cause: String, detectionSeconds: Double) {
+    public init(node: String, ranks: [Int], signal: LossSignal, cause: String, detectionSeconds: Double) {
         self.node = node
         self.ranks = ranks
         self.signal = signal
@@ -187,7 +186,7 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var leftovers: [String]
     public var seconds: Double
 
-    package init(attempt: Int, nodes: [String], worldSize: Int) {
+    public init(attempt: Int, nodes: [String], worldSize: Int) {
         self.attempt = attempt
         self.nodes = nodes
         self.worldSize = worldSize

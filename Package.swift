@@ -91,7 +91,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Launch: hosts (hostfile, -H, --local, Slurm), the local nodes, plans, the loss
-        // classifier, the attempt runner, the launch supervisor (the launch head) and resume.
+        // classifier, the restart policy, the attempt runner, the launch supervisor (the
+        // launch head) and resume.
         .target(
             name: "BatonLaunch",
             dependencies: ["BatonRuns", "BatonShard", "BatonProtocol", "BatonSupport", "BatonSystem", "BatonTrainer"]),
@@ -113,8 +114,8 @@ let package = Package(
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonTools", "BatonShard", "BatonSupport", "BatonExec", "BatonProtocol",
-                "BatonSystem", "BatonTrainer", "MPI",
+                "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonTools", "BatonShard",
+                "BatonSupport", "BatonExec", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -157,6 +158,8 @@ let package = Package(
         .testTarget(
             name: "BatonGridTests",
             dependencies: ["BatonGrid", "BatonLaunch", "BatonRuns", "BatonExec", "BatonProtocol", "BatonSystem"]),
+        // The launch store's tests are here: they read a launch's store back through the
+        // readers (resume point, run index, status, timeline).
         .testTarget(
             name: "BatonReportsTests",
             dependencies: [
@@ -165,7 +168,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "BatonCLITests",
-            dependencies: ["baton", "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer"]),
+            dependencies: [
+                "baton", "BatonRuns", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -80,12 +80,16 @@ let package = Package(
         // a test (BatonCLITests) checks that list against this file.
         // Runs: what a run is on disk, shared by launch and grid: the SQLite run store
         // (`RunStore`) and the launch and grid stores over it, their typed records (a launch's
-        // plan, attempts and report; a grid's configs and values), the detached head's
-        // registration, and snapshots (take, restore, roll back, the schedule).
+        // plan, attempts and report, and the conversion of a run made before the store; a
+        // grid's spec, configs and values), what every head shares (registration, signals),
+        // the run kind, and snapshots (take, restore, roll back, the schedule).
         .target(
             name: "BatonRuns",
             dependencies: [
                 "BatonProtocol", "BatonSupport", "BatonSystem",
+                // The grid spec is parsed here: a grid store made before it kept the decoded
+                // spec (`GridSpecRecord`) converts itself when opened.
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -96,7 +100,7 @@ let package = Package(
         .target(
             name: "BatonLaunch",
             dependencies: ["BatonRuns", "BatonShard", "BatonProtocol", "BatonSupport", "BatonSystem", "BatonTrainer"]),
-        // Grid: the spec, its expansion, the scheduler, the grid head and its executors; the
+        // Grid: the spec's expansion, the scheduler, the grid head and its executors; the
         // mpirun executor runs every attempt through the launch supervisor.
         .target(
             name: "BatonGrid",
@@ -124,8 +128,9 @@ let package = Package(
         // a third of the time of `baton exec` (same code, same options).
         .executableTarget(name: "baton-exec", dependencies: ["BatonExec", "BatonProtocol", "BatonSystem"]),
 
-        // A small data-parallel trainer used by the launch and grid tests.
-        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
+        // A small data-parallel trainer used by the launch and grid tests; it spells the
+        // RUN/exactly-once.json it writes through BatonProtocol's RunDirectory.
+        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI", "BatonProtocol"]),
 
         // The example trainer: data-parallel digits classifier, the demo's main job. It links
         // what a user's trainer would (the trainer helper, MPI), not the launcher.
@@ -157,7 +162,10 @@ let package = Package(
             dependencies: ["BatonLaunch", "BatonRuns", "BatonExec", "BatonProtocol", "BatonSystem"]),
         .testTarget(
             name: "BatonGridTests",
-            dependencies: ["BatonGrid", "BatonLaunch", "BatonRuns", "BatonExec", "BatonProtocol", "BatonSystem"]),
+            dependencies: [
+                "BatonGrid", "BatonLaunch", "BatonRuns", "BatonExec", "BatonProtocol", "BatonSystem",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // The launch store's tests are here: they read a launch's store back through the
         // readers (resume point, run index, status, timeline).
         .testTarget(
@@ -169,7 +177,9 @@ let package = Package(
         .testTarget(
             name: "BatonCLITests",
             dependencies: [
-                "baton", "BatonRuns", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer",
+                "baton", "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonTools", "BatonSupport",
+                "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
     ],
     swiftLanguageModes: [.v6]

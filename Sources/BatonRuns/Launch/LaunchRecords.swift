@@ -1,4 +1,5 @@
 import BatonProtocol
+import BatonSupport
 import BatonSystem
 import Foundation
 
@@ -86,7 +87,7 @@ public enum LaunchMode: Sendable, Equatable, Codable {
 
 
 /// A launch that cannot start, or bad input: the Launch module's one error shape.
-public struct LaunchError: Error, Sendable, CustomStringConvertible {
+public struct LaunchError: BatonError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         /// Bad input: nothing was started.
@@ -107,6 +108,14 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    public var exitCode: Int32 {
+        switch code {
+        case .badInput: ExitCodes.badInput
+        case .unavailable: ExitCodes.unavailable
+        default: ExitCodes.jobFailed
+        }
+    }
 }
 
 /// How one attempt ended, as the head judged it.

@@ -11,7 +11,11 @@ let package = Package(
         .executable(name: "baton-test-trainer", targets: ["baton-test-trainer"]),
         .library(name: "MPI", targets: ["MPI"]),
         .library(name: "Verbs", targets: ["Verbs"]),
-        .library(name: "BatonCore", targets: ["BatonCore"]),
+        // The launcher library, in layers (each usable without the CLI).
+        .library(name: "BatonRuns", targets: ["BatonRuns"]),
+        .library(name: "BatonLaunch", targets: ["BatonLaunch"]),
+        .library(name: "BatonGrid", targets: ["BatonGrid"]),
+        .library(name: "BatonReports", targets: ["BatonReports"]),
         // What a Swift trainer links (docs/sharding.md, "Reading a shard in Swift").
         .library(name: "BatonTrainer", targets: ["BatonTrainer"]),
     ],
@@ -70,23 +74,52 @@ let package = Package(
             name: "BatonTools",
             dependencies: ["BatonSupport", "BatonSystem", "MPI", "Verbs"]),
 
-        // The launcher library: hosts, launch, grid, runs, snapshots; testable without the CLI.
+        // The launcher library, in four layers over the base: runs, launch, grid, reports.
+        // Each imports only the layers below it (and the base); the compiler refuses the rest
+        // (`--explicit-target-dependency-import-check error`). docs/ARCHITECTURE.md lists them;
+        // a test (BatonCLITests) checks that list against this file.
+        // Runs: what a run is on disk, shared by launch and grid: the SQLite run store
+        // (`RunStore`) and the launch and grid stores over it, their typed records (a launch's
+        // plan, attempts and report, and the conversion of a run made before the store; a
+        // grid's spec, configs and values), what every head shares (registration, signals),
+        // the run kind, and snapshots (take, restore, roll back, the schedule).
         .target(
-            name: "BatonCore",
+            name: "BatonRuns",
             dependencies: [
-                "BatonSupport", "BatonShard", "BatonProtocol", "BatonSystem", "BatonTrainer",
+                "BatonProtocol", "BatonSupport", "BatonSystem",
+                // The grid spec is parsed here: a grid store made before it kept the decoded
+                // spec (`GridSpecRecord`) converts itself when opened.
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Launch: hosts (hostfile, -H, --local, Slurm), the local nodes, plans, the loss
+        // classifier, the restart policy, the attempt runner, the launch supervisor (the
+        // launch head) and resume.
+        .target(
+            name: "BatonLaunch",
+            dependencies: ["BatonRuns", "BatonShard", "BatonProtocol", "BatonSupport", "BatonSystem", "BatonTrainer"]),
+        // Grid: the spec's expansion, the scheduler, the grid head and its executors; the
+        // mpirun executor runs every attempt through the launch supervisor.
+        .target(
+            name: "BatonGrid",
+            dependencies: [
+                "BatonLaunch", "BatonRuns", "BatonProtocol", "BatonSupport", "BatonSystem", "BatonTrainer",
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        // Reports: the read-only views of runs of both kinds: the run index, status, logs,
+        // the timeline.
+        .target(
+            name: "BatonReports",
+            dependencies: ["BatonGrid", "BatonLaunch", "BatonRuns", "BatonSupport", "BatonSystem"]),
 
-        // The CLI: parsing and printing only.
+        // The CLI: parsing and printing only, on top of every layer.
         .executableTarget(
             name: "baton",
             dependencies: [
-                "BatonCore", "BatonTools", "BatonShard", "BatonSupport", "BatonExec", "BatonProtocol",
-                "BatonSystem", "BatonTrainer", "MPI",
+                "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonTools", "BatonShard",
+                "BatonSupport", "BatonExec", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -122,13 +155,32 @@ let package = Package(
                 "BatonTools", "BatonSupport",
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // The snapshot tests make the run they snapshot with the grid (`GridRun.create`).
+        .testTarget(name: "BatonRunsTests", dependencies: ["BatonRuns", "BatonGrid"]),
         .testTarget(
-            name: "BatonCoreTests",
-            dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem"]),
+            name: "BatonLaunchTests",
+            dependencies: ["BatonLaunch", "BatonRuns", "BatonExec", "BatonProtocol", "BatonSystem"]),
+        .testTarget(
+            name: "BatonGridTests",
+            dependencies: [
+                "BatonGrid", "BatonLaunch", "BatonRuns", "BatonExec", "BatonProtocol", "BatonSystem",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        // The launch store's tests are here: they read a launch's store back through the
+        // readers (resume point, run index, status, timeline).
+        .testTarget(
+            name: "BatonReportsTests",
+            dependencies: [
+                "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonProtocol", "BatonSystem",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "BatonCLITests",
-            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "baton", "BatonReports", "BatonGrid", "BatonLaunch", "BatonRuns", "BatonTools", "BatonSupport",
+                "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

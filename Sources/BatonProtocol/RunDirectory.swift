@@ -9,7 +9,7 @@ import FoundationEssentials
 /// It lives in BatonProtocol, not in the launcher: the run directory is part of what the
 /// head and the wrapper agree on (the wrapper writes `logs/` and `metrics/` and reads
 /// `attempts/attempt-N.head`), so both sides spell it from here. Which kind of run a
-/// directory holds is decided in BatonCore (`RunDirectory.kind`), which also owns the stores.
+/// directory holds is decided in BatonRuns (`RunDirectory.kind`), which also owns the stores.
 ///
 /// The layout, one line per path, is `schema`; docs/ARCHITECTURE.md carries it rendered
 /// (a unit test keeps the two the same).

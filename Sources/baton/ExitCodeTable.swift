@@ -1,4 +1,6 @@
 import ArgumentParser
+import BatonGrid
+import BatonRuns
 import BatonProtocol
 import BatonSupport
 import BatonSystem

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Testing
-@testable import BatonCore
+@testable import BatonRuns
 @testable import BatonProtocol
 @testable import BatonSupport
 @testable import BatonSystem

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonLaunch
 import BatonSupport
 import BatonTools
 import Foundation

@@ -1,4 +1,9 @@
 import ArgumentParser
+import BatonGrid
+import BatonLaunch
+import BatonRuns
+import BatonSupport
+import BatonSystem
 import Foundation
 
 struct GridCommand: ParsableCommand {

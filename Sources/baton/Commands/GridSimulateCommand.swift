@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonGrid
 import BatonSupport
 import Foundation
 

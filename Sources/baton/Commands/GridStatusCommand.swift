@@ -1,5 +1,6 @@
 import ArgumentParser
-import BatonCore
+import BatonGrid
+import BatonRuns
 import BatonSupport
 import BatonSystem
 import Foundation

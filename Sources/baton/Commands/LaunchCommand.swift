@@ -1,5 +1,6 @@
 import ArgumentParser
-import BatonCore
+import BatonLaunch
+import BatonRuns
 import BatonSupport
 import BatonSystem
 import Foundation

@@ -1,5 +1,6 @@
 import ArgumentParser
-import BatonCore
+import BatonLaunch
+import BatonRuns
 import Foundation
 
 /// `baton launch report RUN [--json]`: the report of a launch run, read from its store

@@ -1,5 +1,5 @@
 import ArgumentParser
-import BatonCore
+import BatonRuns
 import BatonSupport
 import Foundation
 

@@ -1,5 +1,8 @@
 import ArgumentParser
-import BatonCore
+import BatonGrid
+import BatonLaunch
+import BatonReports
+import BatonRuns
 import BatonSupport
 import BatonSystem
 import Foundation

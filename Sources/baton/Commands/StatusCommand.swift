@@ -1,5 +1,7 @@
 import ArgumentParser
-import BatonCore
+import BatonGrid
+import BatonReports
+import BatonRuns
 import BatonSupport
 import BatonSystem
 import Foundation

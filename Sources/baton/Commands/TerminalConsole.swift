@@ -1,4 +1,4 @@
-import BatonCore
+import BatonLaunch
 import BatonSystem
 #if canImport(Glibc)
 import Glibc

@@ -1,0 +1,373 @@
+import BatonProtocol
+import BatonRuns
+import BatonSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Events from the threads that read mpirun's output, for the runner's one loop: the
+/// readers only post; everything the head decides and does happens on the runner's thread.
+final class AttemptInbox: @unchecked Sendable {
+    private let queue = Locked<[AttemptEvent]>([])
+    private let wake = DispatchSemaphore(value: 0)
+
+    func post(_ event: AttemptEvent) {
+        queue.with { $0.append(event) }
+        wake.signal()
+    }
+
+    func drain() -> [AttemptEvent] {
+        queue.with { q in defer { q.removeAll(keepingCapacity: true) }; return q }
+    }
+
+    /// Returns when something was posted, or at `deadline` (monotonic seconds).
+    func wait(until deadline: Double) {
+        let seconds = deadline - monotonicNow()
+        guard seconds > 0 else { return }
+        _ = wake.wait(timeout: .now() + seconds)
+    }
+}
+
+/// Runs one attempt: starts the job, feeds what it sees to a `LossClassifier`, and carries
+/// out what the classifier decides (commit, teardown, fence, sweep). The effects of an
+/// attempt live here and nowhere else; the judgement lives in the classifier. One thread
+/// (the caller's) runs the loop; the output readers and the lease writer are the only other
+/// threads, and they only post events or write leases.
+final class AttemptRunner {
+    let supervisor: LaunchSupervisor
+    let plan: LaunchPlan
+    let hosts: HostList
+    var options: LaunchOptions { supervisor.options }
+    var console: LaunchConsole { supervisor.console }
+    var attemptNo: Int { plan.attempt }
+
+    private var classifier: LossClassifier
+    private let inbox = AttemptInbox()
+    private var transcript: TranscriptWriter?
+    private var record: AttemptRecord
+    private let start: Double
+    private let nodeOfRank: [Int: String]
+    private var agents: AgentWatch
+    private let sweep: AttemptSweep
+    /// Agent ends already told to the classifier.
+    private var agentEndsTold = Set<String>()
+    private var lastAgentScan = 0.0
+    private var abortScanned = false
+    private var interruptsTold = 0
+    /// Leases: renewed every heartbeat interval while the head trusts the job.
+    private let leasing = Locked(true)
+    private let lastRenewal = Locked(0.0)
+
+    init(supervisor: LaunchSupervisor, plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) {
+        self.supervisor = supervisor
+        self.plan = plan
+        self.hosts = hosts
+        start = monotonicNow()
+        let o = supervisor.options
+        let settings = LossClassifier.Settings(heartbeatTimeout: o.heartbeatTimeout, startupTimeout: o.startupTimeout,
+                                               nodeLossWindow: o.nodeLossWindow, grace: plan.grace)
+        classifier = LossClassifier(hosts: hosts, settings: settings, start: start)
+        record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
+        record.masterPort = plan.contract.masterPort
+        record.consumedAtStart = consumedAtStart
+        var map: [Int: String] = [:]
+        for p in RankPlacement.all(hosts) { map[p.rank] = p.node }
+        nodeOfRank = map
+        // Replaced by mpirun's own pid once it runs.
+        agents = AgentWatch(mpirun: 0, hosts: hosts.names, nodeOfRank: map)
+        sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
+                             simulated: { if case .local = o.planner.mode { return true } else { return false } }(),
+                             nodeOfRank: map)
+        let header = AttemptTranscript(hosts: hosts, settings: settings).headerLine()
+        transcript = TranscriptWriter(path: LaunchRunFiles.transcriptPath(plan.contract.runDir, attempt: plan.attempt),
+                                      header: header, start: start)
+    }
+
+    /// Feeds one event to the classifier (and the transcript) at the runner's time.
+    private func feed(_ event: AttemptEvent, at now: Double = monotonicNow()) -> LossAction? {
+        let action = classifier.handle(event, at: now)
+        // A tick is kept only when it led to a decision (a timeout): a replay ticks at the
+        // classifier's deadlines, and the kept tick marks when the head decided.
+        if event != .tick || action != nil { transcript?.record(event, at: now) }
+        return action
+    }
+
+    /// Everything the readers posted since the last call; returns the actions it led to.
+    @discardableResult
+    private func pump() -> [LossAction] {
+        let now = monotonicNow()
+        return inbox.drain().compactMap { feed($0, at: now) }
+    }
+
+    /// Runs the attempt to its end. Returns its record, the fields of its `attempt-end`
+    /// event (committed by the caller with its decision), and the largest consumed count any
+    /// rank reported.
+    func run() -> (record: AttemptRecord, endFields: [String: Any], consumed: Int?) {
+        let job: RunningJob
+        do {
+            job = try startJob()
+        } catch {
+            record.outcome = .failedToStart
+            record.detail = "\(error)"
+            return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": "not started"], nil)
+        }
+        agents = AgentWatch(mpirun: job.pid, hosts: hosts.names, nodeOfRank: nodeOfRank)
+        startLeases(job)
+        watch(job)
+        return finish(job)
+    }
+
+    /// Starts mpirun; its output readers show rank lines and post every line as an event.
+    private func startJob() throws -> RunningJob {
+        let attemptNo = self.attemptNo
+        let shown = options.shownRanks
+        let console = self.console
+        let inbox = self.inbox
+        let pendingMetrics = supervisor.pendingMetrics
+        let ranks = nodeOfRank
+        return try supervisor.executor.start(plan) { line, _ in
+            // The reader's own work: show the line, keep rank 0's metrics for the next
+            // commit; the judgement is the runner's.
+            if let t = TaggedLine.decode(line) {
+                guard ranks[t.rank] == t.node else { return }
+                switch t.kind {
+                case .out, .err:
+                    if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
+                case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
+                case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
+                case .metric where t.rank == 0:
+                    let op = LaunchStoreOp.metric(attempt: attemptNo, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
+                    pendingMetrics.with { $0.append(op) }
+                default: break
+                }
+                inbox.post(.tagged(t))
+            } else {
+                if !line.isEmpty { console.message("mpirun: \(line)") }
+                inbox.post(.mpirun(line))
+            }
+        }
+    }
+
+    private func startLeases(_ job: RunningJob) {
+        let leasing = self.leasing
+        let lastRenewal = self.lastRenewal
+        let attemptNo = self.attemptNo
+        let interval = min(plan.heartbeat, plan.lease / 4)
+        lastRenewal.with { $0 = monotonicNow() }
+        startThread("baton-launch-lease") {
+            var seq = 0
+            while leasing.get {
+                if job.send(.lease(attempt: attemptNo, sequence: seq)) { lastRenewal.with { $0 = monotonicNow() } }
+                seq += 1
+                usleep(UInt32(interval * 1_000_000))
+            }
+        }
+    }
+
+    private func stopLeases() { leasing.with { $0 = false } }
+
+    /// The loop: events in, actions carried out, until an action ends the attempt.
+    private func watch(_ job: RunningJob) {
+        var lastStatus = 0.0
+        while true {
+            var actions = pump()
+            // Ctrl-C / SIGTERM to the head (`LaunchSupervisor.interrupt()`, from a signal thread).
+            let interrupts = supervisor.interrupts.get
+            while interruptsTold < interrupts {
+                interruptsTold += 1
+                if let a = feed(.interrupt) { actions.append(a) }
+            }
+            let abortSaid = classifier.abortSaidAt != nil
+            let now = monotonicNow()
+            if let status = job.poll() {
+                stopLeases()
+                waitFor(atMost: 2) { job.outputFinished }
+                pump()
+                _ = scanAgents()
+                actions = [feed(.mpirunExited(status))].compactMap { $0 }
+            } else if now - lastAgentScan >= 0.03 || (abortSaid && !abortScanned) {
+                // The agents: each one's end while its node still ran is a node loss. Looked
+                // at every 30 ms, and at once when mpirun says it aborts (it ends the other
+                // agents itself soon after).
+                abortScanned = abortSaid
+                lastAgentScan = now
+                actions += scanAgents()
+            }
+            if actions.isEmpty, let a = feed(.tick, at: now) { actions.append(a) }
+            for action in actions where carryOut(action, job) { return }
+            if now - lastStatus >= 1 {
+                lastStatus = now
+                transcript?.flush()
+                if !supervisor.pendingMetrics.get.isEmpty { supervisor.commit([]) }
+                let m = classifier.monitor
+                console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
+            }
+            // Up to 10 ms between checks, but back at once when a line comes or mpirun ends.
+            let wake = min(now + 0.01, classifier.nextDeadline() ?? .infinity)
+            if job.poll() == nil { inbox.wait(until: wake) }
+        }
+    }
+
+    /// Does what the classifier decided; true when that ended the attempt.
+    private func carryOut(_ action: LossAction, _ job: RunningJob) -> Bool {
+        switch action {
+        case .forwardInterrupt:
+            supervisor.event("interrupt", ["attempt": attemptNo])
+            console.message("baton launch: interrupted; SIGINT to every rank, \(LaunchPlanner.seconds(plan.grace)) grace (Ctrl-C again to stop at once)")
+            job.send(.signal(attempt: attemptNo, signal: SIGINT))
+            return false
+        case .stopJob:
+            teardown(job)
+            return false
+        case .stopAborted:
+            // The short window, but the ranks that can still say how they ended may: who said
+            // nothing is part of the verdict.
+            teardown(job, window: options.nodeLossWindow)
+            if case .ended(let v)? = feed(.mpirunExited(job.poll())) {
+                apply(v, job)
+                commitLoss(v)
+            }
+            return true
+        case .nodesLost(let v, let fence):
+            apply(v, job)
+            commitLoss(v)
+            if let m = v.message { console.message("baton launch: \(m); stopping attempt \(attemptNo)") }
+            teardown(job, lost: Set(v.lost.map(\.node)))
+            record.mpirunStatus = job.poll()
+            switch fence {
+            case .none: break
+            case .always: waitForFencing()
+            case .unlessGone:
+                // Gone for sure only when this machine can see the node's processes and none is
+                // left; else (ssh to a real host) its wrappers may live on cut off: wait out
+                // their lease.
+                let gone = sweep.nodesAreGone(v.lost.map(\.node), seenHere: agents.seenHere)
+                supervisor.event("agent-loss-check", ["attempt": attemptNo, "gone": gone])
+                if !gone { waitForFencing() }
+            }
+            return true
+        case .neverStarted(let v):
+            apply(v, job)
+            supervisor.event("never-started", ["attempt": attemptNo, "silent": hosts.names.filter { !classifier.monitor.heard.contains($0) }])
+            if let m = v.message { console.message("baton launch: attempt \(attemptNo) never started: \(m); stopping it") }
+            // The short window: nothing of the job runs that a longer grace would help.
+            teardown(job, lost: Set(hosts.names))
+            record.mpirunStatus = job.poll()
+            waitForFencing()
+            return true
+        case .ended(let v):
+            apply(v, job)
+            commitLoss(v)
+            return true
+        }
+    }
+
+    /// Looks at the agents; tells the classifier of each new end.
+    private func scanAgents() -> [LossAction] {
+        let now = monotonicNow()
+        agents.scan(at: now)
+        for a in agents.takeLearnt() {
+            transcript?.note(["note": "agent", "pid": Int(a.pid), "node": a.node, "how": a.how], at: now)
+        }
+        var actions: [LossAction] = []
+        for node in agents.ended.keys.sorted() where !agentEndsTold.contains(node) {
+            agentEndsTold.insert(node)
+            if let a = feed(.agentEnded(node: node), at: now) { actions.append(a) }
+        }
+        return actions
+    }
+
+    /// SIGTERM to mpirun, then SIGKILL once mpirun has ended, or every rank outside `lost`
+    /// has reported its end, or the window is over. On node loss the window is short
+    /// (`nodeLossWindow`): the job cannot progress without the lost node, and mpirun often
+    /// hangs in its own abort with its output stalled. Ranks on surviving nodes are stopped
+    /// by their daemons, and wrappers fence when their daemon goes. What the readers post
+    /// meanwhile still reaches the classifier.
+    private func teardown(_ job: RunningJob, lost: Set<String> = [], window shortWindow: Double? = nil) {
+        stopLeases()
+        job.terminate()
+        let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
+        waitFor(atMost: window) {
+            job.poll() != nil
+                || classifier.monitor.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil }
+        }
+        if job.poll() == nil {
+            supervisor.event("sigkill-mpirun", ["attempt": attemptNo])
+            job.kill()
+            waitFor(atMost: 5) { job.poll() != nil }
+        }
+        // Daemons may hold mpirun's output open a little longer; a torn-down attempt's last
+        // lines are not worth waiting for on node loss.
+        waitFor(atMost: lost.isEmpty && shortWindow == nil ? 2 : 0.3) { job.outputFinished }
+        pump()
+    }
+
+    /// Waits out the lease of nodes that may still run cut off from us, so two attempts
+    /// never overlap: their wrappers fence at last renewal + lease.
+    private func waitForFencing() {
+        let until = lastRenewal.get + plan.lease + 0.5
+        supervisor.event("fence-wait", ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
+        waitFor(atMost: until - monotonicNow()) { false }
+    }
+
+    /// Commits the loss of the verdict's nodes before anything is done about it.
+    private func commitLoss(_ v: AttemptVerdict) {
+        guard !v.lost.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        supervisor.event("node-lost", ["attempt": attemptNo, "nodes": v.lost.map(\.node), "how": v.lost[0].signal.rawValue,
+                                       "detection": v.lost.map(\.detectionSeconds).max() ?? 0],
+                         ops: v.lost.map { n in
+                             .node(name: n.node, position: hosts.names.firstIndex(of: n.node) ?? 0, state: .lost, since: now,
+                                   attempt: attemptNo, signal: n.signal, cause: n.cause)
+                         })
+    }
+
+    private func apply(_ v: AttemptVerdict, _ job: RunningJob) {
+        record.outcome = v.outcome
+        record.lost = v.lost
+        record.failedRank = v.failedRank
+        record.failedNode = v.failedNode
+        record.failedExit = v.failedExit
+        record.detail = v.detail
+        record.mpirunStatus = job.poll()
+    }
+
+    /// Makes sure nothing of the attempt is left where this machine can see, and returns
+    /// its record.
+    private func finish(_ job: RunningJob) -> (record: AttemptRecord, endFields: [String: Any], consumed: Int?) {
+        stopLeases()
+        if job.poll() == nil {
+            job.kill()
+            _ = job.waitForExit(atMost: 5)
+        }
+        if record.mpirunStatus == nil { record.mpirunStatus = job.poll() }
+        // Nothing of this attempt may outlive it on a node this machine can reach: not the
+        // next attempt's neighbour, and not past `baton launch`'s own end.
+        let lost = Set(record.lost.map(\.node))
+        let (killed, left) = sweep.clear(excluding: lost, within: 5)
+        if !left.isEmpty {
+            record.leftovers = left
+            console.message("baton launch: still running after 5 s of teardown: \(left.joined(separator: ", "))")
+        }
+        supervisor.executor.finished(plan)
+        pump()
+        transcript?.flush()
+        transcript = nil
+        record.seconds = monotonicNow() - start
+        return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
+                         "swept": killed, "leftovers": left.count], classifier.monitor.consumed)
+    }
+
+    /// Waits until `done` or `seconds` have passed, feeding the classifier what the readers
+    /// post meanwhile.
+    private func waitFor(atMost seconds: Double, _ done: () -> Bool) {
+        let deadline = monotonicNow() + max(0, seconds)
+        while !done() {
+            let now = monotonicNow()
+            if now >= deadline { return }
+            inbox.wait(until: min(deadline, now + 0.02))
+            pump()
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import BatonProtocol
+import BatonRuns
+import Foundation
+
+/// Builds `LaunchPlan`s.
+public struct LaunchPlanner: Sendable {
+    public var mode: LaunchMode
+    public var command: [String]
+    public var runDir: String
+    public var batonPath: String
+    /// The lean wrapper executable (`baton-exec`, see `leanWrapper(beside:)`) every rank
+    /// runs instead of `batonPath exec`; nil: `batonPath exec`. Same code, same options:
+    /// it only starts faster.
+    public var execPath: String?
+    public var mpirunPath: String
+    public var heartbeat: Double
+    public var lease: Double
+    public var grace: Double
+    /// MASTER_PORT pinned by `--master-port`; nil: a free port chosen per attempt.
+    public var masterPort: Int?
+    public var configID: String = "launch"
+    /// The grid's extension of the contract (docs/grid.md): its config, a checkpoint
+    /// directory stable across attempts, one metrics file per attempt, its resume flag.
+    public var configJSON: String?
+    public var checkpointDir: String?
+    public var metricsFile: String?
+    public var resume: Bool?
+    public var extraMpirunArguments: [String] = []
+    /// The Slurm allocation mpirun runs in, if any: its `srun` steps then overlap a dead
+    /// step's resources and exclude the nodes this attempt leaves out (`SlurmAllocation`).
+    public var slurm: SlurmAllocation?
+    /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
+    public var extraExecArguments: [String] = []
+
+    public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
+                heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int? = nil) {
+        self.mode = mode
+        self.command = command
+        self.runDir = runDir
+        self.batonPath = batonPath
+        self.mpirunPath = mpirunPath
+        self.heartbeat = heartbeat
+        self.lease = lease
+        self.grace = grace
+        self.masterPort = masterPort
+    }
+
+    /// `baton-exec` in the directory of `batonPath` when it is an executable file there
+    /// (as the build and an install put it), else nil. The nodes are expected to have it at
+    /// the same path, as they have `baton`.
+    public static func leanWrapper(beside batonPath: String) -> String? {
+        guard let slash = batonPath.lastIndex(of: "/") else { return nil }
+        let path = String(batonPath[...slash]) + "baton-exec"
+        return access(path, X_OK) == 0 ? path : nil
+    }
+
+    static func seconds(_ v: Double) -> String {
+        v == v.rounded() ? "\(Int(v))s" : "\(Int((v * 1000).rounded()))ms"
+    }
+
+    /// The variable that marks every process of one attempt (mpirun's environment, so on
+    /// nodes this machine can see, the daemons', wrappers' and commands' too): the head
+    /// finds what is left of an attempt by it.
+    public static let attemptTokenVariable = DaemonEnvironment.attemptTokenKey
+
+    /// MASTER_ADDR of a job on `hosts`: the first node's address where Baton gives the
+    /// nodes one (a simulated node's loopback address), else its name.
+    public func masterAddress(_ hosts: HostList) -> String? {
+        guard let first = hosts.hosts.first else { return nil }
+        if case .local = mode { return LocalNodes.address(of: first.name) ?? first.name }
+        return first.name
+    }
+
+    /// The plan of attempt `attempt` on `hosts`, with shards in `shardDir` if any, and
+    /// `port` as MASTER_PORT (the pinned `masterPort` when there is one).
+    public func plan(hosts: HostList, attempt: Int, shardDir: String?, port: Int? = nil) -> LaunchPlan {
+        let masterPort = self.masterPort ?? port ?? 29500
+        let contract = JobContract(runDir: runDir, configID: configID, configJSON: configJSON ?? "{}", attempt: attempt,
+                                   restartCount: attempt - 1, masterAddr: masterAddress(hosts), masterPort: masterPort,
+                                   shardDir: shardDir, checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume)
+        let nodesSpec = hosts.hosts.map(\.spec).joined(separator: ",")
+        var argv = [mpirunPath,
+                    "--host", nodesSpec,
+                    "-np", String(hosts.totalSlots),
+                    "--map-by", "slot", "--bind-to", "none",
+                    // The head renews leases and forwards signals over every rank's stdin.
+                    "--stdin", "all",
+                    // Give each wrapper the same grace we give the job before its daemon
+                    // escalates to SIGKILL (Open MPI's default is 1 s).
+                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2)]
+        // Not `plm_rsh_no_tree_spawn`: with it mpirun starts every daemon `--daemonize`d and
+        // the agents end at once (measured), so their ends would say nothing. mpirun's tree
+        // spawn starts up to its routing radix (64) daemons itself, each through an agent
+        // that is mpirun's child (`AgentWatch`).
+        var mpiEnv: [String: String] = [Self.attemptTokenVariable: "\(runDir)#\(attempt)"]
+        if case .local(let agent) = mode {
+            argv += LocalNodes.mpirunArguments(agent: agent)
+            mpiEnv["OMPI_MCA_plm_rsh_agent"] = agent
+        }
+        if let slurm, case .cluster = mode { argv += slurm.mpirunArguments(for: hosts.names) }
+        argv += extraMpirunArguments
+        argv += (execPath.map { [$0] } ?? [batonPath, "exec"])
+        argv += ["--run-dir", runDir,
+                 "--nodes", nodesSpec,
+                 "--attempt", String(attempt),
+                 "--heartbeat", Self.seconds(heartbeat),
+                 "--lease", Self.seconds(lease),
+                 "--grace", Self.seconds(grace),
+                 "--master-port", String(masterPort),
+                 "--config-id", configID]
+        if let addr = contract.masterAddr { argv += ["--master-addr", addr] }
+        if let shardDir { argv += ["--shard-dir", shardDir] }
+        if let configJSON { argv += ["--config", configJSON] }
+        if let checkpointDir { argv += ["--checkpoint-dir", checkpointDir] }
+        if let metricsFile { argv += ["--metrics-file", metricsFile] }
+        if let resume { argv += ["--resume", resume ? "1" : "0"] }
+        argv += extraExecArguments
+        argv += ["--"] + command
+
+        let ranks = RankPlacement.all(hosts).map { p in
+            LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,
+                                 shard: contract.shardFile(rank: p.rank),
+                                 environment: contract.environment(for: p, firstNode: hosts.hosts.first?.name))
+        }
+        return LaunchPlan(attempt: attempt, mode: mode, hosts: hosts.hosts, worldSize: hosts.totalSlots, mpirun: argv,
+                          mpirunEnvironment: mpiEnv, ranks: ranks, contract: contract, command: command,
+                          heartbeat: heartbeat, lease: lease, grace: grace, guardPath: execPath)
+    }
+}

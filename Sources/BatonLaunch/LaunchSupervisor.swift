@@ -1,0 +1,250 @@
+import BatonProtocol
+import BatonRuns
+import BatonSupport
+import BatonSystem
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the supervisor sends what a person should see.
+public protocol LaunchConsole: Sendable {
+    /// A rank's output line (already filtered by `--ranks`).
+    func rankLine(node: String, rank: Int, text: String, isError: Bool)
+    /// The head's own messages and mpirun's untagged output.
+    func message(_ text: String)
+    /// A one-line status (live ranks, heartbeat age); a console may redraw it in place.
+    func status(_ text: String)
+}
+
+/// What the head does when a rank's command fails by itself on a healthy node (no node
+/// lost): `--on-rank-failure`.
+public enum RankFailurePolicy: String, Sendable, CaseIterable, Codable {
+    /// End the job with the rank's failure (mpirun's and Slurm's behaviour; the default:
+    /// a deterministic bug fails again on every attempt).
+    case fail
+    /// Restart the whole job on the same nodes from the last consumed count, counted
+    /// against `--max-restarts` (torchrun's behaviour for a failed worker).
+    case restart
+}
+
+/// Settings of `baton launch` beyond the plan.
+public struct LaunchOptions: Sendable {
+    public var hosts: HostList
+    public var planner: LaunchPlanner
+    public var maxRestarts = 3
+    public var minNodes = 1
+    public var heartbeatTimeout: Double = 10
+    /// How long a node may stay silent before its first line (daemon and wrapper start-up).
+    public var startupTimeout: Double = 30
+    /// Ranks whose output is shown (nil: all). All of them go to the log files anyway.
+    public var shownRanks: Set<Int>?
+    /// Writes the shards of an attempt for `world` ranks into `dir`, skipping the first
+    /// `consumed` samples of the epoch; nil when the job is not sharded by Baton.
+    public var shardWriter: (@Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void)?
+    /// Samples of the epoch already consumed before the first attempt.
+    public var initialConsumed = 0
+    /// The number of the first attempt (the grid's attempt number of a config, so
+    /// BATON_ATTEMPT and BATON_RESTART_COUNT count over the config's attempts).
+    public var firstAttempt = 1
+    /// On node loss, how long mpirun gets after SIGTERM before SIGKILL (at most `grace`).
+    public var nodeLossWindow: Double = 1
+    /// A rank that fails by itself: end the job, or restart it on the same nodes.
+    public var onRankFailure: RankFailurePolicy = .fail
+    /// The records of attempts an earlier head of this run made (`--resume`): reported
+    /// before this head's own.
+    public var priorAttempts: [AttemptRecord] = []
+
+    public init(hosts: HostList, planner: LaunchPlanner) {
+        self.hosts = hosts
+        self.planner = planner
+    }
+}
+
+/// Runs a job attempt after attempt: watches liveness, tears down, restarts on survivors.
+/// The one execution path: `--local`, the test bed, a Slurm allocation and real hosts all
+/// come here with a host list; only where the nodes come from differs.
+public final class LaunchSupervisor: @unchecked Sendable {
+    public let options: LaunchOptions
+    let executor: JobExecutor
+    let console: LaunchConsole
+    /// Incremented by each Ctrl-C (`interrupt()`).
+    let interrupts = Locked(0)
+    /// The run's store (`RUN/launch.sqlite`): every transition is committed there before the
+    /// head acts on it; events.jsonl and report.json are written from it afterwards.
+    let store: LaunchStore
+    let eventsFD: Int32
+    /// Rank 0's metrics lines not yet committed (the output reader adds them; the head
+    /// commits them with its next transition, or within a second).
+    let pendingMetrics = Locked([LaunchStoreOp]())
+    /// Set once a commit failed, so the console hears it once.
+    private var storeFailed = false
+
+    public init(options: LaunchOptions, executor: JobExecutor, console: LaunchConsole) throws(LaunchError) {
+        self.options = options
+        self.executor = executor
+        self.console = console
+        do {
+            try FileManager.default.createDirectory(atPath: options.planner.runDir, withIntermediateDirectories: true)
+        } catch {
+            throw LaunchError(.cannotStart, "cannot create the run directory \(options.planner.runDir): \(error.localizedDescription)")
+        }
+        do {
+            store = try LaunchStore.forHead(runDir: options.planner.runDir)
+        } catch {
+            throw LaunchError(.cannotStart, "cannot open the run store \(LaunchStore.path(options.planner.runDir)): \(error)")
+        }
+        eventsFD = open(RunDirectory(options.planner.runDir).events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+    }
+
+    deinit { if eventsFD >= 0 { close(eventsFD) } }
+
+    /// Asks the running job to stop (the CLI calls this on SIGINT/SIGTERM).
+    public func interrupt() { interrupts.with { $0 += 1 } }
+
+    /// Commits `ops` and the pending metrics lines in one transaction. A store that cannot
+    /// be written (disk full) is reported once; the job goes on, and the files still follow.
+    func commit(_ ops: [LaunchStoreOp]) {
+        let all = pendingMetrics.with { p in defer { p.removeAll() }; return p } + ops
+        do { try store.commit(all) } catch {
+            if !storeFailed { console.message("baton launch: cannot write the run store \(LaunchStore.path(options.planner.runDir)): \(error)") }
+            storeFailed = true
+        }
+    }
+
+    /// An event: its kind and fields.
+    typealias Event = (kind: LaunchEventKind, fields: [String: Any])
+
+    /// Records events (wall-clock time in seconds since 1970) with the transition `ops` they
+    /// announce, in one commit (one fsync), then appends them to `<run>/events.jsonl` (a view
+    /// of the store's events table, line for line). `views` runs between the commit and the
+    /// lines (the report.json of the end).
+    func commitEvents(_ events: [Event], ops: [LaunchStoreOp] = [], views: () -> Void = {}) {
+        let time = Date().timeIntervalSince1970
+        var lines = ""
+        var all = ops
+        for e in events {
+            var obj = e.fields
+            obj["event"] = e.kind.rawValue
+            obj["time"] = time
+            guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { continue }
+            let line = String(decoding: data, as: UTF8.self)
+            lines += line + "\n"
+            all.append(.event(time: time, kind: e.kind, node: nil, line: line))
+        }
+        commit(all)
+        views()
+        if !lines.isEmpty { writeAll(fd: eventsFD, lines) }
+    }
+
+    func event(_ kind: LaunchEventKind, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
+        commitEvents([(kind, fields)], ops: ops)
+    }
+
+    /// The same, by the kind's name: for AttemptRunner, which still names its events (another
+    /// change works in that file). An unknown name is a programming error and traps.
+    func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
+        guard let kind = LaunchEventKind(rawValue: name) else { preconditionFailure("no launch event kind '\(name)'") }
+        event(kind, fields, ops: ops)
+    }
+
+    /// Runs the job to its end and returns the report (its `exitCode` is baton's).
+    public func run() -> LaunchReport {
+        var hosts = options.hosts
+        var attempt = options.firstAttempt
+        var consumed = options.initialConsumed
+        var records = options.priorAttempts
+        let runDir = options.planner.runDir
+        // The end of the last attempt, committed with what the head decides on it (a restart
+        // or the end): one transaction, one fsync.
+        var ended: [Event] = []
+        var endedOps: [LaunchStoreOp] = []
+        func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
+            var report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
+            commitEvents(ended + [(.end, ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
+                         ops: endedOps + [.end(result: result, reason: reason, exitCode: code, lastConsumed: consumed)]) {
+                // report.json is the store's report (what `baton launch report RUN` prints),
+                // written before the end event's line, as before the store.
+                if let stored = (try? store.report()) ?? nil { report = stored }
+                try? LaunchRunFiles.reportJSON(report).write(to: URL(fileURLWithPath: RunDirectory(runDir).report), options: .atomic)
+            }
+            return report
+        }
+        if let last = options.priorAttempts.last {
+            // The earlier heads' attempts (the one a killed head never finished as head
+            // lost), in the store before this head starts its own.
+            let now = Date().timeIntervalSince1970
+            event(.resume, ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names],
+                  ops: options.priorAttempts.map { .attemptEnd($0, endedAt: now) })
+            console.message("baton launch: resuming after attempt \(last.attempt) (\(last.text))"
+                            + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
+        }
+        while true {
+            // Committed with the restart that brought the loop here.
+            ended = []
+            endedOps = []
+            var shardDir: String?
+            if let writer = options.shardWriter {
+                let dir = RunDirectory(runDir).shards(attempt)
+                do {
+                    try writer(hosts.totalSlots, consumed, dir)
+                } catch {
+                    return finish(.failed, "cannot write the shards of attempt \(attempt): \(error)", ExitCodes.jobFailed)
+                }
+                shardDir = dir
+            }
+            let port = options.planner.masterPort == nil ? MasterPort.reserve(near: options.planner.masterAddress(hosts)) : nil
+            defer { if let port { MasterPort.release(port) } }
+            let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port)
+            try? FileManager.default.createDirectory(atPath: RunDirectory(runDir).attempts, withIntermediateDirectories: true)
+            let planJSON = plan.json()
+            try? planJSON.write(toFile: RunDirectory(runDir).attemptPlan(attempt), atomically: true, encoding: .utf8)
+            let now = Date().timeIntervalSince1970
+            event(.attemptStart, ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
+                                    "masterPort": plan.contract.masterPort],
+                  ops: [.attemptStart(number: attempt, nodes: hosts.names, world: hosts.totalSlots, masterPort: plan.contract.masterPort,
+                                      consumed: consumed, startedAt: now, plan: planJSON)]
+                    + hosts.names.enumerated().map { .node(name: $1, position: $0, state: .healthy, since: now, attempt: attempt, signal: nil, cause: nil) })
+            console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
+                            + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
+            let (record, endFields, reported) = AttemptRunner(supervisor: self, plan: plan, hosts: hosts,
+                                                              consumedAtStart: options.shardWriter != nil ? consumed : nil).run()
+            ended = [(.attemptEnd, endFields)]
+            endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
+            if let c = reported { consumed = max(consumed, c) }
+            // Lines in flight when mpirun aborted are lost; where the run directory is
+            // shared (it must be for checkpoints to survive a node), the metrics files
+            // themselves have the last word.
+            if let c = Self.consumedInMetricsFiles(dir: RunDirectory(runDir).metrics(attempt)) { consumed = max(consumed, c) }
+            records.append(record)
+            let policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
+                                       onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
+            switch policy.decide(after: record, on: hosts) {
+            case .finish(let result, let reason, let code):
+                return finish(result, reason, code)
+            case .restart(let next, let lost, let cause, let message):
+                var fields: [String: Any] = ["attempt": attempt + 1, "lost": lost, "survivors": next.names, "consumed": consumed]
+                if let cause { fields["cause"] = cause }
+                commitEvents(ended + [(.restart, fields)], ops: endedOps)
+                console.message("baton launch: \(message)")
+                hosts = next
+                attempt += 1
+            }
+        }
+    }
+
+    /// The largest `consumed` in any `*.jsonl` metrics file of `dir`.
+    static func consumedInMetricsFiles(dir: String) -> Int? {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
+        var best: Int?
+        for f in files where f.hasSuffix(".jsonl") {
+            guard let text = try? String(contentsOfFile: "\(dir)/\(f)", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let c = (obj["consumed"] as? NSNumber)?.intValue else { continue }
+                best = max(best ?? c, c)
+            }
+        }
+        return best
+    }
+}

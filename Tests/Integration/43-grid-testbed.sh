@@ -43,6 +43,8 @@ on_exit heal_all
 # fails, and so ends the caller's poll, on a checkpoint that is not a step count).
 G="$root/Tests/Integration/trainers/grid_checks.py"
 config_on() { python3 "$G" config-on "$1" "$2"; }
+# found_on RUN NODE: true once `lost` holds that config, or config_on failed (ends the poll).
+found_on() { lost=$(config_on "$1" "$2") || return 0; [ -n "$lost" ]; }
 
 for how in crash partition hang; do
   R=$tmp/$how
@@ -51,8 +53,7 @@ for how in crash partition hang; do
     echo $? > "$tmp/$how.rc" ) &
   bg_pid $!
   lost=
-  end=$((SECONDS + 30))
-  until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
+  wait_for 30 found_on "$R" g43-n2
   check "$how: a config runs on g43-n2" "[ -n '$lost' ]" || { cat "$tmp/$how.out"; continue; }
   failed_at=$(date +%s.%N)
   "$C" "$how" g43-n2
@@ -88,8 +89,7 @@ R=$tmp/head
 hp=$!
 bg_pid "$hp"
 lost=
-end=$((SECONDS + 30))
-until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
+wait_for 30 found_on "$R" g43-n2
 check "head: a config runs on g43-n2" "[ -n '$lost' ]"
 kill -KILL "$hp"
 wait "$hp" 2>/dev/null

@@ -24,6 +24,8 @@ YAML
 # The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none).
 G="$root/Tests/Integration/trainers/grid_checks.py"
 config_on() { python3 "$G" config-on "$1" "$2"; }
+# found_on RUN NODE: true once `lost` holds that config, or config_on failed (ends the poll).
+found_on() { lost=$(config_on "$1" "$2") || return 0; [ -n "$lost" ]; }
 
 slurm_up 3
 
@@ -33,8 +35,7 @@ R=$tmp/grid
   echo $? > "$tmp/grid.rc" ) &
 bg_pid $!
 lost=
-end=$((SECONDS + 40))
-until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" sl3) || break; sleep 0.1; done
+wait_for 40 found_on "$R" sl3
 check "a config runs on sl3" "[ -n '$lost' ]" || { cat "$tmp/grid.out"; exit 1; }
 failed_at=$(date +%s.%N)
 "$S" crash sl3

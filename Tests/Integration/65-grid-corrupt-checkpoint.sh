@@ -36,6 +36,7 @@ for (c,) in rows:
         pass
 PY
 }
+found() { cfg=$(victim "$1"); [ -n "$cfg" ]; } # sets cfg to victim's answer; true once there is one
 # A snapshot of run $1 begun after time $2 (seconds since 1970) is listed.
 snapshot_after() {
   "$B" snapshot list "$1" --json 2>/dev/null | python3 -c "import json, sys; sys.exit(not any(s['created_at'] > float(sys.argv[1]) for s in json.load(sys.stdin)))" "$2"
@@ -46,8 +47,7 @@ for policy in rollback fail; do
   "$B" grid "$tmp/spec.yaml" --local 2 --run-dir "$R" --heartbeat-timeout 3s --snapshot-every 1s --keep-snapshots 60 \
     --on-corrupt-checkpoint "$policy" --detach > /dev/null
   cfg=
-  end=$((SECONDS + 60))
-  until [ -n "$cfg" ] || [ $SECONDS -ge $end ]; do cfg=$(victim "$R"); sleep 0.1; done
+  wait_for 60 found "$R"
   check "$policy: a config past step 15 on local-1" "[ -n '$cfg' ]" || continue
   # A periodic snapshot (one a second) taken after this point holds a good checkpoint of it.
   t_good=$(date +%s.%N)

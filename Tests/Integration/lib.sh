@@ -24,7 +24,9 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy
 # ---- Checks ----------------------------------------------------------------------------
 fails=0
 pass() { echo "ok: $*"; }
-fail() { echo "FAILED: $*"; fails=$((fails + 1)); return 1; } # counted; the script goes on
+# fail MSG: counted; the script goes on. It returns 1 (false, like a failed check): under
+# `set -e` that ends the script, so a set -e script that must stop at once calls fatal.
+fail() { echo "FAILED: $*"; fails=$((fails + 1)); return 1; }
 # check NAME EXPR: eval EXPR (a string: quote what it names, '$tmp/x', or escape \$ to
 # evaluate late); prints "ok: NAME" or "FAILED: NAME" (counted). Returns EXPR's truth, so
 # `check ... || cat "$log"` shows what failed.

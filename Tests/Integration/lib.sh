@@ -82,10 +82,11 @@ trap _run_on_exit EXIT
 bg_pid() { if [ "$1" = --term ]; then on_exit _stop_pid "$2"; else on_exit _kill_pid "$1"; fi; }
 _kill_pid() { kill -KILL -- "-$1"; kill -KILL "$1"; }
 _stop_pid() { if kill -0 "$1"; then kill -TERM "$1"; wait "$1"; fi; }
-# make_tmp: tmp, a new directory (under $TMPDIR or /tmp, named after the script), removed
-# at exit. Register what must go before it (a test bed whose files are in it) after it.
+# make_tmp [NAME]: tmp, a new directory $TMPDIR (or /tmp)/baton-NAME.XXXXXX (NAME: the
+# script's by default), removed at exit. Register what must go before it (a test bed whose
+# files are in it) after it.
 make_tmp() {
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-$TEST_NAME.XXXXXX") || fatal "mktemp -d"
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-${1:-$TEST_NAME}.XXXXXX") || fatal "mktemp -d"
   on_exit rm -rf "$tmp"
 }
 # env_pids TEXT: the processes whose environment holds TEXT (this shell excepted).

@@ -85,6 +85,7 @@ _stop_pid() { if kill -0 "$1"; then kill -TERM "$1"; wait "$1"; fi; }
 # make_tmp [NAME]: tmp, a new directory $TMPDIR (or /tmp)/baton-NAME.XXXXXX (NAME: the
 # script's by default), removed at exit. Register what must go before it (a test bed whose
 # files are in it) after it.
+# shellcheck disable=SC2120 # NAME is optional, not the script's $1
 make_tmp() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-${1:-$TEST_NAME}.XXXXXX") || fatal "mktemp -d"
   on_exit rm -rf "$tmp"

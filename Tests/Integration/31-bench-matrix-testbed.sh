@@ -9,8 +9,9 @@ set -uo pipefail
 need_root "needs root for network namespaces and tc"
 need_cmd tc "tc (iproute2) missing"
 need_build
-# The old name: with /tmp/baton-31-bench-matrix-testbed.* the even-links check below found
-# a slow pair in 7 of 12 runs here, with this one in none of 13 (the cause is not known).
+# The old name: with /tmp/baton-31-bench-matrix-testbed.* this script failed in 7 of 12
+# runs on the loaded 2-core machine (the even-links check found a slow pair), with this one
+# in 1 of 17 (the environment mpirun gets is the same; the cause is not known).
 make_tmp bench-31
 
 cluster_up bm 10.77.8 3 || fatal "cluster up"

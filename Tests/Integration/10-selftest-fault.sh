@@ -3,19 +3,20 @@
 # type, count, rank and first wrong element; and the bindings' error path must not
 # abort a multi-rank job. Runs on 2 and 3 ranks (an odd count matters for the ring).
 set -uo pipefail
-baton="${BATON_BUILD:?set by scripts/test}/baton"
-out=$(mktemp); trap 'rm -f "$out"' EXIT
-fail=0
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+out=$tmp/out
 for n in 2 3; do
-  timeout 120 mpirun --oversubscribe -np "$n" "$baton" selftest --quiet \
+  timeout 120 mpirun --oversubscribe -np "$n" "$B" selftest --quiet \
       --counts 1 1001 --inject-fault 'allgather' >"$out" 2>&1
   rc=$?
   last=$((n - 1))
-  if [ "$rc" -eq 0 ]; then echo "FAIL: selftest with an injected fault exited 0 on $n ranks"; fail=1; fi
+  if [ "$rc" -eq 0 ]; then fail "selftest with an injected fault exited 0 on $n ranks"; fi
   if ! grep -Eq "FAIL allgather type=int32 count=1001: rank $last: first wrong element [0-9]+: expected -?[0-9]+, got -?[0-9]+" "$out"; then
-    echo "FAIL: no failure line naming call, type, count, rank $last and element on $n ranks:"; cat "$out"; fail=1
+    fail "no failure line naming call, type, count, rank $last and element on $n ranks:"; cat "$out"
   fi
-  if grep -q "FAIL allreduce" "$out"; then echo "FAIL: a call other than the injected one failed"; cat "$out"; fail=1; fi
+  if grep -q "FAIL allreduce" "$out"; then fail "a call other than the injected one failed"; cat "$out"; fi
 done
-[ $fail -eq 0 ] && echo "ok: injected faults are reported with call, type, count, rank and element"
-exit $fail
+[ $fails -eq 0 ] && pass "injected faults are reported with call, type, count, rank and element"
+finish

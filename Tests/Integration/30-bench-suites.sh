@@ -7,15 +7,9 @@
 #  - bench rdma without an RDMA device exits 3 and says what the probe found.
 # Small sizes and few iterations: seconds, not minutes.
 set -uo pipefail
-: "${BATON_BUILD:?set BATON_BUILD to the directory holding the built baton}"
-baton="$BATON_BUILD/baton"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
 mpi() { timeout 120 mpirun --oversubscribe --bind-to none "$@"; }
 quick=(--max-size 64K --iters 5 --warmup 1)
 
@@ -45,26 +39,26 @@ print(f"{len(rows)} rows, wrong={wrong}")
 PY
 }
 
-mpi -np 4 "$baton" bench allreduce --json "${quick[@]}" > "$tmp/ar.json"; rc=$?
+mpi -np 4 "$B" bench allreduce --json "${quick[@]}" > "$tmp/ar.json"; rc=$?
 if [ $rc -eq 0 ] && check_json "$tmp/ar.json" 4 1.5 zero; then pass "allreduce 4 ranks: busbw = algbw x 2(n-1)/n, wrong = 0"; else fail "allreduce 4 ranks (exit $rc)"; cat "$tmp/ar.json"; fi
 
-mpi -np 4 "$baton" bench allreduce --json --inject-corruption "${quick[@]}" > "$tmp/bad.json" 2> "$tmp/bad.err"; rc=$?
+mpi -np 4 "$B" bench allreduce --json --inject-corruption "${quick[@]}" > "$tmp/bad.json" 2> "$tmp/bad.err"; rc=$?
 if [ $rc -ne 0 ] && check_json "$tmp/bad.json" 4 1.5 nonzero && grep -q "wrong elements" "$tmp/bad.err"; then
   pass "injected corruption: wrong > 0, exit $rc"
 else
   fail "injected corruption not caught (exit $rc)"; cat "$tmp/bad.err"
 fi
 
-mpi -np 2 "$baton" bench allreduce --min-busbw 100000 --max-size 1K --iters 3 --warmup 0 > /dev/null 2> "$tmp/gate.err"; rc=$?
+mpi -np 2 "$B" bench allreduce --min-busbw 100000 --max-size 1K --iters 3 --warmup 0 > /dev/null 2> "$tmp/gate.err"; rc=$?
 if [ $rc -ne 0 ] && grep -q "under --min-busbw" "$tmp/gate.err"; then pass "--min-busbw gate fails the run (exit $rc)"; else fail "--min-busbw gate (exit $rc)"; fi
 
 for k in allgather:0.6666666666666666 reducescatter:0.6666666666666666 alltoall:0.6666666666666666 bcast:1; do
   name=${k%%:*}; factor=${k#*:}
-  mpi -np 3 "$baton" bench "$name" --json --max-size 16K --iters 3 --warmup 1 > "$tmp/$name.json"; rc=$?
+  mpi -np 3 "$B" bench "$name" --json --max-size 16K --iters 3 --warmup 1 > "$tmp/$name.json"; rc=$?
   if [ $rc -eq 0 ] && check_json "$tmp/$name.json" 3 "$factor" zero > /dev/null; then pass "$name 3 ranks: busbw factor $factor, wrong = 0"; else fail "$name (exit $rc)"; fi
 done
 
-mpi -np 2 "$baton" bench latency --json --max-size 1K --iters 50 --warmup 5 --svg "$tmp/lat.svg" > "$tmp/lat.json"; rc=$?
+mpi -np 2 "$B" bench latency --json --max-size 1K --iters 50 --warmup 5 --svg "$tmp/lat.svg" > "$tmp/lat.json"; rc=$?
 if [ $rc -eq 0 ] && python3 -c "
 import json,sys; d=json.load(open('$tmp/lat.json')); r=d['rows']
 assert r[0]['size_bytes']==0 and r[-1]['size_bytes']==1024 and all(x['latency_us']>0 for x in r)" && head -c 4 "$tmp/lat.svg" | grep -q "<svg"; then
@@ -73,19 +67,19 @@ else
   fail "latency (exit $rc)"
 fi
 
-mpi -np 2 "$baton" bench bw --csv --min-size 64K --max-size 128K --iters 3 --warmup 1 > "$tmp/bw.csv"; rc=$?
+mpi -np 2 "$B" bench bw --csv --min-size 64K --max-size 128K --iters 3 --warmup 1 > "$tmp/bw.csv"; rc=$?
 if [ $rc -eq 0 ] && head -1 "$tmp/bw.csv" | grep -q "^size_bytes,bandwidth_GBps" && [ "$(wc -l < "$tmp/bw.csv")" -eq 3 ]; then pass "bw CSV"; else fail "bw CSV (exit $rc)"; cat "$tmp/bw.csv"; fi
 
-mpi -np 1 "$baton" bench latency > /dev/null 2> "$tmp/one.err"; rc=$?
+mpi -np 1 "$B" bench latency > /dev/null 2> "$tmp/one.err"; rc=$?
 if [ $rc -eq 2 ] && grep -q "at least 2 ranks" "$tmp/one.err"; then pass "latency on 1 rank: exit 2 with a hint"; else fail "latency on 1 rank (exit $rc)"; fi
 
 # bench rdma: without an RDMA device (this test bed has none) it says what the probe
 # found and exits 3; with one, a short write bandwidth run must succeed.
 if ls /sys/class/infiniband/* >/dev/null 2>&1; then
-  mpi -np 2 "$baton" bench rdma write --iters 100 > "$tmp/rdma.out" 2>&1; rc=$?
+  mpi -np 2 "$B" bench rdma write --iters 100 > "$tmp/rdma.out" 2>&1; rc=$?
   if [ $rc -eq 0 ]; then pass "rdma write on $(ls /sys/class/infiniband | head -1)"; else fail "rdma write (exit $rc)"; cat "$tmp/rdma.out"; fi
 else
-  mpi -np 2 "$baton" bench rdma write > /dev/null 2> "$tmp/rdma.err"; rc=$?
+  mpi -np 2 "$B" bench rdma write > /dev/null 2> "$tmp/rdma.err"; rc=$?
   if [ $rc -eq 3 ] && grep -q "rank 0 (.*): no RDMA device" "$tmp/rdma.err" && grep -q "libibverbs" "$tmp/rdma.err"; then
     pass "rdma without a device: exit 3, says what the probe found"
   else
@@ -93,5 +87,4 @@ else
   fi
 fi
 
-[ $fails -eq 0 ] && echo "30-bench-suites: all passed" || echo "30-bench-suites: $fails failed"
-[ $fails -eq 0 ]
+finish

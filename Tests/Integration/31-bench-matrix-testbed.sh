@@ -5,25 +5,16 @@
 # a slow node and its two pairs as slow pairs, and --fail-on-outliers exits 1.
 # Needs root (namespaces, tc); otherwise says SKIP and exits 77. Small messages: seconds.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and tc"; exit 77; fi
-root=$(cd "$(dirname "$0")/../.." && pwd)
-C=${BATON_CLUSTER_SCRIPT:-$root/scripts/cluster}
-if [ ! -x "$C" ]; then echo "SKIP: scripts/cluster (the namespace test bed) is not here"; exit 77; fi
-if ! command -v tc >/dev/null; then echo "SKIP: tc (iproute2) missing"; exit 77; fi
-B=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
-export BATON_CLUSTER=bm BATON_CLUSTER_NET=10.77.8
-eval "$("$C" env)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-bench-31.XXXXXX)
-cleanup() { "$C" down >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces and tc"
+need_cmd tc "tc (iproute2) missing"
+need_build
+# The old name: with /tmp/baton-31-bench-matrix-testbed.* this script failed in 7 of 12
+# runs on the loaded 2-core machine (the even-links check found a slow pair), with this one
+# in 1 of 17 (the environment mpirun gets is the same; the cause is not known).
+make_tmp bench-31
 
-"$C" down >/dev/null 2>&1
-"$C" up 3 >/dev/null || { echo "FAIL: cluster up"; exit 1; }
+cluster_up bm 10.77.8 3 || fatal "cluster up"
 "$C" hostfile 1 > "$tmp/hostfile"
 # A small window keeps the throttled pairs to about a second each.
 M=(bench matrix --json --size 64K --window 8 --iters 3 --latency-iters 50)
@@ -45,7 +36,7 @@ then pass "even links: 3x3 matrix named by node, no bandwidth outlier"; else fai
 # Throttle node 3 both ways: the bridge side of its veth (traffic to it) and its eth0.
 tbf=(root tbf rate 50mbit burst 32kbit latency 400ms)
 if ! tc qdisc add dev bm-v3 "${tbf[@]}" 2> "$tmp/tc.err" || ! ip netns exec bm-n3 tc qdisc add dev eth0 "${tbf[@]}" 2>> "$tmp/tc.err"; then
-  echo "SKIP: tc tbf is not available here: $(cat "$tmp/tc.err")"; exit 77
+  skip "tc tbf is not available here: $(cat "$tmp/tc.err")"
 fi
 matrix --fail-on-outliers > "$tmp/slow.json" 2> "$tmp/slow.err"; rc=$?
 if [ $rc -eq 1 ] && python3 - "$tmp/slow.json" <<'PY'
@@ -66,5 +57,4 @@ else
   fail "table does not name bm-n3"; cat "$tmp/table.txt"
 fi
 
-[ $fails -eq 0 ] && echo "31-bench-matrix-testbed: all passed" || echo "31-bench-matrix-testbed: $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -14,17 +14,16 @@
 # `podman run` cannot start a container in this sandbox (crun is refused setrlimit), so the
 # check ends at the OCI config podman would hand to the OCI runtime. Needs root.
 set -uo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" = "--inside" ]; then
-  # ---- In the private mount namespace ----
+  # ---- In the private mount namespace (the host part below removes $tmp) ----
   tmp=$2 B=$3
-  fails=0
-  check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
   mount -t tmpfs -o mode=755 baton-32 "$tmp/ns" || exit 1
   mkdir -p "$tmp/ns/dev-up" "$tmp/ns/dev-work" "$tmp/ns/etc-up" "$tmp/ns/etc-work"
-  mount -t overlay overlay -o "lowerdir=/dev,upperdir=$tmp/ns/dev-up,workdir=$tmp/ns/dev-work" /dev || { echo "FAILED: overlay on /dev"; exit 1; }
-  mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/ns/etc-up,workdir=$tmp/ns/etc-work" /etc || { echo "FAILED: overlay on /etc"; exit 1; }
-  mount -t tmpfs -o mode=755 baton-32-sys /sys/class || { echo "FAILED: tmpfs on /sys/class"; exit 1; }
+  mount -t overlay overlay -o "lowerdir=/dev,upperdir=$tmp/ns/dev-up,workdir=$tmp/ns/dev-work" /dev || fatal "overlay on /dev"
+  mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/ns/etc-up,workdir=$tmp/ns/etc-work" /etc || fatal "overlay on /etc"
+  mount -t tmpfs -o mode=755 baton-32-sys /sys/class || fatal "tmpfs on /sys/class"
   # The devices the fixture names, as real character devices (Linux's numbers).
   mkdir -p /dev/infiniband /sys/class/infiniband/mlx5_0
   mknod /dev/infiniband/uverbs0 c 231 192
@@ -40,7 +39,7 @@ if [ "${1:-}" = "--inside" ]; then
      --events-backend file --tmpdir "$tmp/ptmp")
   mkdir -p "$tmp/ptmp"
   if ! "${P[@]}" import -q "$tmp/busybox.tar" localhost/baton-test:busybox > "$tmp/import.out" 2>&1; then
-    echo "FAILED: podman import"; cat "$tmp/import.out"; exit 1
+    cat "$tmp/import.out"; fatal "podman import"
   fi
   # Exactly Baton's flags, as separate arguments: nothing passes through a shell.
   "${P[@]}" create --name baton-32 "${flags[@]}" localhost/baton-test:busybox /bin/busybox true > "$tmp/create.out" 2>&1
@@ -84,7 +83,7 @@ for kv in ("NCCL_IB_HCA==mlx5_0:1", "NCCL_IB_GID_INDEX=3", "NCCL_SOCKET_IFNAME==
     check("config: env %s" % kv, kv in env)
 sys.exit(1 if fails else 0)
 EOF
-    [ $? -eq 0 ] || fails=$((fails + 1))
+    [ $? -eq 0 ] || fails=$((fails + 1)) # its checks' lines are printed above
   fi
   # Why Baton prints no --shm-size for podman with host IPC: podman refuses the pair.
   "${P[@]}" create --name baton-32-shm --ipc=host --shm-size=1g localhost/baton-test:busybox /bin/busybox true > "$tmp/shm.out" 2>&1
@@ -98,40 +97,30 @@ EOF
 fi
 
 # ---- On the host ----
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (mknod, mount namespace)"; exit 77; }
+need_root "needs root (mknod, mount namespace)"
 for tool in podman unshare mknod; do
-  command -v "$tool" > /dev/null || { echo "FAILED: $tool missing (scripts/setup installs podman)"; exit 1; }
+  command -v "$tool" > /dev/null || fatal "$tool missing (scripts/setup installs podman)"
 done
-[ -x /bin/busybox ] || { echo "FAILED: /bin/busybox missing (scripts/setup installs busybox-static)"; exit 1; }
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d /tmp/baton-podman-32.XXXXXX)
-inner=
-cleanup() {
-  [ -n "$inner" ] && kill -KILL "$inner" 2>/dev/null
-  # Podman's vfs layers can hold read-only files; make them removable.
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+[ -x /bin/busybox ] || fatal "/bin/busybox missing (scripts/setup installs busybox-static)"
+need_build
+make_tmp
+# Podman's vfs layers can hold read-only files; make them removable.
+on_exit chmod -R u+w "$tmp"
 host_before=$(ls -d /dev/infiniband /sys/class/infiniband /etc/nccl.conf 2>/dev/null | tr '\n' ' ')
 mkdir -p "$tmp/ns" "$tmp/root" "$tmp/img/bin"
-cp -a "$here/../Fixtures/sysfs/roce-v2-nic/." "$tmp/root/"
+cp -a "$root/Tests/Fixtures/sysfs/roce-v2-nic/." "$tmp/root/"
 mkdir -p "$tmp/root/etc"
 printf 'NCCL_DEBUG=WARN\n' > "$tmp/root/etc/nccl.conf"
 cp /bin/busybox "$tmp/img/bin/busybox"
 ln -s busybox "$tmp/img/bin/sh"
 tar -C "$tmp/img" -cf "$tmp/busybox.tar" .
-timeout 150 unshare -m --propagation private bash "$0" --inside "$tmp" "$BUILD/baton" &
+timeout 150 unshare -m --propagation private bash "$0" --inside "$tmp" "$B" &
 inner=$!
+bg_pid "$inner"
 wait "$inner"
 rc=$?
-inner=
+check "the checks in the private mount namespace (exit $rc)" "[ $rc -eq 0 ]"
 host_after=$(ls -d /dev/infiniband /sys/class/infiniband /etc/nccl.conf 2>/dev/null | tr '\n' ' ')
-if [ "$host_before" != "$host_after" ]; then
-  echo "FAILED: the host's /dev, /sys or /etc changed: before '$host_before', after '$host_after'"; rc=1
-else
-  echo "ok: host /dev, /sys/class and /etc unchanged"
-fi
-[ $rc -eq 0 ] && echo "0 failed" || echo "some checks failed (rc $rc)"
-exit $rc
+check "host /dev, /sys/class and /etc unchanged" "[ '$host_before' = '$host_after' ]" \
+  || echo "  the host's /dev, /sys or /etc changed: before '$host_before', after '$host_after'"
+finish

@@ -8,33 +8,21 @@
 # Placements are random (the seed is printed; BATON_FIND_SLOW_SEED repeats one).
 # Needs root (namespaces, tc); otherwise says SKIP and exits 77. Small messages: seconds.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and tc"; exit 77; fi
-root=$(cd "$(dirname "$0")/../.." && pwd)
-C=${BATON_CLUSTER_SCRIPT:-$root/scripts/cluster}
-if [ ! -x "$C" ]; then echo "SKIP: scripts/cluster (the namespace test bed) is not here"; exit 77; fi
-if ! command -v tc >/dev/null; then echo "SKIP: tc (iproute2) missing"; exit 77; fi
-B=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
-export BATON_CLUSTER=fsl BATON_CLUSTER_NET=10.77.21
-eval "$("$C" env)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-bench-33.XXXXXX)
-cleanup() { "$C" down >/dev/null 2>&1; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces and tc"
+need_cmd tc "tc (iproute2) missing"
+need_build
+make_tmp
 
 N=8
-"$C" down >/dev/null 2>&1
-"$C" up $N >/dev/null || { echo "FAIL: cluster up"; exit 1; }
+cluster_up fsl 10.77.21 $N || fatal "cluster up"
 "$C" hostfile 1 > "$tmp/hostfile"
 find_slow() {
   timeout 120 mpirun --hostfile "$tmp/hostfile" -np "${NP:-$N}" --map-by ppr:1:node "$B" \
     bench matrix --find-slow --size 64K --window 8 --iters 5 "$@" < /dev/null
 }
-# check FILE KIND NODES...: the JSON verdict is KIND over NODES, within 2N rounds.
-check() {
+# check_verdict FILE KIND NODES...: the JSON verdict is KIND over NODES, within 2N rounds.
+check_verdict() {
   python3 - "$@" <<'PY'
 import json, sys
 path, kind, want = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -63,7 +51,7 @@ NP=3 find_slow > "$tmp/three.out" 2>&1; rc=$?
 if [ $rc -eq 2 ] && grep -q "needs at least 4 ranks" "$tmp/three.out"; then pass "3 ranks refused, exit 2"; else fail "3 ranks (exit $rc)"; cat "$tmp/three.out"; fi
 
 find_slow --json > "$tmp/even.json" 2> "$tmp/even.err"; rc=$?
-if [ $rc -eq 0 ] && check "$tmp/even.json" none; then pass "even links: nothing slow, every pair measured"; else fail "even links (exit $rc)"; cat "$tmp/even.err" "$tmp/even.json"; fi
+if [ $rc -eq 0 ] && check_verdict "$tmp/even.json" none; then pass "even links: nothing slow, every pair measured"; else fail "even links (exit $rc)"; cat "$tmp/even.err" "$tmp/even.json"; fi
 
 seed=${BATON_FIND_SLOW_SEED:-$RANDOM}
 echo "placements from seed $seed"
@@ -73,17 +61,17 @@ print(*r.sample(range(1, $N + 1), 2), *sorted(r.sample(range(1, $N + 1), 2)), *s
 
 for k in "$s1" "$s2"; do
   node=fsl-n$k
-  "$C" slow "$node" 2> "$tmp/tc.err" || { echo "SKIP: tc throttling is not available here: $(cat "$tmp/tc.err")"; exit 77; }
+  "$C" slow "$node" 2> "$tmp/tc.err" || skip "tc throttling is not available here: $(cat "$tmp/tc.err")"
   find_slow --json --fail-on-outliers > "$tmp/node.json" 2> "$tmp/node.err"; rc=$?
-  if [ $rc -eq 1 ] && check "$tmp/node.json" node "$node"; then pass "slow node $node named, exit 1"; else fail "slow node $node (exit $rc)"; cat "$tmp/node.err" "$tmp/node.json"; fi
+  if [ $rc -eq 1 ] && check_verdict "$tmp/node.json" node "$node"; then pass "slow node $node named, exit 1"; else fail "slow node $node (exit $rc)"; cat "$tmp/node.err" "$tmp/node.json"; fi
   "$C" heal "$node"
 done
 
 for pair in "$l1 $l2" "$l3 $l4"; do
   read -r x y <<< "$pair"
-  "$C" slow "fsl-n$x" "fsl-n$y" 2> "$tmp/tc.err" || { echo "SKIP: tc htb/u32 is not available here: $(cat "$tmp/tc.err")"; exit 77; }
+  "$C" slow "fsl-n$x" "fsl-n$y" 2> "$tmp/tc.err" || skip "tc htb/u32 is not available here: $(cat "$tmp/tc.err")"
   find_slow --json > "$tmp/link.json" 2> "$tmp/link.err"; rc=$?
-  if [ $rc -eq 0 ] && check "$tmp/link.json" link "fsl-n$x" "fsl-n$y"; then pass "slow link fsl-n$x <-> fsl-n$y named"; else fail "slow link fsl-n$x <-> fsl-n$y (exit $rc)"; cat "$tmp/link.err" "$tmp/link.json"; fi
+  if [ $rc -eq 0 ] && check_verdict "$tmp/link.json" link "fsl-n$x" "fsl-n$y"; then pass "slow link fsl-n$x <-> fsl-n$y named"; else fail "slow link fsl-n$x <-> fsl-n$y (exit $rc)"; cat "$tmp/link.err" "$tmp/link.json"; fi
   "$C" heal "fsl-n$x"
 done
 
@@ -94,5 +82,4 @@ else
   fail "table does not name fsl-n$s1"; cat "$tmp/table.txt"
 fi
 
-[ $fails -eq 0 ] && echo "33-bench-find-slow-testbed: all passed" || echo "33-bench-find-slow-testbed: $fails failed"
-[ $fails -eq 0 ]
+finish

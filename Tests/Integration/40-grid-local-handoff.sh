@@ -5,26 +5,16 @@
 # from their checkpoints on other nodes, every other config's attempt count is 1.
 # Needs: $BATON_BUILD/baton, mpirun, python3. Bounded: about 30 s.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-baton=${BATON_BUILD:-.build/debug}/baton
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-work=$(mktemp -d)
-head_pid=
-cleanup() {
-  local rc=$?
-  [ -n "$head_pid" ] && kill "$head_pid" 2>/dev/null || true
-  [ -n "$head_pid" ] && wait "$head_pid" 2>/dev/null || true
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- head output:"; cat "$work/head.out" || true; exit 1; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+# The first failure ends the test, with the head's output.
+abort() { echo "FAILED: $*"; echo "--- head output:"; cat "$tmp/head.out" || true; exit 1; }
 
 # A trainer that checkpoints: rank 0 counts steps in $BATON_CHECKPOINT_DIR/step (replaced
 # atomically) and resumes from there; every rank reports metrics; rank 0 notes each
 # completed run.
-cat > "$work/trainer.sh" <<'SH'
+cat > "$tmp/trainer.sh" <<'SH'
 #!/bin/sh
 cd "$BATON_CHECKPOINT_DIR" || exit 9
 rank=${OMPI_COMM_WORLD_RANK:-0}
@@ -48,37 +38,37 @@ done
 [ "$rank" = 0 ] && echo "$BATON_ATTEMPT" >> completions
 exit 0
 SH
-chmod +x "$work/trainer.sh"
-cat > "$work/spec.yaml" <<YAML
-command: [$work/trainer.sh, "{score}"]
+chmod +x "$tmp/trainer.sh"
+cat > "$tmp/spec.yaml" <<YAML
+command: [$tmp/trainer.sh, "{score}"]
 parameters:
   score: {range: [1, 7]}
 ranks_per_node: 2
 objective: {metric: score, mode: max}
 YAML
 
-"$baton" grid "$work/spec.yaml" --local 3 --run-dir "$work/run" --heartbeat-timeout 2s --cool-down 600s \
-  > "$work/head.out" 2>&1 &
+"$B" grid "$tmp/spec.yaml" --local 3 --run-dir "$tmp/run" --heartbeat-timeout 2s --cool-down 600s \
+  > "$tmp/head.out" 2>&1 &
 head_pid=$!
+bg_pid --term "$head_pid"
 
 # Wait (bounded) until local-1 and local-2 each run a config, then crash one and hang the other.
 for _ in $(seq 100); do
-  n=$("$baton" grid status "$work/run" 2>/dev/null | awk '$1 ~ /^local-[12]$/ && $7 ~ /^[0-9]+$/' | wc -l || true)
+  n=$("$B" grid status "$tmp/run" 2>/dev/null | awk '$1 ~ /^local-[12]$/ && $7 ~ /^[0-9]+$/' | wc -l || true)
   [ "$n" -eq 2 ] && break
   sleep 0.1
 done
-[ "$n" -eq 2 ] || fail "configs did not start on local-1 and local-2"
+[ "$n" -eq 2 ] || abort "configs did not start on local-1 and local-2"
 sleep 1  # let them checkpoint a few steps (workload, not synchronisation)
-"$baton" grid kill-node "$work/run" local-1 --signal KILL --down-for 600s
-"$baton" grid kill-node "$work/run" local-2 --signal STOP --down-for 600s
+"$B" grid kill-node "$tmp/run" local-1 --signal KILL --down-for 600s
+"$B" grid kill-node "$tmp/run" local-2 --signal STOP --down-for 600s
 
 for _ in $(seq 600); do kill -0 "$head_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$head_pid" 2>/dev/null && fail "the grid did not finish within 60 s"
-wait "$head_pid" || fail "baton grid exited $?"
-head_pid=
+kill -0 "$head_pid" 2>/dev/null && abort "the grid did not finish within 60 s"
+wait "$head_pid" || abort "baton grid exited $?"
 
-"$baton" grid results "$work/run" --json > "$work/results.json"
-python3 - "$work" <<'PY' || fail "results check"
+"$B" grid results "$tmp/run" --json > "$tmp/results.json"
+python3 - "$tmp" <<'PY' || abort "results check"
 import json, sys, os
 work = sys.argv[1]
 rows = json.load(open(f"{work}/results.json"))
@@ -103,14 +93,14 @@ print("ok: 6 configs done once each; crashed and hung nodes' configs resumed on 
 PY
 # Whichever signal came first: the node's agent ending, mpirun losing its daemon while it
 # runs, or mpirun naming the lost daemon in its output as it exits (seen under load).
-grep -Eq "node local-1 lost: (its rsh agent .* ended|mpirun lost communication|mpirun reported the node's daemon lost)" "$work/head.out" || fail "no crash line"
-grep -q "node local-2 lost: heartbeat timeout" "$work/head.out" || fail "no hang line"
+grep -Eq "node local-1 lost: (its rsh agent .* ended|mpirun lost communication|mpirun reported the node's daemon lost)" "$tmp/head.out" || abort "no crash line"
+grep -q "node local-2 lost: heartbeat timeout" "$tmp/head.out" || abort "no hang line"
 # The run's picture: both lost nodes and both hand-offs drawn.
-"$baton" report "$work/run" --svg "$work/run/report.svg" > /dev/null || fail "report --svg exited $?"
-"$root/Tests/Integration/trainers/check-report-svg.sh" "$work/run/report.svg" 2 2 0 || fail "report.svg"
+"$B" report "$tmp/run" --svg "$tmp/run/report.svg" > /dev/null || abort "report --svg exited $?"
+"$root/Tests/Integration/trainers/check-report-svg.sh" "$tmp/run/report.svg" 2 2 0 || abort "report.svg"
 # The same in the terminal: `status --watch` on the ended run prints once, with its timeline.
-NO_COLOR=1 COLUMNS=100 timeout 20 "$baton" status "$work/run" --watch > "$work/status.txt" || fail "status --watch exited $?"
-for n in local-1 local-2; do grep -Eq "^$n .*X" "$work/status.txt" || { cat "$work/status.txt"; fail "status --watch: no X on $n's lane"; }; done
-[ "$(grep -c ' handed off local-[12] → ' "$work/status.txt")" -eq 2 ] || { cat "$work/status.txt"; fail "status --watch: not 2 hand-offs listed"; }
-if ps -eo stat,args | grep -v grep | grep -q "$work"; then ps -eo pid,stat,args | grep -v grep | grep "$work"; fail "processes left behind"; fi
-echo "PASS 40-grid-local-handoff"
+NO_COLOR=1 COLUMNS=100 timeout 20 "$B" status "$tmp/run" --watch > "$tmp/status.txt" || abort "status --watch exited $?"
+for n in local-1 local-2; do grep -Eq "^$n .*X" "$tmp/status.txt" || { cat "$tmp/status.txt"; abort "status --watch: no X on $n's lane"; }; done
+[ "$(grep -c ' handed off local-[12] → ' "$tmp/status.txt")" -eq 2 ] || { cat "$tmp/status.txt"; abort "status --watch: not 2 hand-offs listed"; }
+if ps -eo stat,args | grep -v grep | grep -q "$tmp"; then ps -eo pid,stat,args | grep -v grep | grep "$tmp"; abort "processes left behind"; fi
+finish

@@ -3,17 +3,16 @@
 # and start nothing (no run directory is made). `plan` shows the expansion order.
 # Needs: $BATON_BUILD/baton. Bounded: a few seconds.
 set -uo pipefail
-baton=${BATON_BUILD:-.build/debug}/baton
-work=$(mktemp -d)
-trap 'rc=$?; rm -rf "$work"; exit $rc' EXIT
-failed=0
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
 expect_error() { # NAME EXPECTED_TEXT SPEC
-  printf '%s' "$3" > "$work/$1.yaml"
-  out=$("$baton" grid "$work/$1.yaml" --local 2 --run-dir "$work/run-$1" 2>&1); rc=$?
-  if [ "$rc" -ne 2 ] || ! grep -qF -- "$2" <<<"$out" || [ -e "$work/run-$1" ]; then
-    echo "FAIL $1: exit $rc, output: $out"; failed=1
+  printf '%s' "$3" > "$tmp/$1.yaml"
+  out=$("$B" grid "$tmp/$1.yaml" --local 2 --run-dir "$tmp/run-$1" 2>&1); rc=$?
+  if [ "$rc" -ne 2 ] || ! grep -qF -- "$2" <<<"$out" || [ -e "$tmp/run-$1" ]; then
+    fail "$1: exit $rc, output: $out"
   else
-    echo "ok $1: $(head -1 <<<"$out")"
+    pass "$1: $(head -1 <<<"$out")"
   fi
 }
 expect_error unknown-key "unknown-key.yaml:3:1: unknown key 'paramters'" $'command: [t]\nobjective: {metric: a}\nparamters: {a: [1]}\n'
@@ -23,20 +22,19 @@ expect_error exclude "exclude.yaml:5:5: this 'exclude' entry (a=3) matches no co
 expect_error duplicate "configs 1 and 3 are the same after expansion" $'command: [t]\nparameters:\n  a: [1, 2, 1]\n'
 expect_error yaml "not valid YAML" $'command: [t\nparameters: {a: [1]}\n'
 
-printf 'command: [train, --lr, "{lr}", --bs, "{bs}"]\nparameters:\n  lr: [0.1, 0.01]\n  bs: [16, 32]\n' > "$work/ok.yaml"
-plan=$("$baton" grid plan "$work/ok.yaml")
+printf 'command: [train, --lr, "{lr}", --bs, "{bs}"]\nparameters:\n  lr: [0.1, 0.01]\n  bs: [16, 32]\n' > "$tmp/ok.yaml"
+plan=$("$B" grid plan "$tmp/ok.yaml")
 order=$(awk 'NR > 3 { print $3 "/" $4 }' <<<"$plan" | tr '\n' ' ')
-if [ "$order" != "0.1/16 0.1/32 0.01/16 0.01/32 " ]; then echo "FAIL plan order: $order"; echo "$plan"; failed=1; else echo "ok plan: $order"; fi
+if [ "$order" != "0.1/16 0.1/32 0.01/16 0.01/32 " ]; then fail "plan order: $order"; echo "$plan"; else pass "plan: $order"; fi
 # A command that cannot be started is a config failure with the reason, after its retries
 # (exit 127 from the wrapper, on every node it tried), not a node loss and not a hang.
-printf 'command: [/nonexistent/baton-trainer, "{v}"]\nparameters:\n  v: [1]\nmax_retries: 1\n' > "$work/nocmd.yaml"
-out=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 120 "$baton" grid "$work/nocmd.yaml" --local 2 --run-dir "$work/run-nocmd" 2>&1); rc=$?
-res=$("$baton" grid results "$work/run-nocmd" 2>&1)
+printf 'command: [/nonexistent/baton-trainer, "{v}"]\nparameters:\n  v: [1]\nmax_retries: 1\n' > "$tmp/nocmd.yaml"
+out=$(timeout 120 "$B" grid "$tmp/nocmd.yaml" --local 2 --run-dir "$tmp/run-nocmd" 2>&1); rc=$?
+res=$("$B" grid results "$tmp/run-nocmd" 2>&1)
 if [ "$rc" -ne 4 ] || ! grep -q "grid finished: 0 done, 1 failed" <<<"$out" || ! grep -q "exit code 127; no retries left (2 failures)" <<<"$out" \
    || ! grep -q "cannot start '/nonexistent/baton-trainer'" <<<"$res" || grep -q " lost" <<<"$out"; then
-  echo "FAIL unstartable command: exit $rc"; echo "$out"; echo "$res"; failed=1
+  fail "unstartable command: exit $rc"; echo "$out"; echo "$res"
 else
-  echo "ok unstartable command: failed after 2 attempts with the reason"
+  pass "unstartable command: failed after 2 attempts with the reason"
 fi
-[ "$failed" -eq 0 ] && echo "PASS 42-grid-bad-specs"
-exit "$failed"
+finish

@@ -9,27 +9,10 @@
 # from failure to hand-off.
 # Needs root (network namespaces); otherwise says SKIP and exits 77. Bounded: about 2 min.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-export BATON_CLUSTER=g43 BATON_CLUSTER_NET=10.77.43
-C=$root/scripts/cluster
-eval "$("$C" env)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-grid-43.XXXXXX)
-bg=()
-cleanup() {
-  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-  for n in g43-n1 g43-n2 g43-n3; do "$C" heal "$n" >/dev/null 2>&1; done
-  "$C" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces"
+need_build
+make_tmp
 nodes_empty() { [ "$(for n in g43-n1 g43-n2 g43-n3; do "$C" pids "$n"; done | wc -l)" -eq 0 ]; }
 # No wrapper or command left on any node. (After a partition, the cut-off node's Open MPI
 # daemon outlives its killed mpirun: it never learns mpirun is gone. It runs nothing.)
@@ -51,14 +34,17 @@ parameters:
 objective: {metric: score, mode: max}
 YAML
 
-"$C" down >/dev/null 2>&1
-"$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
+cluster_up g43 10.77.43 3 || fatal "cluster up"
+heal_all() { local n; for n in g43-n1 g43-n2 g43-n3; do "$C" heal "$n"; done; }
+on_exit heal_all
 "$C" hostfile 1 > "$tmp/hostfile"
 
 # The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none;
 # fails, and so ends the caller's poll, on a checkpoint that is not a step count).
 G="$root/Tests/Integration/trainers/grid_checks.py"
 config_on() { python3 "$G" config-on "$1" "$2"; }
+# found_on RUN NODE: true once `lost` holds that config, or config_on failed (ends the poll).
+found_on() { lost=$(config_on "$1" "$2") || return 0; [ -n "$lost" ]; }
 
 # The crash runs twice: all at once with the project's agent, and with the plainest agent
 # (no word of its argv names the node once it runs) and the node's processes killed one by
@@ -71,10 +57,9 @@ for how in crash crash-plain-random partition hang; do
   ( timeout 90 "$B" grid "$tmp/spec.yaml" --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s \
       > "$tmp/$how.out" 2>&1
     echo $? > "$tmp/$how.rc" ) &
-  bg+=($!)
+  bg_pid $!
   lost=
-  end=$((SECONDS + 30))
-  until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
+  wait_for 30 found_on "$R" g43-n2
   check "$how: a config runs on g43-n2" "[ -n '$lost' ]" || { cat "$tmp/$how.out"; continue; }
   failed_at=$(date +%s.%N)
   case $how in crash-plain-random) "$C" crash g43-n2 random ;; *) "$C" "$how" g43-n2 ;; esac
@@ -109,10 +94,9 @@ R=$tmp/head
 "$B" grid "$tmp/spec.yaml" --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s \
   > "$tmp/head1.out" 2>&1 &
 hp=$!
-bg+=($hp)
+bg_pid "$hp"
 lost=
-end=$((SECONDS + 30))
-until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" g43-n2) || break; sleep 0.1; done
+wait_for 30 found_on "$R" g43-n2
 check "head: a config runs on g43-n2" "[ -n '$lost' ]"
 kill -KILL "$hp"
 wait "$hp" 2>/dev/null
@@ -133,5 +117,4 @@ for r in rows:
 PY"
 check "head: nothing left on any node" "wait_for 20 nodes_empty"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -4,46 +4,37 @@
 # stays healthy and takes work again, the config resumes from its checkpoint on two other
 # nodes, every config done once. Needs: $BATON_BUILD/baton, mpirun, python3. About 15 s.
 set -euo pipefail
-baton=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-work=$(mktemp -d)
-head_pid=
-cleanup() {
-  local rc=$?
-  [ -n "$head_pid" ] && kill "$head_pid" 2>/dev/null || true
-  [ -n "$head_pid" ] && wait "$head_pid" 2>/dev/null || true
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- head output:"; cat "$work/head.out" || true; exit 1; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+# The first failure ends the test, with the head's output.
+abort() { echo "FAILED: $*"; echo "--- head output:"; cat "$tmp/head.out" || true; exit 1; }
 
 # Each rank counts 30 steps in its own checkpoint file (replaced atomically) and resumes there.
-cat > "$work/spec.yaml" <<'YAML'
+cat > "$tmp/spec.yaml" <<'YAML'
 command: [sh, -c, 'cd "$BATON_CHECKPOINT_DIR" || exit 9; s=0; [ -f s.$RANK ] && s=$(cat s.$RANK); echo "resume=$BATON_RESUME start=$s"; while [ $s -lt 30 ]; do s=$((s+1)); echo $s > t.$RANK; mv t.$RANK s.$RANK; sleep 0.1; done; [ "$RANK" = 0 ] && echo "{\"v\": {v}, \"world\": $WORLD_SIZE}" >> $BATON_METRICS; [ "$RANK" = 0 ] && echo x >> completions; exit 0', "{v}"]
 parameters:
   v: [1, 2, 3]
 nodes_per_config: 2
 YAML
-"$baton" grid "$work/spec.yaml" --local 4 --run-dir "$work/run" --heartbeat-timeout 3s > "$work/head.out" 2>&1 &
+"$B" grid "$tmp/spec.yaml" --local 4 --run-dir "$tmp/run" --heartbeat-timeout 3s > "$tmp/head.out" 2>&1 &
 head_pid=$!
+bg_pid --term "$head_pid"
 # Wait (bounded) until a config on local-0,local-1 has checkpointed, then kill local-1.
 id=
 for _ in $(seq 200); do
-  id=$(sed -n 's/.*started \([0-9a-f]\{12\}\) on local-0,local-1 .*/\1/p' "$work/head.out" | head -1)
-  [ -n "$id" ] && [ -f "$work/run/configs/$id/checkpoint/s.0" ] && [ -f "$work/run/configs/$id/checkpoint/s.1" ] && break
+  id=$(sed -n 's/.*started \([0-9a-f]\{12\}\) on local-0,local-1 .*/\1/p' "$tmp/head.out" | head -1)
+  [ -n "$id" ] && [ -f "$tmp/run/configs/$id/checkpoint/s.0" ] && [ -f "$tmp/run/configs/$id/checkpoint/s.1" ] && break
   sleep 0.1
 done
-[ -n "$id" ] && [ -f "$work/run/configs/$id/checkpoint/s.1" ] || fail "no config on local-0,local-1 checkpointed"
-"$baton" grid kill-node "$work/run" local-1 --down-for 600s
+[ -n "$id" ] && [ -f "$tmp/run/configs/$id/checkpoint/s.1" ] || abort "no config on local-0,local-1 checkpointed"
+"$B" grid kill-node "$tmp/run" local-1 --down-for 600s
 for _ in $(seq 600); do kill -0 "$head_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$head_pid" 2>/dev/null && fail "the grid did not finish within 60 s"
-wait "$head_pid" || fail "baton grid exited $?"
-head_pid=
-"$baton" grid results "$work/run" --json > "$work/results.json"
-"$baton" grid status "$work/run" --json > "$work/status.json"
-python3 - "$work" "$id" <<'PY' || fail "results check"
+kill -0 "$head_pid" 2>/dev/null && abort "the grid did not finish within 60 s"
+wait "$head_pid" || abort "baton grid exited $?"
+"$B" grid results "$tmp/run" --json > "$tmp/results.json"
+"$B" grid status "$tmp/run" --json > "$tmp/status.json"
+python3 - "$tmp" "$id" <<'PY' || abort "results check"
 import json, sys
 work = sys.argv[1]
 rows = json.load(open(f"{work}/results.json"))
@@ -60,4 +51,4 @@ starts = [int(l.split("start=")[1]) for l in log.splitlines() if " resume=1 star
 assert len(starts) == 2 and all(s > 0 for s in starts), starts
 print("ok: only the killed node is dead; its config resumed from its checkpoints on two other nodes")
 PY
-echo "PASS 44-grid-two-nodes-per-config"
+finish

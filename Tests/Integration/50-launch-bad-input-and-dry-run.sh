@@ -2,11 +2,9 @@
 # Bad hostfiles give file:line:column errors and start nothing; the dry-run plan is JSON
 # with the mpirun argv and every rank's environment. Needs no root.
 set -uo pipefail
-B=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
-tmp=$(mktemp -d /tmp/baton-launch-50.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); fi; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
 
 bad() { # bad NAME CONTENT EXPECTED-LOCATION EXPECTED-WORDS
   local f="$tmp/$1"
@@ -37,7 +35,7 @@ check "-H b:0: exit 2 and column" "[ $rc -eq 2 ] && grep -q -- '-H:1:7:' '$tmp/e
 timeout 20 "$B" launch -H n1:2,n2:2 --run-dir "$tmp/dry" --dry-run -- sh -c 'echo $RANK' > "$tmp/plan.json"; rc=$?
 check "dry-run exits 0" "[ $rc -eq 0 ]"
 check "dry-run started nothing" "[ ! -e '$tmp/dry' ]"
-python3 - "$tmp/plan.json" <<'PY' && echo "ok: dry-run plan content" || { echo "FAILED: dry-run plan content"; exit 1; }
+python3 - "$tmp/plan.json" <<'PY' && pass "dry-run plan content" || fatal "dry-run plan content"
 import json, sys
 p = json.load(open(sys.argv[1]))
 argv = p["mpirun"]
@@ -49,7 +47,5 @@ assert [r["node"] for r in ranks] == ["n1", "n1", "n2", "n2"]
 e = ranks[3]["environment"]
 assert (e["RANK"], e["LOCAL_RANK"], e["NODE_RANK"], e["WORLD_SIZE"], e["MASTER_ADDR"]) == ("3", "1", "1", "4", "n1"), e
 PY
-[ $? -eq 0 ] || fails=$((fails + 1))
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -6,33 +6,13 @@
 # on the same nodes, exactly once), and Ctrl-C leaving nothing behind.
 # Needs no root.
 set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-T=$BUILD/baton-test-trainer
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-launch-51.XXXXXX)
-bg=()
-cleanup() {
-  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-  # Whatever still runs from this test's run directories (their path is in every argv).
-  for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-leftovers() { pgrep -f -- "$1" | grep -v "^$$\$" | wc -l; }
-wait_gone() { # wait_gone PATTERN SECONDS
-  local end=$((SECONDS + $2))
-  while [ "$(leftovers "$1")" -gt 0 ] && [ $SECONDS -lt $end ]; do sleep 0.2; done
-  [ "$(leftovers "$1")" -eq 0 ]
-}
-wait_for() { # wait_for SECONDS CMD...
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
-}
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+# Whatever still runs from this test's run directories: the simulated nodes' sessions.
+on_exit kill_sessions
+none_left() { [ "$(pgrep -f -- "$1" | grep -v "^$$\$" | wc -l)" -eq 0 ]; } # no process with $1 in its argv
+wait_gone() { wait_for --every 0.2 "$2" none_left "$1"; } # wait_gone PATTERN SECONDS
 
 # 1. Environment matrix.
 R=$tmp/env
@@ -52,7 +32,7 @@ check "env: nothing left" "wait_gone '$R' 10"
 R=$tmp/crash
 ( timeout 90 "$B" launch --local 3 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
     --shard-samples 240 --shard-shuffle -- "$T" --samples 240 --step-ms 40 > "$tmp/crash.out" 2> "$tmp/crash.err"; echo $? > "$tmp/crash.rc" ) &
-bg+=($!)
+bg_pid $!
 wait_for 30 grep -qs '"consumed"' "$R"/metrics/attempt-1/rank-0.jsonl
 check "crash: training under way" "[ -s '$R/metrics/attempt-1/rank-0.jsonl' ]"
 # A crash: every process of the node stopped, then killed (none sees another die).
@@ -117,7 +97,7 @@ check "rank-failure, no restart left: nothing left" "wait_gone '$R' 10"
 # 4. Ctrl-C: SIGINT to every rank, exit 130, nothing left.
 R=$tmp/int
 setsid bash -c "timeout 60 '$B' launch --local 2 --nproc-per-node 2 --run-dir '$R' --grace 3s -- sh -c 'trap \"echo got-int; exit 7\" INT; while :; do sleep 0.1; done' > '$tmp/int.out' 2> '$tmp/int.err'; echo \$? > '$tmp/int.rc'" &
-bg+=($!)
+bg_pid $!
 # Every rank's command is running once each has a pid in the events of its wrapper log.
 wait_for 30 bash -c "[ \$(cat '$R'/logs/*.log 2>/dev/null | grep -c '# baton exec: attempt 1') -eq 4 ]"
 sleep 0.5 # let the shells install their INT trap (a property of the test command, not a wait for baton)
@@ -130,5 +110,4 @@ check "ctrl-c: exit 130" "[ \"\$(cat '$tmp/int.rc')\" = 130 ]"
 check "ctrl-c: every rank got SIGINT" "[ \$(grep -l 'got-int' '$R'/logs/*.log | wc -l) -eq 4 ]"
 check "ctrl-c: nothing left" "wait_gone '$R' 10"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

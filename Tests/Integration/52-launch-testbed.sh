@@ -7,44 +7,22 @@
 # leaves nothing running on any node. Needs root (network namespaces); otherwise says SKIP
 # and exits 77.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-T=$BUILD/baton-test-trainer
-export BATON_CLUSTER=bl BATON_CLUSTER_NET=10.77.7
-C=$root/scripts/cluster
-eval "$("$C" env)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-launch-52.XXXXXX)
-bg=()
-cleanup() {
-  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-  "$C" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces"
+need_build
+make_tmp
 node_pids() { for n in bl-n1 bl-n2 bl-n3; do "$C" pids "$n"; done | wc -l; }
-nothing_left() { # every node empty, and no wrapper of run $1 on the head; bounded wait
-  local end=$((SECONDS + 20)) n h
-  while :; do
-    n=$(node_pids); h=$(pgrep -f -- "exec --run-dir $1" | wc -l)
-    [ "$n" -eq 0 ] && [ "$h" -eq 0 ] && return 0
-    if [ $SECONDS -ge $end ]; then
-      echo "  left: $n processes in the nodes, $h on the head:"
-      for x in bl-n1 bl-n2 bl-n3; do for p in $("$C" pids $x); do echo "  $x: $(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-120)"; done; done
-      return 1
-    fi
-    sleep 0.2
-  done
+# every node empty (n processes left there), and no wrapper of run $1 on the head (h)
+all_gone() { n=$(node_pids); h=$(pgrep -f -- "exec --run-dir $1" | wc -l); [ "$n" -eq 0 ] && [ "$h" -eq 0 ]; }
+nothing_left() { # all_gone within 20 s, or what is left
+  local n h x p
+  wait_for --every 0.2 20 all_gone "$1" && return 0
+  echo "  left: $n processes in the nodes, $h on the head:"
+  for x in bl-n1 bl-n2 bl-n3; do for p in $("$C" pids $x); do echo "  $x: $(tr '\0' ' ' < /proc/$p/cmdline | cut -c1-120)"; done; done
+  return 1
 }
 
-"$C" down >/dev/null 2>&1
-"$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
+cluster_up bl 10.77.7 3 || fatal "cluster up"
 "$C" hostfile 2 > "$tmp/hostfile"
 L=(launch --hostfile "$tmp/hostfile" --heartbeat-timeout 3s --grace 2s)
 
@@ -82,7 +60,7 @@ for how in crash crash-inside crash-plain-pid crash-plain-random partition hang;
   esac
   ( timeout 120 "$B" "${L[@]}" --run-dir "$R" --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
     echo $? > "$tmp/$how.rc" ) &
-  bg+=($!)
+  bg_pid $!
   wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
   t_fault=$(date +%s.%N)
   if [ "$fault" = crash ]; then "$C" crash bl-n3 "$order"; else "$C" "$fault" bl-n3; fi
@@ -106,7 +84,7 @@ export OMPI_MCA_plm_rsh_agent=$outside_agent
 R=$tmp/min
 ( timeout 60 "$B" "${L[@]}" --min-nodes 3 --run-dir "$R" -- "$T" --samples 300 --step-ms 40 > "$tmp/min.out" 2> "$tmp/min.err"
   echo $? > "$tmp/min.rc" ) &
-bg+=($!)
+bg_pid $!
 wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl"
 "$C" crash bl-n2
 wait_for 60 test -s "$tmp/min.rc"
@@ -118,7 +96,7 @@ check "min-nodes: nothing left" "nothing_left '$R'"
 # 6. Ctrl-C: every rank on every node gets SIGINT; exit 130; nothing left anywhere.
 R=$tmp/int
 setsid bash -c "timeout 60 '$B' ${L[*]} --run-dir '$R' -- sh -c 'trap \"echo got-int; exit 7\" INT; while :; do sleep 0.1; done' > '$tmp/int.out' 2> '$tmp/int.err'; echo \$? > '$tmp/int.rc'" &
-bg+=($!)
+bg_pid $!
 wait_for 30 bash -c "[ \$(cat '$R'/logs/*.log 2>/dev/null | grep -c '# baton exec: attempt 1') -eq 6 ]"
 sleep 0.5 # let the shells install their INT trap (a property of the test command)
 kill -INT "$(pgrep -f -- "^$B launch --hostfile $tmp/hostfile" | head -1)"
@@ -127,5 +105,4 @@ check "ctrl-c: exit 130" "[ \"\$(cat '$tmp/int.rc')\" = 130 ]"
 check "ctrl-c: every rank got SIGINT" "[ \$(grep -l 'got-int' '$R'/logs/*.log | wc -l) -eq 6 ]"
 check "ctrl-c: nothing left on any node" "nothing_left '$R'"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

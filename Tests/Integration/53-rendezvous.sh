@@ -6,25 +6,12 @@
 # test bed (MASTER_ADDR a node name that resolves inside the nodes). Needs root for the test
 # bed part (says SKIP and exits 77 without it). Bounded: about 60 s.
 set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
+. "$(dirname "$0")/lib.sh"
+need_build
 PY=/usr/bin/python3
 RDV=$root/Tests/Integration/trainers/rendezvous.py
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-[ -x "$PY" ] || { echo "FAILED: $PY is missing (scripts/setup installs python3)"; exit 1; }
-tmp=$(mktemp -d /tmp/baton-rdv-53.XXXXXX)
-C=$root/scripts/cluster
-export BATON_CLUSTER=rdv BATON_CLUSTER_NET=10.77.9
-bed=0
-cleanup() {
-  [ "$bed" = 1 ] && "$C" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
+[ -x "$PY" ] || fatal "$PY is missing (scripts/setup installs python3)"
+make_tmp
 
 # 1. launch --local: 2 simulated nodes x 2 ranks meet at local-0's loopback address.
 timeout 60 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$tmp/launch" --heartbeat-timeout 5s -- "$PY" "$RDV" \
@@ -50,13 +37,11 @@ check "grid --local: 4 rendezvous, 4 different ports" "[ \"$ports\" -eq 4 ]"
 check "grid --local: two configs ran at once" "[ \$(grep -c '^\[+[0-9]*ms\] started' '$tmp/grid.out') -ge 2 ]"
 
 # 3. The namespace test bed: MASTER_ADDR is rdv-n1, resolved inside every node.
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: the test-bed part needs root for network namespaces"; [ $fails -eq 0 ] && exit 77; exit 1; fi
-"$C" up 2 >/dev/null && bed=1
-eval "$("$C" env)"
+need_root "the test-bed part needs root for network namespaces"
+cluster_up rdv 10.77.9 2
 timeout 90 "$B" launch -H rdv-n1:2,rdv-n2:2 --run-dir "$tmp/bed" --heartbeat-timeout 5s -- "$PY" "$RDV" > "$tmp/bed.out" 2> "$tmp/bed.err"
 rc=$?
 check "test bed: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/bed.err"
 check "test bed: all 4 ranks met at rdv-n1" "[ \$(grep -c 'RDV [0-3] 4 rdv-n1 [0-9]* 6\$' '$tmp/bed.out') -eq 4 ]"
 
-[ $fails -eq 0 ] && echo "PASS 53-rendezvous" || echo "53-rendezvous: $fails failed"
-[ $fails -eq 0 ]
+finish

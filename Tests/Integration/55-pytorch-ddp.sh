@@ -17,39 +17,21 @@
 # Needs python3-torch: missing as root it FAILS (nothing may skip as root), else SKIP (77).
 # Needs no root otherwise. Bounded: about 90 s here (2 shared cores).
 set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 unset PYTHONPATH # the trainer finds this checkout's python/baton by itself
 if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then echo "FAILED: $PY cannot import torch with gloo (scripts/setup installs python3-torch)"; exit 1; fi
-  echo "SKIP: $PY cannot import torch with gloo (scripts/setup installs python3-torch)"; exit 77
+  missing "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
 fi
-[ -x "$B" ] || { echo "FAILED: no $B"; exit 1; }
-tmp=$(mktemp -d /tmp/baton-pytorch-55.XXXXXX)
-heads=() # pids of the heads this script started, each the leader of a session of its own
-cleanup() {
-  for p in "${heads[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-  # The simulated nodes' sessions, and any process of an attempt of this test (every one
-  # carries BATON_ATTEMPT_TOKEN=<its run directory>#<attempt>).
-  for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
-  for p in $(token_pids); do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-token_pids() { grep -lsaF "BATON_ATTEMPT_TOKEN=$tmp/" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -vx "$$"; }
-wait_for() { # wait_for SECONDS CMD...
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
-}
-nothing_left() { [ -z "$(token_pids)" ]; }
+need_build
+make_tmp
+# The simulated nodes' sessions, and any process of an attempt of this test (every one
+# carries BATON_ATTEMPT_TOKEN=<its run directory>#<attempt>); the heads (bg_pid) first.
+on_exit kill_env "BATON_ATTEMPT_TOKEN=$tmp/"
+on_exit kill_sessions
+nothing_left() { [ -z "$(env_pids "BATON_ATTEMPT_TOKEN=$tmp/")" ]; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # hashes FILE: the distinct weight hashes the ranks printed ("NODE:RANK weights-sha256 RANK HEX").
@@ -66,7 +48,7 @@ start_until_checkpoint() {
   setsid timeout 150 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" "${launch_args[@]}" -- \
     "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 > "$tmp/$1.out" 2> "$tmp/$1.err" &
   head=$!
-  heads+=("$head")
+  bg_pid "$head" # the leader of a session of its own
   wait_for 60 test -s "$R/checkpoints/checkpoint.pt"
 }
 
@@ -126,7 +108,7 @@ objective: {metric: test_accuracy, mode: max}
 YAML
 setsid timeout 240 "$B" grid "$tmp/spec.yaml" --local 2 --run-dir "$G" --heartbeat-timeout 5s > "$tmp/grid.out" 2>&1 &
 head=$!
-heads+=("$head")
+bg_pid "$head"
 # The config on local-1, once it has a checkpoint.
 on_local1() {
   "$B" grid status "$G" --json 2>/dev/null | "$PY" -c 'import json, sys
@@ -219,5 +201,4 @@ resumed_at=$(grep -o 'attempt 2 first step at [0-9.]*' "$tmp/resume.out" | awk '
 [ -n "$resumed_at" ] && awk -v k="$killed_at" -v r="$resumed_at" 'BEGIN { printf "d. head SIGKILL: first resumed step %.2f s after the kill (the --resume command given at once)\n", r - k }'
 echo "d. launch, head killed, --resume: $(since "$t") s"
 
-[ $fails -eq 0 ] && echo "PASS 55-pytorch-ddp" || echo "55-pytorch-ddp: $fails failed"
-[ $fails -eq 0 ]
+finish

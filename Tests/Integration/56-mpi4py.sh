@@ -9,37 +9,19 @@
 # Needs python3-mpi4py: missing as root it FAILS, else SKIP (77). The test-bed part needs
 # root (SKIP, exit 77, without it). Bounded: about 30 s.
 set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 RING=$root/Tests/Integration/trainers/mpi_ring.py
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
 if ! [ -x "$PY" ] || ! "$PY" -c 'import mpi4py, numpy' 2>/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then echo "FAILED: $PY cannot import mpi4py and numpy (scripts/setup installs python3-mpi4py)"; exit 1; fi
-  echo "SKIP: $PY cannot import mpi4py and numpy (scripts/setup installs python3-mpi4py)"; exit 77
+  missing "$PY cannot import mpi4py and numpy (scripts/setup installs python3-mpi4py)"
 fi
-[ -x "$B" ] || { echo "FAILED: no $B"; exit 1; }
-tmp=$(mktemp -d /tmp/baton-mpi4py-56.XXXXXX)
-C=$root/scripts/cluster
-export BATON_CLUSTER=mpy BATON_CLUSTER_NET=10.77.10
-bed=0
-token_pids() { grep -lsaF "BATON_ATTEMPT_TOKEN=$tmp/" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -vx "$$"; }
-cleanup() {
-  for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
-  for p in $(token_pids); do kill -KILL "$p" 2>/dev/null; done
-  [ "$bed" = 1 ] && "$C" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { # wait_for SECONDS CMD...
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
-}
-nothing_left() { [ -z "$(token_pids)" ]; }
+need_build
+make_tmp
+# Any process of an attempt of this test (BATON_ATTEMPT_TOKEN=<its run directory>#<attempt>),
+# after the simulated nodes' sessions.
+on_exit kill_env "BATON_ATTEMPT_TOKEN=$tmp/"
+on_exit kill_sessions
+nothing_left() { [ -z "$(env_pids "BATON_ATTEMPT_TOKEN=$tmp/")" ]; }
 # ring_ok FILE SIZE [HOSTCHECK]: every rank 0..SIZE-1 printed "MPIRING r SIZE r SIZE host node ok"
 # exactly once; with HOSTCHECK, its host name is its node's.
 ring_ok() {
@@ -83,11 +65,10 @@ check "grid --local: nothing left" "wait_for 10 nothing_left"
 echo "2. grid --local: $((SECONDS - t)) s"
 
 # 3. The namespace test bed: 2 nodes x 2 ranks, real host names.
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: the test-bed part needs root for network namespaces"; [ $fails -eq 0 ] && exit 77; exit 1; fi
+need_root "the test-bed part needs root for network namespaces"
 t=$SECONDS
-"$C" up 2 >/dev/null && bed=1
-check "test bed: up" "[ $bed -eq 1 ]"
-eval "$("$C" env)"
+cluster_up mpy 10.77.10 2
+check "test bed: up" "[ $? -eq 0 ]"
 timeout 90 "$B" launch -H mpy-n1:2,mpy-n2:2 --run-dir "$tmp/bed" --heartbeat-timeout 5s -- "$PY" "$RING" \
   > "$tmp/bed.out" 2> "$tmp/bed.err"
 rc=$?
@@ -97,5 +78,4 @@ check "test bed: ranks 2,3 on mpy-n2" "grep -q 'MPIRING 2 4 2 4 mpy-n2 mpy-n2 ok
 check "test bed: nothing left in the nodes" "wait_for 10 bash -c '! \"\$0\" pids mpy-n1 | grep -q . && ! \"\$0\" pids mpy-n2 | grep -q .' '$C'"
 echo "3. test bed: $((SECONDS - t)) s"
 
-[ $fails -eq 0 ] && echo "PASS 56-mpi4py" || echo "56-mpi4py: $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -12,42 +12,24 @@
 # Needs root (network namespaces; SKIP, exit 77, without it) and python3-torch (missing as
 # root: FAILED). Bounded: about 70 s here.
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces"; exit 77; fi
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces"
 PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
 if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  echo "FAILED: $PY cannot import torch with gloo (scripts/setup installs python3-torch)"; exit 1
+  fatal "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
 fi
-[ -x "$B" ] || { echo "FAILED: no $B"; exit 1; }
+need_build
 unset PYTHONPATH
-export BATON_CLUSTER=pt57 BATON_CLUSTER_NET=10.77.57
-C=$root/scripts/cluster
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-pytorch-57.XXXXXX)
+make_tmp
 nodes=(pt57-n1 pt57-n2 pt57-n3)
-heads=()
-cleanup() {
-  for p in "${heads[@]}"; do kill -KILL -- "-$p" 2>/dev/null; done
-  "$C" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
 node_pids() { for n in "${nodes[@]}"; do "$C" pids "$n"; done | wc -l; }
 nothing_left() { [ "$(node_pids)" -eq 0 ] && [ "$(pgrep -f -- "exec --run-dir $1" | wc -l)" -eq 0 ]; }
 now() { date +%s.%N; }
 hashes() { grep -o 'weights-sha256 [0-9]* [0-9a-f]*$' "$1" | awk '{print $3}' | sort -u; }
 
-"$C" down >/dev/null 2>&1
-"$C" up 3 >/dev/null || { echo "FAILED: cluster up"; exit 1; }
-eval "$("$C" env)"
+cluster_up pt57 10.77.57 3 || fatal "cluster up"
 "$C" hostfile 1 > "$tmp/hostfile"
 EPOCHS=3
 
@@ -63,7 +45,7 @@ for how in crash crash-plain-random partition; do
     --shard-samples 1438 --shard-shuffle --shard-seed 7 -- "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 \
     > "$tmp/$how.out" 2> "$tmp/$how.err" &
   head=$!
-  heads+=("$head")
+  bg_pid "$head"
   wait_for 90 test -s "$R/checkpoints/checkpoint.pt"
   check "$how: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ]"
   t_fault=$(now)
@@ -100,5 +82,4 @@ for how in crash crash-plain-random partition; do
     'BEGIN { printf "%s: restart %.2f s after the fault, first resumed step %.2f s after it; scenario %.1f s\n", h, s - f, r - f, e - t }'
 done
 
-[ $fails -eq 0 ] && echo "PASS 57-pytorch-testbed" || echo "57-pytorch-testbed: $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -10,32 +10,11 @@
 # (SlurmdTimeout 10 s). Then Examples/slurm/launch.sbatch requeued mid-run: the requeued
 # run does `launch --resume` and completes, every sample exactly once. Needs root and the Slurm packages; otherwise SKIP (exit 77).
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and slurmd"; exit 77; fi
-for b in slurmd slurmctld munged salloc; do
-  command -v $b >/dev/null || { echo "SKIP: $b not installed (scripts/setup installs slurmd slurmctld slurm-client munge)"; exit 77; }
-done
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-T=$BUILD/baton-test-trainer
-tmp=$(mktemp -d /tmp/baton-slurm-58.XXXXXX)
-export BATON_SLURM_PREFIX=sl BATON_SLURM_NET=10.77.13 BATON_SLURM_PORTS="6917 6918" BATON_SLURM_DIR=$tmp/bed
-S=$root/scripts/slurm-bed
-eval "$("$S" env)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-bg=()
-cleanup() {
-  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-  "$S" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
-# Processes of run $1 anywhere on this machine (every process of an attempt carries its token).
-left_of() { grep -lsa "BATON_ATTEMPT_TOKEN=$1#" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" | wc -l; }
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces and slurmd"
+need_build
+make_tmp
+# No process of run $1 left anywhere on this machine (every process of an attempt carries its token).
 nothing_left() { wait_for 20 bash -c "[ \$(grep -lsa 'BATON_ATTEMPT_TOKEN=$1#' /proc/[0-9]*/environ 2>/dev/null | wc -l) -eq 0 ]"; }
 # No rank (wrapper or command) of run $1 left. A cut-off or hung node's Open MPI daemon
 # lives on until Slurm ends its step, which it does some 20 s after the node is back
@@ -48,7 +27,7 @@ no_ranks_left() {
 # baton launch with it) when it declares the lost node DOWN.
 A=(salloc -N3 --ntasks-per-node=2 --no-kill --quiet)
 
-"$S" up 3 > "$tmp/up.out" 2>&1 || { echo "FAILED: slurm-bed up"; cat "$tmp/up.out"; exit 1; }
+slurm_up 3
 cat "$tmp/up.out"
 
 # 1. Environment matrix from salloc's variables.
@@ -72,7 +51,7 @@ for how in crash partition hang; do
   ( timeout 120 "${A[@]}" "$B" launch --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
       --shard-samples 300 --shard-shuffle --shard-seed 7 -- "$T" --samples 300 --step-ms 40 > "$tmp/$how.out" 2> "$tmp/$how.err"
     echo $? > "$tmp/$how.rc" ) &
-  bg+=($!)
+  bg_pid $!
   wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl" || echo "  (no consumed line before the fault)"
   t_fault=$(date +%s.%N)
   "$S" "$how" sl3
@@ -132,5 +111,4 @@ t_end=$(python3 -c "import json; print([e for e in map(json.loads, open('$R/even
 [ -n "$t_end" ] && echo "  requeue -> resumed attempt started: $(python3 -c "print(round($t_end - $t_requeue, 1))") s (with the BeginTime hold lifted at once)"
 check "batch: nothing left" "nothing_left '$R'"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

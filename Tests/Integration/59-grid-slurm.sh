@@ -8,29 +8,10 @@
 # Then `baton doctor --hosts` (no list) in an allocation: a row per node, a crashed node's
 # NO ANSWER row. Prints fault -> hand-off. Needs root and the Slurm packages; otherwise SKIP (exit 77).
 set -uo pipefail
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root for network namespaces and slurmd"; exit 77; fi
-for b in slurmd slurmctld munged salloc; do
-  command -v $b >/dev/null || { echo "SKIP: $b not installed (scripts/setup installs slurmd slurmctld slurm-client munge)"; exit 77; }
-done
-root=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-tmp=$(mktemp -d /tmp/baton-slurm-59.XXXXXX)
-export BATON_SLURM_PREFIX=sl BATON_SLURM_NET=10.77.13 BATON_SLURM_PORTS="6917 6918" BATON_SLURM_DIR=$tmp/bed
-S=$root/scripts/slurm-bed
-eval "$("$S" env)"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-bg=()
-cleanup() {
-  for p in "${bg[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-  "$S" down >/dev/null 2>&1
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces and slurmd"
+need_build
+make_tmp
 
 # The trainer: Tests/Integration/trainers/step-trainer.sh (atomic step checkpoint, resume, `completions`).
 cat > "$tmp/spec.yaml" <<YAML
@@ -43,17 +24,18 @@ YAML
 # The config running on $2 in run $1 once it has checkpointed 5 steps (empty if none).
 G="$root/Tests/Integration/trainers/grid_checks.py"
 config_on() { python3 "$G" config-on "$1" "$2"; }
+# found_on RUN NODE: true once `lost` holds that config, or config_on failed (ends the poll).
+found_on() { lost=$(config_on "$1" "$2") || return 0; [ -n "$lost" ]; }
 
-"$S" up 3 > "$tmp/up.out" 2>&1 || { echo "FAILED: slurm-bed up"; cat "$tmp/up.out"; exit 1; }
+slurm_up 3
 
 R=$tmp/grid
 ( timeout 80 salloc -N3 --ntasks-per-node=1 --no-kill --quiet \
     "$B" grid "$tmp/spec.yaml" --run-dir "$R" --heartbeat-timeout 3s --cool-down 600s > "$tmp/grid.out" 2>&1
   echo $? > "$tmp/grid.rc" ) &
-bg+=($!)
+bg_pid $!
 lost=
-end=$((SECONDS + 40))
-until [ -n "$lost" ] || [ $SECONDS -ge $end ]; do lost=$(config_on "$R" sl3) || break; sleep 0.1; done
+wait_for 40 found_on "$R" sl3
 check "a config runs on sl3" "[ -n '$lost' ]" || { cat "$tmp/grid.out"; exit 1; }
 failed_at=$(date +%s.%N)
 "$S" crash sl3
@@ -92,7 +74,7 @@ print(len(done), past, ",".join(done) or "-")
 PY
 }
 job=$(cd "$tmp" && BATON=$B sbatch --parsable -o "$tmp/job.out" "$root/Examples/slurm/grid.sbatch" "$tmp/spec.yaml" "$R" 2>"$tmp/sbatch.err")
-check "sbatch accepted" "[ -n '$job' ]" || { cat "$tmp/sbatch.err"; echo "$fails failed"; exit 1; }
+check "sbatch accepted" "[ -n '$job' ]" || { cat "$tmp/sbatch.err"; finish; exit; }
 ready() { set -- $(progress "$R"); [ "$1" -ge 1 ] && [ "$2" -ge 1 ]; }
 check "batch: a config done and one past step 5" "wait_for 40 ready" || cat "$tmp/job.out"
 done_before=$(progress "$R" | cut -d' ' -f3)
@@ -137,7 +119,7 @@ rm -f "$tmp/go" "$tmp/ready"
     touch "$2/ready"; end=$((SECONDS + 30)); until [ -e "$2/go" ] || [ $SECONDS -ge $end ]; do sleep 0.1; done
     s=$SECONDS; "$1" doctor --hosts --timeout 20 > "$2/doctor-2.out" 2>&1; echo "rc=$? took=$((SECONDS - s))" >> "$2/doctor-2.out"' _ "$B" "$tmp" \
     > "$tmp/doctor.out" 2>&1; echo $? > "$tmp/doctor.rc" ) &
-bg+=($!)
+bg_pid $!
 wait_for 40 test -e "$tmp/ready"
 "$S" crash sl2
 touch "$tmp/go"
@@ -147,5 +129,4 @@ check "doctor: the allocation's 3 nodes, each answering" "grep -q 'the 3 nodes o
 check "doctor: sl2 crashed is a NO ANSWER row, sl1 and sl3 still answer, exit 1" "[ \"\$(row '$tmp/doctor-2.out' sl2)\" = '- NO' ] && [ \"\$(row '$tmp/doctor-2.out' sl1)\" = 'sl1 FAIL' ] && [ \"\$(row '$tmp/doctor-2.out' sl3)\" = 'sl3 FAIL' ] && grep -q '^rc=1 ' '$tmp/doctor-2.out'" || cat "$tmp/doctor-2.out" "$tmp/doctor.out"
 echo "  doctor with a node crashed: $(sed -n 's/.*took=\([0-9]*\).*/\1/p' "$tmp/doctor-2.out") s"
 
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

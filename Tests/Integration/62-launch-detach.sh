@@ -6,27 +6,15 @@
 # `launch --resume` (detached) completes it, every sample exactly once over both heads;
 # `baton runs`, `status` and `logs -f` follow it. Needs no root; skips without tmux.
 set -uo pipefail
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-T=$BUILD/baton-test-trainer
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-command -v tmux > /dev/null || { echo "SKIP: tmux not installed (scripts/setup installs it)"; exit 77; }
-tmp=$(mktemp -d /tmp/baton-launch-62.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+need_build
+need_cmd tmux "tmux not installed (scripts/setup installs it)"
+make_tmp
 sock=baton-62-$$
-cleanup() {
-  tmux -L "$sock" kill-server 2>/dev/null
-  for f in "$tmp"/*/head.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
-  for f in "$tmp"/*/local/*.sid; do [ -f "$f" ] && pkill -KILL -s "$(cat "$f")" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { # wait_for SECONDS CMD...
-  local end=$((SECONDS + $1)); shift
-  until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
-}
+kill_heads() { local f; for f in "$tmp"/*/head.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")"; done; } # detached heads
+on_exit kill_sessions
+on_exit kill_heads
+on_exit tmux -L "$sock" kill-server
 gone() { [ "$(pgrep -f -- "$1" | wc -l)" -eq 0 ]; } # no process with $1 in its argv (pgrep skips itself)
 alive() { [ -s "$tmp/r/head.pid" ] && kill -0 "$(cat "$tmp/r/head.pid")" 2>/dev/null; }
 
@@ -115,5 +103,4 @@ check "logs -f: has the run's last line" "grep -q '^local-0:0 exactly-once' '$tm
 check "resume of a completed run: exit 0, nothing rerun" "[ $rc -eq 0 ] && grep -q 'already completed' '$tmp/again.out' && [ ! -e '$R/attempts/attempt-3.plan.json' ]"
 left=$(pgrep -f -- "$R" | wc -l)
 check "resume: nothing left" "[ $left -eq 0 ]"
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -6,25 +6,16 @@
 # flipped in a snapshot file: restore refuses (exit 65), naming the file, writing nothing.
 # A launch run's periodic snapshots: retention, and the last one restores its checkpoints.
 # Needs: $BATON_BUILD/baton, python3. Bounded: about 45 s.
-root=$(cd "$(dirname "$0")/../.." && pwd)
 set -euo pipefail
-baton=${BATON_BUILD:-.build/debug}/baton
-work=$(mktemp -d)
-head=""
-cleanup() {
-  local rc=$?
-  if [ -n "$head" ] && kill -0 "$head" 2>/dev/null; then kill -TERM "$head" 2>/dev/null || true; wait "$head" 2>/dev/null || true; fi
-  for d in "$work"/run "$work"/new; do
-    [ -f "$d/grid.sqlite" ] && "$baton" grid stop "$d" >/dev/null 2>&1 || true
-  done
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$work"/*.out "$work"/*.err; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+on_exit stop_grids
+# The first failure ends the test, with every output so far.
+abort() { echo "FAILED: $*"; for f in "$tmp"/*.out "$tmp"/*.err; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
 
 # The trainer: Tests/Integration/trainers/step-trainer.sh (atomic step checkpoint, resume, `completions`).
-cat > "$work/spec.yaml" <<YAML
+cat > "$tmp/spec.yaml" <<YAML
 command: [$root/Tests/Integration/trainers/step-trainer.sh, loss, "{loss}", "{steps}", "0.1"]
 parameters:
   loss: [0.5, 0.4, 0.3, 0.2, 0.1]
@@ -32,17 +23,18 @@ parameters:
 objective: {metric: loss, mode: min}
 YAML
 
-"$baton" grid "$work/spec.yaml" --local 2 --run-dir "$work/run" --quiet > "$work/run.out" 2>&1 &
+"$B" grid "$tmp/spec.yaml" --local 2 --run-dir "$tmp/run" --quiet > "$tmp/run.out" 2>&1 &
 head=$!
+bg_pid --term "$head"
 # Wait (bounded) for 2 configs done and 2 running, then for the running ones to checkpoint.
 for _ in $(seq 300); do
-  state=$("$baton" grid status "$work/run" 2>/dev/null | sed -n 's/^configs: \([0-9]*\) done, \([0-9]*\) running.*/\1 \2/p' || true)
+  state=$("$B" grid status "$tmp/run" 2>/dev/null | sed -n 's/^configs: \([0-9]*\) done, \([0-9]*\) running.*/\1 \2/p' || true)
   [ "$state" = "2 2" ] && break
   sleep 0.1
 done
-[ "$state" = "2 2" ] || fail "expected 2 done and 2 running, saw '$state'"
+[ "$state" = "2 2" ] || abort "expected 2 done and 2 running, saw '$state'"
 running_ckpts() {
-  python3 - "$work/run" <<'PY'
+  python3 - "$tmp/run" <<'PY'
 import sqlite3, sys, os
 run = sys.argv[1]
 db = sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True)
@@ -58,35 +50,34 @@ for _ in $(seq 100); do
   [ "$(running_ckpts)" -ge 3 ] && break
   sleep 0.1
 done
-[ "$(running_ckpts)" -ge 3 ] || fail "the running configs did not checkpoint"
+[ "$(running_ckpts)" -ge 3 ] || abort "the running configs did not checkpoint"
 
-"$baton" snapshot "$work/run" --label mid --json > "$work/snap.out" 2> "$work/snap.err" || fail "snapshot exited $?"
-snap=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['dir'])" "$work/snap.out")
-[ -f "$snap/manifest.json" ] || fail "no manifest in $snap"
-ls -a "$work/run/snapshots" | grep -q '^\.tmp-' && fail "a temporary snapshot folder was left"
+"$B" snapshot "$tmp/run" --label mid --json > "$tmp/snap.out" 2> "$tmp/snap.err" || abort "snapshot exited $?"
+snap=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['dir'])" "$tmp/snap.out")
+[ -f "$snap/manifest.json" ] || abort "no manifest in $snap"
+ls -a "$tmp/run/snapshots" | grep -q '^\.tmp-' && abort "a temporary snapshot folder was left"
 
 # Stop the head; the running attempts go back to pending in the original run.
-"$baton" grid stop "$work/run" > "$work/stop.out" || fail "stop exited $?"
+"$B" grid stop "$tmp/run" > "$tmp/stop.out" || abort "stop exited $?"
 for _ in $(seq 200); do kill -0 "$head" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$head" 2>/dev/null && fail "the head did not stop"
+kill -0 "$head" 2>/dev/null && abort "the head did not stop"
 wait "$head" || true
-head=""
 
-"$baton" snapshot list "$work/run" --json --verify > "$work/list.json" || fail "snapshot list exited $?"
-python3 - "$work/list.json" <<'PY' || fail "list check"
+"$B" snapshot list "$tmp/run" --json --verify > "$tmp/list.json" || abort "snapshot list exited $?"
+python3 - "$tmp/list.json" <<'PY' || abort "list check"
 import json, sys
 rows = json.load(open(sys.argv[1]))
 assert len(rows) == 1 and rows[0]["label"] == "mid" and rows[0]["verified"] == "sha256", rows
 assert rows[0]["files"] > 5 and rows[0]["bytes"] > 0, rows
 PY
 
-"$baton" restore "$snap" --to "$work/new" > "$work/restore.out" 2>&1 || fail "restore exited $?"
-grep -q "continue it with: baton grid --resume" "$work/restore.out" || fail "restore did not say how to continue"
-timeout 90 "$baton" grid --resume "$work/new" --quiet --snapshot-every 1s --keep-snapshots 2 > "$work/resume.out" 2>&1 \
-  || fail "resume of the restored run exited $?"
+"$B" restore "$snap" --to "$tmp/new" > "$tmp/restore.out" 2>&1 || abort "restore exited $?"
+grep -q "continue it with: baton grid --resume" "$tmp/restore.out" || abort "restore did not say how to continue"
+timeout 90 "$B" grid --resume "$tmp/new" --quiet --snapshot-every 1s --keep-snapshots 2 > "$tmp/resume.out" 2>&1 \
+  || abort "resume of the restored run exited $?"
 
-"$baton" grid results "$work/new" --json > "$work/results.json"
-python3 - "$work" <<'PY' || fail "exactly-once check"
+"$B" grid results "$tmp/new" --json > "$tmp/results.json"
+python3 - "$tmp" <<'PY' || abort "exactly-once check"
 import json, sqlite3, sys
 work = sys.argv[1]
 rows = json.load(open(f"{work}/results.json"))
@@ -114,12 +105,12 @@ print(f"ok: {once} configs ran once, {resumed} resumed from the snapshot's check
 PY
 
 # Retention: more than 2 were taken (every 1 s + at the end), exactly 2 are left, the last one at run end.
-taken=$(grep -c '^snapshot .* files' "$work/resume.out" || true)
-[ "$taken" -ge 3 ] || fail "expected at least 3 snapshots during the resumed run, saw $taken"
-[ "$(find "$work/new/snapshots" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] || fail "retention did not keep exactly 2: $(ls -a "$work/new/snapshots")"
-"$baton" snapshot list "$work/new" --json > "$work/list2.json"
-python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert len(r)==2 and r[-1]['label']=='run end', r" "$work/list2.json" \
-  || fail "the newest kept snapshot is not the run-end one"
+taken=$(grep -c '^snapshot .* files' "$tmp/resume.out" || true)
+[ "$taken" -ge 3 ] || abort "expected at least 3 snapshots during the resumed run, saw $taken"
+[ "$(find "$tmp/new/snapshots" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] || abort "retention did not keep exactly 2: $(ls -a "$tmp/new/snapshots")"
+"$B" snapshot list "$tmp/new" --json > "$tmp/list2.json"
+python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert len(r)==2 and r[-1]['label']=='run end', r" "$tmp/list2.json" \
+  || abort "the newest kept snapshot is not the run-end one"
 
 # A byte flipped in one snapshot file: restore refuses, naming it, and writes nothing.
 victim=$(python3 -c "
@@ -129,14 +120,14 @@ print([f['path'] for f in m['files'] if f['path'].endswith('/attempt-1.log') and
 python3 -c "
 import sys
 p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[5]^=1; open(p,'r+b').write(b)" "$snap/$victim"
-rc=0; "$baton" restore "$snap" --to "$work/new2" > "$work/bad.out" 2> "$work/bad.err" || rc=$?
-[ "$rc" -eq 65 ] || fail "restore of a damaged snapshot exited $rc, not 65"
-grep -q "$victim: sha256" "$work/bad.err" || fail "restore did not name $victim"
-[ ! -e "$work/new2" ] || fail "restore wrote $work/new2 from a damaged snapshot"
-rc=0; "$baton" snapshot list "$work/run" --verify > "$work/list3.out" || rc=$?
-[ "$rc" -eq 65 ] && grep -q "NO: $victim" "$work/list3.out" || fail "list --verify did not flag $victim (exit $rc)"
+rc=0; "$B" restore "$snap" --to "$tmp/new2" > "$tmp/bad.out" 2> "$tmp/bad.err" || rc=$?
+[ "$rc" -eq 65 ] || abort "restore of a damaged snapshot exited $rc, not 65"
+grep -q "$victim: sha256" "$tmp/bad.err" || abort "restore did not name $victim"
+[ ! -e "$tmp/new2" ] || abort "restore wrote $tmp/new2 from a damaged snapshot"
+rc=0; "$B" snapshot list "$tmp/run" --verify > "$tmp/list3.out" || rc=$?
+[ "$rc" -eq 65 ] && grep -q "NO: $victim" "$tmp/list3.out" || abort "list --verify did not flag $victim (exit $rc)"
 # A launch run: periodic snapshots with retention, the last one restorable with its checkpoints.
-cat > "$work/ckpt.sh" <<'SH'
+cat > "$tmp/ckpt.sh" <<'SH'
 #!/bin/sh
 # Saves a step count atomically (temp + rename) per rank, 4 steps of 0.5 s.
 mkdir -p "$BATON_CHECKPOINT_DIR"
@@ -145,38 +136,38 @@ for i in 1 2 3 4; do
   sleep 0.5
 done
 SH
-chmod +x "$work/ckpt.sh"
-timeout 60 "$baton" launch --local 2 --run-dir "$work/launch" --snapshot-every 500ms --keep-snapshots 2 -- "$work/ckpt.sh" \
-  > "$work/launch.out" 2>&1 || fail "launch with snapshots exited $?"
-[ "$(grep -c 'baton launch: snapshot .* files' "$work/launch.out")" -ge 3 ] || fail "launch took fewer than 3 snapshots"
-[ "$(find "$work/launch/snapshots" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] || fail "launch retention did not keep exactly 2"
-last=$(ls -d "$work"/launch/snapshots/* | sort | tail -1)
-"$baton" restore "$last" --to "$work/launch2" > "$work/restore-launch.out" 2>&1 || fail "restore of the launch snapshot exited $?"
-for r in 0 1; do [ "$(cat "$work/launch2/checkpoints/step-$r")" = 4 ] || fail "restored launch checkpoint step-$r is not 4"; done
+chmod +x "$tmp/ckpt.sh"
+timeout 60 "$B" launch --local 2 --run-dir "$tmp/launch" --snapshot-every 500ms --keep-snapshots 2 -- "$tmp/ckpt.sh" \
+  > "$tmp/launch.out" 2>&1 || abort "launch with snapshots exited $?"
+[ "$(grep -c 'baton launch: snapshot .* files' "$tmp/launch.out")" -ge 3 ] || abort "launch took fewer than 3 snapshots"
+[ "$(find "$tmp/launch/snapshots" -mindepth 1 -maxdepth 1 | wc -l)" -eq 2 ] || abort "launch retention did not keep exactly 2"
+last=$(ls -d "$tmp"/launch/snapshots/* | sort | tail -1)
+"$B" restore "$last" --to "$tmp/launch2" > "$tmp/restore-launch.out" 2>&1 || abort "restore of the launch snapshot exited $?"
+for r in 0 1; do [ "$(cat "$tmp/launch2/checkpoints/step-$r")" = 4 ] || abort "restored launch checkpoint step-$r is not 4"; done
 # The launch store came through the backup API, whole: the restored run's report is the run's.
 python3 -c "
 import json,sys
 m=json.load(open(sys.argv[1]+'/manifest.json'))
-sys.exit([f['how'] for f in m['files'] if f['path']=='launch.sqlite'] != ['backup'])" "$last" || fail "the launch store is not in the snapshot as a backup"
-"$baton" launch report "$work/launch2" --json > "$work/launch2-report.json" || fail "launch report of the restored run exited $?"
+sys.exit([f['how'] for f in m['files'] if f['path']=='launch.sqlite'] != ['backup'])" "$last" || abort "the launch store is not in the snapshot as a backup"
+"$B" launch report "$tmp/launch2" --json > "$tmp/launch2-report.json" || abort "launch report of the restored run exited $?"
 python3 -c "
 import json,sys
-sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" "$work/launch2-report.json" "$work/launch/report.json" \
-  || fail "the restored store's report differs from the run's report.json"
-[ -f "$work/launch2/events.jsonl" ] && [ -f "$work/launch2/report.json" ] || fail "restored launch state files missing"
-[ ! -e "$work/launch2/head.pid" ] || fail "a restored launch run must have no head.pid"
+sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" "$tmp/launch2-report.json" "$tmp/launch/report.json" \
+  || abort "the restored store's report differs from the run's report.json"
+[ -f "$tmp/launch2/events.jsonl" ] && [ -f "$tmp/launch2/report.json" ] || abort "restored launch state files missing"
+[ ! -e "$tmp/launch2/head.pid" ] || abort "a restored launch run must have no head.pid"
 # Milestone snapshots: one per new best objective (loss, min), taken after the commit that
 # recorded it; one node, so the configs run in spec order and 0.3 then 0.1 are the bests.
-cat > "$work/best.yaml" <<YAML
+cat > "$tmp/best.yaml" <<YAML
 command: [$root/Tests/Integration/trainers/step-trainer.sh, loss, "{loss}", "3", "0.1"]
 parameters:
   loss: [0.3, 0.5, 0.1, 0.4, 0.2]
 objective: {metric: loss, mode: min}
 YAML
-timeout 90 "$baton" grid "$work/best.yaml" --local 1 --run-dir "$work/best" --quiet --snapshot-on best > "$work/best.out" 2>&1 \
-  || fail "grid --snapshot-on best exited $?"
-"$baton" snapshot list "$work/best" --json > "$work/best.json"
-python3 - "$work/best.json" "$work/best" <<'PY' || fail "milestone snapshots"
+timeout 90 "$B" grid "$tmp/best.yaml" --local 1 --run-dir "$tmp/best" --quiet --snapshot-on best > "$tmp/best.out" 2>&1 \
+  || abort "grid --snapshot-on best exited $?"
+"$B" snapshot list "$tmp/best" --json > "$tmp/best.json"
+python3 - "$tmp/best.json" "$tmp/best" <<'PY' || abort "milestone snapshots"
 import json, sqlite3, sys
 rows, run = json.load(open(sys.argv[1])), sys.argv[2]
 labels = [r["label"] for r in rows]
@@ -191,4 +182,4 @@ meta = dict(sqlite3.connect(f"file:{run}/grid.sqlite?mode=ro", uri=True).execute
 assert meta.get("snapshot_on") == "best", meta
 PY
 echo "ok: --snapshot-on best: a snapshot at each new best (0.3, 0.1) holding it done, one at the end"
-echo "PASS 63-snapshot-restore"
+finish

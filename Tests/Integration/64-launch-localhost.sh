@@ -5,24 +5,12 @@
 # exactly once and no rank fenced; Ctrl-C reaches the ranks' commands; what a SIGKILLed head
 # started (mpirun, the ranks and their commands) is gone within about a lease. Needs no root.
 set -uo pipefail
-BUILD=${BATON_BUILD:?set BATON_BUILD to the build directory}
-B=$BUILD/baton
-T=$BUILD/baton-test-trainer
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-launch-64.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  for f in "$tmp"/*/head.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null; done
-  for p in $(grep -lsa "BATON_ATTEMPT_TOKEN=$tmp/" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
-left_of() { grep -lsa "BATON_ATTEMPT_TOKEN=$1#" /proc/[0-9]*/environ 2>/dev/null | grep -v "^/proc/$$/" | wc -l; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+kill_heads() { local f; for f in "$tmp"/*/head.pid; do [ -s "$f" ] && kill -KILL "$(cat "$f")"; done; }
+on_exit kill_env "BATON_ATTEMPT_TOKEN=$tmp/"
+on_exit kill_heads
 H=(-H localhost:2 --heartbeat-timeout 2s --grace 2s)
 
 # 1. Longer than four lease periods (2 s): 400 samples, 2 ranks, batch 2 = 100 steps of at
@@ -41,7 +29,7 @@ check "long: leases went to the head file" "[ \$(grep -c ' lease 1 ' '$R/attempt
 R=$tmp/int
 "$B" launch "${H[@]}" --run-dir "$R" -- sh -c 'trap "echo caught SIGINT; exit 0" INT; echo up; while :; do sleep 0.1; done' \
   > "$tmp/int.out" 2> "$tmp/int.err" &
-pids+=($!); head=$!
+head=$!; bg_pid "$head"
 check "int: both ranks up" "wait_for 30 bash -c '[ \$(grep -c \"up\$\" \"$tmp/int.out\") -eq 2 ]'"
 kill -INT "$head"
 wait "$head"; rc=$?
@@ -54,12 +42,11 @@ check "int: nothing left" "wait_for 10 bash -c '[ \$(grep -lsa \"BATON_ATTEMPT_T
 # mpirun would live on).
 R=$tmp/kill
 "$B" launch "${H[@]}" --run-dir "$R" -- sh -c 'echo up; exec sleep 60' > "$tmp/kill.out" 2> "$tmp/kill.err" &
-pids+=($!); head=$!
+head=$!; bg_pid "$head"
 check "kill: both ranks up" "wait_for 30 bash -c '[ \$(grep -c \"up\$\" \"$tmp/kill.out\") -eq 2 ]'"
 kill -KILL "$head"
 t0=$SECONDS
 check "kill: both ranks' commands gone ($((SECONDS - t0)) s)" "wait_for 15 bash -c '! pgrep -f \"^sleep 60\$\" -P \"\$(pgrep -d, -f -- \"exec --run-dir $R \" || echo 1)\" >/dev/null'"
 check "kill: every process of the attempt gone ($((SECONDS - t0)) s)" "wait_for 15 bash -c '[ \$(grep -lsa \"BATON_ATTEMPT_TOKEN=$R#\" /proc/[0-9]*/environ 2>/dev/null | wc -l) -eq 0 ]'"
 wait "$head" 2>/dev/null
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -5,21 +5,12 @@
 # the newest periodic snapshot that verifies and holds other bytes than the bad ones, and
 # the retry resumes from it. Every config finishes exactly once; the bad checkpoint is kept
 # beside. Without rollback the same fault fails the config's attempts. Needs no root.
-root=$(cd "$(dirname "$0")/../.." && pwd)
 set -uo pipefail
-B=${BATON_BUILD:?set BATON_BUILD to the build directory}/baton
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
-tmp=$(mktemp -d /tmp/baton-grid-65.XXXXXX)
-cleanup() {
-  for d in "$tmp"/run*; do [ -f "$d/grid.sqlite" ] && "$B" grid stop "$d" > /dev/null 2>&1; done
-  for p in $(grep -lsa -- "$tmp/" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do kill -KILL "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAILED: $1"; fails=$((fails + 1)); return 1; fi; }
-wait_for() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done; }
+. "$(dirname "$0")/lib.sh"
+need_build
+make_tmp
+on_exit kill_env "$tmp/" # whatever of the runs is left, after their heads stopped them
+on_exit stop_grids
 cat > "$tmp/spec.yaml" <<YAML
 command: [$root/Tests/Integration/trainers/step-trainer.sh, loss, "{loss}", "{steps}", "0.1"]
 parameters:
@@ -45,6 +36,7 @@ for (c,) in rows:
         pass
 PY
 }
+found() { cfg=$(victim "$1"); [ -n "$cfg" ]; } # sets cfg to victim's answer; true once there is one
 # A snapshot of run $1 begun after time $2 (seconds since 1970) is listed.
 snapshot_after() {
   "$B" snapshot list "$1" --json 2>/dev/null | python3 -c "import json, sys; sys.exit(not any(s['created_at'] > float(sys.argv[1]) for s in json.load(sys.stdin)))" "$2"
@@ -55,8 +47,7 @@ for policy in rollback fail; do
   "$B" grid "$tmp/spec.yaml" --local 2 --run-dir "$R" --heartbeat-timeout 3s --snapshot-every 1s --keep-snapshots 60 \
     --on-corrupt-checkpoint "$policy" --detach > /dev/null
   cfg=
-  end=$((SECONDS + 60))
-  until [ -n "$cfg" ] || [ $SECONDS -ge $end ]; do cfg=$(victim "$R"); sleep 0.1; done
+  wait_for 60 found "$R"
   check "$policy: a config past step 15 on local-1" "[ -n '$cfg' ]" || continue
   # A periodic snapshot (one a second) taken after this point holds a good checkpoint of it.
   t_good=$(date +%s.%N)
@@ -99,5 +90,4 @@ assert sum(r['status'] == 'done' for r in rows) == 2, rows
 done
 left=$(grep -lsa -- "$tmp/" /proc/[0-9]*/environ 2>/dev/null | wc -l)
 check "nothing left" "[ $left -eq 0 ]"
-echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -367,9 +367,8 @@ struct GridStopCommand: ParsableCommand {
         let meta = try store.meta()
         if let pid = GridHead.alivePID(meta) {
             _ = FileManager.default.createFile(atPath: (runDir as NSString).appendingPathComponent(GridHead.stopFile), contents: nil)
-            let deadline = Date().addingTimeInterval(60)
-            while GridHead.alivePID(meta) != nil && Date() < deadline { usleep(100_000) }
-            if GridHead.alivePID(meta) != nil { throw fail("the head (pid \(pid)) did not stop within 60 s", ExitCodes.jobFailed) }
+            let stopped = Teardown.Target.processes { GridHead.alivePID(meta).map { [$0] } ?? [] }.waitUntilGone(atMost: 60)
+            if !stopped { throw fail("the head (pid \(pid)) did not stop within 60 s", ExitCodes.jobFailed) }
             say("stopped the head (pid \(pid)); continue with: baton grid --resume \(runDir)")
             return
         }

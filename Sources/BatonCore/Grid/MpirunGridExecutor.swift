@@ -241,7 +241,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
             let node = nodeNames.firstIndex(of: lost.node)
         {
             return .nodeLost(attemptID: launch.attemptID, node: node,
-                reason: "\(lost.cause), \(String(format: "%.1f", lost.detectionSeconds)) s after its last line",
+                reason: "\(lost.cause), \(formatDuration(lost.detectionSeconds, .seconds(digits: 1))) after its last line",
                 fenced: true)
         }
         let metrics = GridFiles.readMetrics(launch.metricsPath)

@@ -1,4 +1,5 @@
 import BatonSupport
+import BatonSystem
 import Foundation
 
 /// What kind of run a directory holds.
@@ -132,9 +133,6 @@ public struct RunSummary: Sendable, Codable, Equatable {
 enum RunFormat {
     /// "42 s ago", "3 min ago", "2.5 h ago".
     static func ago(_ seconds: Double) -> String {
-        let s = max(0, seconds)
-        if s < 90 { return "\(Int(s)) s ago" }
-        if s < 5400 { return "\(Int(s / 60)) min ago" }
-        return String(format: "%.1f h ago", s / 3600)
+        formatDuration(seconds, .coarse) + " ago"
     }
 }

@@ -295,7 +295,7 @@ struct GridPlanCommand: ParsableCommand {
         say("\(configs.count) configs: product of \(axes.joined(separator: " x ")), last varies fastest"
             + (s.exclude.isEmpty ? "" : ", \(s.exclude.count) exclude rules"))
         say("each on \(s.nodesPerConfig) node(s) x \(s.ranksPerNode) rank(s); max_retries \(s.maxRetries)"
-            + (s.timeout.map { "; timeout \(GridFormat.duration($0))" } ?? "")
+            + (s.timeout.map { "; timeout \(formatDuration($0))" } ?? "")
             + (s.objective.map { "; objective \($0.mode.rawValue) \($0.metric)" } ?? ""))
         var rows = [["#", "id"] + s.parameters.map(\.name) + ["command"]]
         for c in configs {

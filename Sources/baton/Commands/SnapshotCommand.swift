@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonCore
 import BatonSupport
+import BatonSystem
 import Foundation
 
 fileprivate func fail(_ command: String, _ error: any Error) -> ExitCode {
@@ -60,7 +61,7 @@ struct SnapshotTakeCommand: ParsableCommand {
             return
         }
         print("snapshot \(m.id) of \(m.runDir) (\(m.kind)): \(m.files.count) files, \(ByteSize.human(UInt64(m.bytes))) "
-            + "(\(t.linked) linked, \(t.copied) copied) in \(String(format: "%.2f", m.seconds)) s")
+            + "(\(t.linked) linked, \(t.copied) copied) in \(formatDuration(m.seconds, .seconds(digits: 2)))")
         print("  at:      \(t.dir)")
         if !removed.isEmpty { print("  removed: \(removed.joined(separator: ", ")) (keeping \(keep ?? 0))") }
         print("  restore: baton restore \(t.dir) --to NEWRUN")

@@ -29,8 +29,7 @@ func handOver() -> Never {
 }
 
 guard let parsed = ExecArguments.parse(args) else { handOver() }
-var cwd = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-let dir = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "."
+let dir = currentDirectory()
 var environment: [String: String] = [:]
 var e = environ
 while let p = e.pointee {

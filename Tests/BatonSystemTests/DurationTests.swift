@@ -37,3 +37,14 @@ import BatonSystem
         #expect(formatDuration(-3, .coarse) == "0 s")
     }
 }
+
+@Suite struct AbsolutePathTests {
+    @Test func relativePathsJoinTheDirectoryAndDotsResolveByName() {
+        #expect(absolutePath("runs/a", from: "/work") == "/work/runs/a")
+        #expect(absolutePath("./runs//a/", from: "/work") == "/work/runs/a")
+        #expect(absolutePath("../b/../c", from: "/work/x") == "/work/c")
+        #expect(absolutePath("/abs/./p/..", from: "/work") == "/abs")
+        #expect(absolutePath("/..") == "/")
+        #expect(absolutePath("x") == currentDirectory() + "/x")
+    }
+}

@@ -59,7 +59,7 @@ public final class SnapshotSchedule: @unchecked Sendable {
                 milestones.insert(v)
             }
             if let keep, keep < 1 { throw SnapshotError(.badInput, "--keep-snapshots \(keep): keep at least 1") }
-            return Settings(every: seconds, keep: keep, root: to.map(RunSnapshot.absolute), on: milestones)
+            return Settings(every: seconds, keep: keep, root: to.map { absolutePath($0) }, on: milestones)
         }
 
         /// The settings as run-store meta values (a resumed grid keeps them), and back.

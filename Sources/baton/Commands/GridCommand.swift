@@ -118,7 +118,6 @@ struct GridRunCommand: ParsableCommand {
         if let o = onCorruptCheckpoint, o != "fail" && o != "rollback" {
             throw fail("--on-corrupt-checkpoint: '\(o)' is not fail or rollback", ExitCodes.badInput)
         }
-        let fm = FileManager.default
         let dir: String
         var newConfigs: [GridConfig]?
         let specDoc: GridSpec
@@ -186,8 +185,7 @@ struct GridRunCommand: ParsableCommand {
             }
             newConfigs = nil
         }
-        let absDir = fm.currentDirectoryPath.hasPrefix("/") && !dir.hasPrefix("/")
-            ? (fm.currentDirectoryPath as NSString).appendingPathComponent(dir) : dir
+        let absDir = absolutePath(dir)
 
         var failures: [MpirunGridExecutor.Failure] = []
         if let failNode {
@@ -374,7 +372,7 @@ struct GridStopCommand: ParsableCommand {
         }
         // No head: stop whatever attempts a killed head left running.
         let settings = try GridRun.Settings(meta: meta)
-        let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
+        let absDir = absolutePath(runDir)
         let executor = try GridHead.executor(settings: settings, runDir: absDir)
         var ops: [GridStoreOp] = []
         var stopped = 0
@@ -411,7 +409,7 @@ struct GridKillNodeCommand: ParsableCommand {
         guard let down = parseDuration(downFor) else { throw fail("--down-for \(downFor) is not a duration", ExitCodes.badInput) }
         let sig: Int32 = signal.uppercased().hasSuffix("STOP") ? SIGSTOP : SIGKILL
         let local = (snap.meta["executor"] ?? "local") == "local"
-        let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
+        let absDir = absolutePath(runDir)
         say(try GridHead.killNode(runDir: absDir, node: node, signal: sig, downFor: down, local: local))
     }
 }

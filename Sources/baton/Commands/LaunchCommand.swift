@@ -84,7 +84,7 @@ struct LaunchCommand: ParsableCommand {
     /// `--resume RUN`: the stored command line, with this command's hosts and --detach.
     func resumeRun(_ dir: String) throws {
         guard command.isEmpty else { throw fail("--resume takes its command from RUN/launch.json; give none after --") }
-        let run = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let run = absolutePath(dir)
         guard let settings = LaunchRunFiles.settings(run) else {
             throw fail("\(run) has no \(LaunchRunFiles.settingsFile): not a launch run directory (or one made before --resume existed)")
         }
@@ -104,7 +104,7 @@ struct LaunchCommand: ParsableCommand {
         stored.runDir = run
         stored.detach = detach
         if hostfile != nil || hosts != nil || local != nil {
-            stored.hostfile = hostfile.map(RunSnapshot.absolute)
+            stored.hostfile = hostfile.map { absolutePath($0) }
             stored.hosts = hosts
             stored.local = local
         }
@@ -163,7 +163,7 @@ struct LaunchCommand: ParsableCommand {
             shown = s
         }
 
-        let run = URL(fileURLWithPath: runDir).standardizedFileURL.path
+        let run = absolutePath(runDir)
         let batonPath = baton ?? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var mode = LaunchMode.cluster
         if source.isLocal {
@@ -331,7 +331,7 @@ struct LaunchReportCommand: ParsableCommand {
     @Flag(help: "JSON, as RUN/report.json.") var json = false
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         func fail(_ text: String) -> ExitCode {
             FileHandle.standardError.write(Data("baton launch report: \(text)\n".utf8))
             return ExitCode(ExitCodes.badInput)

@@ -36,14 +36,14 @@ struct RunsCommand: ParsableCommand {
     @Flag(help: "JSON: path, kind, state, headPID, progress, started, updated.") var json = false
 
     func run() throws {
-        let runs = RunSummary.find(under: RunSnapshot.absolute(root))
+        let runs = RunSummary.find(under: absolutePath(root))
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try enc.encode(runs), as: UTF8.self))
             return
         }
-        guard !runs.isEmpty else { print("no runs under \(RunSnapshot.absolute(root))"); return }
+        guard !runs.isEmpty else { print("no runs under \(absolutePath(root))"); return }
         print(RunSummary.table(runs, now: Date().timeIntervalSince1970))
     }
 }
@@ -68,7 +68,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         let color = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         while true {
             let s = try summary("status", dir)
@@ -113,7 +113,7 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "The head's own log instead.") var head = false
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         let s = try summary("logs", dir)
         let filter = RunLogs.Filter(rank: rank, node: node, config: config, head: head)
         if let why = RunLogs.mismatch(filter, kind: s.kind) { throw fail("logs", why) }
@@ -142,7 +142,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "The report as JSON (launch: report.json; grid: results).") var json = false
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         let s = try summary("report", dir)
         if let svg {
             guard let t = RunTimeline.read(dir, now: Date().timeIntervalSince1970) else { throw fail("report", "\(dir): cannot read the run") }

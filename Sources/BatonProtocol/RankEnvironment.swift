@@ -159,6 +159,10 @@ public struct JobContract: Sendable, Equatable, Codable {
 /// "Where Baton's per-config time goes"). mpirun and daemons that inherit its environment
 /// (`--local`'s, srun's) get it; daemons ssh starts do not (ssh passes no environment).
 public enum DaemonEnvironment {
+    /// The variable that marks every process of one attempt (set in mpirun's environment,
+    /// so on nodes this machine can see, the daemons', wrappers' and commands' too): the
+    /// head and its guard find what is left of an attempt by it.
+    public static let attemptTokenKey = "BATON_ATTEMPT_TOKEN"
     public static let hwlocKey = "HWLOC_COMPONENTS"
     public static let hwlocValue = "-linuxio,-pci"
     /// Set beside it when Baton, not the user, set `HWLOC_COMPONENTS`.

@@ -28,15 +28,25 @@ func handOver() -> Never {
     exit(127)
 }
 
+func currentEnvironment() -> [String: String] {
+    var environment: [String: String] = [:]
+    var e = environ
+    while let p = e.pointee {
+        let s = String(cString: p)
+        if let eq = s.firstIndex(of: "=") { environment[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        e += 1
+    }
+    return environment
+}
+
+// `baton-exec guard --token T -- mpirun ...`: what a head runs mpirun under (MpirunGuard).
+if let (token, mpirun) = GuardArguments.parse(args) {
+    MpirunGuard.run(token: token, mpirun: mpirun, environment: currentEnvironment())
+}
+
 guard let parsed = ExecArguments.parse(args) else { handOver() }
 let dir = currentDirectory()
-var environment: [String: String] = [:]
-var e = environ
-while let p = e.pointee {
-    let s = String(cString: p)
-    if let eq = s.firstIndex(of: "=") { environment[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-    e += 1
-}
+let environment = currentEnvironment()
 let options: ExecOptions
 do {
     options = try parsed.options(environment: environment, currentDirectory: dir)

@@ -49,6 +49,12 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 "$baton" grid status "$work/run" | grep -q "no head running" || fail "status still sees a head"
+# What the head started dies with it, before any --resume: every process of its attempts
+# (mpirun, the rsh agents, Open MPI's daemons, wrappers, commands) is gone within the
+# lease plus grace (the attempts' token marks each one).
+left_of_run() { grep -ls "BATON_ATTEMPT_TOKEN=$work/run/" /proc/[0-9]*/environ 2>/dev/null | wc -l; }
+for _ in $(seq 150); do [ "$(left_of_run)" -eq 0 ] && break; sleep 0.1; done
+[ "$(left_of_run)" -eq 0 ] || fail "processes of the killed head's attempts still running: $(left_of_run)"
 # The run views every kind shares: runs, status.
 "$baton" runs "$work" | grep -Eq "^$work/run +grid +head lost +- +2/5 configs done" || fail "runs does not list the run as head lost: $("$baton" runs "$work")"
 "$baton" status "$work/run" | grep -q "^state: head lost" || fail "status does not say head lost"

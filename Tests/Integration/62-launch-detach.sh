@@ -60,6 +60,11 @@ kill -KILL "$(cat "$R/head.pid")"
 t0=$SECONDS
 wait_for 30 gone "$R"
 check "head SIGKILL: every process of the attempt stopped itself ($((SECONDS - t0)) s)" "gone '$R'"
+# Not only the ranks: mpirun, the rsh agents and Open MPI's daemons die with the head too,
+# within the lease plus grace (5 s), without a --resume (the attempt's token marks each one).
+token_left() { grep -ls "BATON_ATTEMPT_TOKEN=$1#" /proc/[0-9]*/environ 2>/dev/null | wc -l; }
+wait_for 5 bash -c "[ \$(grep -ls 'BATON_ATTEMPT_TOKEN=$R#' /proc/[0-9]*/environ 2>/dev/null | wc -l) -eq 0 ]"
+check "head SIGKILL: mpirun, agents and daemons gone too ($((SECONDS - t0)) s)" "[ \$(token_left '$R') -eq 0 ]"
 "$B" status "$R" > "$tmp/status.out"
 check "status: head lost, says how to resume" "grep -q '^state: head lost' '$tmp/status.out' && grep -q 'baton launch --resume $R' '$tmp/status.out'"
 "$B" runs "$tmp" --json > "$tmp/runs.json"

@@ -72,10 +72,15 @@ public struct MpirunExecutor: JobExecutor {
         var env = environment
         for (k, v) in plan.mpirunEnvironment { env[k] = v }
         env = DaemonEnvironment.adding(to: env)
-        let child = try ChildProcess.spawn(plan.mpirun, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
-        let job = MpirunJob(child: child)
+        // Under the guard when there is one: what the head starts dies with it.
+        let argv = plan.guardPath.map {
+            GuardArguments.encode(guardPath: $0, token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "", mpirun: plan.mpirun)
+        } ?? plan.mpirun
+        let child = try ChildProcess.spawn(argv, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
+        let mpirunPID = plan.guardPath == nil ? child.pid : Self.guardedChild(of: child)
+        let job = MpirunJob(child: child, mpirunPID: mpirunPID)
         // Before the first lease: the ranks mpirun forks itself read their messages here.
-        job.channel = HeadChannel.Writer(path: HeadChannel.path(runDir: plan.contract.runDir, attempt: plan.attempt), mpirun: child.pid)
+        job.channel = HeadChannel.Writer(path: HeadChannel.path(runDir: plan.contract.runDir, attempt: plan.attempt), mpirun: mpirunPID)
         job.watchEnd()
         for (fd, source) in [(child.stdoutFD!, OutputSource.stdout), (child.stderrFD!, .stderr)] {
             startThread("baton-launch-\(source)") {
@@ -88,8 +93,25 @@ public struct MpirunExecutor: JobExecutor {
     }
 }
 
+extension MpirunExecutor {
+    /// mpirun's pid under its guard: the guard's one child, there within milliseconds
+    /// (bounded; the guard's own pid if it never starts one, then its end tells why).
+    static func guardedChild(of guardProcess: ChildProcess) -> pid_t {
+        let deadline = monotonicNow() + 5
+        repeat {
+            if let pid = AgentWatch.children(of: guardProcess.pid).first { return pid }
+            if guardProcess.poll() != nil { break }
+            usleep(1_000)
+        } while monotonicNow() < deadline
+        return guardProcess.pid
+    }
+}
+
 final class MpirunJob: RunningJob, @unchecked Sendable {
+    /// mpirun, or its guard (`MpirunGuard`), which ends as mpirun does.
     let child: ChildProcess
+    /// mpirun itself (its rsh agents are its children).
+    let mpirunPID: pid_t
     let readersDone = Locked(0)
     private let stdinLock = Locked(true)
     /// The head's messages for the ranks mpirun starts on its own node (`HeadChannel`).
@@ -99,9 +121,12 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     /// status is still there for `poll()`.
     private let endedSignal = DispatchSemaphore(value: 0)
 
-    init(child: ChildProcess) { self.child = child }
+    init(child: ChildProcess, mpirunPID: pid_t) {
+        self.child = child
+        self.mpirunPID = mpirunPID
+    }
 
-    var pid: pid_t { child.pid }
+    var pid: pid_t { mpirunPID }
 
     /// The head learns of mpirun's end at once instead of at its next poll.
     func watchEnd() {

@@ -29,6 +29,10 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
     public var heartbeat: Double
     public var lease: Double
     public var grace: Double
+    /// The guard mpirun runs under (`baton-exec guard`, `MpirunGuard`), so that what the head
+    /// starts dies with it; nil when `baton-exec` is not beside `baton` (mpirun is then the
+    /// head's child itself).
+    public var guardPath: String?
 
     public func json() -> String {
         let enc = JSONEncoder()
@@ -104,7 +108,7 @@ public struct LaunchPlanner: Sendable {
     /// The variable that marks every process of one attempt (mpirun's environment, so on
     /// nodes this machine can see, the daemons', wrappers' and commands' too): the head
     /// finds what is left of an attempt by it.
-    public static let attemptTokenVariable = "BATON_ATTEMPT_TOKEN"
+    public static let attemptTokenVariable = DaemonEnvironment.attemptTokenKey
 
     /// MASTER_ADDR of a job on `hosts`: the first node's address where Baton gives the
     /// nodes one (a simulated node's loopback address), else its name.
@@ -167,6 +171,6 @@ public struct LaunchPlanner: Sendable {
         }
         return LaunchPlan(attempt: attempt, mode: mode, hosts: hosts.hosts, worldSize: hosts.totalSlots, mpirun: argv,
                           mpirunEnvironment: mpiEnv, ranks: ranks, contract: contract, command: command,
-                          heartbeat: heartbeat, lease: lease, grace: grace)
+                          heartbeat: heartbeat, lease: lease, grace: grace, guardPath: execPath)
     }
 }

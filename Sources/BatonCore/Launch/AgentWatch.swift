@@ -20,12 +20,13 @@ public struct AgentWatch: Sendable {
         public var pid: pid_t
         public var startTime: UInt64
         public var node: String
+        /// How its node was learnt: "argv", "environment" or "ranks" (the processes under it).
+        public var how: String = "argv"
     }
 
     let mpirun: pid_t
     let hosts: Set<String>
     let nodeOfRank: [Int: String]
-    var mpirunArguments: [String] = []
     /// Agents whose node is not known yet, with their start time.
     var unresolved: [pid_t: UInt64] = [:]
     /// Nodes whose processes (daemon, wrappers) this machine has seen under their agent: a
@@ -35,6 +36,8 @@ public struct AgentWatch: Sendable {
     var lastLookBelow = 0.0
     var firstScan = Double.infinity
     public private(set) var agents: [pid_t: Agent] = [:]
+    /// Agents learnt since the last `takeLearnt()` (the runner keeps them in its transcript).
+    var learnt: [Agent] = []
     /// Nodes whose agent ended, with when it was noticed (monotonic seconds).
     public private(set) var ended: [String: Double] = [:]
 
@@ -44,16 +47,29 @@ public struct AgentWatch: Sendable {
         self.nodeOfRank = nodeOfRank
     }
 
-    /// The node an agent process is for, from its argv or environment.
-    static func node(ofAgent pid: pid_t, hosts: Set<String>) -> String? {
-        for word in ProcessTable.arguments(pid).dropFirst() {
-            if hosts.contains(word) { return word }
+    mutating func learn(_ agent: Agent) {
+        agents[agent.pid] = agent
+        learnt.append(agent)
+    }
+
+    /// The agents learnt since the last call.
+    mutating func takeLearnt() -> [Agent] {
+        defer { learnt.removeAll() }
+        return learnt
+    }
+
+    /// The node an agent process is for, from a word of its argv that is a host name
+    /// (`ssh [opts] HOST cmd`, `ssh user@HOST`, `AGENT HOST cmd`) or its environment; and
+    /// which of the two said so.
+    static func nodeAndHow(argv: [String], environment: () -> [String: String], hosts: Set<String>) -> (String, String)? {
+        for word in argv.dropFirst() {
+            if hosts.contains(word) { return (word, "argv") }
             // ssh's user@host
             if let at = word.lastIndex(of: "@"), hosts.contains(String(word[word.index(after: at)...])) {
-                return String(word[word.index(after: at)...])
+                return (String(word[word.index(after: at)...]), "argv")
             }
         }
-        if let n = ProcessTable.environment(pid)["BATON_AGENT_NODE"], hosts.contains(n) { return n }
+        if let n = environment()["BATON_AGENT_NODE"], hosts.contains(n) { return (n, "environment") }
         return nil
     }
 
@@ -98,16 +114,19 @@ public struct AgentWatch: Sendable {
 
     /// Looks at mpirun's children once: learns new agents, notes those that ended.
     public mutating func scan(at now: Double) {
-        if mpirunArguments.isEmpty { mpirunArguments = ProcessTable.arguments(mpirun) }
         firstScan = min(firstScan, now)
+        // mpirun's argv, read afresh: a child mpirun has forked but that has not exec'd its
+        // agent yet still shows it, and its words name hosts too (`--master-addr NODE`):
+        // measured, a crash of node 3 was blamed on node 1 that way, twice: the second time
+        // because mpirun's argv had been read once, while mpirun itself was still its
+        // guard's fresh child showing the guard's argv.
+        var mpirunArguments: [String]?
         for pid in children() where agents[pid] == nil && unresolved[pid] == nil {
-            // A child mpirun has forked but that has not exec'd its agent yet still shows
-            // mpirun's argv, whose words name hosts too (`--master-addr NODE`): measured, a
-            // crash of node 3 was once blamed on node 1 that way.
             let argv = ProcessTable.arguments(pid)
+            if mpirunArguments == nil { mpirunArguments = ProcessTable.arguments(mpirun) }
             guard !argv.isEmpty, argv != mpirunArguments, let st = ProcessTable.stat(pid) else { continue }
-            if let node = Self.node(ofAgent: pid, hosts: hosts) {
-                agents[pid] = Agent(pid: pid, startTime: st.startTime, node: node)
+            if let (node, how) = Self.nodeAndHow(argv: argv, environment: { ProcessTable.environment(pid) }, hosts: hosts) {
+                learn(Agent(pid: pid, startTime: st.startTime, node: node, how: how))
             } else {
                 unresolved[pid] = st.startTime
             }
@@ -117,12 +136,12 @@ public struct AgentWatch: Sendable {
                 unresolved[pid] = nil  // ended before its node was known: nothing to name
                 continue
             }
-            if let node = Self.node(ofAgent: pid, hosts: hosts) {
+            if let (node, how) = Self.nodeAndHow(argv: ProcessTable.arguments(pid), environment: { ProcessTable.environment(pid) }, hosts: hosts) {
                 unresolved[pid] = nil
-                agents[pid] = Agent(pid: pid, startTime: startTime, node: node)
+                learn(Agent(pid: pid, startTime: startTime, node: node, how: how))
             } else if let node = Self.node(fromDescendantsOf: pid, hosts: hosts, nodeOfRank: nodeOfRank) {
                 unresolved[pid] = nil
-                agents[pid] = Agent(pid: pid, startTime: startTime, node: node)
+                learn(Agent(pid: pid, startTime: startTime, node: node, how: "ranks"))
                 seenHere.insert(node)
             }
         }

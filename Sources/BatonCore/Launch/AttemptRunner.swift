@@ -141,6 +141,9 @@ final class AttemptRunner {
         func scanAgents() -> [LossAction] {
             let now = monotonicNow()
             agents.scan(at: now)
+            for a in agents.takeLearnt() {
+                transcript?.note(["note": "agent", "pid": Int(a.pid), "node": a.node, "how": a.how], at: now)
+            }
             var actions: [LossAction] = []
             for node in agents.ended.keys.sorted() where !agentEndsTold.contains(node) {
                 agentEndsTold.insert(node)
@@ -205,8 +208,15 @@ final class AttemptRunner {
 
         var lastStatus = 0.0
         var lastAgentScan = 0.0
+        var interruptsTold = 0
         loop: while true {
             var actions = pump()
+            // Ctrl-C / SIGTERM to the head (`LaunchSupervisor.interrupt()`, from a signal thread).
+            let interrupts = supervisor.interrupts.get
+            while interruptsTold < interrupts {
+                interruptsTold += 1
+                if let a = feed(.interrupt) { actions.append(a) }
+            }
             let abortSaid = classifier.abortSaidAt != nil
             let now = monotonicNow()
             if let status = job.poll() {

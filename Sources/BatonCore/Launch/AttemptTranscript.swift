@@ -84,6 +84,7 @@ public struct AttemptTranscript: Sendable, Equatable {
             else if let s = obj["agentEnded"] as? String { event = .agentEnded(node: s) }
             else if obj["interrupt"] != nil { event = .interrupt }
             else if obj["tick"] != nil { event = .tick }
+            else if obj["note"] != nil { continue }
             else if let e = obj["exit"] {
                 if let d = e as? [String: Any], let c = (d["code"] as? NSNumber)?.int32Value { event = .mpirunExited(.exited(c)) }
                 else if let d = e as? [String: Any], let s = (d["signal"] as? NSNumber)?.int32Value { event = .mpirunExited(.signaled(s)) }
@@ -138,6 +139,14 @@ final class TranscriptWriter {
     func record(_ event: AttemptEvent, at now: Double) {
         buffer += AttemptTranscript.line(event, at: now - start) + "\n"
         if buffer.utf8.count > 64 * 1024 { flush() }
+    }
+
+    /// A line for people reading the transcript, not for the classifier (a replay skips it).
+    func note(_ fields: [String: Any], at now: Double) {
+        var obj = fields
+        obj["t"] = ((now - start) * 1000).rounded() / 1000
+        guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { return }
+        buffer += String(decoding: data, as: UTF8.self) + "\n"
     }
 
     func flush() {

@@ -77,6 +77,14 @@ public struct LostNode: Sendable, Codable, Equatable {
     /// Seconds between the node's last line and the head's decision (an upper bound on
     /// how long detection took from the failure).
     public var detectionSeconds: Double
+
+    public init(node: String, ranks: [Int], signal: LossSignal, cause: String, detectionSeconds: Double) {
+        self.node = node
+        self.ranks = ranks
+        self.signal = signal
+        self.cause = cause
+        self.detectionSeconds = detectionSeconds
+    }
 }
 
 /// The record of one attempt.
@@ -99,7 +107,7 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var leftovers: [String]
     public var seconds: Double
 
-    init(attempt: Int, nodes: [String], worldSize: Int) {
+    public init(attempt: Int, nodes: [String], worldSize: Int) {
         self.attempt = attempt
         self.nodes = nodes
         self.worldSize = worldSize
@@ -349,42 +357,18 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // themselves have the last word.
             if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
             records.append(record)
-            switch record.outcome {
-            case .completed:
-                return finish(.completed, "every rank exited 0 (attempt \(attempt))", ExitCodes.success)
-            case .interrupted:
-                return finish(.interrupted, "stopped by Ctrl-C / SIGTERM", ExitCodes.interrupted)
-            case .nodesLost:
-                let lost = Set(record.lost.map(\.node))
-                let survivors = hosts.removing(lost)
-                let restartsUsed = attempt - options.firstAttempt
-                if survivors.hosts.count >= options.minNodes && !survivors.hosts.isEmpty && restartsUsed < options.maxRestarts {
-                    commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": Array(lost).sorted(), "survivors": survivors.names,
-                                                      "consumed": consumed])], ops: endedOps)
-                    console.message("baton launch: lost \(lost.sorted().joined(separator: ",")); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(options.maxRestarts))")
-                    hosts = survivors
-                    attempt += 1
-                    continue
-                }
-                let why = survivors.hosts.count < max(options.minNodes, 1)
-                    ? "\(survivors.hosts.count) nodes left, --min-nodes is \(options.minNodes)"
-                    : "no restart left (--max-restarts \(options.maxRestarts))"
-                return finish(.failed, "lost \(lost.sorted().joined(separator: ",")); \(why)", ExitCodes.jobFailed)
-            case .commandFailed, .mpirunFailed, .failedToStart, .headLost:
-                var reason = record.text
-                if let r = record.failedRank { reason += ": rank \(r) on \(record.failedNode ?? "?") ended with \(record.failedExit?.payload ?? "?")" }
-                if record.outcome == .commandFailed && options.onRankFailure == .restart {
-                    let restartsUsed = attempt - options.firstAttempt
-                    if restartsUsed < options.maxRestarts {
-                        commitEvents(ended + [("restart", ["attempt": attempt + 1, "lost": [String](), "survivors": hosts.names,
-                                                          "consumed": consumed, "cause": reason])], ops: endedOps)
-                        console.message("baton launch: \(reason); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-rank-failure restart; restart \(restartsUsed + 1) of \(options.maxRestarts))")
-                        attempt += 1
-                        continue
-                    }
-                    reason += "; no restart left (--max-restarts \(options.maxRestarts))"
-                }
-                return finish(.failed, reason, ExitCodes.jobFailed)
+            let policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
+                                       onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
+            switch policy.decide(after: record, on: hosts) {
+            case .finish(let result, let reason, let code):
+                return finish(result, reason, code)
+            case .restart(let next, let lost, let cause, let message):
+                var fields: [String: Any] = ["attempt": attempt + 1, "lost": lost, "survivors": next.names, "consumed": consumed]
+                if let cause { fields["cause"] = cause }
+                commitEvents(ended + [("restart", fields)], ops: endedOps)
+                console.message("baton launch: \(message)")
+                hosts = next
+                attempt += 1
             }
         }
     }

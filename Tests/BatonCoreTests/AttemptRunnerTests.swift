@@ -1,0 +1,47 @@
+import BatonCore
+import BatonProtocol
+import BatonSystem
+import Foundation
+import Testing
+
+/// An engine whose ranks start and then run until the head stops it.
+struct RunningExecutor: JobExecutor {
+    let started = Locked(0)
+    func start(_ plan: LaunchPlan, onLine: @escaping @Sendable (String, OutputSource) -> Void) throws -> RunningJob {
+        for r in plan.ranks {
+            onLine(TaggedLine(kind: .start, node: r.node, rank: r.rank, payload: "pid=1").encoded, .stdout)
+        }
+        started.with { $0 += 1 }
+        return FakeJob(status: nil)
+    }
+    func finished(_ plan: LaunchPlan) {}
+}
+
+@Suite struct AttemptRunnerTests {
+    @Test("Ctrl-C reaches the running attempt: SIGINT forwarded, the job stopped after the grace, the launch ends interrupted (130)")
+    func interruptEndsTheLaunch() throws {
+        let dir = NSTemporaryDirectory() + "baton-runner-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let planner = LaunchPlanner(mode: .cluster, command: ["true"], runDir: dir, batonPath: "/usr/bin/baton",
+                                    heartbeat: 0.1, lease: 0.2, grace: 0.3, masterPort: 29500)
+        var options = LaunchOptions(hosts: HostList(hosts: [Host(name: "na", slots: 1)]), planner: planner)
+        options.heartbeatTimeout = 30
+        let executor = RunningExecutor()
+        let supervisor = try LaunchSupervisor(options: options, executor: executor, console: SilentConsole())
+        startThread("test-interrupt") {
+            let deadline = monotonicNow() + 10
+            while executor.started.get == 0 && monotonicNow() < deadline { usleep(1_000) }
+            supervisor.interrupt()
+        }
+        let report = supervisor.run()
+        #expect(report.result == .interrupted)
+        #expect(report.exitCode == 130)
+        #expect(report.attempts.map(\.outcome) == [.interrupted])
+        let events = try String(contentsOfFile: "\(dir)/events.jsonl", encoding: .utf8)
+        #expect(events.contains(#""event":"interrupt""#))
+        // What the head saw is kept, and replays to the same end.
+        let transcript = try AttemptTranscript.decode(String(contentsOfFile: "\(dir)/attempts/attempt-1.transcript.jsonl", encoding: .utf8))
+        #expect(transcript.events.contains { $0.event == .interrupt })
+    }
+}

@@ -40,7 +40,7 @@ let package = Package(
 
         // The base every layer stands on, lowest first. The three below are FoundationEssentials
         // at most (no Foundation, MPI, verbs, GRDB or Yams), so `baton-exec`, which every rank
-        // starts and which links them alone, loads little (docs/launch.md, "Overhead").
+        // starts and which links them alone, loads little (docs/launch.md, "Node loss and overhead").
         // System: child processes and their teardown, the monotonic clock, locks, threads,
         // signal names, durations, file reads, /proc.
         .target(name: "BatonSystem"),

@@ -75,7 +75,7 @@ extension JobContract {
 }
 
 /// What a head (or a user) fixes for every rank of one attempt; turned into the
-/// environment contract of DESIGN.md by `environment(for:)`, the one place it is built.
+/// environment contract (docs/launch.md, "The environment contract") by `environment(for:)`, the one place it is built.
 /// `baton launch` fills it per attempt; `baton grid` extends it (a checkpoint directory
 /// stable across a config's attempts, one metrics file per attempt, its own resume flag).
 public struct JobContract: Sendable, Equatable, Codable {
@@ -156,7 +156,7 @@ public struct JobContract: Sendable, Equatable, Codable {
 /// --bind-to none`) never uses them. hwloc's `HWLOC_COMPONENTS` with a `-` before a
 /// component's name disables it (hwloc's "Components and plugins"); without `linuxio` and
 /// `pci` an mpirun + agent + daemon start took 0.12-0.17 s less on this machine (docs/grid.md,
-/// "Where Baton's per-config time goes"). mpirun and daemons that inherit its environment
+/// "Per-config cost"; figures in docs/benchmarks.md). mpirun and daemons that inherit its environment
 /// (`--local`'s, srun's) get it; daemons ssh starts do not (ssh passes no environment).
 public enum DaemonEnvironment {
     /// The variable that marks every process of one attempt (set in mpirun's environment,

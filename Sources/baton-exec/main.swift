@@ -2,7 +2,7 @@
 // `baton launch` to start on every rank. The code is the BatonExec module (Sources/BatonExec,
 // over BatonProtocol and BatonSystem), which baton exec runs too; this binary only leaves out what the
 // wrapper never uses (MPI, verbs, GRDB, Yams, the argument parser), which is most of
-// `baton`'s start-up time (docs/launch.md, "Overhead").
+// `baton`'s start-up time (docs/launch.md, "Node loss and overhead").
 // Anything it does not parse itself (help, unknown or malformed options, bad values) it
 // hands to `baton exec` beside it, so errors and help read exactly the same.
 import BatonProtocol

@@ -229,6 +229,15 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
     /// file, the outcome, the lost nodes, how they were seen.
     static let cases: [(String, AttemptOutcome, [String], LossSignal?)] = [
         ("crash-plain-agent-pid-order.jsonl", .nodesLost, ["cx-n3"], .agentEnded),
+        ("crash-plain-agent-all-at-once.jsonl", .nodesLost, ["cx-n3"], .agentEnded),
+        // The known limit: without the agent's end, and with mpirun aborting before any rank
+        // could say how it ended, nothing names the node.
+        ("crash-unable-to-start-no-agent-end-seen.jsonl", .mpirunFailed, [], nil),
+        ("crash-inside-agent-pid-order.jsonl", .nodesLost, ["cx-n3"], .daemonLost),
+        ("crash-inside-agent-random-order.jsonl", .nodesLost, ["cx-n3"], .agentEnded),
+        ("slurm-salloc-crash-daemon-lost.jsonl", .nodesLost, ["sr3"], .daemonLost),
+        ("rank-fails-mpirun-segfaults-in-pmix-finalize.jsonl", .commandFailed, [], nil),
+        ("clean-end.jsonl", .completed, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

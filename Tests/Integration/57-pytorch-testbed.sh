@@ -2,6 +2,8 @@
 # 57-pytorch-testbed: Examples/pytorch/train.py (PyTorch DDP, gloo, env://) on the namespace
 # test bed, 3 nodes x 1 rank, `baton launch --hostfile` with --shard-samples:
 #  1. a worker node crashed (scripts/cluster crash pt57-n3) once the first checkpoint exists;
+#     again with the plainest rsh agent and the node's processes killed one by one in random
+#     order (a rank may die before its wrapper; the survivors' gloo may fail first);
 #  2. the master node cut off (scripts/cluster partition pt57-n1: MASTER_ADDR's node, rank 0).
 # Each: the job restarts on the 2 survivors (after the partition the new master is pt57-n2),
 # completes, every sample committed exactly once per epoch across attempts, the survivors'
@@ -49,11 +51,14 @@ eval "$("$C" env)"
 "$C" hostfile 1 > "$tmp/hostfile"
 EPOCHS=3
 
-for how in crash partition; do
+default_agent=$OMPI_MCA_plm_rsh_agent
+plain_agent=$(BATON_CLUSTER_AGENT=plain "$C" env | sed -n "s/^export OMPI_MCA_plm_rsh_agent='\(.*\)'$/\1/p")
+for how in crash crash-plain-random partition; do
   t=$(now)
   R=$tmp/$how
-  if [ "$how" = crash ]; then victim=pt57-n3; survivors='"pt57-n1","pt57-n2"'
-  else victim=pt57-n1; survivors='"pt57-n2","pt57-n3"'; fi
+  if [ "$how" = partition ]; then victim=pt57-n1; survivors='"pt57-n2","pt57-n3"'
+  else victim=pt57-n3; survivors='"pt57-n1","pt57-n2"'; fi
+  if [ "$how" = crash-plain-random ]; then export OMPI_MCA_plm_rsh_agent=$plain_agent; else export OMPI_MCA_plm_rsh_agent=$default_agent; fi
   setsid timeout 150 "$B" launch --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --grace 2s \
     --shard-samples 1438 --shard-shuffle --shard-seed 7 -- "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 \
     > "$tmp/$how.out" 2> "$tmp/$how.err" &
@@ -62,7 +67,7 @@ for how in crash partition; do
   wait_for 90 test -s "$R/checkpoints/checkpoint.pt"
   check "$how: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ]"
   t_fault=$(now)
-  "$C" "$how" "$victim"
+  case $how in crash-plain-random) "$C" crash "$victim" random ;; *) "$C" "$how" "$victim" ;; esac
   wait "$head"
   rc=$?
   [ "$how" = partition ] && "$C" heal "$victim"

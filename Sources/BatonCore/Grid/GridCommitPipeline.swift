@@ -7,7 +7,7 @@ import Dispatch
 /// `wait()` has returned for that step's commit, so every transition is still on disk
 /// before it is acted on; commits happen one at a time and in order. What it buys: at
 /// 100,000 configs the store's commit was about half of the head's CPU (docs/grid.md
-/// "Scale"), and on 2 cores the two halves now run side by side.
+/// "Scale"; figures in docs/benchmarks.md), and on 2 cores the two halves now run side by side.
 ///
 /// Only the scheduler's thread calls `begin` and `wait`. Between them the store belongs to
 /// the writer's thread, and the scheduler does not touch it: that hand-over, with the

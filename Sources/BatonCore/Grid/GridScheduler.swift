@@ -4,7 +4,7 @@ import Foundation
 
 /// Settings of one grid run's scheduler.
 public struct GridSchedulerOptions: Sendable {
-    /// A node whose ranks sent no heartbeat for this long is lost (DESIGN.md: default 10 s).
+    /// A node whose ranks sent no heartbeat for this long is lost (default 10 s, as `baton launch --heartbeat-timeout`).
     public var heartbeatTimeout: Double = 10
     /// How long a wrapper keeps running without hearing a lease renewal. When a loss is seen
     /// only as silence, the head waits this long before it hands the config to another

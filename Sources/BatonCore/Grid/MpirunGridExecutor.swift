@@ -87,7 +87,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     var attempts: [Int64: Attempt] = [:]
     /// Signalled by an attempt's thread once its supervisor has returned, so `poll` hears
     /// of the end at once rather than at its next 50 ms check (measured: 25 ms of a trivial
-    /// config's 0.48 s went there, docs/grid.md "Where Baton's per-config time goes").
+    /// config's 0.48 s went there, docs/benchmarks.md).
     let attemptEnded = DispatchSemaphore(value: 0)
     var pendingEvents: [ExecutorEvent] = []
     let token: String

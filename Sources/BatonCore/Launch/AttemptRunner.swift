@@ -39,12 +39,24 @@ final class AttemptRunner {
     let hosts: HostList
     var options: LaunchOptions { supervisor.options }
     var console: LaunchConsole { supervisor.console }
+    var attemptNo: Int { plan.attempt }
 
     private var classifier: LossClassifier
     private let inbox = AttemptInbox()
     private var transcript: TranscriptWriter?
     private var record: AttemptRecord
     private let start: Double
+    private let nodeOfRank: [Int: String]
+    private var agents: AgentWatch
+    private let sweep: AttemptSweep
+    /// Agent ends already told to the classifier.
+    private var agentEndsTold = Set<String>()
+    private var lastAgentScan = 0.0
+    private var abortScanned = false
+    private var interruptsTold = 0
+    /// Leases: renewed every heartbeat interval while the head trusts the job.
+    private let leasing = Locked(true)
+    private let lastRenewal = Locked(0.0)
 
     init(supervisor: LaunchSupervisor, plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) {
         self.supervisor = supervisor
@@ -58,6 +70,14 @@ final class AttemptRunner {
         record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
         record.masterPort = plan.contract.masterPort
         record.consumedAtStart = consumedAtStart
+        var map: [Int: String] = [:]
+        for p in RankPlacement.all(hosts) { map[p.rank] = p.node }
+        nodeOfRank = map
+        // Replaced by mpirun's own pid once it runs.
+        agents = AgentWatch(mpirun: 0, hosts: hosts.names, nodeOfRank: map)
+        sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
+                             simulated: { if case .local = o.planner.mode { return true } else { return false } }(),
+                             nodeOfRank: map)
         let header = AttemptTranscript(hosts: hosts, settings: settings).headerLine()
         transcript = TranscriptWriter(path: LaunchRunFiles.transcriptPath(plan.contract.runDir, attempt: plan.attempt),
                                       header: header, start: start)
@@ -81,51 +101,57 @@ final class AttemptRunner {
     /// event (committed by the caller with its decision), and the largest consumed count any
     /// rank reported.
     func run() -> (record: AttemptRecord, endFields: [String: Any], consumed: Int?) {
-        let attemptNo = plan.attempt
-        let shown = options.shownRanks
-        let console = self.console
-        let inbox = self.inbox
-        let pendingMetrics = supervisor.pendingMetrics
-        let placements = RankPlacement.all(hosts)
-        var nodeOfRank: [Int: String] = [:]
-        for p in placements { nodeOfRank[p.rank] = p.node }
-        let ranks = nodeOfRank
         let job: RunningJob
         do {
-            job = try supervisor.executor.start(plan) { line, _ in
-                // The reader's own work: show the line, keep rank 0's metrics for the next
-                // commit; the judgement is the runner's.
-                if let t = TaggedLine.decode(line), ranks[t.rank] == t.node {
-                    switch t.kind {
-                    case .out, .err:
-                        if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
-                    case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
-                    case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
-                    case .metric where t.rank == 0:
-                        let op = LaunchStoreOp.metric(attempt: attemptNo, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
-                        pendingMetrics.with { $0.append(op) }
-                    default: break
-                    }
-                    inbox.post(.tagged(t))
-                } else if TaggedLine.decode(line) == nil {
-                    if !line.isEmpty { console.message("mpirun: \(line)") }
-                    inbox.post(.mpirun(line))
-                }
-            }
+            job = try startJob()
         } catch {
             record.outcome = .failedToStart
             record.detail = "\(error)"
             return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": "not started"], nil)
         }
-        let sweep = AttemptSweep(token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
-                                 simulated: { if case .local = options.planner.mode { return true } else { return false } }(),
-                                 nodeOfRank: nodeOfRank)
-        var agents = AgentWatch(mpirun: job.pid, hosts: hosts.names, nodeOfRank: nodeOfRank)
+        agents = AgentWatch(mpirun: job.pid, hosts: hosts.names, nodeOfRank: nodeOfRank)
+        startLeases(job)
+        watch(job)
+        return finish(job)
+    }
 
-        // Leases: renewed every heartbeat interval while the head trusts the job.
-        let leasing = Locked(true)
-        let lastRenewal = Locked(monotonicNow())
+    /// Starts mpirun; its output readers show rank lines and post every line as an event.
+    private func startJob() throws -> RunningJob {
+        let attemptNo = self.attemptNo
+        let shown = options.shownRanks
+        let console = self.console
+        let inbox = self.inbox
+        let pendingMetrics = supervisor.pendingMetrics
+        let ranks = nodeOfRank
+        return try supervisor.executor.start(plan) { line, _ in
+            // The reader's own work: show the line, keep rank 0's metrics for the next
+            // commit; the judgement is the runner's.
+            if let t = TaggedLine.decode(line) {
+                guard ranks[t.rank] == t.node else { return }
+                switch t.kind {
+                case .out, .err:
+                    if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
+                case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
+                case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
+                case .metric where t.rank == 0:
+                    let op = LaunchStoreOp.metric(attempt: attemptNo, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
+                    pendingMetrics.with { $0.append(op) }
+                default: break
+                }
+                inbox.post(.tagged(t))
+            } else {
+                if !line.isEmpty { console.message("mpirun: \(line)") }
+                inbox.post(.mpirun(line))
+            }
+        }
+    }
+
+    private func startLeases(_ job: RunningJob) {
+        let leasing = self.leasing
+        let lastRenewal = self.lastRenewal
+        let attemptNo = self.attemptNo
         let interval = min(plan.heartbeat, plan.lease / 4)
+        lastRenewal.with { $0 = monotonicNow() }
         startThread("baton-launch-lease") {
             var seq = 0
             while leasing.get {
@@ -134,82 +160,14 @@ final class AttemptRunner {
                 usleep(UInt32(interval * 1_000_000))
             }
         }
-        func stopLeases() { leasing.with { $0 = false } }
+    }
 
-        /// Agent ends not yet told to the classifier.
-        var agentEndsTold = Set<String>()
-        func scanAgents() -> [LossAction] {
-            let now = monotonicNow()
-            agents.scan(at: now)
-            for a in agents.takeLearnt() {
-                transcript?.note(["note": "agent", "pid": Int(a.pid), "node": a.node, "how": a.how], at: now)
-            }
-            var actions: [LossAction] = []
-            for node in agents.ended.keys.sorted() where !agentEndsTold.contains(node) {
-                agentEndsTold.insert(node)
-                if let a = feed(.agentEnded(node: node), at: now) { actions.append(a) }
-            }
-            return actions
-        }
+    private func stopLeases() { leasing.with { $0 = false } }
 
-        /// SIGTERM to mpirun, then SIGKILL once mpirun has ended, or every rank outside
-        /// `lost` has reported its end, or the window is over. On node loss the window is
-        /// short (`nodeLossWindow`): the job cannot progress without the lost node, and
-        /// mpirun often hangs in its own abort with its output stalled. Ranks on surviving
-        /// nodes are stopped by their daemons, and wrappers fence when their daemon goes.
-        /// What the readers post meanwhile still reaches the classifier.
-        func teardown(lost: Set<String> = [], window shortWindow: Double? = nil) {
-            stopLeases()
-            job.terminate()
-            let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
-            let survivorsDone = { [unowned self] in
-                classifier.monitor.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil }
-            }
-            waitFor(atMost: window) { job.poll() != nil || survivorsDone() }
-            if job.poll() == nil {
-                supervisor.event("sigkill-mpirun", ["attempt": attemptNo])
-                job.kill()
-                waitFor(atMost: 5) { job.poll() != nil }
-            }
-            // Daemons may hold mpirun's output open a little longer; a torn-down attempt's
-            // last lines are not worth waiting for on node loss.
-            waitFor(atMost: lost.isEmpty && shortWindow == nil ? 2 : 0.3) { job.outputFinished }
-            pump()
-        }
-
-        /// Waits out the lease of nodes that may still run cut off from us, so two
-        /// attempts never overlap: their wrappers fence at last renewal + lease.
-        func waitForFencing() {
-            let until = lastRenewal.get + plan.lease + 0.5
-            supervisor.event("fence-wait", ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
-            waitFor(atMost: until - monotonicNow()) { false }
-        }
-
-        /// Commits the loss of the verdict's nodes before anything is done about it.
-        func commitLoss(_ v: AttemptVerdict) {
-            guard !v.lost.isEmpty else { return }
-            let now = Date().timeIntervalSince1970
-            supervisor.event("node-lost", ["attempt": attemptNo, "nodes": v.lost.map(\.node), "how": v.lost[0].signal.rawValue,
-                                           "detection": v.lost.map(\.detectionSeconds).max() ?? 0],
-                             ops: v.lost.map { n in
-                                 .node(name: n.node, position: hosts.names.firstIndex(of: n.node) ?? 0, state: .lost, since: now,
-                                       attempt: attemptNo, signal: n.signal, cause: n.cause)
-                             })
-        }
-
-        func apply(_ v: AttemptVerdict) {
-            record.outcome = v.outcome
-            record.lost = v.lost
-            record.failedRank = v.failedRank
-            record.failedNode = v.failedNode
-            record.failedExit = v.failedExit
-            record.detail = v.detail
-        }
-
+    /// The loop: events in, actions carried out, until an action ends the attempt.
+    private func watch(_ job: RunningJob) {
         var lastStatus = 0.0
-        var lastAgentScan = 0.0
-        var interruptsTold = 0
-        loop: while true {
+        while true {
             var actions = pump()
             // Ctrl-C / SIGTERM to the head (`LaunchSupervisor.interrupt()`, from a signal thread).
             let interrupts = supervisor.interrupts.get
@@ -234,58 +192,7 @@ final class AttemptRunner {
                 actions += scanAgents()
             }
             if actions.isEmpty, let a = feed(.tick, at: now) { actions.append(a) }
-            for action in actions {
-                switch action {
-                case .forwardInterrupt:
-                    supervisor.event("interrupt", ["attempt": attemptNo])
-                    console.message("baton launch: interrupted; SIGINT to every rank, \(LaunchPlanner.seconds(plan.grace)) grace (Ctrl-C again to stop at once)")
-                    job.send(.signal(attempt: attemptNo, signal: SIGINT))
-                case .stopJob:
-                    teardown()
-                case .stopAborted:
-                    // The short window, but the ranks that can still say how they ended may:
-                    // who said nothing is part of the verdict.
-                    teardown(window: options.nodeLossWindow)
-                    if case .ended(let v)? = feed(.mpirunExited(job.poll())) {
-                        record.mpirunStatus = job.poll()
-                        apply(v)
-                        commitLoss(v)
-                    }
-                    break loop
-                case .nodesLost(let v, let fence):
-                    apply(v)
-                    commitLoss(v)
-                    if let m = v.message { console.message("baton launch: \(m); stopping attempt \(attemptNo)") }
-                    teardown(lost: Set(v.lost.map(\.node)))
-                    record.mpirunStatus = job.poll()
-                    switch fence {
-                    case .none: break
-                    case .always: waitForFencing()
-                    case .unlessGone:
-                        // Gone for sure only when this machine can see the node's processes and
-                        // none is left; else (ssh to a real host) its wrappers may live on cut
-                        // off: wait out their lease.
-                        let gone = sweep.nodesAreGone(v.lost.map(\.node), seenHere: agents.seenHere)
-                        supervisor.event("agent-loss-check", ["attempt": attemptNo, "gone": gone])
-                        if !gone { waitForFencing() }
-                    }
-                    break loop
-                case .neverStarted(let v):
-                    apply(v)
-                    supervisor.event("never-started", ["attempt": attemptNo, "silent": hosts.names.filter { !classifier.monitor.heard.contains($0) }])
-                    if let m = v.message { console.message("baton launch: attempt \(attemptNo) never started: \(m); stopping it") }
-                    // The short window: nothing of the job runs that a longer grace would help.
-                    teardown(lost: Set(hosts.names))
-                    record.mpirunStatus = job.poll()
-                    waitForFencing()
-                    break loop
-                case .ended(let v):
-                    record.mpirunStatus = job.poll()
-                    apply(v)
-                    commitLoss(v)
-                    break loop
-                }
-            }
+            for action in actions where carryOut(action, job) { return }
             if now - lastStatus >= 1 {
                 lastStatus = now
                 transcript?.flush()
@@ -297,14 +204,143 @@ final class AttemptRunner {
             let wake = min(now + 0.01, classifier.nextDeadline() ?? .infinity)
             if job.poll() == nil { inbox.wait(until: wake) }
         }
+    }
+
+    /// Does what the classifier decided; true when that ended the attempt.
+    private func carryOut(_ action: LossAction, _ job: RunningJob) -> Bool {
+        switch action {
+        case .forwardInterrupt:
+            supervisor.event("interrupt", ["attempt": attemptNo])
+            console.message("baton launch: interrupted; SIGINT to every rank, \(LaunchPlanner.seconds(plan.grace)) grace (Ctrl-C again to stop at once)")
+            job.send(.signal(attempt: attemptNo, signal: SIGINT))
+            return false
+        case .stopJob:
+            teardown(job)
+            return false
+        case .stopAborted:
+            // The short window, but the ranks that can still say how they ended may: who said
+            // nothing is part of the verdict.
+            teardown(job, window: options.nodeLossWindow)
+            if case .ended(let v)? = feed(.mpirunExited(job.poll())) {
+                apply(v, job)
+                commitLoss(v)
+            }
+            return true
+        case .nodesLost(let v, let fence):
+            apply(v, job)
+            commitLoss(v)
+            if let m = v.message { console.message("baton launch: \(m); stopping attempt \(attemptNo)") }
+            teardown(job, lost: Set(v.lost.map(\.node)))
+            record.mpirunStatus = job.poll()
+            switch fence {
+            case .none: break
+            case .always: waitForFencing()
+            case .unlessGone:
+                // Gone for sure only when this machine can see the node's processes and none is
+                // left; else (ssh to a real host) its wrappers may live on cut off: wait out
+                // their lease.
+                let gone = sweep.nodesAreGone(v.lost.map(\.node), seenHere: agents.seenHere)
+                supervisor.event("agent-loss-check", ["attempt": attemptNo, "gone": gone])
+                if !gone { waitForFencing() }
+            }
+            return true
+        case .neverStarted(let v):
+            apply(v, job)
+            supervisor.event("never-started", ["attempt": attemptNo, "silent": hosts.names.filter { !classifier.monitor.heard.contains($0) }])
+            if let m = v.message { console.message("baton launch: attempt \(attemptNo) never started: \(m); stopping it") }
+            // The short window: nothing of the job runs that a longer grace would help.
+            teardown(job, lost: Set(hosts.names))
+            record.mpirunStatus = job.poll()
+            waitForFencing()
+            return true
+        case .ended(let v):
+            apply(v, job)
+            commitLoss(v)
+            return true
+        }
+    }
+
+    /// Looks at the agents; tells the classifier of each new end.
+    private func scanAgents() -> [LossAction] {
+        let now = monotonicNow()
+        agents.scan(at: now)
+        for a in agents.takeLearnt() {
+            transcript?.note(["note": "agent", "pid": Int(a.pid), "node": a.node, "how": a.how], at: now)
+        }
+        var actions: [LossAction] = []
+        for node in agents.ended.keys.sorted() where !agentEndsTold.contains(node) {
+            agentEndsTold.insert(node)
+            if let a = feed(.agentEnded(node: node), at: now) { actions.append(a) }
+        }
+        return actions
+    }
+
+    /// SIGTERM to mpirun, then SIGKILL once mpirun has ended, or every rank outside `lost`
+    /// has reported its end, or the window is over. On node loss the window is short
+    /// (`nodeLossWindow`): the job cannot progress without the lost node, and mpirun often
+    /// hangs in its own abort with its output stalled. Ranks on surviving nodes are stopped
+    /// by their daemons, and wrappers fence when their daemon goes. What the readers post
+    /// meanwhile still reaches the classifier.
+    private func teardown(_ job: RunningJob, lost: Set<String> = [], window shortWindow: Double? = nil) {
+        stopLeases()
+        job.terminate()
+        let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
+        waitFor(atMost: window) {
+            job.poll() != nil
+                || classifier.monitor.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil }
+        }
+        if job.poll() == nil {
+            supervisor.event("sigkill-mpirun", ["attempt": attemptNo])
+            job.kill()
+            waitFor(atMost: 5) { job.poll() != nil }
+        }
+        // Daemons may hold mpirun's output open a little longer; a torn-down attempt's last
+        // lines are not worth waiting for on node loss.
+        waitFor(atMost: lost.isEmpty && shortWindow == nil ? 2 : 0.3) { job.outputFinished }
+        pump()
+    }
+
+    /// Waits out the lease of nodes that may still run cut off from us, so two attempts
+    /// never overlap: their wrappers fence at last renewal + lease.
+    private func waitForFencing() {
+        let until = lastRenewal.get + plan.lease + 0.5
+        supervisor.event("fence-wait", ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
+        waitFor(atMost: until - monotonicNow()) { false }
+    }
+
+    /// Commits the loss of the verdict's nodes before anything is done about it.
+    private func commitLoss(_ v: AttemptVerdict) {
+        guard !v.lost.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        supervisor.event("node-lost", ["attempt": attemptNo, "nodes": v.lost.map(\.node), "how": v.lost[0].signal.rawValue,
+                                       "detection": v.lost.map(\.detectionSeconds).max() ?? 0],
+                         ops: v.lost.map { n in
+                             .node(name: n.node, position: hosts.names.firstIndex(of: n.node) ?? 0, state: .lost, since: now,
+                                   attempt: attemptNo, signal: n.signal, cause: n.cause)
+                         })
+    }
+
+    private func apply(_ v: AttemptVerdict, _ job: RunningJob) {
+        record.outcome = v.outcome
+        record.lost = v.lost
+        record.failedRank = v.failedRank
+        record.failedNode = v.failedNode
+        record.failedExit = v.failedExit
+        record.detail = v.detail
+        record.mpirunStatus = job.poll()
+    }
+
+    /// Makes sure nothing of the attempt is left where this machine can see, and returns
+    /// its record.
+    private func finish(_ job: RunningJob) -> (record: AttemptRecord, endFields: [String: Any], consumed: Int?) {
         stopLeases()
         if job.poll() == nil {
             job.kill()
             _ = job.waitForExit(atMost: 5)
         }
         if record.mpirunStatus == nil { record.mpirunStatus = job.poll() }
-        // Nothing of this attempt may outlive it on a node this machine can reach: not
-        // the next attempt's neighbour, and not past `baton launch`'s own end.
+        // Nothing of this attempt may outlive it on a node this machine can reach: not the
+        // next attempt's neighbour, and not past `baton launch`'s own end.
         let lost = Set(record.lost.map(\.node))
         let (killed, left) = sweep.clear(excluding: lost, within: 5)
         if !left.isEmpty {
@@ -319,8 +355,6 @@ final class AttemptRunner {
         return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": record.mpirunStatus?.description ?? "killed",
                          "swept": killed, "leftovers": left.count], classifier.monitor.consumed)
     }
-
-    private var abortScanned = false
 
     /// Waits until `done` or `seconds` have passed, feeding the classifier what the readers
     /// post meanwhile.

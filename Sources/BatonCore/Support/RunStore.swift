@@ -53,7 +53,7 @@ public final class RunStore {
         if !readOnly {
             // After opening, not in `prepareDatabase`: GRDB's WAL set-up runs after that hook
             // and sets `synchronous = NORMAL`, which silently made every store, durable or
-            // not, skip the fsync per commit until 2026-12-03 (docs/grid.md "Scale").
+            // not, skip the fsync per commit until 2026-12-03 (docs/benchmarks.md).
             let sync = durable ? "FULL" : "NORMAL"
             try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(sync)") }
             // Stores made before the migrator have every table but no migration table: the
@@ -116,7 +116,7 @@ public struct RunStatements {
 /// One of GRDB's cached statements run through the SQLite C API (GRDB documents
 /// `sqliteStatement` for this): the run store's hot path. GRDB's `execute(arguments:)` boxes
 /// every argument in an existential and builds an array per row, which was a third of
-/// `commit`'s CPU time at 100,000 configs (perf, docs/grid.md "Scale").
+/// `commit`'s CPU time at 100,000 configs (perf, docs/benchmarks.md).
 struct RawStatement {
     let handle: SQLiteStatement
     let sql: String

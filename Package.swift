@@ -95,8 +95,9 @@ let package = Package(
         // a third of the time of `baton exec` (same code, same options).
         .executableTarget(name: "baton-exec", dependencies: ["BatonExec", "BatonProtocol", "BatonSystem"]),
 
-        // A small data-parallel trainer used by the launch and grid tests.
-        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI"]),
+        // A small data-parallel trainer used by the launch and grid tests; it spells the
+        // RUN/exactly-once.json it writes through BatonProtocol's RunDirectory.
+        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI", "BatonProtocol"]),
 
         // The example trainer: data-parallel digits classifier, the demo's main job. It links
         // what a user's trainer would (the trainer helper, MPI), not the launcher.
@@ -126,7 +127,8 @@ let package = Package(
             dependencies: ["BatonCore", "BatonExec", "BatonProtocol", "BatonSystem"]),
         .testTarget(
             name: "BatonCLITests",
-            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonTrainer"]),
+            dependencies: ["baton", "BatonCore", "BatonTools", "BatonSupport", "BatonProtocol", "BatonSystem", "BatonTrainer", "MPI",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v6]
 )

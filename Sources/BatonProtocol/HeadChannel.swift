@@ -21,7 +21,7 @@ import Glibc
 /// node, whose parent is that node's daemon, ignores it even where the run directory is
 /// shared (the test bed, a shared file system), so a cut-off node still fences.
 public enum HeadChannel {
-    public static func path(runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).head" }
+    public static func path(runDir: String, attempt: Int) -> String { RunDirectory(runDir).headChannel(attempt) }
 
     public static func header(mpirun pid: Int32) -> String { "\(TaggedLine.prefix) mpirun \(pid)" }
 

@@ -107,16 +107,16 @@ public struct JobContract: Sendable, Equatable, Codable {
         self.masterAddr = masterAddr
         self.masterPort = masterPort
         self.shardDir = shardDir
-        self.checkpointDir = checkpointDir ?? "\(runDir)/checkpoints"
+        self.checkpointDir = checkpointDir ?? RunDirectory(runDir).checkpoints
         self.metricsFile = metricsFile
         self.resume = resume
     }
 
-    public var logDir: String { "\(runDir)/logs" }
-    public func metricsPath(rank: Int) -> String { metricsFile ?? "\(runDir)/metrics/attempt-\(attempt)/rank-\(rank).jsonl" }
+    public var logDir: String { RunDirectory(runDir).logs }
+    public func metricsPath(rank: Int) -> String { metricsFile ?? RunDirectory(runDir).rankMetrics(attempt, rank: rank) }
     /// Whether rank `rank`'s wrapper forwards the metrics file (each line once over the job).
     public func forwardsMetrics(rank: Int) -> Bool { metricsFile == nil || rank == 0 }
-    public func logPath(node: String, rank: Int) -> String { "\(logDir)/\(node).\(rank).log" }
+    public func logPath(node: String, rank: Int) -> String { RunDirectory(runDir).rankLog(node: node, rank: rank) }
     public func shardFile(rank: Int) -> String? { shardDir.map { "\($0)/rank-\(rank).npy" } }
 
     /// The variables `baton exec` sets for the command of rank `p` (torch names and BATON_*).

@@ -23,10 +23,22 @@ public enum ExitCodes {
     public static let dataError: Int32 = 65
     /// A file could not be read or written (sysexits' EX_IOERR): a full or read-only disk.
     public static let ioError: Int32 = 74
+    /// An error Baton did not expect (a bug: please report it with the message), sysexits'
+    /// EX_SOFTWARE. Never the parser's fallback 1, which would read as "a check failed".
+    public static let internalError: Int32 = 70
     /// Interrupted by SIGINT (128 + 2).
     public static let interrupted: Int32 = 130
 
+    /// Every code `baton` exits with (but `baton exec`, which exits with its command's) and
+    /// its meaning, as the README's table has them.
+    public static let documented: [(code: Int32, meaning: String)] = [
+        (success, "success"), (checkFailed, "a check failed"), (badInput, "bad input (nothing started)"),
+        (unavailable, "hardware/software not available"), (jobFailed, "job failed"), (usage, "usage error"),
+        (dataError, "a snapshot does not match its manifest"), (internalError, "internal error (a bug)"),
+        (ioError, "a file could not be read or written"), (interrupted, "interrupted"),
+    ]
+
     public static let summary =
-        "0 success; 1 a check failed; 2 bad input (nothing started); 3 hardware/software not available; "
-        + "4 job failed; 64 usage error; 65 a snapshot does not match its manifest; 74 a file could not be read or written; 130 interrupted. `baton exec` exits with its command's code (128+signal when killed)."
+        documented.map { "\($0.code) \($0.meaning)" }.joined(separator: "; ")
+        + ". `baton exec` exits with its command's code (128+signal when killed)."
 }

@@ -11,6 +11,7 @@
 //
 // Options: --samples N (required), --batch B (2), --checkpoint-every K (2), --step-ms T (50),
 // --fail-rank R --fail-step S (that rank exits 3 at that step in attempt 1: a command failure).
+import BatonProtocol
 import Foundation
 import MPI
 
@@ -79,7 +80,7 @@ let batch = max(options["--batch"]!, 1)
 let every = max(options["--checkpoint-every"]!, 1)
 let env = ProcessInfo.processInfo.environment
 let runDir = env["BATON_RUN_DIR"] ?? "."
-let ckptDir = env["BATON_CHECKPOINT_DIR"] ?? "\(runDir)/checkpoints"
+let ckptDir = env["BATON_CHECKPOINT_DIR"] ?? RunDirectory(runDir).checkpoints
 let attempt = Int(env["BATON_ATTEMPT"] ?? "1") ?? 1
 let metrics = env["BATON_METRICS"]
 
@@ -123,7 +124,7 @@ do {
     var param = ckpt.param
 
     func commit() throws {
-        let dir = "\(runDir)/ids/a\(attempt)-seg-\(segStart)-\(consumed)"
+        let dir = RunDirectory(runDir).appending("\(RunDirectory.Relative.trainerIDs)/a\(attempt)-seg-\(segStart)-\(consumed)")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         writeAtomically(segIDs.map(String.init).joined(separator: "\n") + (segIDs.isEmpty ? "" : "\n"), to: "\(dir)/rank-\(rank).txt")
         try world.barrier()
@@ -179,7 +180,7 @@ do {
         let missing = seen.filter { $0 == 0 }.count
         let ok = chained && expect == samples && duplicates == 0 && missing == 0
         let report = "{\"samples\": \(samples), \"consumed\": \(consumed), \"duplicates\": \(duplicates), \"missing\": \(missing), \"chained\": \(chained), \"attempts\": \(Set(ckpt.history.map(\.attempt)).count), \"ok\": \(ok)}"
-        writeAtomically(report + "\n", to: "\(runDir)/exactly-once.json")
+        writeAtomically(report + "\n", to: RunDirectory(runDir).exactlyOnce)
         say("exactly-once: \(report)")
     }
     try MPIEnvironment.finalize()

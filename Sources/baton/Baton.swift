@@ -27,4 +27,16 @@ struct Baton: ParsableCommand {
             RestoreCommand.self,
             BenchCommand.self,
         ])
+
+    /// Parses, runs, and maps whatever the command throws to an exit code in one place
+    /// (`ExitCodes.exit(for:command:)`).
+    static func main() {
+        var command: any ParsableCommand
+        do { command = try parseAsRoot() } catch { exit(withError: error) }
+        do {
+            try command.run()
+        } catch {
+            ExitCodes.exit(for: error, command: type(of: command))
+        }
+    }
 }

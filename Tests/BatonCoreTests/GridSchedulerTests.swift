@@ -55,7 +55,7 @@ struct GridSchedulerTests {
     static func successfulRuns(_ h: Harness) throws -> [String: Int] {
         var out: [String: Int] = [:]
         for c in try h.store.snapshot().configs {
-            out[c.id] = c.attemptRecords.filter { $0.status == "done" }.count
+            out[c.id] = c.attemptRecords.filter { $0.status == .done }.count
         }
         return out
     }
@@ -83,7 +83,7 @@ struct GridSchedulerTests {
         let moved = snap.configs.filter { $0.attempts > 1 }
         #expect(moved.count == 1)
         let c = try #require(moved.first)
-        #expect(c.attemptRecords.map(\.status) == ["lost", "done"])
+        #expect(c.attemptRecords.map(\.status) == [.lost, .done])
         #expect(c.attemptRecords[0].nodes == ["sim1"])
         #expect(c.attemptRecords[1].nodes != ["sim1"])
         #expect(c.attemptRecords[1].resumed)
@@ -108,7 +108,7 @@ struct GridSchedulerTests {
         #expect(try h.scheduler.run() == .finished(done: 4, failed: 0))
         let c = try #require(try h.store.snapshot().configs.first { $0.attempts > 1 })
         let lost = c.attemptRecords[0]
-        #expect(lost.status == "lost")
+        #expect(lost.status == .lost)
         // Last heartbeat at 4 s; lost once silent for more than 10 s; lease 10 s more.
         #expect(try #require(lost.endedAt) > 14)
         let lostAt = try #require(lost.endedAt)
@@ -189,8 +189,8 @@ struct GridSchedulerTests {
         #expect(executor.launches.prefix(3).allSatisfy { $0.resume })
         let after = try store.snapshot()
         #expect(after.configs.allSatisfy { $0.status == .done })
-        for c in after.configs { #expect(c.attemptRecords.filter { $0.status == "done" }.count == 1) }
-        #expect(after.configs.filter { runningBefore.contains($0.id) }.allSatisfy { $0.attemptRecords.first?.status == "orphaned" })
+        for c in after.configs { #expect(c.attemptRecords.filter { $0.status == .done }.count == 1) }
+        #expect(after.configs.filter { runningBefore.contains($0.id) }.allSatisfy { $0.attemptRecords.first?.status == .orphaned })
     }
 
     @Test("stop ends the run with running configs back to pending, and resume completes them")
@@ -202,7 +202,7 @@ struct GridSchedulerTests {
         let snap = try h.store.snapshot()
         #expect(snap.configs.filter { $0.status == .running }.isEmpty)
         #expect(snap.configs.filter { $0.status == .done }.count == 2)
-        #expect(snap.configs.flatMap(\.attemptRecords).filter { $0.status == "stopped" }.count == 2)
+        #expect(snap.configs.flatMap(\.attemptRecords).filter { $0.status == .stopped }.count == 2)
         #expect(h.executor.terminated.count == 2)
 
         let executor = SimulatedGridExecutor(nodes: 2) { _ in .init(duration: 10) }

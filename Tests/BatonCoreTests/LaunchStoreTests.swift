@@ -39,13 +39,13 @@ struct LaunchStoreTests {
                           plan: plan(dir, attempt: 1, hosts: ["a", "b"]).json()),
             .node(name: "a", position: 0, state: .healthy, since: 100, attempt: 1, signal: nil, cause: nil),
             .node(name: "b", position: 1, state: .healthy, since: 100, attempt: 1, signal: nil, cause: nil),
-            .event(time: 100, kind: "attempt-start", node: nil, line: #"{"attempt":1,"event":"attempt-start","time":100}"#),
+            .event(time: 100, kind: .attemptStart, node: nil, line: #"{"attempt":1,"event":"attempt-start","time":100}"#),
             .metric(attempt: 1, rank: 0, time: 101, line: #"{"step":1,"consumed":120,"loss":2.5}"#),
         ])
         try store.commit([
             .node(name: "b", position: 1, state: .lost, since: 104, attempt: 1, signal: .heartbeatTimeout, cause: "heartbeat timeout (3 s)"),
             .attemptEnd(r1, endedAt: 105),
-            .event(time: 105, kind: "restart", node: nil, line: #"{"consumed":240,"event":"restart","time":105}"#),
+            .event(time: 105, kind: .restart, node: nil, line: #"{"consumed":240,"event":"restart","time":105}"#),
         ])
         #expect(try store.report() == nil)
         try store.commit([.end(result: .failed, reason: "lost b; no restart left", exitCode: 4, lastConsumed: 240)])
@@ -102,7 +102,7 @@ struct LaunchStoreTests {
             .attemptEnd(r1, endedAt: 20),
             .attemptStart(number: 2, nodes: ["a", "c"], world: 4, masterPort: 29500, consumed: 250, startedAt: 21,
                           plan: plan(dir, attempt: 2, hosts: ["a", "c"]).json()),
-            .event(time: 21, kind: "attempt-start", node: nil, line: #"{"attempt":2,"consumed":250,"event":"attempt-start","time":21}"#),
+            .event(time: 21, kind: .attemptStart, node: nil, line: #"{"attempt":2,"consumed":250,"event":"attempt-start","time":21}"#),
             .metric(attempt: 2, rank: 0, time: 22, line: #"{"consumed":420}"#),
         ])
         // Old files that disagree: the store wins.
@@ -183,13 +183,13 @@ struct LaunchStoreTests {
         try old.write { db in
             try db.execute(sql: RunStore.common + GridStore.migrations[0].1)
             try db.execute(sql: "INSERT INTO meta(key, value) VALUES ('created_at', '5')")
-            try db.execute(sql: "INSERT INTO events(time, kind, text) VALUES (1, 'start', 'x')")
+            try db.execute(sql: "INSERT INTO events(time, kind, text) VALUES (1, 'run', 'x')")
         }
         try old.close()
         let store = try GridStore(runDir: dir)
-        try store.commit([.event(time: 2, kind: "resume", configID: nil, node: nil, text: "y")])
+        try store.commit([.event(time: 2, kind: .run, configID: nil, node: nil, text: "y")])
         #expect(try store.meta()["created_at"] == "5")
-        #expect(try store.snapshot(events: 10).recentEvents.map(\.kind) == ["start", "resume"])
+        #expect(try store.snapshot(events: 10).recentEvents.map(\.kind) == [.run, .run])
         #expect(store.commits == 1)
     }
 
@@ -198,7 +198,7 @@ struct LaunchStoreTests {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try LaunchStore(runDir: dir, create: true)
-        try store.commit([.event(time: 1, kind: "attempt-start", node: nil, line: #"{"event":"attempt-start","time":1}"#)])
+        try store.commit([.event(time: 1, kind: .attemptStart, node: nil, line: #"{"event":"attempt-start","time":1}"#)])
         let taken = try RunSnapshot.take(runDir: dir, options: .init(root: "\(dir)/snaps"))
         #expect(taken.manifest.kind == "launch")
         #expect(taken.manifest.files.first { $0.path == LaunchStore.fileName }?.how == "backup")

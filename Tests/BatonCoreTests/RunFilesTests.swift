@@ -1,4 +1,5 @@
 import BatonProtocol
+import BatonSystem
 import Foundation
 import Testing
 @testable import BatonCore
@@ -31,10 +32,10 @@ struct RunFilesTests {
             .write(toFile: "\(dir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
     }
 
-    @Test("resume point: after the last attempt, on its nodes less the lost, from the most consumed; a killed head's attempt is 'head lost'")
-    func resumePoint() throws {
+    /// A run directory as a head before the store left it: attempt 1 on a, b, c lost b;
+    /// attempt 2 on a and c reached 420 samples (its metrics file ends in a torn line).
+    func oldLayoutAfterTwoAttempts(attempt2Record: Bool = false) throws -> String {
         let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         try writePlan(dir, attempt: 1, hosts: ["a", "b", "c"])
         var r1 = AttemptRecord(attempt: 1, nodes: ["a", "b", "c"], worldSize: 6)
         r1.outcome = .nodesLost
@@ -44,48 +45,146 @@ struct RunFilesTests {
         try FileManager.default.createDirectory(atPath: "\(dir)/metrics/attempt-2", withIntermediateDirectories: true)
         try "{\"consumed\": 300}\n{\"consumed\": 420}\n{\"cons".write(toFile: "\(dir)/metrics/attempt-2/rank-0.jsonl", atomically: true, encoding: .utf8)
         try "{\"event\":\"restart\",\"consumed\":250,\"time\":1}\n".write(toFile: "\(dir)/events.jsonl", atomically: true, encoding: .utf8)
+        if attempt2Record {
+            // The attempt-2 record says it lost c.
+            var r2 = AttemptRecord(attempt: 2, nodes: ["a", "c"], worldSize: 4)
+            r2.outcome = .nodesLost
+            r2.lost = [LostNode(node: "c", ranks: [2, 3], signal: .heartbeatTimeout, cause: "x", detectionSeconds: 3)]
+            LaunchRunFiles.recordAttempt(r2, runDir: dir)
+        }
+        return dir
+    }
 
+    @Test("a run made before the store is converted into one when first read, once, and reads as its files said")
+    func oldLayoutConverted() throws {
+        let dir = try oldLayoutAfterTwoAttempts()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(!LaunchStore.exists(runDir: dir))
+        try expectHeadLostAfterTwoAttempts(dir)
+        #expect(LaunchStore.exists(runDir: dir))
+        #expect(RunSummary.read(dir)?.state == .headLost)
+        #expect(LaunchRunFiles.events(dir).compactMap { $0["event"] as? String } == ["restart"])
+        let store = try LaunchStore(runDir: dir, readOnly: true)
+        #expect(try store.metricLines(attempt: 2) == [#"{"consumed": 300}"#, #"{"consumed": 420}"#])
+        #expect(try store.attempts().map(\.number) == [1, 2])
+        // The files stay; no side file of the conversion is left.
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        #expect(names == ["attempts", "events.jsonl", "launch.sqlite", "metrics"])
+        // Read again: the store is not made twice.
+        let inode = FileStat.of("\(dir)/launch.sqlite")?.inode
+        try expectHeadLostAfterTwoAttempts(dir)
+        #expect(FileStat.of("\(dir)/launch.sqlite")?.inode == inode)
+    }
+
+    @Test("resume point: after the last attempt, on its nodes less the lost, from the most consumed; a killed head's attempt is 'head lost'")
+    func resumePoint() throws {
+        let dir = try oldLayoutAfterTwoAttempts()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try expectHeadLostAfterTwoAttempts(dir)
         #expect(RunSummary.read(dir)?.state == .headLost)
 
-        // The attempt-2 record says it lost c: the resumed head starts on a alone.
-        var r2 = AttemptRecord(attempt: 2, nodes: ["a", "c"], worldSize: 4)
-        r2.outcome = .nodesLost
-        r2.lost = [LostNode(node: "c", ranks: [2, 3], signal: .heartbeatTimeout, cause: "x", detectionSeconds: 3)]
-        LaunchRunFiles.recordAttempt(r2, runDir: dir)
-        #expect(try LaunchResumePoint.read(runDir: dir).hosts.names == ["a"])
+        // With the attempt-2 record saying it lost c, the resumed head starts on a alone.
+        let recorded = try oldLayoutAfterTwoAttempts(attempt2Record: true)
+        defer { try? FileManager.default.removeItem(atPath: recorded) }
+        #expect(try LaunchResumePoint.read(runDir: recorded).hosts.names == ["a"])
     }
 
     @Test("a run whose report says it completed after its last attempt is not resumed; an empty directory is bad input")
     func completedAndEmpty() throws {
-        let dir = try tempDir()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(throws: LaunchError.self) { try LaunchResumePoint.read(runDir: dir) }
-        try writePlan(dir, attempt: 1, hosts: ["a"])
+        let empty = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        #expect(throws: LaunchError.self) { try LaunchResumePoint.read(runDir: empty) }
         var r = AttemptRecord(attempt: 1, nodes: ["a"], worldSize: 2)
         r.outcome = .completed
         let report = LaunchReport(result: .completed, reason: "ok", attempts: [r], exitCode: 0, lastConsumed: nil)
-        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: "\(dir)/report.json"))
-        #expect(try LaunchResumePoint.read(runDir: dir).completed)
-        #expect(RunSummary.read(dir)?.state == .done)
-        // A later attempt than the report knows (a resumed head killed): not completed.
-        try writePlan(dir, attempt: 2, hosts: ["a"])
-        #expect(try !LaunchResumePoint.read(runDir: dir).completed)
-        #expect(RunSummary.read(dir)?.state == .headLost)
+        func completedRun(laterAttempt: Bool) throws -> String {
+            let dir = try tempDir()
+            try writePlan(dir, attempt: 1, hosts: ["a"])
+            try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: "\(dir)/report.json"))
+            // A later attempt than the report knows: a resumed head killed.
+            if laterAttempt { try writePlan(dir, attempt: 2, hosts: ["a"]) }
+            return dir
+        }
+        let done = try completedRun(laterAttempt: false)
+        defer { try? FileManager.default.removeItem(atPath: done) }
+        #expect(try LaunchResumePoint.read(runDir: done).completed)
+        #expect(RunSummary.read(done)?.state == .done)
+        #expect(LaunchRunFiles.report(done) == report)
+        let resumedAndKilled = try completedRun(laterAttempt: true)
+        defer { try? FileManager.default.removeItem(atPath: resumedAndKilled) }
+        #expect(try !LaunchResumePoint.read(runDir: resumedAndKilled).completed)
+        #expect(RunSummary.read(resumedAndKilled)?.state == .headLost)
     }
 
-    @Test("launch.json is written once: a resumed head keeps the command line the run was started with")
+    @Test("launch.json is written once: a resumed head keeps the spec the run was started with")
     func settingsOnce() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try LaunchRunFiles.recordSettings(.init(arguments: ["--local", "2", "--shard-samples", "600", "--", "t", "--shard-samples", "9"],
-                                                directory: "/x", created: 5), runDir: dir)
-        try LaunchRunFiles.recordSettings(.init(arguments: ["--resume", dir], directory: "/y", created: 6), runDir: dir)
+        var spec = LaunchSpec()
+        spec.hosts.local = 2
+        spec.shardSamples = 600
+        spec.command = ["t", "--shard-samples", "9"]
+        try LaunchRunFiles.recordSettings(.init(spec: spec, directory: "/x", created: 5), runDir: dir)
+        try LaunchRunFiles.recordSettings(.init(spec: LaunchSpec(), directory: "/y", created: 6), runDir: dir)
         let s = try #require(LaunchRunFiles.settings(dir))
         #expect(s.directory == "/x")
-        #expect(RunSummary.option("--shard-samples", in: s.arguments) == "600")
-        #expect(RunSummary.option("--hostfile", in: s.arguments) == nil)
-        #expect(RunSummary.option("--run-dir", in: ["--run-dir=R", "--", "x"]) == "R")
+        #expect(s.spec == spec)
+        #expect(s.legacyArguments == nil)
+        #expect(RunSummary.read(dir)?.kind == .launch)
+    }
+
+    @Test("a launch.json of an older Baton (its command line) is read as the spec it stands for, and rewritten once converted")
+    func legacySettings() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let old = #"{"arguments": ["--local", "2", "--shard-samples=600", "--shard-shuffle", "--heartbeat-timeout", "3s", "--run-dir", "r", "--on-rank-failure", "restart", "--", "python", "t.py", "--local", "9"], "directory": "/x", "created": 5}"#
+        try old.write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        let s = try #require(try LaunchRunFiles.readSettings(dir))
+        #expect(s.legacyArguments?.first == "--local")
+        #expect(s.spec.hosts == .init(local: 2))
+        #expect(s.spec.shardSamples == 600 && s.spec.shardShuffle)
+        #expect(s.spec.heartbeatTimeout == "3s" && s.spec.onRankFailure == .restart)
+        #expect(s.spec.command == ["python", "t.py", "--local", "9"])
+        #expect(s.directory == "/x" && s.created == 5)
+        #expect(RunSummary.read(dir)?.progress == "not started")
+        try LaunchRunFiles.recordSettings(s, runDir: dir, replacing: true)
+        let again = try #require(try LaunchRunFiles.readSettings(dir))
+        #expect(again.legacyArguments == nil && again.spec == s.spec)
+        try #"{"arguments": ["--no-such-flag", "1"], "directory": "/x", "created": 5}"#
+            .write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        #expect(throws: LaunchError.self) { try LaunchRunFiles.readSettings(dir) }
+    }
+
+    @Test("a run made by an older Baton (its command line in launch.json) resumes: the head gets the converted spec and writes it back")
+    func legacyRunResumes() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"arguments": ["--hostfile", "hosts.txt", "--shard-samples", "64", "--grace", "2s", "--", "python", "t.py"], "directory": "/x", "created": 5}"#
+            .write(toFile: LaunchRunFiles.settingsPath(dir), atomically: true, encoding: .utf8)
+        try writePlan(dir, attempt: 1, hosts: ["a", "b"])
+        guard case .head(let head) = try LaunchHead.resume(runDir: dir) else { Issue.record("not resumable"); return }
+        #expect(head.spec.command == ["python", "t.py"])
+        #expect(head.spec.hosts.hostfile == "hosts.txt" && head.spec.shardSamples == 64 && head.spec.grace == "2s")
+        #expect(head.directory == "/x")
+        #expect(head.resume?.point.lastAttempt == 1 && head.resume?.point.hosts.names == ["a", "b"])
+        #expect(head.resume?.hostsGiven == false)
+        #expect(head.convertsLegacySettings && head.created == 5)
+        // Hosts given to --resume replace the stored ones for this head only.
+        guard case .head(let other) = try LaunchHead.resume(runDir: dir, hosts: .init(local: 2)) else { return }
+        #expect(other.spec.hosts == .init(local: 2) && other.resume?.hostsGiven == true)
+        #expect(try LaunchRunFiles.readSettings(dir)?.spec.hosts.hostfile == "hosts.txt")
+    }
+
+    @Test("a detached head's request carries the spec and comes back as the same head")
+    func detachedRequestRoundTrips() throws {
+        var spec = LaunchSpec()
+        spec.hosts.local = 2
+        spec.command = ["echo", "--", "x y"]
+        let request = LaunchHead.Request(spec: spec, runDir: "/r", directory: "/d", resume: false, hostsGiven: false,
+                                         convertsLegacySettings: false, created: nil)
+        let json = String(decoding: try JSONEncoder().encode(request), as: UTF8.self)
+        let head = try LaunchHead.detached(request: json)
+        #expect(head.spec == spec && head.runDir == "/r" && head.directory == "/d" && head.resume == nil)
     }
 
     @Test("logs: launch files by rank and node (host names with dots), lines only when complete, the last one on flush")

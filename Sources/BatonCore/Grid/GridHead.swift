@@ -5,12 +5,12 @@ import Foundation
 import Glibc
 #endif
 
-/// The life of a grid's head process around the scheduler: which executor its run uses,
-/// whether a head is alive for a run directory, a detached head, a stop request, and fault
-/// injection on nodes this machine can signal.
+/// The head of a grid run: a request checked into a run (`prepare`), run here (`run`) or
+/// detached (`detach`), stopped (`stop`); which executor its run uses, whether a head is
+/// alive for a run directory, and fault injection on nodes this machine can signal.
 public enum GridHead {
     /// A file in the run directory that asks a running head to stop (`baton grid stop`).
-    public static let stopFile = "stop-requested"
+    public static let stopFile = RunDirectory.Relative.stopRequest
 
     /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
     /// simulated nodes through the agent in `RUN/local`.
@@ -21,7 +21,7 @@ public enum GridHead {
         s.lease = settings.heartbeatTimeout
         s.failures = failures
         if settings.executor == "local" {
-            s.mode = .local(agentPath: try LocalNodes.installAgent(dir: (runDir as NSString).appendingPathComponent("local")))
+            s.mode = .local(agentPath: try LocalNodes.installAgent(dir: RunDirectory(runDir).local))
         } else {
             s.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment)
         }
@@ -29,9 +29,10 @@ public enum GridHead {
         return MpirunGridExecutor(hosts: hosts, runDir: runDir, settings: s)
     }
 
-    /// The head's pid when a head process is alive for this store.
-    public static func alivePID(_ meta: [String: String]) -> Int32? {
-        DetachedHead.alive(meta["head_pid"].flatMap(Int32.init), subcommand: "grid")
+    /// The head's pid when a head process is alive for the run in `runDir`: `RUN/head.pid`,
+    /// else the pid its store keeps (a run whose head was older than the file).
+    public static func alivePID(runDir: String, meta: [String: String]) -> Int32? {
+        DetachedHead.alive(runDir: runDir, kind: .grid, stored: meta["head_pid"].flatMap(Int32.init))
     }
 
     /// Fault injection: marks `node` down for `downFor` seconds (its health checks fail) and
@@ -57,7 +58,7 @@ public enum GridHead {
             }
             return "sent \(signalName(signal)) to \(n) process(es) of this run on \(node); \(down)"
         }
-        let dir = (runDir as NSString).appendingPathComponent("local")
+        let dir = RunDirectory(runDir).local
         guard let sid = LocalNodes.session(of: node, dir: dir) else { return "node \(node) runs nothing right now; \(down)" }
         let n = ProcessTable.signal(session: sid, signal)
         return "sent \(signalName(signal)) to \(n) process(es) of \(node) (session \(sid)); \(down)"
@@ -110,7 +111,7 @@ public enum GridHead {
             executor: executor, store: store, options: GridRun.options(spec: spec, settings: settings, runDir: runDir),
             configs: resumption.configs, resumeFirst: resumption.resumeFirst, nodeStates: resumption.nodeStates,
             nextAttemptID: resumption.nextAttemptID)
-        let stop = (runDir as NSString).appendingPathComponent(stopFile)
+        let stop = RunDirectory(runDir).stopRequest
         try? fm.removeItem(atPath: stop)
         scheduler.shouldStop = { interrupted() || fm.fileExists(atPath: stop) }
         let t0 = executor.now()

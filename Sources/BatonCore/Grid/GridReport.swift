@@ -20,9 +20,9 @@ public enum GridReport {
         public var lastOutput: String?
     }
 
+    /// The run's objective, from the spec its store keeps decoded (`GridSpecRecord`).
     public static func objective(_ meta: [String: String]) -> GridObjective? {
-        guard let text = meta["spec_text"], !text.isEmpty else { return nil }
-        return (try? GridSpec.parse(text, file: meta["spec_path"] ?? "spec"))?.objective
+        GridSpecRecord.read(meta)?.objective
     }
 
     /// Configs sorted by the objective, best first; configs without it (failed, pending)
@@ -33,7 +33,7 @@ public enum GridReport {
             Result(
                 id: c.id, params: c.params, status: c.status, attempts: c.attempts,
                 nodes: c.attemptRecords.map(\.nodes), resumed: c.attemptRecords.contains { $0.resumed },
-                handedOff: c.attemptRecords.contains { $0.status == "lost" || $0.status == "orphaned" },
+                handedOff: c.attemptRecords.contains { $0.status == .lost || $0.status == .orphaned },
                 metrics: c.metrics, objective: objective.flatMap { c.status == .done ? c.metrics[$0.metric] : nil },
                 lastOutput: c.lastOutput)
         }
@@ -129,7 +129,7 @@ public enum GridReport {
         for c in snap.configs { counts[c.status.rawValue, default: 0] += 1 }
         var byNode: [String: (GridConfigRecord, GridAttemptRecord)] = [:]
         for c in snap.configs {
-            for a in c.attemptRecords where a.status == "running" { for n in a.nodes { byNode[n] = (c, a) } }
+            for a in c.attemptRecords where a.status == .running { for n in a.nodes { byNode[n] = (c, a) } }
         }
         let nodes: [[String: Any]] = snap.nodes.map { n in
             var o: [String: Any] = ["name": n.name, "state": n.state.rawValue, "losses": n.losses]
@@ -143,7 +143,7 @@ public enum GridReport {
         }
         var o: [String: Any] = [
             "run_dir": runDir, "configs": counts, "total": snap.configs.count, "nodes": nodes,
-            "events": snap.recentEvents.map { ["time": $0.time, "kind": $0.kind, "text": $0.text] },
+            "events": snap.recentEvents.map { ["time": $0.time, "kind": $0.kind.rawValue, "text": $0.text] },
         ]
         if let headPID { o["head_pid"] = headPID }
         let data = try! JSONSerialization.data(withJSONObject: o, options: [.prettyPrinted, .sortedKeys])
@@ -177,7 +177,7 @@ public enum GridReport {
         out += "nodes: \(healthy) healthy, \(suspect) suspect, \(dead) dead\n\n"
         var byNode: [String: (GridConfigRecord, GridAttemptRecord)] = [:]
         for c in snap.configs {
-            for a in c.attemptRecords where a.status == "running" { for n in a.nodes { byNode[n] = (c, a) } }
+            for a in c.attemptRecords where a.status == .running { for n in a.nodes { byNode[n] = (c, a) } }
         }
         var rows = [["node", "state", "losses", "config", "attempt", "running for", "session (kill -- -N)"]]
         for n in snap.nodes {

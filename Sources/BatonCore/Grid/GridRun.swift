@@ -1,3 +1,4 @@
+import BatonProtocol
 import Foundation
 
 /// Creating, resuming and reading a grid run directory. The CLI and the tests go through
@@ -31,6 +32,7 @@ public enum GridRun {
         public var metaOps: [GridStoreOp] {
             [
                 .meta("spec_path", specPath), .meta("spec_text", specText),
+                .meta(GridSpecRecord.metaKey, GridSpecRecord.metaValue(specText: specText, file: specPath)),
                 .meta("nodes", GridJSON.stringArray(nodeNames)), .meta("host_source", hostSource),
                 .meta("executor", executor), .meta("heartbeat_timeout", String(heartbeatTimeout)),
                 .meta("cool_down", String(coolDown)), .meta("on_corrupt_checkpoint", onCorruptCheckpoint),
@@ -63,7 +65,7 @@ public enum GridRun {
         o.runDir = runDir
         if settings.onCorruptCheckpoint == "rollback", let runDir {
             o.rollback = { id in
-                let sub = "configs/\(id)/checkpoint"
+                let sub = RunDirectory.Relative.configCheckpoint(id)
                 do {
                     guard let r = try RunSnapshot.rollback(runDir: runDir, subdir: sub) else { return nil }
                     let passed = r.skipped.isEmpty ? "" : " (newer ones did not verify: \(r.skipped.joined(separator: ", ")))"
@@ -82,7 +84,7 @@ public enum GridRun {
         -> GridStore
     {
         let fm = FileManager.default
-        if fm.fileExists(atPath: (runDir as NSString).appendingPathComponent(GridStore.fileName)) {
+        if fm.fileExists(atPath: RunDirectory(runDir).gridStore) {
             throw GridRunError("\(runDir) already holds a grid run; continue it with `baton grid --resume \(runDir)` or pick another --run-dir")
         }
         try fm.createDirectory(atPath: runDir, withIntermediateDirectories: true)
@@ -119,17 +121,17 @@ public enum GridRun {
         for (ci, c) in snap.configs.enumerated() {
             for a in c.attemptRecords {
                 maxID = max(maxID, a.id)
-                guard a.status == "running" else { continue }
+                guard a.status == .running else { continue }
                 let exit = executor.reapOrphan(attemptID: a.id, configID: c.id, attempt: a.number, pid: a.pid, session: a.session)
                 if let exit, exit.succeeded {
                     // It finished while no head was watching; its result stands, no rerun.
-                    ops.append(.endAttempt(id: a.id, endedAt: now, status: "done", exitCode: 0, reason: "finished while the head was down"))
+                    ops.append(.endAttempt(id: a.id, endedAt: now, status: .done, exitCode: 0, reason: "finished while the head was down"))
                     ops.append(.config(id: c.id, status: .done, attempts: c.attempts, failures: c.failures,
                         metrics: GridStore.metricsJSON(exit.metrics), objective: nil, lastOutput: nil, finishedAt: now))
                     snap.configs[ci].status = .done
                     orphans.append((a, true))
                 } else {
-                    ops.append(.endAttempt(id: a.id, endedAt: now, status: "orphaned", exitCode: exit?.code,
+                    ops.append(.endAttempt(id: a.id, endedAt: now, status: .orphaned, exitCode: exit?.code,
                         reason: exit.map { "ended while the head was down: \($0.text)" } ?? "the head was killed; attempt stopped"))
                     ops.append(.config(id: c.id, status: .pending, attempts: c.attempts, failures: c.failures, metrics: nil,
                         objective: nil, lastOutput: nil, finishedAt: nil))
@@ -143,7 +145,7 @@ public enum GridRun {
                 resumeFirst.append(c.id)
             }
         }
-        ops.append(.event(time: now, kind: "run", configID: nil, node: nil,
+        ops.append(.event(time: now, kind: .run, configID: nil, node: nil,
             text: "resumed: \(orphans.count) orphaned attempts found, \(resumeFirst.count) configs resume first"))
         try store.commit(ops)
         // Objective values of orphans that finished are filled by the caller's spec on read.

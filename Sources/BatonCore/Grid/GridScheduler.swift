@@ -209,7 +209,7 @@ public final class GridScheduler {
         startedAt = executor.now()
         nextSweep = startedAt
         nextSummary = startedAt + options.summaryInterval
-        event(startedAt, "run", nil, nil, "grid started: \(configs.count) configs, \(queueCount) to run, \(nodes.count) nodes")
+        event(startedAt, .run, nil, nil, "grid started: \(configs.count) configs, \(queueCount) to run, \(nodes.count) nodes")
         // `now` is the time of the latest poll: every event due by then has been handled,
         // so the liveness sweep never blames a node for heartbeats still in the queue.
         var now = startedAt
@@ -233,7 +233,7 @@ public final class GridScheduler {
                 try settle()  // what is still to act on can only stop attempts, never start one
                 let done = configs.filter { $0.status == .done }.count
                 let failed = configs.filter { $0.status == .failed }.count
-                event(now, "run", nil, nil, "grid finished: \(done) done, \(failed) failed")
+                event(now, .run, nil, nil, "grid finished: \(done) done, \(failed) failed")
                 try flush()
                 onSummary?(summary(now))
                 return .finished(done: done, failed: failed)
@@ -241,7 +241,7 @@ public final class GridScheduler {
             if running.isEmpty && !nodes.contains(where: { $0.state != .dead })
                 && nodes.allSatisfy({ $0.failedChecks >= options.maxFailedChecks })
             {
-                event(now, "run", nil, nil, "no node is left: every node is dead and failed \(options.maxFailedChecks) health checks")
+                event(now, .run, nil, nil, "no node is left: every node is dead and failed \(options.maxFailedChecks) health checks")
                 try flush()
                 return .noNodes
             }
@@ -342,7 +342,7 @@ public final class GridScheduler {
             lastBeat[node] = t
             if nodes[node].state == .suspect {
                 setNode(node, .healthy, t)
-                event(t, "node", nil, nodes[node].name, "node \(nodes[node].name) is answering again")
+                event(t, .node, nil, nodes[node].name, "node \(nodes[node].name) is answering again")
             }
         case .exited(let id, let exit):
             guard let r = running.removeValue(forKey: id) else { return }
@@ -360,7 +360,7 @@ public final class GridScheduler {
         if exit.succeeded {
             c.status = .done
             let objective = options.objective.flatMap { exit.metrics[$0.metric] }
-            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: "done", exitCode: 0, reason: "exit code 0"))
+            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: .done, exitCode: 0, reason: "exit code 0"))
             ops.append(
                 .config(
                     id: c.id, status: .done, attempts: c.attempts, failures: c.failures,
@@ -369,7 +369,7 @@ public final class GridScheduler {
             doneDurationSum += t - r.startedAt
             doneDurationCount += 1
             let m = options.objective.flatMap { o in exit.metrics[o.metric].map { " \(o.metric)=\(GridFormat.metric($0))" } } ?? ""
-            event(t, "finished", c.id, nodeNames,
+            event(t, .finished, c.id, nodeNames,
                 "finished \(c.id) on \(nodeNames) in \(formatDuration(t - r.startedAt)) (attempt \(r.number))\(m)")
         } else {
             c.failures += 1
@@ -378,9 +378,9 @@ public final class GridScheduler {
             if exit.code == JobContract.corruptCheckpointExit, let rollback = options.rollback {
                 let did = rollback(c.id) ?? "no snapshot holds a verified checkpoint of it"
                 reason += " (checkpoint unreadable; \(did))"
-                event(t, "rollback", c.id, nodeNames, "\(c.id): its checkpoint is unreadable; \(did)")
+                event(t, .rollback, c.id, nodeNames, "\(c.id): its checkpoint is unreadable; \(did)")
             }
-            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: "failed", exitCode: exit.code, reason: reason))
+            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: .failed, exitCode: exit.code, reason: reason))
             if c.failures > options.maxRetries {
                 c.status = .failed
                 ops.append(
@@ -388,7 +388,7 @@ public final class GridScheduler {
                         id: c.id, status: .failed, attempts: c.attempts, failures: c.failures,
                         metrics: exit.metrics.isEmpty ? nil : GridStore.metricsJSON(exit.metrics), objective: nil,
                         lastOutput: output, finishedAt: t))
-                event(t, "failed", c.id, nodeNames,
+                event(t, .failed, c.id, nodeNames,
                     "failed \(c.id) on \(nodeNames): \(reason); no retries left (\(c.failures) failures)")
             } else {
                 c.status = .pending
@@ -398,7 +398,7 @@ public final class GridScheduler {
                         id: c.id, status: .pending, attempts: c.attempts, failures: c.failures, metrics: nil, objective: nil,
                         lastOutput: output, finishedAt: nil))
                 pushQueueFront(r.config)
-                event(t, "retry", c.id, nodeNames,
+                event(t, .retry, c.id, nodeNames,
                     "\(c.id) failed on \(nodeNames): \(reason); retry \(c.failures) of \(options.maxRetries) on another node")
             }
         }
@@ -415,11 +415,11 @@ public final class GridScheduler {
             nodes[n].losses += 1
             nodes[n].failedChecks = 0
             setNode(n, .dead, t)
-            event(t, "node-lost", c.id, nodes[n].name, "node \(nodes[n].name) lost: \(reason)")
+            event(t, .nodeLost, c.id, nodes[n].name, "node \(nodes[n].name) lost: \(reason)")
         }
         for n in r.nodes where !lostNodes.contains(n) { release(n) }
         let names = lostNodes.map { nodes[$0].name }.joined(separator: ",")
-        ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: "lost", exitCode: nil, reason: "node \(names) lost: \(reason)"))
+        ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: .lost, exitCode: nil, reason: "node \(names) lost: \(reason)"))
         c.status = .pending
         ops.append(
             .config(id: c.id, status: .pending, attempts: c.attempts, failures: c.failures, metrics: nil, objective: nil,
@@ -429,10 +429,10 @@ public final class GridScheduler {
         actions.append(.terminate(r.attemptID, "node \(names) lost"))
         if fenced {
             pushQueueFront(r.config)
-            event(t, "handoff", c.id, names, "\(c.id) back to the head of the queue; it resumes from its checkpoint")
+            event(t, .handoff, c.id, names, "\(c.id) back to the head of the queue; it resumes from its checkpoint")
         } else {
             leaseWaits.append((r.config, t + options.lease))
-            event(t, "handoff", c.id, names,
+            event(t, .handoff, c.id, names,
                 "\(c.id) waits out the \(formatDuration(options.lease)) lease, then resumes from its checkpoint on another node")
         }
     }
@@ -456,12 +456,12 @@ public final class GridScheduler {
                 nodes[i].failedChecks = 0
                 setNode(i, .healthy, t)
                 release(i)
-                event(t, "node-readmitted", nil, nodes[i].name, "node \(nodes[i].name) re-admitted: health check passed")
+                event(t, .nodeReadmitted, nil, nodes[i].name, "node \(nodes[i].name) re-admitted: health check passed")
             } else {
                 nodes[i].failedChecks += 1
                 nodes[i].since = t
                 ops.append(.node(name: nodes[i].name, position: i, state: .dead, since: t, losses: nodes[i].losses))
-                event(t, "node-check", nil, nodes[i].name, "node \(nodes[i].name) failed its health check; next in \(formatDuration(options.coolDown))")
+                event(t, .nodeCheck, nil, nodes[i].name, "node \(nodes[i].name) failed its health check; next in \(formatDuration(options.coolDown))")
             }
         }
     }
@@ -479,7 +479,7 @@ public final class GridScheduler {
                 silentByAttempt[id, default: []].append(n)
             } else if silent > options.heartbeatTimeout / 2, nodes[n].state == .healthy {
                 setNode(n, .suspect, t)
-                event(t, "node", nil, nodes[n].name,
+                event(t, .node, nil, nodes[n].name,
                     "node \(nodes[n].name) suspect: no heartbeat for \(formatDuration(silent))")
             }
         }
@@ -579,7 +579,7 @@ public final class GridScheduler {
         ops.append(.insertAttempt(id: id, configID: c.id, number: number, nodes: names, startedAt: t, resumed: resumed))
         ops.append(.config(id: c.id, status: .running, attempts: number, failures: c.failures, metrics: nil, objective: nil,
             lastOutput: nil, finishedAt: nil))
-        event(t, "started", c.id, names,
+        event(t, .started, c.id, names,
             "started \(c.id) on \(names) (attempt \(number)\(resumed ? ", resumed" : "")) \(c.summary)")
         dispatches += 1
 
@@ -587,10 +587,10 @@ public final class GridScheduler {
         var metricsPath: String?
         var checkpointDir: String?
         if let runDir = options.runDir {
-            let dir = GridRunLayout.configDir(runDir, c.id)
-            checkpointDir = GridRunLayout.checkpointDir(runDir, c.id)
-            metricsPath = (dir as NSString).appendingPathComponent("attempt-\(number).metrics.jsonl")
-            logPath = (dir as NSString).appendingPathComponent("attempt-\(number).log")
+            let run = RunDirectory(runDir)
+            checkpointDir = run.configCheckpoint(c.id)
+            metricsPath = run.configAttemptMetrics(c.id, attempt: number)
+            logPath = run.configAttemptLog(c.id, attempt: number)
         }
         actions.append(
             .start(
@@ -604,19 +604,19 @@ public final class GridScheduler {
     func stopAll(_ t: Double) {
         for r in running.values.sorted(by: { $0.attemptID < $1.attemptID }) {
             let c = configs[r.config]
-            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: "stopped", exitCode: nil, reason: "baton grid stop"))
+            ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: .stopped, exitCode: nil, reason: "baton grid stop"))
             ops.append(.config(id: c.id, status: .pending, attempts: c.attempts, failures: c.failures, metrics: nil,
                 objective: nil, lastOutput: nil, finishedAt: nil))
             configs[r.config].status = .pending
             actions.append(.terminate(r.attemptID, "stop"))
         }
         running.removeAll()
-        event(t, "run", nil, nil, "grid stopped; `baton grid --resume` continues it (stopped configs resume from their checkpoints)")
+        event(t, .run, nil, nil, "grid stopped; `baton grid --resume` continues it (stopped configs resume from their checkpoints)")
     }
 
     // MARK: Reporting
 
-    func event(_ t: Double, _ kind: String, _ config: String?, _ node: String?, _ text: String) {
+    func event(_ t: Double, _ kind: GridEventKind, _ config: String?, _ node: String?, _ text: String) {
         ops.append(.event(time: t, kind: kind, configID: config, node: node, text: text))
         onEvent?(GridEventRecord(time: t, kind: kind, configID: config, node: node, text: text))
     }
@@ -651,16 +651,6 @@ public final class GridScheduler {
 
     /// Node names with the attempt they run (for tests and status).
     public var nodeStates: [(name: String, state: GridNodeState)] { nodes.map { ($0.name, $0.state) } }
-}
-
-/// Where things live in a run directory.
-public enum GridRunLayout {
-    public static func configDir(_ runDir: String, _ id: String) -> String {
-        (runDir as NSString).appendingPathComponent("configs/\(id)")
-    }
-    public static func checkpointDir(_ runDir: String, _ id: String) -> String {
-        (configDir(runDir, id) as NSString).appendingPathComponent("checkpoint")
-    }
 }
 
 public enum GridFormat {

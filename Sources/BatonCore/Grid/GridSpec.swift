@@ -1,4 +1,5 @@
 import BatonSystem
+import BatonSupport
 import Foundation
 import Yams
 
@@ -12,7 +13,8 @@ public struct GridSourceLocation: Sendable, Hashable, CustomStringConvertible {
 
 /// A spec that cannot be used. Its description names the file, line and column and says
 /// what to change; nothing is started when one is thrown.
-public struct GridSpecError: Error, Sendable, CustomStringConvertible {
+public struct GridSpecError: BatonError, Sendable {
+    public var exitCode: Int32 { ExitCodes.badInput }
     public var location: GridSourceLocation?
     public var file: String
     public var message: String
@@ -43,8 +45,8 @@ public struct GridExclusion: Sendable {
 }
 
 /// What the grid optimises: a metric the command reports in `$BATON_METRICS`.
-public struct GridObjective: Sendable, Equatable {
-    public enum Mode: String, Sendable { case max, min }
+public struct GridObjective: Sendable, Equatable, Codable {
+    public enum Mode: String, Sendable, Codable { case max, min }
     public var metric: String
     public var mode: Mode
 }
@@ -93,6 +95,55 @@ public struct GridSpec: Sendable {
         }
         guard let root else { throw GridSpecError("the spec is empty", at: nil, file: file) }
         return try p.spec(root)
+    }
+}
+
+/// The spec as a run's store keeps it decoded (`meta.spec`, JSON), written with the run's
+/// settings: what `status`, `results` and the timeline read, so they never parse the YAML.
+/// The YAML itself (`meta.spec_text`) stays for `--resume`, which expands it again.
+public struct GridSpecRecord: Codable, Sendable, Equatable {
+    public struct Parameter: Codable, Sendable, Equatable {
+        public var name: String
+        /// The values as the spec gives them (`GridValue.description`).
+        public var values: [String]
+    }
+
+    public var command: [String]
+    public var parameters: [Parameter]
+    public var seeds: [Int]?
+    public var nodesPerConfig: Int
+    public var ranksPerNode: Int
+    public var objective: GridObjective?
+    public var maxRetries: Int
+    public var timeout: Double?
+
+    /// The store's meta key.
+    public static let metaKey = "spec"
+
+    public init(_ spec: GridSpec) {
+        command = spec.command
+        parameters = spec.parameters.map { Parameter(name: $0.name, values: $0.values.map(\.description)) }
+        seeds = spec.seeds
+        nodesPerConfig = spec.nodesPerConfig
+        ranksPerNode = spec.ranksPerNode
+        objective = spec.objective
+        maxRetries = spec.maxRetries
+        timeout = spec.timeout
+    }
+
+    /// The record of the YAML `text` (`null` when it does not parse: a simulated run's
+    /// empty spec), as the meta value.
+    static func metaValue(specText text: String, file: String) -> String {
+        guard !text.isEmpty, let spec = try? GridSpec.parse(text, file: file) else { return "null" }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return (try? enc.encode(GridSpecRecord(spec))).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// The record in a store's meta; nil when the run has none (its spec did not parse).
+    public static func read(_ meta: [String: String]) -> GridSpecRecord? {
+        guard let text = meta[metaKey] else { return nil }
+        return try? JSONDecoder().decode(GridSpecRecord.self, from: Data(text.utf8))
     }
 }
 

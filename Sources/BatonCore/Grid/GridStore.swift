@@ -1,15 +1,58 @@
+import BatonProtocol
 import BatonSupport
 import Foundation
 import GRDB
 
 /// The state of a config in the run store.
-public enum GridConfigStatus: String, Sendable {
+public enum GridConfigStatus: String, Sendable, Codable {
     case pending, running, done, failed
 }
 
 /// The state of a node in the run store.
-public enum GridNodeState: String, Sendable {
+public enum GridNodeState: String, Sendable, Codable {
     case healthy, suspect, dead
+}
+
+/// How a config's attempt stands, as the store keeps it (the raw values are the store's
+/// `attempts.status` column; its tally counts them in SQL by the same strings).
+public enum GridAttemptStatus: String, Sendable, Codable, CaseIterable {
+    /// Started and not ended (or its head was killed: `--resume` finds it).
+    case running
+    /// Its command exited 0.
+    case done
+    /// Its command failed (a retry follows while `max_retries` allows).
+    case failed
+    /// Its node was lost; the config is handed off.
+    case lost
+    /// It ran past the spec's `timeout`.
+    case timeout
+    /// A killed head left it running; the next head stopped it.
+    case orphaned
+    /// Stopped by `baton grid stop` or Ctrl-C; it resumes first.
+    case stopped
+}
+
+extension GridAttemptStatus: ExpressibleByStringLiteral {
+    /// For code that still spells a status as a string: `baton grid stop`'s
+    /// (Sources/baton/Commands/GridCommand.swift, whose head code is moving into the
+    /// library in another change). An unknown name is a programming error and traps.
+    @available(*, deprecated, message: "spell the status as a case (.running)")
+    public init(stringLiteral value: String) {
+        guard let status = GridAttemptStatus(rawValue: value) else { preconditionFailure("no grid attempt status '\(value)'") }
+        self = status
+    }
+}
+
+/// The kind of a grid event (the store's `events.kind`).
+public enum GridEventKind: String, Sendable, Codable, CaseIterable {
+    /// The run as a whole: started, resumed, finished, stopped, no node left.
+    case run
+    case started, finished, failed, retry, rollback, handoff
+    /// A node is answering again, or is suspected.
+    case node
+    case nodeLost = "node-lost"
+    case nodeReadmitted = "node-readmitted"
+    case nodeCheck = "node-check"
 }
 
 /// One change to the run store. The scheduler collects the changes of one step and commits
@@ -22,15 +65,15 @@ public enum GridStoreOp: Sendable {
         lastOutput: String?, finishedAt: Double?)
     case insertAttempt(id: Int64, configID: String, number: Int, nodes: String, startedAt: Double, resumed: Bool)
     case attemptProcess(id: Int64, pid: Int32, session: Int32)
-    case endAttempt(id: Int64, endedAt: Double, status: String, exitCode: Int32?, reason: String)
+    case endAttempt(id: Int64, endedAt: Double, status: GridAttemptStatus, exitCode: Int32?, reason: String)
     case node(name: String, position: Int, state: GridNodeState, since: Double, losses: Int)
-    case event(time: Double, kind: String, configID: String?, node: String?, text: String)
+    case event(time: Double, kind: GridEventKind, configID: String?, node: String?, text: String)
 }
 
 /// The grid's run store (`RUN/grid.sqlite`, a `RunStore`): configs, attempts, nodes, events
 /// and the run's settings. The head writes; `status` and `results` read it at the same time.
 public final class GridStore {
-    public static let fileName = "grid.sqlite"
+    public static let fileName = RunDirectory.Relative.gridStore
     let store: RunStore
     var db: DatabaseQueue { store.db }
     public var path: String { store.path }
@@ -59,10 +102,33 @@ public final class GridStore {
     /// Opens (creating when asked) the store. `durable` = `synchronous=FULL`: every commit
     /// is on disk before it returns, so it survives a power loss, not only a killed head.
     public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
-        store = try RunStore(
-            path: (runDir as NSString).appendingPathComponent(GridStore.fileName), migrations: GridStore.migrations,
-            create: create, readOnly: readOnly, durable: durable,
-            missing: { GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))") })
+        let path = RunDirectory(runDir).gridStore
+        let missing = { GridRunError("\(runDir) is not a grid run directory (no \(GridStore.fileName))") }
+        store = try RunStore(path: path, migrations: GridStore.migrations, create: create, readOnly: readOnly, durable: durable,
+                             missing: missing)
+        if readOnly {
+            // A store made before the decoded spec: converted once, through a connection
+            // that may write (a reader that cannot write it finds no objective).
+            if try GridStore.lacksSpecRecord(store) {
+                try? GridStore.addSpecRecord(try RunStore(path: path, migrations: GridStore.migrations, missing: missing))
+            }
+        } else {
+            try GridStore.addSpecRecord(store)
+        }
+    }
+
+    static func lacksSpecRecord(_ store: RunStore) throws -> Bool {
+        let meta = try store.meta()
+        return meta[GridSpecRecord.metaKey] == nil && meta["spec_text"] != nil
+    }
+
+    /// Writes the decoded spec (`GridSpecRecord`) of a store made before it kept one, from
+    /// its YAML: the one parse of it a reader ever needs.
+    static func addSpecRecord(_ store: RunStore) throws {
+        guard try lacksSpecRecord(store) else { return }
+        let meta = try store.meta()
+        let value = GridSpecRecord.metaValue(specText: meta["spec_text"] ?? "", file: meta["spec_path"] ?? "spec")
+        try store.write { db, _ in try RunStore.setMeta(db, GridSpecRecord.metaKey, value) }
     }
 
     /// Commits all `ops` in one transaction.
@@ -118,7 +184,7 @@ public final class GridStore {
             var s = try st.get(1, db,
                 """
                 INSERT INTO attempts(id, config_id, number, nodes, started_at, status, resumed)
-                VALUES (?, ?, ?, ?, ?, 'running', ?)
+                VALUES (?, ?, ?, ?, ?, '\(GridAttemptStatus.running.rawValue)', ?)
                 """)
             s.bind(id); s.bind(configID); s.bind(number); s.bind(nodes); s.bind(startedAt); s.bind(resumed ? 1 : 0)
             try s.run(db)
@@ -128,14 +194,14 @@ public final class GridStore {
             try s.run(db)
         case .endAttempt(let id, let endedAt, let status, let exitCode, let reason):
             var s = try st.get(3, db, "UPDATE attempts SET ended_at = ?, status = ?, exit_code = ?, reason = ? WHERE id = ?")
-            s.bind(endedAt); s.bind(status); s.bind(exitCode.map { Int($0) }); s.bind(reason); s.bind(id)
+            s.bind(endedAt); s.bind(status.rawValue); s.bind(exitCode.map { Int($0) }); s.bind(reason); s.bind(id)
             try s.run(db)
         case .node(let name, let position, let state, let since, let losses):
             var s = try st.get(4, db, "INSERT OR REPLACE INTO nodes(name, position, state, since, losses) VALUES (?, ?, ?, ?, ?)")
             s.bind(name); s.bind(position); s.bind(state.rawValue); s.bind(since); s.bind(losses)
             try s.run(db)
         case .event(let time, let kind, let configID, let node, let text):
-            try RunStore.insertEvent(db, &st, time: time, kind: kind, configID: configID, node: node, text: text)
+            try RunStore.insertEvent(db, &st, time: time, kind: kind.rawValue, configID: configID, node: node, text: text)
         }
     }
 
@@ -156,7 +222,7 @@ public final class GridStore {
                 let a = GridAttemptRecord(
                     id: row["id"], configID: row["config_id"], number: row["number"],
                     nodes: (row["nodes"] as String).split(separator: ",").map(String.init), startedAt: row["started_at"],
-                    endedAt: row["ended_at"], status: row["status"], exitCode: row["exit_code"], reason: row["reason"],
+                    endedAt: row["ended_at"], status: GridAttemptStatus(rawValue: row["status"]) ?? .failed, exitCode: row["exit_code"], reason: row["reason"],
                     resumed: row["resumed"], pid: row["pid"], session: row["session"])
                 attemptsByConfig[a.configID, default: []].append(a)
             }
@@ -173,7 +239,7 @@ public final class GridStore {
             let events = try Row.fetchAll(
                 db, sql: "SELECT * FROM (SELECT * FROM events ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [eventLimit]
             ).map { row in
-                GridEventRecord(time: row["time"], kind: row["kind"], configID: row["config_id"], node: row["node"], text: row["text"])
+                GridEventRecord(time: row["time"], kind: GridEventKind(rawValue: row["kind"]) ?? .run, configID: row["config_id"], node: row["node"], text: row["text"])
             }
             return GridSnapshot(meta: meta, configs: configs, nodes: nodes, recentEvents: events)
         }
@@ -265,8 +331,7 @@ public struct GridAttemptRecord: Sendable {
     public var nodes: [String]
     public var startedAt: Double
     public var endedAt: Double?
-    /// running, done, failed, lost, timeout, orphaned, stopped
-    public var status: String
+    public var status: GridAttemptStatus
     public var exitCode: Int32?
     public var reason: String?
     public var resumed: Bool
@@ -310,7 +375,7 @@ public struct GridNodeRecord: Sendable {
 
 public struct GridEventRecord: Sendable {
     public var time: Double
-    public var kind: String
+    public var kind: GridEventKind
     public var configID: String?
     public var node: String?
     public var text: String
@@ -325,7 +390,13 @@ public struct GridSnapshot: Sendable {
 }
 
 /// A run that cannot be started, resumed or read; the description says what to do.
-public struct GridRunError: Error, Sendable, CustomStringConvertible {
+public struct GridRunError: BatonError, Sendable {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// Bad input unless said otherwise (a run that cannot be read or resumed; nothing started).
+    public var exitCode: Int32
+
+    public init(_ description: String, exitCode: Int32 = ExitCodes.badInput) {
+        self.description = description
+        self.exitCode = exitCode
+    }
 }

@@ -120,7 +120,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     public func now() -> Double { wallOrigin + (monotonicNow() - origin) }
 
     static func launchDir(_ runDir: String, _ configID: String, _ attempt: Int) -> String {
-        (GridRunLayout.configDir(runDir, configID) as NSString).appendingPathComponent("mpirun/attempt-\(attempt)")
+        RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).path
     }
 
     func tokenValue(_ attemptID: Int64) -> String { "\(token)#\(attemptID)" }
@@ -149,7 +149,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
 
     public func start(_ launch: AttemptLaunch) throws {
         try FileManager.default.createDirectory(
-            atPath: GridRunLayout.checkpointDir(runDir, launch.configID), withIntermediateDirectories: true)
+            atPath: RunDirectory(runDir).configCheckpoint(launch.configID), withIntermediateDirectories: true)
         if failuresBase == nil { failuresBase = now() }
         if let down = launch.nodes.first(where: { isMarkedDown(nodeNames[$0]) }) {
             pendingEvents.append(.nodeLost(attemptID: launch.attemptID, node: down, reason: "the node is down", fenced: true))
@@ -289,18 +289,15 @@ public final class MpirunGridExecutor: ConfigExecutor {
 
     /// After the head was killed: its mpirun lost its stdin, so the wrappers fence within a
     /// lease; whatever of the attempt still runs where this machine can see it (mpirun, and
-    /// on simulated nodes and the test bed the ranks) is killed. A report the supervisor
-    /// wrote says whether the attempt had finished.
+    /// on simulated nodes and the test bed the ranks) is killed. The report in the attempt's
+    /// launch store says whether the attempt had finished.
     public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
         let token = tokenValue(attemptID)
         Teardown(afterKill: 5).run(against: .processes { ProcessTable.processes(withEnvironment: "BATON_GRID_ATTEMPT", token) })
         // The killed agents never removed their simulated node's TMPDIR.
         cleanLocalNodes()
-        let report = (Self.launchDir(runDir, configID, attempt) as NSString).appendingPathComponent("report.json")
-        guard let data = FileManager.default.contents(atPath: report),
-            let r = try? JSONDecoder().decode(LaunchReport.self, from: data)
-        else { return nil }
-        let metricsPath = (GridRunLayout.configDir(runDir, configID) as NSString).appendingPathComponent("attempt-\(attempt).metrics.jsonl")
+        guard let r = LaunchRunFiles.report(RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).path) else { return nil }
+        let metricsPath = RunDirectory(runDir).configAttemptMetrics(configID, attempt: attempt)
         return AttemptExit(code: r.result == .completed ? 0 : 1, metrics: GridFiles.readMetrics(metricsPath))
     }
 }
@@ -345,7 +342,7 @@ enum GridFiles {
 
     /// Where `baton grid kill-node --down-for` leaves the time a node is back.
     static func downMarker(runDir: String, node: String) -> String {
-        (runDir as NSString).appendingPathComponent("nodes/\(node).down")
+        RunDirectory(runDir).nodeDown(node)
     }
 
     static func downUntil(runDir: String, node: String) -> Double? {

@@ -3,51 +3,84 @@ import BatonSystem
 import Foundation
 
 /// A launch run directory as its readers see it (`--resume`, `runs`, `status`, `report`):
-/// from its store (`RUN/launch.sqlite`) when it has one, else from the files a run made
-/// before the store keeps (attempt records, events.jsonl, report.json). The command line it
-/// was started with is `RUN/launch.json` in both.
+/// its store (`RUN/launch.sqlite`) alone; a run made before the store is converted into one
+/// when first read (`LaunchStoreImport`). The spec it was started with is `RUN/launch.json`.
 public enum LaunchRunFiles {
-    /// The launch's own command line (`baton launch` options and the command), as given.
-    public static let settingsFile = "launch.json"
+    /// The launch's spec (`LaunchSpec`), where it was given and when.
+    public static let settingsFile = RunDirectory.Relative.settings
 
     public struct Settings: Codable, Sendable, Equatable {
-        /// The arguments after `baton launch`, without `--detach` and `--resume`.
-        public var arguments: [String]
-        /// Where they were given (relative paths in them are relative to it).
+        public var spec: LaunchSpec
+        /// Where the launch was given (relative paths in the spec and the command are relative to it).
         public var directory: String
         public var created: Double
+        /// The command line `launch.json` held instead of a spec (a run of an older Baton),
+        /// converted into `spec` when read; nil for a spec.
+        public var legacyArguments: [String]?
 
-        public init(arguments: [String], directory: String, created: Double) {
-            self.arguments = arguments
+        public init(spec: LaunchSpec, directory: String, created: Double) {
+            self.spec = spec
             self.directory = directory
             self.created = created
         }
+
+        enum CodingKeys: String, CodingKey { case spec, directory, created, arguments }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            directory = try c.decode(String.self, forKey: .directory)
+            created = try c.decode(Double.self, forKey: .created)
+            if let spec = try c.decodeIfPresent(LaunchSpec.self, forKey: .spec) {
+                self.spec = spec
+            } else {
+                let arguments = try c.decode([String].self, forKey: .arguments)
+                legacyArguments = arguments
+                spec = try LaunchSpec(legacyArguments: arguments)
+            }
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(spec, forKey: .spec)
+            try c.encode(directory, forKey: .directory)
+            try c.encode(created, forKey: .created)
+        }
     }
 
-    public static func settingsPath(_ runDir: String) -> String { "\(runDir)/\(settingsFile)" }
+    public static func settingsPath(_ runDir: String) -> String { RunDirectory(runDir).settings }
 
     /// Writes `launch.json` (temp + rename) unless the run already has one: a resumed run
-    /// keeps the command line it was started with.
-    public static func recordSettings(_ s: Settings, runDir: String) throws {
+    /// keeps the spec it was started with. `replacing` writes over it (an older Baton's
+    /// command line, converted).
+    public static func recordSettings(_ s: Settings, runDir: String, replacing: Bool = false) throws {
         let path = settingsPath(runDir)
-        if FileManager.default.fileExists(atPath: path) { return }
+        if !replacing && FileManager.default.fileExists(atPath: path) { return }
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try enc.encode(s).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     public static func settings(_ runDir: String) -> Settings? {
-        guard let data = FileManager.default.contents(atPath: settingsPath(runDir)) else { return nil }
-        return try? JSONDecoder().decode(Settings.self, from: data)
+        try? readSettings(runDir)
     }
 
-    static func recordPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).record.json" }
-    static func planPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).plan.json" }
-    /// What the head saw during the attempt (`AttemptTranscript`).
-    static func transcriptPath(_ runDir: String, attempt: Int) -> String { "\(runDir)/attempts/attempt-\(attempt).transcript.jsonl" }
+    /// `launch.json`, nil when there is none; an error says why one cannot be used.
+    public static func readSettings(_ runDir: String) throws(LaunchError) -> Settings? {
+        guard let data = FileManager.default.contents(atPath: settingsPath(runDir)) else { return nil }
+        do { return try JSONDecoder().decode(Settings.self, from: data) } catch let e as LaunchError {
+            throw LaunchError(.badInput, "\(settingsPath(runDir)): \(e.message)")
+        } catch {
+            throw LaunchError(.badInput, "\(settingsPath(runDir)): cannot be read: \(error)")
+        }
+    }
 
-    /// Writes an attempt's record as a head before the store did (the runs the readers'
-    /// fallback reads; the unit tests make them).
+    static func recordPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptRecord(attempt) }
+    static func planPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptPlan(attempt) }
+    /// What the head saw during the attempt (`AttemptTranscript`).
+    static func transcriptPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptTranscript(attempt) }
+
+    /// Writes an attempt's record as a head before the store did (the runs
+    /// `LaunchStoreImport` converts; the unit tests make them).
     static func recordAttempt(_ r: AttemptRecord, runDir: String) {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -61,56 +94,46 @@ public enum LaunchRunFiles {
         return (try? enc.encode(r)) ?? Data()
     }
 
-    /// The attempt numbers of the run, ascending: the store's attempts, else those with a
-    /// plan in `RUN/attempts`.
+    /// The attempt numbers of the run, ascending.
     public static func attemptNumbers(_ runDir: String) -> [Int] {
-        if let store = LaunchStore.reading(runDir), let rows = try? store.attempts() { return rows.map(\.number) }
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: "\(runDir)/attempts")) ?? []
-        return files.compactMap { f -> Int? in
-            guard f.hasPrefix("attempt-"), f.hasSuffix(".plan.json") else { return nil }
-            return Int(f.dropFirst("attempt-".count).dropLast(".plan.json".count))
-        }.sorted()
+        ((try? LaunchStore.reading(runDir)?.attempts()) ?? []).map(\.number)
     }
 
     public static func plan(_ runDir: String, attempt: Int) -> LaunchPlan? {
-        if let store = LaunchStore.reading(runDir), let row = try? store.attempts().first(where: { $0.number == attempt }),
-           let plan = row.plan { return plan }
-        guard let data = FileManager.default.contents(atPath: planPath(runDir, attempt: attempt)) else { return nil }
-        return try? JSONDecoder().decode(LaunchPlan.self, from: data)
+        ((try? LaunchStore.reading(runDir)?.attempts()) ?? []).first { $0.number == attempt }?.plan
     }
 
     public static func record(_ runDir: String, attempt: Int) -> AttemptRecord? {
-        if let store = LaunchStore.reading(runDir), let rows = try? store.attempts() {
-            return rows.first { $0.number == attempt }?.record
-        }
-        guard let data = FileManager.default.contents(atPath: recordPath(runDir, attempt: attempt)) else { return nil }
-        return try? JSONDecoder().decode(AttemptRecord.self, from: data)
+        ((try? LaunchStore.reading(runDir)?.attempts()) ?? []).first { $0.number == attempt }?.record
     }
 
     public static func report(_ runDir: String) -> LaunchReport? {
-        if let store = LaunchStore.reading(runDir), let r = try? store.report() { return r }
-        guard let data = FileManager.default.contents(atPath: "\(runDir)/report.json") else { return nil }
-        return try? JSONDecoder().decode(LaunchReport.self, from: data)
+        (try? LaunchStore.reading(runDir)?.report()) ?? nil
     }
 
-    /// Every event of `RUN/events.jsonl`, oldest first (a torn last line is skipped).
-    public static func events(_ runDir: String) -> [[String: Any]] {
-        if let store = LaunchStore.reading(runDir), let events = try? store.events() { return events }
-        guard let text = try? String(contentsOfFile: "\(runDir)/events.jsonl", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-    }
-
-    /// The most samples any rank reported consumed, over every attempt's metrics files and
-    /// the head's events (the store's, else events.jsonl). The files count even with a
-    /// store: lines a rank wrote just before a killed head could commit them are there.
-    public static func consumed(_ runDir: String) -> Int? {
-        var best: Int?
-        if let store = LaunchStore.reading(runDir), let c = try? store.consumed() { best = c }
-        for a in attemptNumbers(runDir) {
-            if let c = LaunchSupervisor.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(a)") { best = max(best ?? c, c) }
+    /// The report of a run whose head has ended it (`baton launch report`), from its store
+    /// (a run made before the store is converted first).
+    public static func endedReport(_ dir: String) throws(LaunchError) -> LaunchReport {
+        func bad(_ text: String) -> LaunchError { LaunchError(.badInput, text) }
+        guard RunDirectory(dir).kind == .launch else {
+            throw bad("\(dir) is not a launch run directory (no \(LaunchStore.fileName) or report.json)")
         }
-        for e in events(runDir) {
-            if let c = (e["consumed"] as? NSNumber)?.intValue { best = max(best ?? c, c) }
+        guard let report = Self.report(dir) else { throw bad("\(dir) has no report yet: its head has not ended it (baton status \(dir))") }
+        return report
+    }
+
+    /// Every event of the run, oldest first.
+    public static func events(_ runDir: String) -> [[String: Any]] {
+        (try? LaunchStore.reading(runDir)?.events()) ?? []
+    }
+
+    /// The most samples any rank reported consumed: the store's (metrics lines, events, the
+    /// report), and every attempt's metrics files. The files count on purpose, not as a
+    /// fallback: lines a rank wrote just before a killed head could commit them are there.
+    public static func consumed(_ runDir: String) -> Int? {
+        var best = (try? LaunchStore.reading(runDir)?.consumed()) ?? nil
+        for a in attemptNumbers(runDir) {
+            if let c = LaunchSupervisor.consumedInMetricsFiles(dir: RunDirectory(runDir).metrics(a)) { best = max(best ?? c, c) }
         }
         return best
     }
@@ -173,7 +196,7 @@ public struct LaunchResumePoint: Sendable, Equatable {
             left += sweep.clear(excluding: [], within: 2).left
         }
         // Simulated nodes' TMPDIRs: the killed agents never removed them.
-        LocalNodes.cleanAll(dir: (runDir as NSString).appendingPathComponent("local"))
+        LocalNodes.cleanAll(dir: RunDirectory(runDir).local)
         return left
     }
 

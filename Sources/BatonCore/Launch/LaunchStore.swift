@@ -1,9 +1,37 @@
+import BatonProtocol
 import Foundation
 import GRDB
 
 /// A node of a launch run, as the store keeps it.
-public enum LaunchNodeState: String, Sendable {
+public enum LaunchNodeState: String, Sendable, Codable {
     case healthy, lost
+}
+
+/// The kind of a launch event: the `event` field of its line in `RUN/events.jsonl` and the
+/// store's `events.kind`.
+public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
+    case attemptStart = "attempt-start"
+    case attemptEnd = "attempt-end"
+    /// The launch ended (its result, reason and exit code).
+    case end
+    /// A head took the run over (`--resume`).
+    case resume
+    /// The job restarts on the survivors (or the same nodes: `--on-rank-failure restart`).
+    case restart
+    case nodeLost = "node-lost"
+    case interrupt
+    /// mpirun did not end within the node-loss window after SIGTERM.
+    case sigkillMpirun = "sigkill-mpirun"
+    /// The head waits for the lost nodes' wrappers to fence before the restart.
+    case fenceWait = "fence-wait"
+    case agentLossCheck = "agent-loss-check"
+    /// No node reported within the startup timeout.
+    case neverStarted = "never-started"
+
+    /// The kind of an event as `LaunchStore.events()` returns it; nil for an unknown one.
+    public static func of(_ event: [String: Any]) -> LaunchEventKind? {
+        (event["event"] as? String).flatMap(LaunchEventKind.init(rawValue:))
+    }
 }
 
 /// One change to a launch's run store. The head commits the changes of one transition in
@@ -18,7 +46,9 @@ public enum LaunchStoreOp: Sendable {
     case attemptEnd(AttemptRecord, endedAt: Double)
     case node(name: String, position: Int, state: LaunchNodeState, since: Double, attempt: Int, signal: LossSignal?, cause: String?)
     /// `line` is the event as `RUN/events.jsonl` has it (a JSON object with `event` and `time`).
-    case event(time: Double, kind: String, node: String?, line: String)
+    case event(time: Double, kind: LaunchEventKind, node: String?, line: String)
+    /// An event line of a run made before the store, as it was (its kind unchecked).
+    case importedEvent(time: Double, kind: String, line: String)
     /// A metrics line of a rank (the head keeps rank 0's).
     case metric(attempt: Int, rank: Int, time: Double, line: String)
     /// How the launch ended (`LaunchReport` without its attempts, which are the attempts' records).
@@ -56,7 +86,7 @@ public struct LaunchNodeRow: Sendable, Equatable {
 /// events, rank 0's metrics, and how the launch ended. `RUN/events.jsonl` and
 /// `RUN/report.json` are views of it, written after each commit.
 public final class LaunchStore {
-    public static let fileName = "launch.sqlite"
+    public static let fileName = RunDirectory.Relative.launchStore
     let store: RunStore
     public var commits: Int { store.commits }
     public var commitSeconds: Double { store.commitSeconds }
@@ -76,35 +106,32 @@ public final class LaunchStore {
         """
     )]
 
-    public static func path(_ runDir: String) -> String { (runDir as NSString).appendingPathComponent(fileName) }
+    public static func path(_ runDir: String) -> String { RunDirectory(runDir).launchStore }
     public static func exists(runDir: String) -> Bool { FileManager.default.fileExists(atPath: path(runDir)) }
 
-    public init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
-        store = try RunStore(
-            path: LaunchStore.path(runDir), migrations: LaunchStore.migrations, create: create, readOnly: readOnly,
-            durable: durable, missing: { LaunchError(.badInput, "\(runDir) has no launch store (\(LaunchStore.fileName))") })
+    public convenience init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
+        try self.init(path: LaunchStore.path(runDir), create: create, readOnly: readOnly, durable: durable,
+                      missing: { LaunchError(.badInput, "\(runDir) has no launch store (\(LaunchStore.fileName))") })
+    }
+
+    init(path: String, create: Bool, readOnly: Bool, durable: Bool, missing: () -> Error) throws {
+        store = try RunStore(path: path, migrations: LaunchStore.migrations, create: create, readOnly: readOnly,
+                             durable: durable, missing: missing)
     }
 
     /// The store for the head of `runDir`, created when the run has none. A run an older
-    /// head started (events.jsonl, no store) gets its events imported in the first commit,
+    /// head started (files, no store) is converted into one first (`LaunchStoreImport`),
     /// so events.jsonl stays the store's events line for line after a `--resume`.
     public static func forHead(runDir: String) throws -> LaunchStore {
-        let fresh = !exists(runDir: runDir)
-        let store = try LaunchStore(runDir: runDir, create: true)
-        if fresh, let text = try? String(contentsOfFile: "\(runDir)/events.jsonl", encoding: .utf8) {
-            let ops: [LaunchStoreOp] = text.split(separator: "\n").compactMap { line in
-                guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
-                return .event(time: (obj["time"] as? NSNumber)?.doubleValue ?? 0, kind: obj["event"] as? String ?? "?", node: nil,
-                              line: String(line))
-            }
-            try store.commit(ops)
-        }
-        return store
+        try LaunchStoreImport.convert(runDir: runDir)
+        return try LaunchStore(runDir: runDir, create: true)
     }
 
-    /// The store of `runDir` for reading, nil when it has none (a run made before the
-    /// store, or not a launch run) or it cannot be opened.
+    /// The store of `runDir` for reading, nil when it has none (not a launch run) or it
+    /// cannot be opened. A run made before the store is converted into one first, once:
+    /// the readers read nothing else.
     public static func reading(_ runDir: String) -> LaunchStore? {
+        try? LaunchStoreImport.convert(runDir: runDir)
         guard exists(runDir: runDir) else { return nil }
         return try? LaunchStore(runDir: runDir, readOnly: true)
     }
@@ -154,7 +181,9 @@ public final class LaunchStore {
             s.bind(cause)
             try s.run(db)
         case .event(let time, let kind, let node, let line):
-            try RunStore.insertEvent(db, &st, time: time, kind: kind, configID: nil, node: node, text: line)
+            try RunStore.insertEvent(db, &st, time: time, kind: kind.rawValue, configID: nil, node: node, text: line)
+        case .importedEvent(let time, let kind, let line):
+            try RunStore.insertEvent(db, &st, time: time, kind: kind, configID: nil, node: nil, text: line)
         case .metric(let attempt, let rank, let time, let line):
             var s = try st.get(3, db, "INSERT INTO metrics(attempt, rank, time, line) VALUES (?, ?, ?, ?)")
             s.bind(attempt); s.bind(rank); s.bind(time); s.bind(line)

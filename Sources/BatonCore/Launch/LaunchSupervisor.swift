@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// A launch that cannot start, or bad input: the Launch module's one error shape.
-public struct LaunchError: Error, Sendable, CustomStringConvertible {
+public struct LaunchError: BatonError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         /// Bad input: nothing was started.
@@ -28,6 +28,14 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    public var exitCode: Int32 {
+        switch code {
+        case .badInput: ExitCodes.badInput
+        case .unavailable: ExitCodes.unavailable
+        default: ExitCodes.jobFailed
+        }
+    }
 }
 
 /// How one attempt ended, as the head judged it.
@@ -241,7 +249,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         } catch {
             throw LaunchError(.cannotStart, "cannot open the run store \(LaunchStore.path(options.planner.runDir)): \(error)")
         }
-        eventsFD = open("\(options.planner.runDir)/events.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        eventsFD = open(RunDirectory(options.planner.runDir).events, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
     }
 
     deinit { if eventsFD >= 0 { close(eventsFD) } }
@@ -259,8 +267,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
     }
 
-    /// An event: its name and fields.
-    typealias Event = (name: String, fields: [String: Any])
+    /// An event: its kind and fields.
+    typealias Event = (kind: LaunchEventKind, fields: [String: Any])
 
     /// Records events (wall-clock time in seconds since 1970) with the transition `ops` they
     /// announce, in one commit (one fsync), then appends them to `<run>/events.jsonl` (a view
@@ -272,20 +280,27 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var all = ops
         for e in events {
             var obj = e.fields
-            obj["event"] = e.name
+            obj["event"] = e.kind.rawValue
             obj["time"] = time
             guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { continue }
             let line = String(decoding: data, as: UTF8.self)
             lines += line + "\n"
-            all.append(.event(time: time, kind: e.name, node: nil, line: line))
+            all.append(.event(time: time, kind: e.kind, node: nil, line: line))
         }
         commit(all)
         views()
         if !lines.isEmpty { writeAll(fd: eventsFD, lines) }
     }
 
+    func event(_ kind: LaunchEventKind, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
+        commitEvents([(kind, fields)], ops: ops)
+    }
+
+    /// The same, by the kind's name: for AttemptRunner, which still names its events (another
+    /// change works in that file). An unknown name is a programming error and traps.
     func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
-        commitEvents([(name, fields)], ops: ops)
+        guard let kind = LaunchEventKind(rawValue: name) else { preconditionFailure("no launch event kind '\(name)'") }
+        event(kind, fields, ops: ops)
     }
 
     /// Runs the job to its end and returns the report (its `exitCode` is baton's).
@@ -301,12 +316,12 @@ public final class LaunchSupervisor: @unchecked Sendable {
         var endedOps: [LaunchStoreOp] = []
         func finish(_ result: LaunchResult, _ reason: String, _ code: Int32) -> LaunchReport {
             var report = LaunchReport(result: result, reason: reason, attempts: records, exitCode: code, lastConsumed: consumed)
-            commitEvents(ended + [("end", ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
+            commitEvents(ended + [(.end, ["result": result.rawValue, "reason": reason, "exitCode": Int(code)])],
                          ops: endedOps + [.end(result: result, reason: reason, exitCode: code, lastConsumed: consumed)]) {
                 // report.json is the store's report (what `baton launch report RUN` prints),
                 // written before the end event's line, as before the store.
                 if let stored = (try? store.report()) ?? nil { report = stored }
-                try? LaunchRunFiles.reportJSON(report).write(to: URL(fileURLWithPath: "\(runDir)/report.json"), options: .atomic)
+                try? LaunchRunFiles.reportJSON(report).write(to: URL(fileURLWithPath: RunDirectory(runDir).report), options: .atomic)
             }
             return report
         }
@@ -314,7 +329,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // The earlier heads' attempts (the one a killed head never finished as head
             // lost), in the store before this head starts its own.
             let now = Date().timeIntervalSince1970
-            event("resume", ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names],
+            event(.resume, ["attempt": attempt, "after": last.attempt, "consumed": consumed, "nodes": hosts.names],
                   ops: options.priorAttempts.map { .attemptEnd($0, endedAt: now) })
             console.message("baton launch: resuming after attempt \(last.attempt) (\(last.text))"
                             + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
@@ -325,7 +340,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             endedOps = []
             var shardDir: String?
             if let writer = options.shardWriter {
-                let dir = "\(runDir)/shards/attempt-\(attempt)"
+                let dir = RunDirectory(runDir).shards(attempt)
                 do {
                     try writer(hosts.totalSlots, consumed, dir)
                 } catch {
@@ -336,11 +351,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
             let port = options.planner.masterPort == nil ? MasterPort.reserve(near: options.planner.masterAddress(hosts)) : nil
             defer { if let port { MasterPort.release(port) } }
             let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port)
-            try? FileManager.default.createDirectory(atPath: "\(runDir)/attempts", withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(atPath: RunDirectory(runDir).attempts, withIntermediateDirectories: true)
             let planJSON = plan.json()
-            try? planJSON.write(toFile: "\(runDir)/attempts/attempt-\(attempt).plan.json", atomically: true, encoding: .utf8)
+            try? planJSON.write(toFile: RunDirectory(runDir).attemptPlan(attempt), atomically: true, encoding: .utf8)
             let now = Date().timeIntervalSince1970
-            event("attempt-start", ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
+            event(.attemptStart, ["attempt": attempt, "nodes": hosts.names, "world": hosts.totalSlots, "consumed": consumed,
                                     "masterPort": plan.contract.masterPort],
                   ops: [.attemptStart(number: attempt, nodes: hosts.names, world: hosts.totalSlots, masterPort: plan.contract.masterPort,
                                       consumed: consumed, startedAt: now, plan: planJSON)]
@@ -349,13 +364,13 @@ public final class LaunchSupervisor: @unchecked Sendable {
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
             let (record, endFields, reported) = AttemptRunner(supervisor: self, plan: plan, hosts: hosts,
                                                               consumedAtStart: options.shardWriter != nil ? consumed : nil).run()
-            ended = [("attempt-end", endFields)]
+            ended = [(.attemptEnd, endFields)]
             endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
             if let c = reported { consumed = max(consumed, c) }
             // Lines in flight when mpirun aborted are lost; where the run directory is
             // shared (it must be for checkpoints to survive a node), the metrics files
             // themselves have the last word.
-            if let c = Self.consumedInMetricsFiles(dir: "\(runDir)/metrics/attempt-\(attempt)") { consumed = max(consumed, c) }
+            if let c = Self.consumedInMetricsFiles(dir: RunDirectory(runDir).metrics(attempt)) { consumed = max(consumed, c) }
             records.append(record)
             let policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
                                        onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
@@ -365,7 +380,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             case .restart(let next, let lost, let cause, let message):
                 var fields: [String: Any] = ["attempt": attempt + 1, "lost": lost, "survivors": next.names, "consumed": consumed]
                 if let cause { fields["cause"] = cause }
-                commitEvents(ended + [("restart", fields)], ops: endedOps)
+                commitEvents(ended + [(.restart, fields)], ops: endedOps)
                 console.message("baton launch: \(message)")
                 hosts = next
                 attempt += 1

@@ -62,7 +62,7 @@ public enum LocalNodes {
     /// Writes the agent script into `dir` and returns its path.
     public static func installAgent(dir: String) throws -> String {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let path = "\(dir)/rsh-agent"
+        let path = RunDirectory.localAgent(in: dir)
         guard !path.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "'" }) else {
             throw LaunchError(.badInput, "--local needs a run directory without spaces or quotes (mpirun splits its rsh agent on spaces): \(dir)")
         }
@@ -84,7 +84,7 @@ public enum LocalNodes {
             # makes it the session leader without forking.)
             # The daemon's command line is shell words, as ssh hands them to the remote shell:
             # this shell parses them itself (eval) rather than through one more /bin/sh.
-            setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && eval "exec $1"' "\(dir)/$host.sid" "$*" &
+            setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && eval "exec $1"' "\(RunDirectory.localSession(in: dir, node: "$host"))" "$*" &
             child=$!
             # The shell's own words ("Killed") are not the agent's to say: ssh says nothing.
             exec 2>/dev/null
@@ -108,7 +108,7 @@ public enum LocalNodes {
 
     /// The session id of a simulated node's daemon while the session is alive.
     public static func session(of node: String, dir: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: "\(dir)/\(node).sid", encoding: .utf8),
+        guard let text = try? String(contentsOfFile: RunDirectory.localSession(in: dir, node: node), encoding: .utf8),
               let sid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
               !ProcessTable.members(ofSession: sid).isEmpty else { return nil }
         return sid
@@ -127,12 +127,14 @@ public enum LocalNodes {
     /// node's TMPDIR, and whose sid files the next attempts would overwrite.
     public static func cleanAll(dir: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
-        for file in names where file.hasSuffix(".sid") { clean(node: String(file.dropLast(4)), dir: dir) }
+        for file in names where file.hasSuffix(RunDirectory.Relative.localSessionSuffix) {
+            clean(node: String(file.dropLast(RunDirectory.Relative.localSessionSuffix.count)), dir: dir)
+        }
     }
 
     /// Forgets a node's session once nothing of it runs (its sid file and TMPDIR).
     public static func clean(node: String, dir: String) {
-        let file = "\(dir)/\(node).sid"
+        let file = RunDirectory.localSession(in: dir, node: node)
         guard let text = try? String(contentsOfFile: file, encoding: .utf8),
               let sid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
         guard ProcessTable.members(ofSession: sid).isEmpty else { return }

@@ -22,7 +22,7 @@ public enum LaunchStatus {
             if let r = LaunchRunFiles.record(dir, attempt: n) ?? report?.attempts.first(where: { $0.attempt == n }) {
                 rows.append(Row(attempt: n, nodes: r.nodes, ranks: r.worldSize, outcome: r.text, seconds: r.outcome == .headLost ? nil : r.seconds, lost: r.lost.map(\.node)))
             } else if let p = LaunchRunFiles.plan(dir, attempt: n) {
-                let start = events.last { ($0["event"] as? String) == "attempt-start" && ($0["attempt"] as? NSNumber)?.intValue == n }
+                let start = events.last { LaunchEventKind.of($0) == .attemptStart && ($0["attempt"] as? NSNumber)?.intValue == n }
                 let t = (start?["time"] as? NSNumber)?.doubleValue
                 let live = summary.state == .running && n == numbers.last
                 rows.append(Row(attempt: n, nodes: p.hosts.map(\.name), ranks: p.worldSize,
@@ -38,8 +38,7 @@ public enum LaunchStatus {
         var out = "launch \(dir)\n"
         out += "state: \(s.state.rawValue)" + (s.headPID.map { " (head pid \($0))" } ?? "") + ", \(s.progress)\n"
         if let settings = LaunchRunFiles.settings(dir) {
-            let end = settings.arguments.firstIndex(of: "--").map { $0 + 1 } ?? settings.arguments.endIndex
-            out += "command: \(settings.arguments[end...].joined(separator: " "))\n"
+            out += "command: \(settings.spec.command.joined(separator: " "))\n"
         }
         var t = TextTable(header: ["attempt", "nodes", "ranks", "outcome", "time", "lost"], rightAligned: [0, 2])
         for r in rows(dir, summary: s, now: now) {

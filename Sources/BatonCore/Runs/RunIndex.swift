@@ -1,11 +1,7 @@
+import BatonProtocol
 import BatonSupport
 import BatonSystem
 import Foundation
-
-/// What kind of run a directory holds.
-public enum RunKind: String, Sendable, Codable {
-    case launch, grid
-}
 
 /// Where a run is, as `baton runs` and `baton status` say it.
 public enum RunState: String, Sendable, Codable {
@@ -37,18 +33,15 @@ public struct RunSummary: Sendable, Codable, Equatable {
 
     /// Reads `dir` as a run directory; nil when it is none.
     public static func read(_ dir: String) -> RunSummary? {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: (dir as NSString).appendingPathComponent(GridStore.fileName)) { return grid(dir) }
-        if LaunchStore.exists(runDir: dir) || fm.fileExists(atPath: LaunchRunFiles.settingsPath(dir))
-            || !LaunchRunFiles.attemptNumbers(dir).isEmpty
-        {
-            return launch(dir)
+        switch RunDirectory(dir).kind {
+        case .grid?: return grid(dir)
+        case .launch?: return launch(dir)
+        case nil: return nil
         }
-        return nil
     }
 
     static func launch(_ dir: String) -> RunSummary {
-        let head = DetachedHead.launchHead(runDir: dir)
+        let head = DetachedHead.alive(runDir: dir, kind: .launch)
         let attempts = LaunchRunFiles.attemptNumbers(dir)
         let report = LaunchRunFiles.report(dir)
         var state = RunState.headLost
@@ -66,7 +59,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         var progress = attempts.last.map { "attempt \($0)" } ?? "not started"
         if let c = LaunchRunFiles.consumed(dir) {
             progress += ", \(c)"
-            if let total = settings.flatMap({ Self.option("--shard-samples", in: $0.arguments) }) { progress += " of \(total)" }
+            if let total = settings?.spec.shardSamples { progress += " of \(total)" }
             progress += " samples"
         }
         let started = settings?.created ?? (events.first?["time"] as? NSNumber)?.doubleValue
@@ -74,22 +67,11 @@ public struct RunSummary: Sendable, Codable, Equatable {
                           updated: (events.last?["time"] as? NSNumber)?.doubleValue)
     }
 
-    /// The value of `--name V` or `--name=V` among baton's own options (before `--`).
-    static func option(_ name: String, in arguments: [String]) -> String? {
-        let end = arguments.firstIndex(of: "--") ?? arguments.endIndex
-        let own = arguments[..<end]
-        for (i, a) in own.enumerated() {
-            if a == name, i + 1 < own.count { return own[own.startIndex + i + 1] }
-            if a.hasPrefix(name + "=") { return String(a.dropFirst(name.count + 1)) }
-        }
-        return nil
-    }
-
     static func grid(_ dir: String) -> RunSummary {
         guard let store = try? GridStore(runDir: dir, readOnly: true), let meta = try? store.meta(), let t = try? store.tally() else {
             return RunSummary(path: dir, kind: .grid, state: .headLost, headPID: nil, progress: "store unreadable", started: nil, updated: nil)
         }
-        let head = GridHead.alivePID(meta)
+        let head = GridHead.alivePID(runDir: dir, meta: meta)
         let open = t.configs - t.done - t.failed
         let state: RunState
         if head != nil { state = .running }

@@ -1,3 +1,4 @@
+import BatonProtocol
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -40,20 +41,21 @@ public enum RunLogs {
     /// The files that hold what was asked for, as they are now (more appear as a run goes on).
     public static func sources(runDir: String, kind: RunKind, filter f: Filter) -> [Source] {
         let fm = FileManager.default
-        if f.head { return [Source(path: "\(runDir)/\(DetachedHead.logFile)", label: "head")] }
+        let run = RunDirectory(runDir)
+        if f.head { return [Source(path: run.headLog, label: "head")] }
         switch kind {
         case .launch:
-            let dir = "\(runDir)/logs"
+            let dir = run.logs
             let names = (try? fm.contentsOfDirectory(atPath: dir)) ?? []
             let parsed = names.compactMap { name -> (node: String, rank: Int, name: String)? in
-                guard name.hasSuffix(".log") else { return nil }
-                let stem = name.dropLast(4)
+                guard name.hasSuffix(RunDirectory.Relative.logSuffix) else { return nil }
+                let stem = name.dropLast(RunDirectory.Relative.logSuffix.count)
                 guard let dot = stem.lastIndex(of: "."), let rank = Int(stem[stem.index(after: dot)...]) else { return nil }
                 return (String(stem[..<dot]), rank, name)
             }
             return parsed.filter { (f.rank == nil || $0.rank == f.rank) && (f.node == nil || $0.node == f.node) }
                 .sorted { $0.rank < $1.rank }
-                .map { Source(path: "\(dir)/\($0.name)", label: "\($0.node):\($0.rank)") }
+                .map { Source(path: RunDirectory(dir).appending($0.name), label: "\($0.node):\($0.rank)") }
         case .grid:
             var attempts: [(config: String, number: Int, nodes: [String])] = []
             if let store = try? GridStore(runDir: runDir, readOnly: true), let snap = try? store.snapshot(events: 0) {
@@ -63,7 +65,7 @@ public enum RunLogs {
             }
             return attempts.filter { f.node == nil || $0.nodes.contains(f.node!) }
                 .map { a in
-                    Source(path: (GridRunLayout.configDir(runDir, a.config) as NSString).appendingPathComponent("attempt-\(a.number).log"),
+                    Source(path: run.configAttemptLog(a.config, attempt: a.number),
                            label: "\(a.config)#\(a.number)@\(a.nodes.joined(separator: ","))")
                 }
         }

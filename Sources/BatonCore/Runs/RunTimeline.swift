@@ -1,3 +1,4 @@
+import BatonProtocol
 import Foundation
 
 /// A picture of a run (`baton report RUN --svg FILE`): a lane per node with a bar per attempt
@@ -55,19 +56,19 @@ public struct RunTimeline: Sendable {
         let events = LaunchRunFiles.events(dir)
         t.origin = number(events.first?["time"]) ?? now
         var starts: [Int: (time: Double, nodes: [String])] = [:]
-        var ends: [Int: (time: Double, outcome: String)] = [:]
+        var ends: [Int: (time: Double, outcome: AttemptOutcome?)] = [:]
         for e in events {
             let time = (number(e["time"]) ?? t.origin) - t.origin
             let attempt = (e["attempt"] as? NSNumber)?.intValue ?? 0
-            switch e["event"] as? String {
-            case "attempt-start": starts[attempt] = (time, e["nodes"] as? [String] ?? [])
-            case "attempt-end": ends[attempt] = (time, e["outcome"] as? String ?? "?")
-            case "node-lost":
+            switch LaunchEventKind.of(e) {
+            case .attemptStart?: starts[attempt] = (time, e["nodes"] as? [String] ?? [])
+            case .attemptEnd?: ends[attempt] = (time, (e["outcome"] as? String).flatMap(AttemptOutcome.init(rawValue:)))
+            case .nodeLost?:
                 for n in e["nodes"] as? [String] ?? [] {
                     t.marks.append(Mark(kind: .lost, time: time, node: n, text: "\(n) lost (\(e["how"] as? String ?? "?"))"))
                 }
-            case "restart": t.marks.append(Mark(kind: .restart, time: time, text: "restart: attempt \(attempt)"))
-            case "resume": t.marks.append(Mark(kind: .resume, time: time, text: "resumed: attempt \(attempt)"))
+            case .restart?: t.marks.append(Mark(kind: .restart, time: time, text: "restart: attempt \(attempt)"))
+            case .resume?: t.marks.append(Mark(kind: .resume, time: time, text: "resumed: attempt \(attempt)"))
             default: break
             }
         }
@@ -77,10 +78,10 @@ public struct RunTimeline: Sendable {
             let next = starts.filter { $0.key > a }.map(\.value.time).min()
             let end = ends[a]
             let status: String
-            switch end?.outcome {
-            case "completed"?: status = "done"
-            case "nodes lost"?: status = "lost"
-            case "interrupted"?: status = "stopped"
+            switch end.map(\.outcome) {
+            case .completed??: status = "done"
+            case .nodesLost??: status = "lost"
+            case .interrupted??: status = "stopped"
             case nil: status = running && next == nil ? "running" : "head lost"
             default: status = "failed"
             }
@@ -90,11 +91,10 @@ public struct RunTimeline: Sendable {
             }
         }
         // Rank 0's metric over the run, one curve per attempt: the lines the head committed
-        // to the store, else (a run before the store) rank 0's metrics file.
+        // to the store (a run made before the store has its rank 0's files imported there).
         let store = LaunchStore.reading(dir)
         for a in LaunchRunFiles.attemptNumbers(dir) {
-            let stored = ((try? store?.metricLines(attempt: a)) ?? nil).flatMap { $0.isEmpty ? nil : $0 }
-            let rows = stored.map { metricRows(lines: $0) } ?? metricRows("\(dir)/metrics/attempt-\(a)/rank-0.jsonl")
+            let rows = metricRows(lines: ((try? store?.metricLines(attempt: a)) ?? nil) ?? [])
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: nil) }
             if let m = t.metric {
                 let pts = rows.enumerated().compactMap { i, r in r[m].map { (x: r["step"] ?? Double(i), y: $0) } }
@@ -115,10 +115,10 @@ public struct RunTimeline: Sendable {
             for (i, a) in attempts.enumerated() {
                 let end = (a.endedAt ?? now) - t.origin
                 for n in a.nodes {
-                    t.bars.append(Bar(node: n, start: a.startedAt - t.origin, end: end, label: "\(c.id)#\(a.number)", status: a.status))
+                    t.bars.append(Bar(node: n, start: a.startedAt - t.origin, end: end, label: "\(c.id)#\(a.number)", status: a.status.rawValue))
                 }
                 // A hand-off: the next attempt of a config whose attempt was lost, on another node.
-                if a.status == "lost", i + 1 < attempts.count {
+                if a.status == .lost, i + 1 < attempts.count {
                     let b = attempts[i + 1]
                     t.marks.append(Mark(kind: .handoff, time: end, node: a.nodes.first, toNode: b.nodes.first,
                                         toTime: b.startedAt - t.origin,
@@ -126,7 +126,7 @@ public struct RunTimeline: Sendable {
                 }
             }
         }
-        for e in snap.recentEvents where e.kind == "node-lost" {
+        for e in snap.recentEvents where e.kind == .nodeLost {
             t.marks.append(Mark(kind: .lost, time: e.time - t.origin, node: e.node, text: "\(e.node ?? "?") lost"))
         }
         // The objective's curve of each config (its attempts joined by step).
@@ -134,7 +134,7 @@ public struct RunTimeline: Sendable {
         for c in snap.configs.sorted(by: { $0.position < $1.position }).prefix(40) {
             var rows: [[String: Double]] = []
             for a in c.attemptRecords.sorted(by: { $0.number < $1.number }) {
-                rows += metricRows((GridRunLayout.configDir(dir, c.id) as NSString).appendingPathComponent("attempt-\(a.number).metrics.jsonl"))
+                rows += metricRows(RunDirectory(dir).configAttemptMetrics(c.id, attempt: a.number))
             }
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: preferred) }
             if let m = t.metric {

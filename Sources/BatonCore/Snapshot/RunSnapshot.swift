@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonSystem
 import Foundation
 import GRDB
@@ -9,7 +10,7 @@ import Glibc
 /// restore. What a snapshot holds and why hard links are safe: docs/snapshots.md.
 public enum RunSnapshot {
     /// Where a run's snapshots go unless `--to` names another folder.
-    public static let folder = "snapshots"
+    public static let folder = RunDirectory.Relative.snapshots
 
     public struct Options: Sendable {
         public var label: String?
@@ -41,7 +42,7 @@ public enum RunSnapshot {
     /// the launch head's pid (a restored run has no head), and SQLite's side files (the
     /// store itself comes through the backup API, complete).
     static func skipped(_ rel: String, name: String) -> Bool {
-        if rel == folder || rel == "local" || rel == GridHead.stopFile || rel == DetachedHead.pidFile { return true }
+        if rel == folder || rel == RunDirectory.Relative.local || rel == GridHead.stopFile || rel == DetachedHead.pidFile { return true }
         return name.hasSuffix(".sqlite-wal") || name.hasSuffix(".sqlite-shm") || name.hasSuffix(".sqlite-journal")
     }
 
@@ -49,18 +50,13 @@ public enum RunSnapshot {
     /// launch's `checkpoints/` (docs/grid.md, docs/launch.md). Only these may be hard links;
     /// every other file (logs, metrics, JSON state) is appended to in place, so it is copied.
     static func isCheckpoint(_ rel: String) -> Bool {
-        rel.split(separator: "/").dropLast().contains { $0 == "checkpoint" || $0 == "checkpoints" }
+        rel.split(separator: "/").dropLast().contains(where: RunDirectory.Relative.isCheckpointFolder)
     }
 
+    /// The manifest's kind: the run's (`RunDirectory.kind`), or `run` for a directory that
+    /// holds no run's store or files.
     static func kind(of runDir: String) -> String {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: (runDir as NSString).appendingPathComponent(GridStore.fileName)) { return "grid" }
-        if LaunchStore.exists(runDir: runDir) || fm.fileExists(atPath: (runDir as NSString).appendingPathComponent("events.jsonl"))
-            || fm.fileExists(atPath: (runDir as NSString).appendingPathComponent("attempts"))
-        {
-            return "launch"
-        }
-        return "run"
+        RunDirectory(runDir).kind?.rawValue ?? "run"
     }
 
     /// `20261203-130512-345` (UTC, milliseconds): sorts in time order, no characters a shell
@@ -85,12 +81,11 @@ public enum RunSnapshot {
         let run = absolutePath(runDir)
         guard let st = FileStat.of(run), st.isDirectory else { throw SnapshotError(.badInput, "\(runDir) is not a directory") }
         let kind = kind(of: run)
-        if kind == "run" && !fm.fileExists(atPath: (run as NSString).appendingPathComponent("checkpoints"))
-            && !fm.fileExists(atPath: (run as NSString).appendingPathComponent("configs"))
-        {
-            throw SnapshotError(.badInput, "\(runDir) is not a run directory (no \(GridStore.fileName), events.jsonl, checkpoints/ or configs/)")
+        if kind == "run" && !fm.fileExists(atPath: RunDirectory(run).checkpoints) && !fm.fileExists(atPath: RunDirectory(run).configs) {
+            throw SnapshotError(.badInput, "\(runDir) is not a run directory (no \(GridStore.fileName), \(RunDirectory.Relative.events), "
+                                + "\(RunDirectory.Relative.checkpoints)/ or \(RunDirectory.Relative.configs)/)")
         }
-        let root = absolutePath(options.root ?? (run as NSString).appendingPathComponent(folder))
+        let root = absolutePath(options.root ?? RunDirectory(run).snapshots)
         do { try fm.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw SnapshotError(.ioError, "cannot create \(root): \(error.localizedDescription)")
         }
@@ -357,7 +352,7 @@ public enum RunSnapshot {
             }
             copied += 1
         }
-        if fm.fileExists(atPath: (tmp as NSString).appendingPathComponent(GridStore.fileName)) {
+        if fm.fileExists(atPath: RunDirectory(tmp).gridStore) {
             do {
                 let store = try GridStore(runDir: tmp)
                 try store.commit([.meta("head_pid", "0"), .meta("restored_from", snap)])

@@ -1,4 +1,6 @@
+import BatonProtocol
 import Crypto
+import BatonSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +10,7 @@ import Glibc
 /// path relative to the snapshot, its size and its SHA-256, and how it got there. A
 /// snapshot is trusted only as far as its files match this (`SnapshotManifest.verify`).
 public struct SnapshotManifest: Codable, Sendable, Equatable {
-    public static let fileName = "manifest.json"
+    public static let fileName = RunDirectory.Relative.snapshotManifest
     public static let currentFormat = 1
 
     public struct Entry: Codable, Sendable, Equatable {
@@ -211,7 +213,7 @@ enum FileDigest {
 }
 
 /// A snapshot that cannot be taken, listed or restored; `description` says what to do.
-public struct SnapshotError: Error, Sendable, CustomStringConvertible {
+public struct SnapshotError: BatonError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         /// No such run or snapshot, a target that exists, a bad option: nothing was written.
@@ -237,4 +239,12 @@ public struct SnapshotError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    public var exitCode: Int32 {
+        switch code {
+        case .dataError: ExitCodes.dataError
+        case .ioError: ExitCodes.ioError
+        default: ExitCodes.badInput
+        }
+    }
 }

@@ -1,5 +1,6 @@
+import BatonSupport
 /// Why a benchmark could not run as asked. The description says what to change.
-public struct BenchError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct BenchError: BatonError, Sendable, Equatable {
     public struct Code: Hashable, Sendable {
         let name: String
         /// An option value that cannot be used (a size, count or threshold).
@@ -21,4 +22,12 @@ public struct BenchError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    public var exitCode: Int32 {
+        switch code {
+        case .unavailable: ExitCodes.unavailable
+        case .callFailed: ExitCodes.jobFailed
+        default: ExitCodes.badInput
+        }
+    }
 }

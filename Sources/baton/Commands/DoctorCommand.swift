@@ -53,7 +53,7 @@ struct DoctorCommand: ParsableCommand {
         }
         // --compact is the per-host mode under `doctor --hosts`: the verdict travels in the
         // JSON, and a non-zero exit would make mpirun abort the other hosts' doctors.
-        if doctor.exitCode != ExitCodes.success && !compact { throw ExitCode(doctor.exitCode) }
+        if doctor.exitCode != ExitCodes.success && !compact { throw CommandFailure(doctor.exitCode) }
     }
 
     private func runOnHosts(_ list: String) throws {
@@ -69,7 +69,7 @@ struct DoctorCommand: ParsableCommand {
         }
         guard let mpirunPath = mpirun ?? DoctorPaths.which("mpirun") else {
             print("baton doctor: no mpirun on PATH; --hosts needs Open MPI's mpirun (Debian: openmpi-bin)")
-            throw ExitCode(ExitCodes.unavailable)
+            throw CommandFailure(ExitCodes.unavailable)
         }
         let plan = DoctorHosts(hosts: names, mpirun: mpirunPath, baton: DoctorHosts.ownExecutable,
                                forwarded: roots.forwarded, timeout: timeout, extraMPIArgs: mpirunArg)
@@ -85,7 +85,7 @@ struct DoctorCommand: ParsableCommand {
         }
         print(DoctorHosts.table(rows), terminator: "")
         for failure in failures { print("baton doctor: \(failure)") }
-        if rows.contains(where: { $0.reportedName == nil || $0.verdict == "fail" }) { throw ExitCode(ExitCodes.checkFailed) }
+        if rows.contains(where: { $0.reportedName == nil || $0.verdict == "fail" }) { throw CommandFailure.checkFailed }
     }
 }
 

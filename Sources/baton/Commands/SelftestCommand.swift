@@ -58,7 +58,7 @@ struct SelftestCommand: ParsableCommand {
         }
         let passed = results.allSatisfy(\.passed)
         try MPIEnvironment.finalize()
-        if !passed { throw ExitCode(ExitCodes.checkFailed) }
+        if !passed { throw CommandFailure.checkFailed }
     }
 
     static func parseCount(_ text: String) throws -> SelftestCount {

@@ -4,11 +4,6 @@ import BatonSupport
 import BatonSystem
 import Foundation
 
-fileprivate func fail(_ command: String, _ error: any Error) -> ExitCode {
-    FileHandle.standardError.write(Data("baton \(command): \(error)\n".utf8))
-    return ExitCode(ExitCodes.code(for: error))
-}
-
 struct SnapshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "snapshot",
@@ -29,7 +24,8 @@ struct SnapshotCommand: ParsableCommand {
         defaultSubcommand: SnapshotTakeCommand.self)
 }
 
-struct SnapshotTakeCommand: ParsableCommand {
+struct SnapshotTakeCommand: ParsableCommand, MessagePrefixed {
+    static let messagePrefix = "baton snapshot"
     static let configuration = CommandConfiguration(
         commandName: "take", abstract: "Take a snapshot (the default: `baton snapshot RUN`).")
 
@@ -44,12 +40,8 @@ struct SnapshotTakeCommand: ParsableCommand {
         let o = RunSnapshot.Options(label: label, root: to, forceCopy: copy)
         let t: RunSnapshot.Taken
         var removed: [String] = []
-        do {
-            t = try RunSnapshot.take(runDir: runDir, options: o)
-            if let keep { removed = try RunSnapshot.prune(root: (t.dir as NSString).deletingLastPathComponent, keep: keep) }
-        } catch {
-            throw fail("snapshot", error)
-        }
+        t = try RunSnapshot.take(runDir: runDir, options: o)
+        if let keep { removed = try RunSnapshot.prune(root: (t.dir as NSString).deletingLastPathComponent, keep: keep) }
         let m = t.manifest
         if json {
             let obj: [String: Any] = [
@@ -108,11 +100,12 @@ struct SnapshotListCommand: ParsableCommand {
         }
         print(table.render())
         print("in \(root)")
-        if checked.contains(where: { !$0.1.isEmpty }) { throw ExitCode(ExitCodes.dataError) }
+        if checked.contains(where: { !$0.1.isEmpty }) { throw CommandFailure(ExitCodes.dataError) }
     }
 }
 
-struct SnapshotVerifyCommand: ParsableCommand {
+struct SnapshotVerifyCommand: ParsableCommand, MessagePrefixed {
+    static let messagePrefix = "baton snapshot verify"
     static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check every file of a snapshot against its manifest (size and sha256).")
 
@@ -120,40 +113,12 @@ struct SnapshotVerifyCommand: ParsableCommand {
 
     func run() throws {
         let m: SnapshotManifest
-        do { m = try SnapshotManifest.load(snapshotDir: snapshot) } catch { throw fail("snapshot verify", error) }
+        m = try SnapshotManifest.load(snapshotDir: snapshot)
         let problems = m.verify(snapshotDir: snapshot)
         guard problems.isEmpty else {
-            throw fail("snapshot verify", SnapshotError(.dataError,
+            throw (SnapshotError(.dataError,
                 "snapshot \(snapshot) does not match its manifest:\n" + problems.map { "  \($0)" }.joined(separator: "\n")))
         }
         print("snapshot \(m.id): \(m.files.count) files, \(ByteSize.human(UInt64(m.bytes))), every sha256 matches the manifest")
-    }
-}
-
-struct RestoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "restore",
-        abstract: "Check a snapshot against its manifest, then lay it out as a new run directory to --resume.",
-        discussion: """
-            Every file is checked (size and sha256) before anything is written; on any mismatch nothing is
-            restored and every file that differs is named (exit 65). NEWRUN must not exist (or be empty).
-            Checkpoint files become hard links to the snapshot's (copies with --copy or on another disk),
-            every other file a copy. Then `baton grid --resume NEWRUN` continues the run.
-            """)
-
-    @Argument(help: "The snapshot's folder (RUN/snapshots/ID).") var snapshot: String
-    @Option(help: "The new run directory.") var to: String
-    @Flag(help: "Copy the checkpoint files too, so the new run shares no inode with the snapshot.") var copy = false
-
-    func run() throws {
-        let r: RunSnapshot.Restored
-        do { r = try RunSnapshot.restore(snapshot: snapshot, to: to, forceCopy: copy) } catch { throw fail("restore", error) }
-        print("restored snapshot \(r.manifest.id) (\(r.manifest.files.count) files, \(ByteSize.human(UInt64(r.manifest.bytes))), "
-            + "every sha256 checked; \(r.linked) linked, \(r.copied) copied) into \(r.runDir)")
-        switch r.manifest.kind {
-        case "grid": print("continue it with: baton grid --resume \(to)")
-        case "launch": print("continue it with: baton launch --resume \(to)")
-        default: break
-        }
     }
 }

@@ -201,7 +201,7 @@ public final class ExecWrapper: @unchecked Sendable {
                 while true {
                     usleep(50_000)
                     let age = monotonicNow() - state.with { $0.lastLease }
-                    if age > lease { fence("no lease renewal for \(fixedPoint(age, digits: 1)) s (lease \(fixedPoint(lease, digits: 1)) s)") }
+                    if age > lease { fence("no lease renewal for \(formatDuration(age, .seconds(digits: 1))) (lease \(formatDuration(lease, .seconds(digits: 1))))") }
                 }
             }
         }

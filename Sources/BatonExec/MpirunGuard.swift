@@ -54,16 +54,11 @@ public enum MpirunGuard {
 
     /// The head is gone: nothing of its attempt may run on.
     static func headGone(child: ChildProcess, token: String) -> Never {
-        kill(child.pid, SIGKILL)
-        _ = child.wait()
+        Teardown.kill.run(against: .child(child))
         let me = getpid()
-        let deadline = monotonicNow() + 10
-        repeat {
-            let left = ProcessTable.processes(withEnvironment: DaemonEnvironment.attemptTokenKey, token).filter { $0 != me }
-            if left.isEmpty { break }
-            for p in left { kill(p, SIGKILL) }
-            usleep(50_000)
-        } while monotonicNow() < deadline
+        Teardown(afterKill: 10).run(against: .processes {
+            ProcessTable.processes(withEnvironment: DaemonEnvironment.attemptTokenKey, token).filter { $0 != me }
+        })
         exit(137)
     }
 

@@ -44,7 +44,7 @@ public enum GridHead {
         let marker = GridFiles.downMarker(runDir: runDir, node: node)
         try FileManager.default.createDirectory(atPath: parentDirectory(marker), withIntermediateDirectories: true)
         try String(Date().timeIntervalSince1970 + downFor).write(toFile: marker, atomically: true, encoding: .utf8)
-        let down = "marked down for \(GridFormat.duration(downFor))"
+        let down = "marked down for \(formatDuration(downFor))"
         guard local else {
             // A host this machine can see into (the namespace test bed): every process of
             // this run's attempts there, known by the node its agent named.
@@ -118,9 +118,9 @@ public enum GridHead {
         scheduler.shouldStop = { interrupted() || fm.fileExists(atPath: stop) }
         let t0 = executor.now()
         if !quiet {
-            scheduler.onEvent = { e in say("[+\(GridFormat.duration(max(0, e.time - t0)))] \(e.text)") }
+            scheduler.onEvent = { e in say("[+\(formatDuration(max(0, e.time - t0)))] \(e.text)") }
         }
-        scheduler.onSummary = { s in say("grid: \(s.line) | \(GridFormat.duration(s.elapsed)) elapsed") }
+        scheduler.onSummary = { s in say("grid: \(s.line) | \(formatDuration(s.elapsed)) elapsed") }
         // Periodic snapshots (docs/snapshots.md) on a thread of their own, and one at the end,
         // after the last transition is committed.
         let schedule = snapshots.map { SnapshotSchedule(runDir: runDir, settings: $0, say: say) }

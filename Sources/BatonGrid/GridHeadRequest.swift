@@ -118,8 +118,7 @@ extension GridHead {
             settings = s
             do { _ = try GridRun.create(runDir: dir, settings: settings, configs: configs) } catch { throw bad("\(error)") }
         }
-        let cwd = FileManager.default.currentDirectoryPath
-        let absDir = cwd.hasPrefix("/") && !dir.hasPrefix("/") ? (cwd as NSString).appendingPathComponent(dir) : dir
+        let absDir = absolutePath(dir)
 
         var failures: [MpirunGridExecutor.Failure] = []
         if let failNode = r.failNode {
@@ -203,15 +202,14 @@ extension GridHead {
         let meta = try store.meta()
         if let pid = alivePID(runDir: runDir, meta: meta) {
             _ = FileManager.default.createFile(atPath: RunDirectory(runDir).stopRequest, contents: nil)
-            let deadline = Date().addingTimeInterval(60)
-            while alivePID(runDir: runDir, meta: meta) != nil && Date() < deadline { usleep(100_000) }
-            if alivePID(runDir: runDir, meta: meta) != nil {
+            let stopped = Teardown.Target.processes { alivePID(runDir: runDir, meta: meta).map { [$0] } ?? [] }.waitUntilGone(atMost: 60)
+            if !stopped {
                 throw GridRunError("the head (pid \(pid)) did not stop within 60 s", exitCode: ExitCodes.jobFailed)
             }
             return .head(pid: pid)
         }
         let settings = try GridRun.Settings(meta: meta)
-        let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
+        let absDir = absolutePath(runDir)
         let executor = try executor(settings: settings, runDir: absDir)
         var ops: [GridStoreOp] = []
         var stopped = 0

@@ -1,4 +1,5 @@
 import BatonRuns
+import BatonSystem
 import Foundation
 
 /// `baton grid results` and `status`: what a run directory's store says, as text, JSON or CSV.
@@ -184,14 +185,14 @@ public enum GridReport {
             let r = byNode[n.name]
             rows.append([
                 n.name, n.state.rawValue, String(n.losses), r?.0.id ?? "-", r.map { String($0.1.number) } ?? "-",
-                r.map { GridFormat.duration(now - $0.1.startedAt) } ?? "-", r?.1.session.map(String.init) ?? "-",
+                r.map { formatDuration(now - $0.1.startedAt) } ?? "-", r?.1.session.map(String.init) ?? "-",
             ])
         }
         out += columns(rows)
         if !snap.recentEvents.isEmpty {
             out += "\nrecent events:\n"
             let t0 = Double(snap.meta["created_at"] ?? "") ?? snap.recentEvents[0].time
-            for e in snap.recentEvents { out += "  [+\(GridFormat.duration(max(0, e.time - t0)))] \(e.text)\n" }
+            for e in snap.recentEvents { out += "  [+\(formatDuration(max(0, e.time - t0)))] \(e.text)\n" }
         }
         return out
     }

@@ -1,5 +1,6 @@
 import BatonProtocol
 import BatonRuns
+import BatonSystem
 import Foundation
 
 /// Settings of one grid run's scheduler.
@@ -44,7 +45,7 @@ public struct GridSummary: Sendable {
         s += " | nodes \(healthy) healthy"
         if suspect > 0 { s += ", \(suspect) suspect" }
         if dead > 0 { s += ", \(dead) dead" }
-        if let eta { s += " | ETA \(GridFormat.duration(eta))" }
+        if let eta { s += " | ETA \(formatDuration(eta))" }
         return s
     }
 }
@@ -370,7 +371,7 @@ public final class GridScheduler {
             doneDurationCount += 1
             let m = options.objective.flatMap { o in exit.metrics[o.metric].map { " \(o.metric)=\(GridFormat.metric($0))" } } ?? ""
             event(t, .finished, c.id, nodeNames,
-                "finished \(c.id) on \(nodeNames) in \(GridFormat.duration(t - r.startedAt)) (attempt \(r.number))\(m)")
+                "finished \(c.id) on \(nodeNames) in \(formatDuration(t - r.startedAt)) (attempt \(r.number))\(m)")
         } else {
             c.failures += 1
             let output = exit.lastLines.suffix(20).joined(separator: "\n")
@@ -433,7 +434,7 @@ public final class GridScheduler {
         } else {
             leaseWaits.append((r.config, t + options.lease))
             event(t, .handoff, c.id, names,
-                "\(c.id) waits out the \(GridFormat.duration(options.lease)) lease, then resumes from its checkpoint on another node")
+                "\(c.id) waits out the \(formatDuration(options.lease)) lease, then resumes from its checkpoint on another node")
         }
     }
 
@@ -461,7 +462,7 @@ public final class GridScheduler {
                 nodes[i].failedChecks += 1
                 nodes[i].since = t
                 ops.append(.node(name: nodes[i].name, position: i, state: .dead, since: t, losses: nodes[i].losses))
-                event(t, .nodeCheck, nil, nodes[i].name, "node \(nodes[i].name) failed its health check; next in \(GridFormat.duration(options.coolDown))")
+                event(t, .nodeCheck, nil, nodes[i].name, "node \(nodes[i].name) failed its health check; next in \(formatDuration(options.coolDown))")
             }
         }
     }
@@ -480,7 +481,7 @@ public final class GridScheduler {
             } else if silent > options.heartbeatTimeout / 2, nodes[n].state == .healthy {
                 setNode(n, .suspect, t)
                 event(t, .node, nil, nodes[n].name,
-                    "node \(nodes[n].name) suspect: no heartbeat for \(GridFormat.duration(silent))")
+                    "node \(nodes[n].name) suspect: no heartbeat for \(formatDuration(silent))")
             }
         }
         var lost: [(Running, [Int])] = []
@@ -494,13 +495,13 @@ public final class GridScheduler {
         }
         for (r, silent) in lost.sorted(by: { $0.0.attemptID < $1.0.attemptID }) {
             lose(r, lostNodes: silent,
-                reason: "no heartbeat for \(GridFormat.duration(options.heartbeatTimeout)) (crashed, cut off or hung)", fenced: false, t)
+                reason: "no heartbeat for \(formatDuration(options.heartbeatTimeout)) (crashed, cut off or hung)", fenced: false, t)
         }
         for r in timedOut.sorted(by: { $0.attemptID < $1.attemptID }) {
             running.removeValue(forKey: r.attemptID)
             for n in r.nodes { release(n) }
             actions.append(.terminate(r.attemptID, "timeout"))
-            finishAttempt(r, AttemptExit(code: nil, lastLines: ["baton: stopped after the spec's timeout of \(GridFormat.duration(options.timeout!))"]), t)
+            finishAttempt(r, AttemptExit(code: nil, lastLines: ["baton: stopped after the spec's timeout of \(formatDuration(options.timeout!))"]), t)
         }
     }
 

@@ -70,6 +70,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         let launch: AttemptLaunch
         let supervisor: LaunchSupervisor
         let done = Locked<LaunchReport?>(nil)
+        /// Signalled once `done` is set.
+        let finished = DispatchSemaphore(value: 0)
         var lastBeat = 0.0
         var sessionReported = false
         init(launch: AttemptLaunch, supervisor: LaunchSupervisor) {
@@ -174,6 +176,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
             let report = supervisor.run()
             console.close()
             a.done.with { $0 = report }
+            a.finished.signal()
             ended.signal()
         }
         pendingEvents.append(.started(attemptID: launch.attemptID, pid: getpid(), session: 0))
@@ -183,12 +186,9 @@ public final class MpirunGridExecutor: ConfigExecutor {
         guard let a = attempts.removeValue(forKey: attemptID) else { return }
         // Ctrl-C twice: SIGINT to every rank, then the teardown without waiting the grace.
         a.supervisor.interrupt()
-        let deadline = monotonicNow() + settings.grace + 10
-        var second = false
-        while a.done.get == nil && monotonicNow() < deadline {
-            usleep(50_000)
-            if !second { a.supervisor.interrupt(); second = true }
-        }
+        if a.finished.wait(timeout: .now() + 0.05) == .success { return }
+        a.supervisor.interrupt()
+        _ = a.finished.wait(timeout: .now() + settings.grace + 10 - 0.05)
     }
 
     public func poll(until deadline: Double) -> [ExecutorEvent] {
@@ -243,7 +243,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
             let node = nodeNames.firstIndex(of: lost.node)
         {
             return .nodeLost(attemptID: launch.attemptID, node: node,
-                reason: "\(lost.cause), \(String(format: "%.1f", lost.detectionSeconds)) s after its last line",
+                reason: "\(lost.cause), \(formatDuration(lost.detectionSeconds, .seconds(digits: 1))) after its last line",
                 fenced: true)
         }
         let metrics = GridFiles.readMetrics(launch.metricsPath)
@@ -294,12 +294,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
     /// on simulated nodes and the test bed the ranks) is killed. The report in the attempt's
     /// launch store says whether the attempt had finished.
     public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
-        for _ in 0..<50 {
-            let procs = ProcessTable.processes(withEnvironment: "BATON_GRID_ATTEMPT", tokenValue(attemptID))
-            if procs.isEmpty { break }
-            for p in procs { kill(p, SIGKILL) }
-            usleep(100_000)
-        }
+        let token = tokenValue(attemptID)
+        Teardown(afterKill: 5).run(against: .processes { ProcessTable.processes(withEnvironment: "BATON_GRID_ATTEMPT", token) })
         // The killed agents never removed their simulated node's TMPDIR.
         cleanLocalNodes()
         guard let r = LaunchRunFiles.report(RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).path) else { return nil }

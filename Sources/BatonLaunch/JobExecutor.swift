@@ -98,13 +98,12 @@ extension MpirunExecutor {
     /// mpirun's pid under its guard: the guard's one child, there within milliseconds
     /// (bounded; the guard's own pid if it never starts one, then its end tells why).
     static func guardedChild(of guardProcess: ChildProcess) -> pid_t {
-        let deadline = monotonicNow() + 5
-        repeat {
-            if let pid = AgentWatch.children(of: guardProcess.pid).first { return pid }
-            if guardProcess.poll() != nil { break }
-            usleep(1_000)
-        } while monotonicNow() < deadline
-        return guardProcess.pid
+        var mpirun: pid_t?
+        _ = pollUntil(atMost: 5, every: 0.001) {
+            mpirun = AgentWatch.children(of: guardProcess.pid).first
+            return mpirun != nil || guardProcess.poll() != nil
+        }
+        return mpirun ?? guardProcess.pid
     }
 }
 

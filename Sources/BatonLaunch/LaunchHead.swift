@@ -33,7 +33,7 @@ public struct LaunchHead: Sendable {
     /// A new run's head, for `spec`, in `runDir`, given in `directory` (the current one).
     public init(spec: LaunchSpec, runDir: String, directory: String = FileManager.default.currentDirectoryPath) {
         self.spec = spec
-        self.runDir = URL(fileURLWithPath: runDir).standardizedFileURL.path
+        self.runDir = absolutePath(runDir)
         self.directory = directory
     }
 
@@ -47,7 +47,7 @@ public struct LaunchHead: Sendable {
     /// The head that takes over the run in `runDir` with its stored spec, on `hosts` when
     /// given (else the last attempt's nodes, or the current Slurm allocation).
     public static func resume(runDir: String, hosts: LaunchSpec.Hosts = .init()) throws(LaunchError) -> Resumed {
-        let run = URL(fileURLWithPath: runDir).standardizedFileURL.path
+        let run = absolutePath(runDir)
         guard let settings = try LaunchRunFiles.readSettings(run) else {
             throw LaunchError(.badInput, "\(run) has no \(LaunchRunFiles.settingsFile): not a launch run directory (or one made before --resume existed)")
         }
@@ -57,7 +57,7 @@ public struct LaunchHead: Sendable {
         let point = try LaunchResumePoint.read(runDir: run)
         if point.completed { return .completed("baton launch: \(run) already completed (attempt \(point.lastAttempt)); nothing to resume") }
         var spec = settings.spec
-        if hosts.given { spec.hosts = .init(hostfile: hosts.hostfile.map(RunSnapshot.absolute), hosts: hosts.hosts, local: hosts.local) }
+        if hosts.given { spec.hosts = .init(hostfile: hosts.hostfile.map { absolutePath($0) }, hosts: hosts.hosts, local: hosts.local) }
         var head = LaunchHead(spec: spec, runDir: run, directory: settings.directory)
         head.resume = Resume(point: point, hostsGiven: hosts.given)
         head.convertsLegacySettings = settings.legacyArguments != nil

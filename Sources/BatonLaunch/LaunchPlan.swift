@@ -1,5 +1,6 @@
 import BatonProtocol
 import BatonRuns
+import BatonSystem
 import Foundation
 
 /// Builds `LaunchPlan`s.
@@ -54,9 +55,8 @@ public struct LaunchPlanner: Sendable {
         return access(path, X_OK) == 0 ? path : nil
     }
 
-    static func seconds(_ v: Double) -> String {
-        v == v.rounded() ? "\(Int(v))s" : "\(Int((v * 1000).rounded()))ms"
-    }
+    /// `formatDuration(v, .argument)`, kept for the callers in AttemptRunner and LossClassifier.
+    static func seconds(_ v: Double) -> String { formatDuration(v, .argument) }
 
     /// The variable that marks every process of one attempt (mpirun's environment, so on
     /// nodes this machine can see, the daemons', wrappers' and commands' too): the head
@@ -103,9 +103,9 @@ public struct LaunchPlanner: Sendable {
         argv += ["--run-dir", runDir,
                  "--nodes", nodesSpec,
                  "--attempt", String(attempt),
-                 "--heartbeat", Self.seconds(heartbeat),
-                 "--lease", Self.seconds(lease),
-                 "--grace", Self.seconds(grace),
+                 "--heartbeat", formatDuration(heartbeat, .argument),
+                 "--lease", formatDuration(lease, .argument),
+                 "--grace", formatDuration(grace, .argument),
                  "--master-port", String(masterPort),
                  "--config-id", configID]
         if let addr = contract.masterAddr { argv += ["--master-addr", addr] }

@@ -190,8 +190,7 @@ public struct LaunchResumePoint: Sendable, Equatable {
     /// the SIGKILLs, as sweep lines.
     public static func waitForOldAttempts(runDir: String, within: Double, lease: Double, remote: Bool) -> [String] {
         if remote && !anyVisible(runDir: runDir) { usleep(UInt32((lease + 0.5) * 1_000_000)) }
-        let deadline = monotonicNow() + within
-        while anyVisible(runDir: runDir, ranksOnly: true) && monotonicNow() < deadline { usleep(50_000) }
+        Teardown.Target.processes { visible(runDir: runDir, ranksOnly: true) }.waitUntilGone(atMost: within)
         var left: [String] = []
         for a in LaunchRunFiles.attemptNumbers(runDir) {
             let sweep = AttemptSweep(token: "\(runDir)#\(a)", simulated: true)
@@ -206,9 +205,13 @@ public struct LaunchResumePoint: Sendable, Equatable {
     /// wrapper or its command: Open MPI gives them OMPI_COMM_WORLD_RANK, which mpirun, its
     /// daemons and agents do not have).
     static func anyVisible(runDir: String, ranksOnly: Bool = false) -> Bool {
+        !visible(runDir: runDir, ranksOnly: ranksOnly).isEmpty
+    }
+
+    static func visible(runDir: String, ranksOnly: Bool) -> [pid_t] {
         let prefix = "\(runDir)#"
-        return !ProcessTable.processes { env in
+        return ProcessTable.processes { env in
             (env[LaunchPlanner.attemptTokenVariable]?.hasPrefix(prefix) ?? false) && (!ranksOnly || env["OMPI_COMM_WORLD_RANK"] != nil)
-        }.isEmpty
+        }
     }
 }

@@ -72,14 +72,12 @@ public enum HeadChannel {
     /// process (or never came).
     public static func follow(path: String, within: Double, every: Double = 0.1, stop: () -> Bool,
                               _ line: (Substring) -> Void) -> Bool {
-        let deadline = monotonicNow() + within
         var fd: Int32 = -1
-        while fd < 0 {
+        _ = pollUntil(atMost: within, every: every) {
             fd = open(path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 { break }
-            if monotonicNow() >= deadline || stop() { return false }
-            usleep(UInt32(every * 1_000_000))
+            return fd >= 0 || stop()
         }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var pending = ""
         var parent: Int32?

@@ -1,6 +1,7 @@
 import BatonLaunch
 import BatonRuns
 import BatonSupport
+import BatonSystem
 import Foundation
 
 /// `baton status RUN` for a launch run: its state, every attempt, recent events.
@@ -44,7 +45,7 @@ public enum LaunchStatus {
         var t = TextTable(header: ["attempt", "nodes", "ranks", "outcome", "time", "lost"], rightAligned: [0, 2])
         for r in rows(dir, summary: s, now: now) {
             t.add([String(r.attempt), r.nodes.joined(separator: ","), String(r.ranks), r.outcome,
-                   r.seconds.map { String(format: "%.1f s", $0) } ?? "-", r.lost.isEmpty ? "-" : r.lost.joined(separator: ",")])
+                   r.seconds.map { formatDuration($0, .seconds(digits: 1)) } ?? "-", r.lost.isEmpty ? "-" : r.lost.joined(separator: ",")])
         }
         out += "\n" + t.render() + "\n"
         // The nodes and how they were lost: in the store (runs made before it have none).

@@ -3,6 +3,7 @@ import BatonLaunch
 import BatonProtocol
 import BatonRuns
 import BatonSupport
+import BatonSystem
 import Foundation
 
 /// Where a run is, as `baton runs` and `baton status` say it.
@@ -117,9 +118,6 @@ public struct RunSummary: Sendable, Codable, Equatable {
 enum RunFormat {
     /// "42 s ago", "3 min ago", "2.5 h ago".
     static func ago(_ seconds: Double) -> String {
-        let s = max(0, seconds)
-        if s < 90 { return "\(Int(s)) s ago" }
-        if s < 5400 { return "\(Int(s / 60)) min ago" }
-        return String(format: "%.1f h ago", s / 3600)
+        formatDuration(seconds, .coarse) + " ago"
     }
 }

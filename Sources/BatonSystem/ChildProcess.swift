@@ -65,7 +65,7 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
 /// past its own end (a detached head), learns of an end with `waitid(WNOWAIT)` on a thread
 /// of its own, and reads pipes line by line on threads; and `baton-exec`, which every rank
 /// starts, stays free of the async runtime and of Foundation. What swift-subprocess offers
-/// that Baton needs (process group, session, a TERM-grace-KILL teardown) is a few lines here.
+/// that Baton needs (process group, session, a teardown as data: `Teardown`) is a few lines here.
 public final class ChildProcess: @unchecked Sendable {
     public enum Stdio: Sendable, Equatable {
         case inherit, null, pipe
@@ -219,24 +219,20 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Polls until the child has ended or `seconds` have passed; nil on time-out.
     public func wait(atMost seconds: Double) -> ExitStatus? {
-        let deadline = monotonicNow() + seconds
-        while true {
-            if let s = poll() { return s }
-            if monotonicNow() >= deadline { return nil }
-            usleep(10_000)
+        var s: ExitStatus?
+        _ = pollUntil(atMost: seconds, every: 0.01) {
+            s = poll()
+            return s != nil
         }
+        return s
     }
 
-    /// The one TERM-grace-KILL: SIGTERM (with SIGCONT, so a stopped child sees it) to the
-    /// child's group, up to `grace` seconds for it to end, then SIGKILL. Returns its status.
+    /// TERM-grace-KILL (`Teardown.gracefulShutDown(grace:)`): SIGTERM (with SIGCONT, so a
+    /// stopped child sees it) to the child's group, up to `grace` seconds for it to end,
+    /// then SIGKILL. Returns its status.
     @discardableResult
     public func terminate(grace: Double) -> ExitStatus {
-        if let s = poll() { return s }
-        signal(SIGTERM)
-        signal(SIGCONT)
-        if let s = wait(atMost: grace) { return s }
-        signal(SIGKILL)
-        return wait()
+        Teardown.gracefulShutDown(grace: grace).run(against: .child(self)).status ?? wait()
     }
 
     /// What `run(_:timeout:)` gives back.

@@ -3,6 +3,29 @@
 import Glibc
 #endif
 
+/// The working directory of this process.
+public func currentDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    return getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "."
+}
+
+/// The one way to make a path absolute: joined to `directory` (the working directory unless
+/// given) when relative, then `.`, `..`, repeated and trailing slashes resolved by name.
+/// Symlinks are kept, as `URL.standardizedFileURL` keeps them (a run directory is named the
+/// way it was given; `NSString.standardizingPath` would resolve them).
+public func absolutePath(_ path: String, from directory: String? = nil) -> String {
+    let full = path.hasPrefix("/") ? path : (directory ?? currentDirectory()) + "/" + path
+    var parts: [Substring] = []
+    for part in full.split(separator: "/") {
+        switch part {
+        case ".": continue
+        case "..": if !parts.isEmpty { parts.removeLast() }
+        default: parts.append(part)
+        }
+    }
+    return "/" + parts.joined(separator: "/")
+}
+
 /// The directory part of `path` (what NSString.deletingLastPathComponent gives for an absolute path).
 public func parentDirectory(_ path: String) -> String {
     var p = Substring(path)

@@ -109,13 +109,8 @@ public enum ProcessTable {
         Self.signal({ members(ofSession: session) }, signal)
     }
 
-    /// Sends `signal` to every process `find` lists. SIGKILL is sent as a machine dies: all at
-    /// once. Killed one by one, a process that outlives another by microseconds can see it die
-    /// and say so (a `baton exec` wrapper would report its rank killed by SIGKILL: a command
-    /// failure, where a real crash leaves nobody to report anything). So every process is
-    /// first sent SIGSTOP (pending, it lets a process finish at most the system call it is
-    /// in; listed again until no new one shows up, which catches a fork in between, at most
-    /// 20 rounds), and only then SIGKILL.
+    /// Sends `signal` to every process `find` lists; SIGKILL is `Teardown.kill`, sent as a
+    /// machine dies: all at once (see `Teardown.run(against:)`).
     @discardableResult
     public static func signal(_ find: () -> [pid_t], _ signal: Int32) -> Int {
         guard signal == SIGKILL else {
@@ -123,13 +118,8 @@ public enum ProcessTable {
             for p in pids { kill(p, signal) }
             return pids.count
         }
-        var frozen = Set<pid_t>()
-        for _ in 0..<20 {
-            let fresh = find().filter { !frozen.contains($0) }
-            if fresh.isEmpty { break }
-            for p in fresh where kill(p, SIGSTOP) == 0 { frozen.insert(p) }
+        return withoutActuallyEscaping(find) { find in
+            Teardown.kill.run(against: .processes(find)).killedPIDs.count
         }
-        for p in frozen.union(find()) { kill(p, SIGKILL) }
-        return frozen.count
     }
 }

@@ -45,8 +45,7 @@ if let (token, mpirun) = GuardArguments.parse(args) {
 }
 
 guard let parsed = ExecArguments.parse(args) else { handOver() }
-var cwd = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-let dir = getcwd(&cwd, cwd.count).map { String(cString: $0) } ?? "."
+let dir = currentDirectory()
 let environment = currentEnvironment()
 let options: ExecOptions
 do {

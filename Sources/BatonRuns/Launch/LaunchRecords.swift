@@ -242,7 +242,7 @@ public struct LaunchReport: Sendable, Codable, Equatable {
             var l = "  attempt \(a.attempt) on \(a.nodes.joined(separator: ",")) (\(a.worldSize) ranks): \(a.text)"
             if let r = a.failedRank { l += "; first failure rank \(r) on \(a.failedNode ?? "?"): \(a.failedExit?.payload ?? "")" }
             for n in a.lost {
-                l += "; lost \(n.node) (ranks \(n.ranks.map(String.init).joined(separator: ","))): \(n.cause), detected \(String(format: "%.1f", n.detectionSeconds)) s after its last line"
+                l += "; lost \(n.node) (ranks \(n.ranks.map(String.init).joined(separator: ","))): \(n.cause), detected \(formatDuration(n.detectionSeconds, .seconds(digits: 1))) after its last line"
             }
             if !a.leftovers.isEmpty { l += "; still running after teardown: \(a.leftovers.joined(separator: ", "))" }
             lines.append(l)

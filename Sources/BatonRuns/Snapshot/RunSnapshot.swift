@@ -71,12 +71,6 @@ public enum RunSnapshot {
             + "\(pad(tm.tm_hour, 2))\(pad(tm.tm_min, 2))\(pad(tm.tm_sec, 2))-\(pad(Int32(ms % 1000), 3))"
     }
 
-    /// `path` made absolute against the current directory, `..` and `.` resolved.
-    public static func absolute(_ path: String) -> String {
-        let p = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
-        return (p as NSString).standardizingPath
-    }
-
     /// Takes a snapshot of `runDir`: first every SQLite store through the online backup API
     /// (one consistent point in time of the run's state, taken while the head writes), then
     /// every other file; checkpoint files hard-linked when they have settled (see `Options`)
@@ -84,14 +78,14 @@ public enum RunSnapshot {
     /// hidden folder and renamed into place, so a snapshot either exists whole or not at all.
     public static func take(runDir: String, options: Options = Options()) throws(SnapshotError) -> Taken {
         let fm = FileManager.default
-        let run = absolute(runDir)
+        let run = absolutePath(runDir)
         guard let st = FileStat.of(run), st.isDirectory else { throw SnapshotError(.badInput, "\(runDir) is not a directory") }
         let kind = kind(of: run)
         if kind == "run" && !fm.fileExists(atPath: RunDirectory(run).checkpoints) && !fm.fileExists(atPath: RunDirectory(run).configs) {
             throw SnapshotError(.badInput, "\(runDir) is not a run directory (no \(GridStore.fileName), \(RunDirectory.Relative.events), "
                                 + "\(RunDirectory.Relative.checkpoints)/ or \(RunDirectory.Relative.configs)/)")
         }
-        let root = absolute(options.root ?? RunDirectory(run).snapshots)
+        let root = absolutePath(options.root ?? RunDirectory(run).snapshots)
         do { try fm.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw SnapshotError(.ioError, "cannot create \(root): \(error.localizedDescription)")
         }
@@ -321,7 +315,7 @@ public enum RunSnapshot {
     /// is marked as having no head, so `baton grid --resume NEWRUN` continues it.
     public static func restore(snapshot: String, to newRun: String, forceCopy: Bool = false) throws(SnapshotError) -> Restored {
         let fm = FileManager.default
-        let snap = absolute(snapshot)
+        let snap = absolutePath(snapshot)
         let manifest = try SnapshotManifest.load(snapshotDir: snap)
         let problems = manifest.verify(snapshotDir: snap)
         if !problems.isEmpty {
@@ -329,7 +323,7 @@ public enum RunSnapshot {
                 "snapshot \(snapshot) does not match its manifest; nothing was restored:\n"
                 + problems.map { "  \($0)" }.joined(separator: "\n"))
         }
-        let target = absolute(newRun)
+        let target = absolutePath(newRun)
         if let st = FileStat.of(target) {
             let empty = st.isDirectory && ((try? fm.contentsOfDirectory(atPath: target))?.isEmpty ?? false)
             guard empty else { throw SnapshotError(.badInput, "\(newRun) exists; restore into a new directory") }

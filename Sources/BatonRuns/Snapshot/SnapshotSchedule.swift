@@ -59,7 +59,7 @@ public final class SnapshotSchedule: @unchecked Sendable {
                 milestones.insert(v)
             }
             if let keep, keep < 1 { throw SnapshotError(.badInput, "--keep-snapshots \(keep): keep at least 1") }
-            return Settings(every: seconds, keep: keep, root: to.map(RunSnapshot.absolute), on: milestones)
+            return Settings(every: seconds, keep: keep, root: to.map { absolutePath($0) }, on: milestones)
         }
 
         /// The settings as run-store meta values (a resumed grid keeps them), and back.
@@ -118,7 +118,7 @@ public final class SnapshotSchedule: @unchecked Sendable {
             guard let due = next else { condition.wait(); continue }
             if condition.wait(until: due) || stopping || requested != nil { continue }
             condition.unlock()
-            snapshot(label: "every \(GridFormat.duration(period ?? 0))")
+            snapshot(label: "every \(formatDuration(period ?? 0))")
             condition.lock()
             next = period.map { Date().addingTimeInterval($0) }
         }
@@ -153,7 +153,7 @@ public final class SnapshotSchedule: @unchecked Sendable {
             taken += 1
             condition.unlock()
             var line = "snapshot \(t.manifest.id) (\(label)): \(t.manifest.files.count) files, "
-                + "\(ByteSize.human(UInt64(t.manifest.bytes))) (\(t.linked) linked, \(t.copied) copied) in \(GridFormat.duration(t.manifest.seconds))"
+                + "\(ByteSize.human(UInt64(t.manifest.bytes))) (\(t.linked) linked, \(t.copied) copied) in \(formatDuration(t.manifest.seconds))"
             if let keep = settings.keep {
                 let removed = try RunSnapshot.prune(root: (t.dir as NSString).deletingLastPathComponent, keep: keep)
                 if !removed.isEmpty { line += "; removed \(removed.joined(separator: ", ")) (keeping \(keep))" }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonGrid
 import BatonRuns
+import BatonSystem
 import Foundation
 
 struct GridPlanCommand: GridSubcommand {
@@ -30,7 +31,7 @@ struct GridPlanCommand: GridSubcommand {
         say("\(configs.count) configs: product of \(axes.joined(separator: " x ")), last varies fastest"
             + (s.exclude.isEmpty ? "" : ", \(s.exclude.count) exclude rules"))
         say("each on \(s.nodesPerConfig) node(s) x \(s.ranksPerNode) rank(s); max_retries \(s.maxRetries)"
-            + (s.timeout.map { "; timeout \(GridFormat.duration($0))" } ?? "")
+            + (s.timeout.map { "; timeout \(formatDuration($0))" } ?? "")
             + (s.objective.map { "; objective \($0.mode.rawValue) \($0.metric)" } ?? ""))
         var rows = [["#", "id"] + s.parameters.map(\.name) + ["command"]]
         for c in configs {

@@ -44,7 +44,7 @@ struct GridKillNodeCommand: GridSubcommand {
         guard let down = parseDuration(downFor) else { throw GridRunError("--down-for \(downFor) is not a duration") }
         let sig: Int32 = signal.uppercased().hasSuffix("STOP") ? SIGSTOP : SIGKILL
         let local = (snap.meta["executor"] ?? "local") == "local"
-        let absDir = runDir.hasPrefix("/") ? runDir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(runDir)
+        let absDir = absolutePath(runDir)
         say(try GridHead.killNode(runDir: absDir, node: node, signal: sig, downFor: down, local: local))
     }
 }

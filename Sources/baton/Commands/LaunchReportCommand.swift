@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonLaunch
 import BatonRuns
+import BatonSystem
 import Foundation
 
 /// `baton launch report RUN [--json]`: the report of a launch run, read from its store
@@ -20,7 +21,7 @@ struct LaunchReportCommand: ParsableCommand, MessagePrefixed {
     @Flag(help: "JSON, as RUN/report.json.") var json = false
 
     func run() throws {
-        let report = try LaunchRunFiles.endedReport(RunSnapshot.absolute(runDir))
+        let report = try LaunchRunFiles.endedReport(absolutePath(runDir))
         if json {
             print(String(decoding: LaunchRunFiles.reportJSON(report), as: UTF8.self))
         } else {

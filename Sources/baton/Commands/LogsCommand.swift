@@ -26,7 +26,7 @@ struct LogsCommand: ParsableCommand {
     @Flag(help: "The head's own log instead.") var head = false
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         let s = try summary(dir)
         let filter = RunLogs.Filter(rank: rank, node: node, config: config, head: head)
         if let why = RunLogs.mismatch(filter, kind: s.kind) { throw CommandFailure(ExitCodes.badInput, why) }

@@ -27,7 +27,7 @@ struct ReportCommand: ParsableCommand {
     @Flag(help: "The report as JSON (launch: report.json; grid: results).") var json = false
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         let s = try summary(dir)
         if let svg {
             guard let t = RunTimeline.read(dir, now: Date().timeIntervalSince1970) else { throw CommandFailure(ExitCodes.badInput, "\(dir): cannot read the run") }

@@ -34,14 +34,14 @@ struct RunsCommand: ParsableCommand {
     @Flag(help: "JSON: path, kind, state, headPID, progress, started, updated.") var json = false
 
     func run() throws {
-        let runs = RunSummary.find(under: RunSnapshot.absolute(root))
+        let runs = RunSummary.find(under: absolutePath(root))
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try enc.encode(runs), as: UTF8.self))
             return
         }
-        guard !runs.isEmpty else { print("no runs under \(RunSnapshot.absolute(root))"); return }
+        guard !runs.isEmpty else { print("no runs under \(absolutePath(root))"); return }
         print(RunSummary.table(runs, now: Date().timeIntervalSince1970))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatonRuns
 import BatonSupport
+import BatonSystem
 import Foundation
 
 struct SnapshotCommand: ParsableCommand {
@@ -52,7 +53,7 @@ struct SnapshotTakeCommand: ParsableCommand, MessagePrefixed {
             return
         }
         print("snapshot \(m.id) of \(m.runDir) (\(m.kind)): \(m.files.count) files, \(ByteSize.human(UInt64(m.bytes))) "
-            + "(\(t.linked) linked, \(t.copied) copied) in \(String(format: "%.2f", m.seconds)) s")
+            + "(\(t.linked) linked, \(t.copied) copied) in \(formatDuration(m.seconds, .seconds(digits: 2)))")
         print("  at:      \(t.dir)")
         if !removed.isEmpty { print("  removed: \(removed.joined(separator: ", ")) (keeping \(keep ?? 0))") }
         print("  restore: baton restore \(t.dir) --to NEWRUN")

@@ -29,7 +29,7 @@ struct StatusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dir = RunSnapshot.absolute(runDir)
+        let dir = absolutePath(runDir)
         let color = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         while true {
             let s = try summary(dir)

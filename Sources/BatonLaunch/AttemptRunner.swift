@@ -214,7 +214,7 @@ final class AttemptRunner {
         switch action {
         case .forwardInterrupt:
             supervisor.event("interrupt", ["attempt": attemptNo])
-            console.message("baton launch: interrupted; SIGINT to every rank, \(LaunchPlanner.seconds(plan.grace)) grace (Ctrl-C again to stop at once)")
+            console.message("baton launch: interrupted; SIGINT to every rank, \(formatDuration(plan.grace, .argument)) grace (Ctrl-C again to stop at once)")
             job.send(.signal(attempt: attemptNo, signal: SIGINT))
             return false
         case .stopJob:

@@ -47,19 +47,13 @@ struct AttemptSweep: Sendable {
     /// processes are out of reach: they fence themselves) and waits up to `seconds` for it
     /// to be gone. Returns how many it killed and what is still there, as "pid N (NAME) on NODE".
     func clear(excluding lost: Set<String>, within seconds: Double) -> (killed: Int, left: [String]) {
-        let deadline = monotonicNow() + seconds
-        var left: [Leftover] = []
-        var killed = Set<pid_t>()
-        repeat {
-            left = leftovers().filter { simulated || !lost.contains($0.node ?? "") }
-            if left.isEmpty { return (killed.count, []) }
-            killed.formUnion(left.map(\.pid))
-            for l in left { kill(l.pid, SIGKILL) }
-            usleep(20_000)
-        } while monotonicNow() < deadline
-        return (killed.count, left.map { l in
-            let name = ProcessTable.arguments(l.pid).first.map { ($0 as NSString).lastPathComponent } ?? "?"
-            return "pid \(l.pid) (\(name)) on \(l.node ?? "this machine")"
+        let within = { leftovers().filter { simulated || !lost.contains($0.node ?? "") } }
+        let result = Teardown(afterKill: seconds).run(against: .processes { within().map(\.pid) })
+        guard !result.left.isEmpty else { return (result.killedPIDs.count, []) }
+        let nodes = Dictionary(within().map { ($0.pid, $0.node) }, uniquingKeysWith: { a, _ in a })
+        return (result.killedPIDs.count, result.left.map { pid in
+            let name = ProcessTable.arguments(pid).first.map { ($0 as NSString).lastPathComponent } ?? "?"
+            return "pid \(pid) (\(name)) on \((nodes[pid] ?? nil) ?? "this machine")"
         })
     }
 }

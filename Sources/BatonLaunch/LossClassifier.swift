@@ -213,9 +213,9 @@ public struct LossClassifier: Sendable {
                 // srun step that pends). That says nothing against any node: blame none.
                 let silent = overdue.map(\.node)
                 var v = AttemptVerdict(outcome: .failedToStart)
-                v.detail = "no node reported within the startup timeout (\(LaunchPlanner.seconds(settings.startupTimeout))): "
+                v.detail = "no node reported within the startup timeout (\(formatDuration(settings.startupTimeout, .argument))): "
                     + "\(silent.joined(separator: ",")) never reported; the launch did not start (no node is blamed)"
-                v.message = "\(silent.joined(separator: ",")) never reported within \(LaunchPlanner.seconds(settings.startupTimeout))"
+                v.message = "\(silent.joined(separator: ",")) never reported within \(formatDuration(settings.startupTimeout, .argument))"
                 isFinished = true
                 return .neverStarted(v)
             }
@@ -223,8 +223,8 @@ public struct LossClassifier: Sendable {
                 var silentFor: [String: Double] = [:]
                 for o in overdue { silentFor[o.node] = o.silentFor }
                 var v = lostVerdict(overdue.map(\.node), .heartbeatTimeout,
-                                    "heartbeat timeout (\(LaunchPlanner.seconds(settings.heartbeatTimeout)))", at: now, silentFor: silentFor)
-                v.message = "no heartbeat from \(overdue.map { "\($0.node) for \(String(format: "%.1f", $0.silentFor)) s" }.joined(separator: ", "))"
+                                    "heartbeat timeout (\(formatDuration(settings.heartbeatTimeout, .argument)))", at: now, silentFor: silentFor)
+                v.message = "no heartbeat from \(overdue.map { "\($0.node) for \(formatDuration($0.silentFor, .seconds(digits: 1)))" }.joined(separator: ", "))"
                 isFinished = true
                 return .nodesLost(v, fence: .always)
             }

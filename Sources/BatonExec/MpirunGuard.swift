@@ -46,15 +46,21 @@ public enum MpirunGuard {
                 kill(mpirunPID, s == SIGHUP ? SIGTERM : s)
             }
         }
-        while true {
-            if let status = child.wait(atMost: headCheckInterval) { exitAs(status) }
-            if getppid() != head { headGone(child: child, token: token) }
+        // The head is watched by a thread of its own, so that mpirun's end is learnt by a
+        // blocking wait the moment it happens (a polled wait added up to its interval to
+        // every attempt's end: measured, `baton launch -- true` went from 1.04x to 1.14x
+        // bare mpirun's time with a 10 ms poll).
+        startThread("baton-guard-head") {
+            while getppid() == head { usleep(UInt32(headCheckInterval * 1_000_000)) }
+            kill(mpirunPID, SIGKILL)
         }
+        let status = child.wait()
+        if getppid() != head { headGone(token: token) }
+        exitAs(status)
     }
 
-    /// The head is gone: nothing of its attempt may run on.
-    static func headGone(child: ChildProcess, token: String) -> Never {
-        Teardown.kill.run(against: .child(child))
+    /// The head is gone (and mpirun, killed for it, reaped): nothing of its attempt may run on.
+    static func headGone(token: String) -> Never {
         let me = getpid()
         Teardown(afterKill: 10).run(against: .processes {
             ProcessTable.processes(withEnvironment: DaemonEnvironment.attemptTokenKey, token).filter { $0 != me }

@@ -21,6 +21,9 @@ final class AttemptInbox: @unchecked Sendable {
         queue.with { q in defer { q.removeAll(keepingCapacity: true) }; return q }
     }
 
+    /// Wakes the loop with nothing to read (mpirun has ended).
+    func wakeUp() { wake.signal() }
+
     /// Returns when something was posted, or at `deadline` (monotonic seconds).
     func wait(until deadline: Double) {
         let seconds = deadline - monotonicNow()
@@ -113,6 +116,12 @@ final class AttemptRunner {
             return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": "not started"], nil)
         }
         agents = AgentWatch(mpirun: job.pid, hosts: hosts.names, nodeOfRank: nodeOfRank)
+        // The loop learns of mpirun's end at once, not at its next look.
+        let inbox = self.inbox
+        startThread("baton-launch-end") {
+            while job.poll() == nil { job.waitForEnd(timeout: 0.5) }
+            inbox.wakeUp()
+        }
         startLeases(job)
         watch(job)
         return finish(job)

@@ -187,7 +187,7 @@ public enum MPISettings {
                 words: { c in c.root ? ["--allow-run-as-root"] : [] }),
         Setting("mpi_yield_when_idle 1", .mca, .hosts,
                 [.local: "yes, unless `OMPI_MCA_mpi_yield_when_idle` is set", .thisMachine: "when its ranks outnumber its cores, unless `OMPI_MCA_mpi_yield_when_idle` is set"],
-                why: "a rank waiting for a message spins on the CPU unless Open MPI knows its node is oversubscribed, and on `--local N --nproc-per-node R` each node believes it has its R slots: with more ranks than cores the spinning ranks take the cores from the ranks they wait for (mpi4py's suite, 4 ranks on 2 cores: no rank done in 5 minutes; yielding: 1.45-1.5x bare `mpirun --oversubscribe`). A user's own setting, in the environment, is kept",
+                why: "a rank waiting for a message spins on the CPU unless Open MPI knows its node is oversubscribed, and on `--local N --nproc-per-node R` each node believes it has its R slots: with more ranks than cores the spinning ranks take the cores from the ranks they wait for (mpi4py's test suite, 4 ranks on 2 cores: no rank done in 5 minutes; yielding, it completes: `scripts/mpi4py-suite`, docs/benchmarks.md). A user's own setting, in the environment, is kept",
                 words: { c in yieldsWhenIdle(c) ? ["--mca", "mpi_yield_when_idle", "1"] : [] }),
         Setting("plm_slurm_args --overlap [--exclude=...]", .mca, .hosts, [.thisMachine: "inside a Slurm allocation", .cluster: "inside a Slurm allocation"],
                 why: "mpirun's `srun` steps overlap a dead step's resources and leave out the allocation's nodes this attempt does not use (`SlurmAllocation`)",

@@ -140,6 +140,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
             batonPath: settings.batonPath, mpirunPath: settings.mpirunPath, heartbeat: settings.heartbeat,
             lease: settings.lease, grace: settings.grace)
         p.execPath = LaunchPlanner.leanWrapper(beside: settings.batonPath)
+        p.machine.environment = settings.environment
         p.slurm = settings.slurm
         p.configID = launch.configID
         p.configJSON = launch.paramsJSON
@@ -273,7 +274,11 @@ public final class MpirunGridExecutor: ConfigExecutor {
     public func healthCheck(node: Int) -> Bool {
         if isMarkedDown(nodeNames[node]) { return false }
         var argv = [settings.mpirunPath, "--host", "\(nodeNames[node]):1", "-np", "1"]
-        if case .local(let agent) = settings.mode { argv += LocalNodes.mpirunArguments(agent: agent) }
+        if case .local(let agent) = settings.mode {
+            var machine = MPISettings.Machine.current
+            machine.environment = settings.environment
+            argv += LocalNodes.mpirunArguments(agent: agent, machine: machine)
+        }
         if let slurm = settings.slurm { argv += slurm.mpirunArguments(for: [nodeNames[node]]) }
         argv.append("true")
         guard let out = try? ChildProcess.run(argv, environment: DaemonEnvironment.adding(to: settings.environment), timeout: 20)

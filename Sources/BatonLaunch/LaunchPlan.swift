@@ -30,6 +30,9 @@ public struct LaunchPlanner: Sendable {
     /// The Slurm allocation mpirun runs in, if any: its `srun` steps then overlap a dead
     /// step's resources and exclude the nodes this attempt leaves out (`SlurmAllocation`).
     public var slurm: SlurmAllocation?
+    /// This machine's names, cores and the environment mpirun inherits: the Open MPI
+    /// settings depend on them (`MPISettings`).
+    public var machine: MPISettings.Machine = .current
     /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
     public var extraExecArguments: [String] = []
 
@@ -71,6 +74,16 @@ public struct LaunchPlanner: Sendable {
         return first.name
     }
 
+    /// What the Open MPI settings of a job on `hosts` depend on (`MPISettings`).
+    public func mpiContext(_ hosts: HostList) -> MPISettings.Context {
+        var agent: String?
+        if case .local(let a) = mode { agent = a }
+        let source = MPISettings.source(local: agent != nil, hosts: hosts, machine: machine)
+        return MPISettings.Context(source: source, agent: agent, grace: grace,
+                                   ranksHere: source == .cluster ? 0 : hosts.totalSlots, machine: machine,
+                                   slurm: source == .local ? nil : slurm, hostNames: hosts.names)
+    }
+
     /// The plan of attempt `attempt` on `hosts`, with shards in `shardDir` if any, and
     /// `port` as MASTER_PORT (the pinned `masterPort` when there is one).
     public func plan(hosts: HostList, attempt: Int, shardDir: String?, port: Int? = nil) -> LaunchPlan {
@@ -81,23 +94,18 @@ public struct LaunchPlanner: Sendable {
         let nodesSpec = hosts.hosts.map(\.spec).joined(separator: ",")
         var argv = [mpirunPath,
                     "--host", nodesSpec,
-                    "-np", String(hosts.totalSlots),
-                    "--map-by", "slot", "--bind-to", "none",
-                    // The head renews leases and forwards signals over every rank's stdin.
-                    "--stdin", "all",
-                    // Give each wrapper the same grace we give the job before its daemon
-                    // escalates to SIGKILL (Open MPI's default is 1 s).
-                    "--mca", "odls_base_sigkill_timeout", String(Int(grace.rounded(.up)) + 2)]
+                    "-np", String(hosts.totalSlots)]
         // Not `plm_rsh_no_tree_spawn`: with it mpirun starts every daemon `--daemonize`d and
         // the agents end at once (measured), so their ends would say nothing. mpirun's tree
         // spawn starts up to its routing radix (64) daemons itself, each through an agent
         // that is mpirun's child (`AgentWatch`).
+        // Every other word, and why, is a row of `MPISettings` (docs/launch.md, "Open MPI
+        // settings by host source").
+        let settings = mpiContext(hosts)
+        argv += MPISettings.arguments(settings, part: .job)
+        argv += MPISettings.arguments(settings, part: .hosts)
         var mpiEnv: [String: String] = [Self.attemptTokenVariable: "\(runDir)#\(attempt)"]
-        if case .local(let agent) = mode {
-            argv += LocalNodes.mpirunArguments(agent: agent)
-            mpiEnv["OMPI_MCA_plm_rsh_agent"] = agent
-        }
-        if let slurm, case .cluster = mode { argv += slurm.mpirunArguments(for: hosts.names) }
+        mpiEnv.merge(MPISettings.environment(settings)) { $1 }
         argv += extraMpirunArguments
         argv += (execPath.map { [$0] } ?? [batonPath, "exec"])
         argv += ["--run-dir", runDir,

@@ -38,27 +38,14 @@ public enum LocalNodes {
     }
 
     /// The mpirun options of every job on simulated nodes (a launch's attempt and a grid's
-    /// health check alike), with `agent` from `installAgent`.
-    public static func mpirunArguments(agent: String) -> [String] {
-        var argv = ["--mca", "plm_rsh_agent", agent,
-                    // mpirun resolves every host name it is given (is it this machine?), and
-                    // `local-N` is in no hosts file: each start asked the DNS server 4 times
-                    // (A and AAAA, strace), and a lost reply cost glibc's 5 s resolver
-                    // timeout: the 5.2 s stalls of concurrent starts (docs/grid.md). The
-                    // names are never this machine's to mpirun: they are reached only
-                    // through the agent.
-                    "--mca", "if_base_do_not_resolve", "1",
-                    "--mca", "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo",
-                    // Simulated nodes share one host name, and the shared-memory transport
-                    // names its segments by host name and local rank: ranks of two simulated
-                    // nodes would map the same segment (measured: SIGSEGV in btl_vader).
-                    "--mca", "btl", "self,tcp",
-                    "--oversubscribe"]
-        // Simulated nodes are this machine: as root, say yes to Open MPI's root check here
-        // rather than make every first try fail on it.
-        if getuid() == 0 { argv.append("--allow-run-as-root") }
-        return argv
+    /// health check alike), with `agent` from `installAgent`: `MPISettings`' rows for the
+    /// host source, where each is explained.
+    public static func mpirunArguments(agent: String, ranks: Int = 1, machine: MPISettings.Machine = .current) -> [String] {
+        MPISettings.arguments(MPISettings.Context(source: .local, agent: agent, ranksHere: ranks, machine: machine), part: .hosts)
     }
+
+    /// Where a simulated node's TMPDIR is made: this, then its session id.
+    public static let nodeTmpPrefix = "/tmp/baton-node-"
 
     /// Writes the agent script into `dir` and returns its path.
     public static func installAgent(dir: String) throws -> String {
@@ -85,7 +72,7 @@ public enum LocalNodes {
             # makes it the session leader without forking.)
             # The daemon's command line is shell words, as ssh hands them to the remote shell:
             # this shell parses them itself (eval) rather than through one more /bin/sh.
-            setsid /bin/sh -c 'TMPDIR=/tmp/baton-node-$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && eval "exec $1"' "\(RunDirectory.localSession(in: dir, node: "$host"))" "$*" &
+            setsid /bin/sh -c 'TMPDIR=\(nodeTmpPrefix)$$; export TMPDIR; mkdir -p "$TMPDIR" && echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && eval "exec $1"' "\(RunDirectory.localSession(in: dir, node: "$host"))" "$*" &
             child=$!
             # The shell's own words ("Killed") are not the agent's to say: ssh says nothing.
             exec 2>/dev/null
@@ -97,7 +84,7 @@ public enum LocalNodes {
             done
             # The daemon is gone: its TMPDIR too (the head also removes it once the session has
             # ended, but a head that was killed never does). $child is the session id.
-            rm -rf "/tmp/baton-node-$child"
+            rm -rf "\(nodeTmpPrefix)$child"
             [ "$rc" -gt 128 ] && exit 255
             exit "$rc"
 
@@ -139,7 +126,7 @@ public enum LocalNodes {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8),
               let sid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
         guard ProcessTable.members(ofSession: sid).isEmpty else { return }
-        try? FileManager.default.removeItem(atPath: "/tmp/baton-node-\(sid)")
+        try? FileManager.default.removeItem(atPath: "\(nodeTmpPrefix)\(sid)")
         try? FileManager.default.removeItem(atPath: file)
     }
 }

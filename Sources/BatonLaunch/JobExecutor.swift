@@ -73,15 +73,20 @@ public struct MpirunExecutor: JobExecutor {
         var env = environment
         for (k, v) in plan.mpirunEnvironment { env[k] = v }
         env = DaemonEnvironment.adding(to: env)
-        // Under the guard when there is one: what the head starts dies with it.
-        let argv = plan.guardPath.map {
-            GuardArguments.encode(guardPath: $0, token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "", mpirun: plan.mpirun)
-        } ?? plan.mpirun
-        let child = try ChildProcess.spawn(argv, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
-        let mpirunPID = plan.guardPath == nil ? child.pid : Self.guardedChild(of: child)
-        let job = MpirunJob(child: child, mpirunPID: mpirunPID)
+        let child = try ChildProcess.spawn(plan.mpirun, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
+        let job = MpirunJob(child: child)
         // Before the first lease: the ranks mpirun forks itself read their messages here.
-        job.channel = HeadChannel.Writer(path: HeadChannel.path(runDir: plan.contract.runDir, attempt: plan.attempt), mpirun: mpirunPID)
+        job.channel = HeadChannel.Writer(path: HeadChannel.path(runDir: plan.contract.runDir, attempt: plan.attempt), mpirun: child.pid)
+        // Beside it, its guard when there is one: what the head starts dies with it. Started
+        // with the head's own environment (no attempt token: the sweeps leave it alone); it
+        // ends by itself soon after mpirun, and a thread reaps it.
+        if let guardPath = plan.guardPath, let st = ProcessTable.stat(child.pid),
+           let guardProcess = try? ChildProcess.spawn(
+               GuardArguments.encode(guardPath: guardPath, token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
+                                     mpirun: child.pid, startTime: st.startTime),
+               environment: environment, stdin: .null, stdout: .null, stderr: .inherit) {
+            startThread("baton-launch-guard") { _ = guardProcess.wait() }
+        }
         job.watchEnd()
         for (fd, source) in [(child.stdoutFD!, OutputSource.stdout), (child.stderrFD!, .stderr)] {
             startThread("baton-launch-\(source)") {
@@ -94,24 +99,9 @@ public struct MpirunExecutor: JobExecutor {
     }
 }
 
-extension MpirunExecutor {
-    /// mpirun's pid under its guard: the guard's one child, there within milliseconds
-    /// (bounded; the guard's own pid if it never starts one, then its end tells why).
-    static func guardedChild(of guardProcess: ChildProcess) -> pid_t {
-        var mpirun: pid_t?
-        _ = pollUntil(atMost: 5, every: 0.001) {
-            mpirun = AgentWatch.children(of: guardProcess.pid).first
-            return mpirun != nil || guardProcess.poll() != nil
-        }
-        return mpirun ?? guardProcess.pid
-    }
-}
-
 final class MpirunJob: RunningJob, @unchecked Sendable {
-    /// mpirun, or its guard (`MpirunGuard`), which ends as mpirun does.
+    /// mpirun (its rsh agents are its children).
     let child: ChildProcess
-    /// mpirun itself (its rsh agents are its children).
-    let mpirunPID: pid_t
     let readersDone = Locked(0)
     private let stdinLock = Locked(true)
     /// The head's messages for the ranks mpirun starts on its own node (`HeadChannel`).
@@ -121,12 +111,9 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
     /// status is still there for `poll()`.
     private let endedSignal = DispatchSemaphore(value: 0)
 
-    init(child: ChildProcess, mpirunPID: pid_t) {
-        self.child = child
-        self.mpirunPID = mpirunPID
-    }
+    init(child: ChildProcess) { self.child = child }
 
-    var pid: pid_t { mpirunPID }
+    var pid: pid_t { child.pid }
 
     /// The head learns of mpirun's end at once instead of at its next poll.
     func watchEnd() {

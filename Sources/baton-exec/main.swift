@@ -39,9 +39,10 @@ func currentEnvironment() -> [String: String] {
     return environment
 }
 
-// `baton-exec guard --token T -- mpirun ...`: what a head runs mpirun under (MpirunGuard).
-if let (token, mpirun) = GuardArguments.parse(args) {
-    MpirunGuard.run(token: token, mpirun: mpirun, environment: currentEnvironment())
+// `baton-exec guard --token T --mpirun PID --start TICKS`: what a head starts beside each
+// attempt's mpirun (MpirunGuard).
+if let (token, mpirun, start) = GuardArguments.parse(args) {
+    MpirunGuard.run(token: token, mpirun: mpirun, startTime: start)
 }
 
 guard let parsed = ExecArguments.parse(args) else { handOver() }

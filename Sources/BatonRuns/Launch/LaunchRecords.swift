@@ -45,9 +45,9 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
     public var heartbeat: Double
     public var lease: Double
     public var grace: Double
-    /// The guard mpirun runs under (`baton-exec guard`, `MpirunGuard`), so that what the head
-    /// starts dies with it; nil when `baton-exec` is not beside `baton` (mpirun is then the
-    /// head's child itself).
+    /// The guard started beside mpirun (`baton-exec guard`, `MpirunGuard`), so that what the
+    /// head starts dies with it; nil when `baton-exec` is not beside `baton` (then nothing
+    /// stops mpirun, its agents and daemons if the head is killed).
     public var guardPath: String?
 
     // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).

@@ -73,20 +73,14 @@ public struct MpirunExecutor: JobExecutor {
         var env = environment
         for (k, v) in plan.mpirunEnvironment { env[k] = v }
         env = DaemonEnvironment.adding(to: env)
+        // Marked as this head's, and watched by its guard when there is one: what the head
+        // starts dies with it.
+        env[DaemonEnvironment.headKey] = HeadGuard.mark
+        if let guardPath = plan.guardPath { HeadGuard.start(guardPath: guardPath, environment: environment) }
         let child = try ChildProcess.spawn(plan.mpirun, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
         let job = MpirunJob(child: child)
         // Before the first lease: the ranks mpirun forks itself read their messages here.
         job.channel = HeadChannel.Writer(path: HeadChannel.path(runDir: plan.contract.runDir, attempt: plan.attempt), mpirun: child.pid)
-        // Beside it, its guard when there is one: what the head starts dies with it. Started
-        // with the head's own environment (no attempt token: the sweeps leave it alone); it
-        // ends by itself soon after mpirun, and a thread reaps it.
-        if let guardPath = plan.guardPath, let st = ProcessTable.stat(child.pid),
-           let guardProcess = try? ChildProcess.spawn(
-               GuardArguments.encode(guardPath: guardPath, token: plan.mpirunEnvironment[LaunchPlanner.attemptTokenVariable] ?? "",
-                                     mpirun: child.pid, startTime: st.startTime),
-               environment: environment, stdin: .null, stdout: .null, stderr: .inherit) {
-            startThread("baton-launch-guard") { _ = guardProcess.wait() }
-        }
         job.watchEnd()
         for (fd, source) in [(child.stdoutFD!, OutputSource.stdout), (child.stderrFD!, .stderr)] {
             startThread("baton-launch-\(source)") {
@@ -96,6 +90,26 @@ public struct MpirunExecutor: JobExecutor {
             }
         }
         return job
+    }
+}
+
+/// This head's one guard (`MpirunGuard`), started with its first attempt.
+enum HeadGuard {
+    /// `PID:STARTTIME` of this process: unique on this machine.
+    static let mark = "\(getpid()):\(ProcessTable.stat(getpid())?.startTime ?? 0)"
+    private static let started = Locked(false)
+
+    /// Starts the guard once. Its environment is the head's own (no mark: it never kills
+    /// itself, nor does a sweep); it lives as long as the head.
+    static func start(guardPath: String, environment: [String: String]) {
+        started.with { done in
+            guard !done else { return }
+            var env = environment
+            env[DaemonEnvironment.headKey] = nil
+            env[LaunchPlanner.attemptTokenVariable] = nil
+            done = (try? ChildProcess.spawn(GuardArguments.encode(guardPath: guardPath, head: mark), environment: env,
+                                            stdin: .null, stdout: .null, stderr: .inherit)) != nil
+        }
     }
 }
 

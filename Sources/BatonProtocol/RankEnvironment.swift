@@ -163,6 +163,10 @@ public enum DaemonEnvironment {
     /// so on nodes this machine can see, the daemons', wrappers' and commands' too): the
     /// head and its guard find what is left of an attempt by it.
     public static let attemptTokenKey = "BATON_ATTEMPT_TOKEN"
+    /// The variable that marks every process a head started (`PID:STARTTIME` of the head,
+    /// in every attempt's mpirun environment): its guard (`MpirunGuard`) finds by it what
+    /// to kill when the head is gone.
+    public static let headKey = "BATON_HEAD"
     public static let hwlocKey = "HWLOC_COMPONENTS"
     public static let hwlocValue = "-linuxio,-pci"
     /// Set beside it when Baton, not the user, set `HWLOC_COMPONENTS`.

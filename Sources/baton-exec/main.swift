@@ -39,11 +39,8 @@ func currentEnvironment() -> [String: String] {
     return environment
 }
 
-// `baton-exec guard --token T --mpirun PID --start TICKS`: what a head starts beside each
-// attempt's mpirun (MpirunGuard).
-if let (token, mpirun, start) = GuardArguments.parse(args) {
-    MpirunGuard.run(token: token, mpirun: mpirun, startTime: start)
-}
+// `baton-exec guard --head MARK`: what a head starts with its first attempt (MpirunGuard).
+if let mark = GuardArguments.parse(args) { MpirunGuard.run(head: mark) }
 
 guard let parsed = ExecArguments.parse(args) else { handOver() }
 let dir = currentDirectory()

@@ -97,19 +97,31 @@ public struct MpirunExecutor: JobExecutor {
 enum HeadGuard {
     /// `PID:STARTTIME` of this process: unique on this machine.
     static let mark = "\(getpid()):\(ProcessTable.stat(getpid())?.startTime ?? 0)"
-    private static let started = Locked(false)
+    /// The guard's pid once started (0: none).
+    private static let guardPID = Locked<pid_t>(0)
 
     /// Starts the guard once. Its environment is the head's own (no mark: it never kills
-    /// itself, nor does a sweep); it lives as long as the head.
+    /// itself, nor does a sweep); it lives as long as the head. A head that ends by
+    /// returning from `main` or calling `exit` (its attempts torn down, their cut-off nodes
+    /// left to fence by themselves, as on real hosts) stops it first: only a head that dies
+    /// leaves its guard to kill what it started.
     static func start(guardPath: String, environment: [String: String]) {
-        started.with { done in
-            guard !done else { return }
+        guardPID.with { pid in
+            guard pid == 0 else { return }
             var env = environment
             env[DaemonEnvironment.headKey] = nil
             env[LaunchPlanner.attemptTokenVariable] = nil
-            done = (try? ChildProcess.spawn(GuardArguments.encode(guardPath: guardPath, head: mark), environment: env,
-                                            stdin: .null, stdout: .null, stderr: .inherit)) != nil
+            guard let child = try? ChildProcess.spawn(GuardArguments.encode(guardPath: guardPath, head: mark), environment: env,
+                                                      stdin: .null, stdout: .null, stderr: .inherit) else { return }
+            pid = child.pid
+            atexit { HeadGuard.stop() }
         }
+    }
+
+    /// Stops the guard without its sweep (the head ends normally).
+    static func stop() {
+        let pid = guardPID.get
+        if pid > 0 { kill(pid, SIGKILL) }
     }
 }
 

@@ -9,9 +9,6 @@ set -uo pipefail
 need_root "needs root for network namespaces and tc"
 need_cmd tc "tc (iproute2) missing"
 need_build
-# The old name: with /tmp/baton-31-bench-matrix-testbed.* this script failed in 7 of 12
-# runs on the loaded 2-core machine (the even-links check found a slow pair), with this one
-# in 1 of 17 (the environment mpirun gets is the same; the cause is not known).
 make_tmp bench-31
 
 cluster_up bm 10.77.8 3 || fatal "cluster up"
@@ -22,7 +19,11 @@ matrix() { timeout 120 mpirun --hostfile "$tmp/hostfile" -np 3 --map-by ppr:1:no
 
 # Best of 5 sweeps, not 3: on the loaded 2-core machine one pair once came out at 0.49 of
 # the median in every one of 3 (noise only slows a pair down; the throttled pair is at 1%).
-matrix --rounds 5 > "$tmp/even.json" 2> "$tmp/even.err"; rc=$?
+# And a threshold of 0.1 of the median, not the tool's default 0.5, for links that are all
+# the same: on this 2-core VM one direction of a healthy veth pair came out at 0.37-0.38 of
+# the median in every one of 5 sweeps, idle, in 2 of 9 runs (2026-12-07), and at 0.16 with
+# builds beside it; a slow link here is at 1% (below), a bad cable in the field at 10-50%.
+matrix --rounds 5 --threshold 0.1 > "$tmp/even.json" 2> "$tmp/even.err"; rc=$?
 if [ $rc -eq 0 ] && python3 - "$tmp/even.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))

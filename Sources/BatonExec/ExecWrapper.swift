@@ -22,11 +22,11 @@ public struct ExecOptions: Sendable {
     /// Seconds between forwarding SIGTERM to the command and killing its group.
     public var grace: Double = 10
     /// Poll interval for new lines of `$BATON_METRICS`.
-    public var metricsPoll: Double = 0.1
+    var metricsPoll: Double = 0.1
     /// Variables set after the contract's (`--env K=V`): a head that owns some of the
     /// contract itself (the grid: a checkpoint directory stable across attempts, its own
     /// BATON_RESUME and BATON_METRICS) passes them here.
-    public var extraEnvironment: [String: String] = [:]
+    var extraEnvironment: [String: String] = [:]
     public var command: [String]
 
     public init(contract: JobContract, nodes: HostList? = nil, command: [String]) {
@@ -63,7 +63,7 @@ public final class ExecWrapper: @unchecked Sendable {
     }
 
     /// The environment the command gets: ours plus the contract.
-    public func commandEnvironment(base: [String: String]) -> [String: String] {
+    func commandEnvironment(base: [String: String]) -> [String: String] {
         var env = DaemonEnvironment.removing(from: base)
         for (k, v) in options.contract.environment(for: placement, firstNode: options.nodes?.hosts.first?.name) { env[k] = v }
         for (k, v) in options.extraEnvironment { env[k] = v }

@@ -3,7 +3,7 @@ import Foundation
 /// Everything an executor needs to start one attempt of one config.
 public struct AttemptLaunch: Sendable {
     /// Unique over the run (the attempts table's row id).
-    public var attemptID: Int64
+    var attemptID: Int64
     public var configID: String
     /// 1-based attempt number of this config.
     public var attempt: Int
@@ -32,9 +32,9 @@ public struct AttemptExit: Sendable {
     /// Last value of every metric the command appended to `$BATON_METRICS`.
     public var metrics: [String: Double]
     /// The last lines of the attempt's output, for a failed config's record.
-    public var lastLines: [String]
+    var lastLines: [String]
 
-    public init(code: Int32?, signal: Int32? = nil, metrics: [String: Double] = [:], lastLines: [String] = []) {
+    init(code: Int32?, signal: Int32? = nil, metrics: [String: Double] = [:], lastLines: [String] = []) {
         self.code = code
         self.signal = signal
         self.metrics = metrics
@@ -70,7 +70,7 @@ public enum ExecutorEvent: Sendable {
 /// Implementations: `MpirunGridExecutor` (every attempt an mpirun job under `baton exec`,
 /// on real hosts, the test bed, Slurm or `--local` simulated nodes alike) and
 /// `SimulatedGridExecutor` (in-process, fake jobs, for scale tests of the scheduler).
-public protocol ConfigExecutor: AnyObject {
+protocol ConfigExecutor: AnyObject {
     /// Node names, indexed as the scheduler indexes them.
     var nodeNames: [String] { get }
     /// The executor's clock, seconds (wall clock for real executors, virtual in simulation).

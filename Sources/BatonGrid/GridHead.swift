@@ -12,7 +12,7 @@ import Glibc
 /// alive for a run directory, and fault injection on nodes this machine can signal.
 public enum GridHead {
     /// A file in the run directory that asks a running head to stop (`baton grid stop`).
-    public static let stopFile = RunDirectory.Relative.stopRequest
+    static let stopFile = RunDirectory.Relative.stopRequest
 
     /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
     /// simulated nodes through the agent in `RUN/local`.

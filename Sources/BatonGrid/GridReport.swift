@@ -15,7 +15,7 @@ public enum GridReport {
         /// Whether an attempt started from a checkpoint (BATON_RESUME=1).
         public var resumed: Bool
         /// Whether a lost node's attempt was handed to another node.
-        public var handedOff: Bool
+        var handedOff: Bool
         public var metrics: [String: Double]
         public var objective: Double?
         public var lastOutput: String?

@@ -7,11 +7,11 @@ import Foundation
 public enum GridRun {
     /// Settings a run keeps in its store so that `--resume` needs only the directory.
     public struct Settings: Sendable {
-        public var specPath: String
+        var specPath: String
         public var specText: String
-        public var nodeNames: [String]
+        var nodeNames: [String]
         /// How the hosts were given (`--local 4`, `-H a,b`, `--hostfile f`), for status.
-        public var hostSource: String
+        var hostSource: String
         public var executor: String
         public var heartbeatTimeout: Double
         public var coolDown: Double
@@ -30,7 +30,7 @@ public enum GridRun {
             self.coolDown = coolDown
         }
 
-        public var metaOps: [GridStoreOp] {
+        var metaOps: [GridStoreOp] {
             [
                 .meta("spec_path", specPath), .meta("spec_text", specText),
                 .meta(GridSpecRecord.metaKey, GridSpecRecord.metaValue(specText: specText, file: specPath)),
@@ -96,11 +96,11 @@ public enum GridRun {
     }
 
     /// What a scheduler needs to continue a run whose head was killed or stopped.
-    public struct Resumption {
+    struct Resumption {
         public var configs: [GridConfigRecord]
-        public var resumeFirst: [String]
-        public var nodeStates: [String: GridNodeRecord]
-        public var nextAttemptID: Int64
+        var resumeFirst: [String]
+        var nodeStates: [String: GridNodeRecord]
+        var nextAttemptID: Int64
         /// Attempts found running from the previous head, and what became of them.
         public var orphans: [(attempt: GridAttemptRecord, finished: Bool)]
     }
@@ -109,7 +109,7 @@ public enum GridRun {
     /// or extended spec maps onto the stored configs), finds attempts the previous head left
     /// running, stops what is left of them (or takes the result they recorded), and commits
     /// all of that before anything new starts.
-    public static func prepareResume(store: GridStore, executor: ConfigExecutor, newConfigs: [GridConfig]?) throws
+    static func prepareResume(store: GridStore, executor: ConfigExecutor, newConfigs: [GridConfig]?) throws
         -> Resumption
     {
         if let newConfigs { try store.commit(newConfigs.map { .insertConfig($0) }) }

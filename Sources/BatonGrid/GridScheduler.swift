@@ -14,7 +14,7 @@ public struct GridSchedulerOptions: Sendable {
     /// A dead node is health-checked again after this long, and re-admitted if it passes.
     public var coolDown: Double = 60
     /// Health checks that may fail in a row on every node before the run gives up.
-    public var maxFailedChecks: Int = 3
+    var maxFailedChecks: Int = 3
     public var nodesPerConfig = 1
     public var ranksPerNode = 1
     public var maxRetries = 2
@@ -27,18 +27,18 @@ public struct GridSchedulerOptions: Sendable {
     /// Where configs' checkpoints, logs and metrics live; nil in simulation.
     public var runDir: String?
     /// How often the live summary is reported (executor clock seconds).
-    public var summaryInterval: Double = 10
+    var summaryInterval: Double = 10
 
-    public init() {}
+    init() {}
 }
 
 /// Counts the live summary shows.
-public struct GridSummary: Sendable {
+struct GridSummary: Sendable {
     public var pending = 0, running = 0, done = 0, failed = 0
     public var healthy = 0, suspect = 0, dead = 0
     /// Estimated seconds left, nil until a config has finished.
-    public var eta: Double?
-    public var elapsed: Double = 0
+    var eta: Double?
+    var elapsed: Double = 0
 
     public var line: String {
         var s = "\(done) done, \(running) running, \(pending) pending, \(failed) failed"
@@ -70,7 +70,7 @@ public enum GridOutcome: Sendable, Equatable {
 /// resulting transition to the store in one transaction, and act on the step's starts and
 /// stops only once that commit has returned; the next step is polled and decided while
 /// this one is written.
-public final class GridScheduler {
+final class GridScheduler {
     struct ConfigState {
         var id: String
         var paramsJSON: String
@@ -133,17 +133,17 @@ public final class GridScheduler {
     var doneDurationCount = 0
 
     /// Called for every event as it is committed (progress lines).
-    public var onEvent: ((GridEventRecord) -> Void)?
+    var onEvent: ((GridEventRecord) -> Void)?
     /// Called for every config that finished done, once the commit recording it returned,
     /// with its objective (milestone snapshots: the snapshot then holds the result).
-    public var onConfigDone: ((_ id: String, _ objective: Double?) -> Void)?
+    var onConfigDone: ((_ id: String, _ objective: Double?) -> Void)?
     var doneSinceCommit: [(id: String, objective: Double?)] = []
     /// Called every `summaryInterval` with the live counts.
-    public var onSummary: ((GridSummary) -> Void)?
+    var onSummary: ((GridSummary) -> Void)?
     /// Polled every step; true stops the run (`baton grid stop`, SIGINT).
-    public var shouldStop: () -> Bool = { false }
+    var shouldStop: () -> Bool = { false }
     /// Attempts started (the benchmark's dispatch count).
-    public private(set) var dispatches = 0
+    private(set) var dispatches = 0
     /// Tests: after this many dispatches the loop ends as if the head were SIGKILLed
     /// (committed state stays, nothing more is written).
     var crashAfterDispatches: Int?
@@ -154,7 +154,7 @@ public final class GridScheduler {
     ///   - configs: every config with its stored status; pending ones are queued in the
     ///     order given, `resumeFirst` ones ahead of the rest.
     ///   - nodeStates: stored node states by name (resume); absent names start healthy.
-    public init(
+    init(
         executor: ConfigExecutor, store: GridStore, options: GridSchedulerOptions, configs: [GridConfigRecord],
         resumeFirst: [String] = [], nodeStates: [String: GridNodeRecord] = [:], nextAttemptID: Int64 = 1
     ) {
@@ -651,5 +651,5 @@ public final class GridScheduler {
     }
 
     /// Node names with the attempt they run (for tests and status).
-    public var nodeStates: [(name: String, state: GridNodeState)] { nodes.map { ($0.name, $0.state) } }
+    var nodeStates: [(name: String, state: GridNodeState)] { nodes.map { ($0.name, $0.state) } }
 }

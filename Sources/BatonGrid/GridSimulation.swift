@@ -13,11 +13,11 @@ public enum GridSimulation {
         /// Fraction of attempts whose command fails (retried on another node).
         public var configFailureRate = 0.01
         /// Config durations are uniform in this range (virtual seconds).
-        public var minDuration = 30.0
-        public var maxDuration = 90.0
+        var minDuration = 30.0
+        var maxDuration = 90.0
         /// Virtual seconds per wall second while the scheduler works (see SimulatedGridExecutor).
         public var speed = 1000.0
-        public var heartbeatInterval = 5.0
+        var heartbeatInterval = 5.0
         public var heartbeatTimeout = 30.0
         public var coolDown = 120.0
         public var durable = true
@@ -28,23 +28,23 @@ public enum GridSimulation {
     public struct Report: Sendable {
         public var outcome: GridOutcome
         public var configs: Int
-        public var dispatches: Int
+        var dispatches: Int
         public var commits: Int
         /// Of `wallSeconds`, the time spent committing to the store (SQLite and fsync).
         public var commitSeconds: Double
-        public var wallSeconds: Double
+        var wallSeconds: Double
         /// CPU seconds (user + system) the process spent during `wallSeconds`: on a machine
         /// shared with other work the wall time also counts waiting for a core.
-        public var cpuSeconds: Double
-        public var virtualSeconds: Double
-        public var peakRSSBytes: Int
-        public var lostNodes: Int
-        public var handOffs: Int
+        var cpuSeconds: Double
+        var virtualSeconds: Double
+        var peakRSSBytes: Int
+        var lostNodes: Int
+        var handOffs: Int
         public var retries: Int
         public var exactlyOnce: Bool
 
-        public var dispatchesPerSecond: Double { Double(dispatches) / wallSeconds }
-        public var microsecondsPerDispatch: Double { wallSeconds / Double(dispatches) * 1e6 }
+        var dispatchesPerSecond: Double { Double(dispatches) / wallSeconds }
+        var microsecondsPerDispatch: Double { wallSeconds / Double(dispatches) * 1e6 }
 
         public var text: String {
             """

@@ -58,7 +58,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         public var after: Double
         public var signal: Int32
         public var downFor: Double
-        public init(node: Int, after: Double, signal: Int32 = SIGKILL, downFor: Double = 30) {
+        init(node: Int, after: Double, signal: Int32 = SIGKILL, downFor: Double = 30) {
             self.node = node
             self.after = after
             self.signal = signal
@@ -80,7 +80,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         }
     }
 
-    public let nodeNames: [String]
+    let nodeNames: [String]
     let hosts: HostList
     let runDir: String
     let settings: Settings
@@ -97,7 +97,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     var failuresBase: Double?
     var downUntil: [String: Double] = [:]
 
-    public init(hosts: HostList, runDir: String, settings: Settings) {
+    init(hosts: HostList, runDir: String, settings: Settings) {
         self.hosts = hosts
         nodeNames = hosts.names
         self.runDir = runDir
@@ -271,7 +271,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
 
     /// A node is usable again when it is not marked down and a one-rank mpirun on it runs
     /// `true` within 20 s.
-    public func healthCheck(node: Int) -> Bool {
+    func healthCheck(node: Int) -> Bool {
         if isMarkedDown(nodeNames[node]) { return false }
         var argv = [settings.mpirunPath, "--host", "\(nodeNames[node]):1", "-np", "1"]
         if case .local(let agent) = settings.mode {
@@ -290,7 +290,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     /// At the end of a run: forgets the session files and TMPDIR of every simulated node
     /// nothing runs on any more (a node marked down is never health-checked again, which is
     /// where they are otherwise cleaned).
-    public func cleanLocalNodes() {
+    func cleanLocalNodes() {
         if let dir = localDir { LocalNodes.cleanAll(dir: dir) }
     }
 
@@ -298,7 +298,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
     /// lease; whatever of the attempt still runs where this machine can see it (mpirun, and
     /// on simulated nodes and the test bed the ranks) is killed. The report in the attempt's
     /// launch store says whether the attempt had finished.
-    public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
+    func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
         let token = tokenValue(attemptID)
         Teardown(afterKill: 5).run(against: .processes { ProcessTable.processes(withEnvironment: "BATON_GRID_ATTEMPT", token) })
         // The killed agents never removed their simulated node's TMPDIR.

@@ -10,13 +10,13 @@ import Foundation
 /// scheduler works, so events that fall due while it commits arrive together in the next
 /// poll, as they would on a real cluster (this is what makes group commit show in the
 /// benchmark); when nothing is due it jumps ahead instead of sleeping.
-public final class SimulatedGridExecutor: ConfigExecutor {
+final class SimulatedGridExecutor: ConfigExecutor {
     /// What one fake attempt does.
-    public struct JobOutcome: Sendable {
+    struct JobOutcome: Sendable {
         public var duration: Double
         public var exitCode: Int32
         public var metrics: [String: Double]
-        public init(duration: Double, exitCode: Int32 = 0, metrics: [String: Double] = [:]) {
+        init(duration: Double, exitCode: Int32 = 0, metrics: [String: Double] = [:]) {
             self.duration = duration
             self.exitCode = exitCode
             self.metrics = metrics
@@ -31,13 +31,13 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         case silent
     }
 
-    public struct NodeFailure: Sendable {
+    struct NodeFailure: Sendable {
         public var node: Int
         public var at: Double
         public var fault: Fault
         /// The node passes health checks again after this long (nil: never).
         public var downFor: Double?
-        public init(node: Int, at: Double, fault: Fault, downFor: Double? = nil) {
+        init(node: Int, at: Double, fault: Fault, downFor: Double? = nil) {
             self.node = node
             self.at = at
             self.fault = fault
@@ -61,7 +61,7 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         var silent = false
     }
 
-    public let nodeNames: [String]
+    let nodeNames: [String]
     let model: (AttemptLaunch) -> JobOutcome
     let heartbeatInterval: Double
     let speed: Double
@@ -78,12 +78,12 @@ public final class SimulatedGridExecutor: ConfigExecutor {
     var tickScheduled = false
     /// Whether `launches` and `terminated` keep every launch (tests read them; the scale
     /// simulation turns this off: at 100,000 configs the launches alone are ~50 MB).
-    public var recordsLaunches = true
+    var recordsLaunches = true
     /// Every launch, in order (tests read this).
-    public private(set) var launches: [AttemptLaunch] = []
+    private(set) var launches: [AttemptLaunch] = []
     public private(set) var terminated: [Int64] = []
 
-    public init(
+    init(
         nodes: Int, speed: Double = 0, heartbeatInterval: Double = 2, failures: [NodeFailure] = [],
         model: @escaping (AttemptLaunch) -> JobOutcome
     ) {
@@ -107,7 +107,7 @@ public final class SimulatedGridExecutor: ConfigExecutor {
 
     /// Sets virtual time back to 0 (call right before the scheduler runs, so that setting up
     /// the store does not count as simulated time).
-    public func restartClock() { jump(to: 0) }
+    func restartClock() { jump(to: 0) }
 
     func jump(to t: Double) {
         virtualBase = t
@@ -210,9 +210,9 @@ public final class SimulatedGridExecutor: ConfigExecutor {
         return out
     }
 
-    public func healthCheck(node: Int) -> Bool { !isDown(node, now()) }
+    func healthCheck(node: Int) -> Bool { !isDown(node, now()) }
 
-    public func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
+    func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
         remove(attemptID)
         return nil
     }

@@ -15,8 +15,8 @@ import Glibc
 /// sh -c "hostname NODE; orted ..."` is `sh -c "..."` a moment later: no word of it is
 /// the node's name); such an agent is looked at again at every scan until its ranks have
 /// started. Not thread-safe on its own: the attempt runner's loop owns it.
-public struct AgentWatch: Sendable {
-    public struct Agent: Sendable, Equatable {
+struct AgentWatch: Sendable {
+    struct Agent: Sendable, Equatable {
         public var pid: pid_t
         public var startTime: UInt64
         public var node: String
@@ -32,7 +32,7 @@ public struct AgentWatch: Sendable {
     /// Nodes whose processes (daemon, wrappers) this machine has seen under their agent: a
     /// simulated node or the test bed, not a host behind ssh. Only for these can the head
     /// see that a lost node's processes are gone.
-    public private(set) var seenHere = Set<String>()
+    private(set) var seenHere = Set<String>()
     var lastLookBelow = 0.0
     var firstScan = Double.infinity
     public private(set) var agents: [pid_t: Agent] = [:]
@@ -41,7 +41,7 @@ public struct AgentWatch: Sendable {
     /// Nodes whose agent ended, with when it was noticed (monotonic seconds).
     public private(set) var ended: [String: Double] = [:]
 
-    public init(mpirun: pid_t, hosts: [String], nodeOfRank: [Int: String] = [:]) {
+    init(mpirun: pid_t, hosts: [String], nodeOfRank: [Int: String] = [:]) {
         self.mpirun = mpirun
         self.hosts = Set(hosts)
         self.nodeOfRank = nodeOfRank

@@ -7,12 +7,12 @@ import Foundation
 /// attempt started (`RUN/attempts/attempt-N.transcript.jsonl`). Replaying it through a
 /// `LossClassifier` gives the verdict the head reached, so a run that went wrong in the
 /// field becomes a unit test (`Tests/Fixtures/transcripts/`).
-public struct AttemptTranscript: Sendable, Equatable {
+struct AttemptTranscript: Sendable, Equatable {
     public var hosts: HostList
     public var settings: LossClassifier.Settings
     public var events: [(time: Double, event: AttemptEvent)]
 
-    public init(hosts: HostList, settings: LossClassifier.Settings, events: [(time: Double, event: AttemptEvent)] = []) {
+    init(hosts: HostList, settings: LossClassifier.Settings, events: [(time: Double, event: AttemptEvent)] = []) {
         self.hosts = hosts
         self.settings = settings
         self.events = events
@@ -32,7 +32,7 @@ public struct AttemptTranscript: Sendable, Equatable {
     /// Rank output is kept to this many characters: it only ever counts as a sign of life.
     static let outputPayloadLimit = 80
 
-    public func headerLine() -> String {
+    func headerLine() -> String {
         let header = Header(transcript: 1, hosts: hosts.hosts.map { "\($0.name):\($0.slots)" }.joined(separator: ","), settings: settings)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -60,7 +60,7 @@ public struct AttemptTranscript: Sendable, Equatable {
         return String(decoding: data, as: UTF8.self)
     }
 
-    public struct DecodeError: Error, CustomStringConvertible {
+    struct DecodeError: Error, CustomStringConvertible {
         public var line: Int
         public var message: String
         public var description: String { "line \(line): \(message)" }
@@ -98,7 +98,7 @@ public struct AttemptTranscript: Sendable, Equatable {
     /// Feeds the events to a fresh classifier in order, ticking at every deadline it names
     /// in between (as the head's loop wakes up by then), and returns every action it took,
     /// with when. Stops at the first final action, or with the events.
-    public func replay() -> [(time: Double, action: LossAction)] {
+    func replay() -> [(time: Double, action: LossAction)] {
         var classifier = LossClassifier(hosts: hosts, settings: settings, start: 0)
         var actions: [(Double, LossAction)] = []
         func take(_ a: LossAction?, _ t: Double) -> Bool {

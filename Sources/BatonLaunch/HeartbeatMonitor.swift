@@ -4,8 +4,8 @@ import Foundation
 /// Liveness of one job's nodes, from the tagged lines its wrappers send (any tagged line
 /// counts as a sign of life; heartbeats make sure one comes every interval). Not
 /// thread-safe on its own: the launch supervisor guards it with a lock.
-public struct HeartbeatMonitor: Sendable {
-    public struct RankState: Sendable, Equatable {
+struct HeartbeatMonitor: Sendable {
+    struct RankState: Sendable, Equatable {
         public var node: String
         public var started = false
         public var exit: RankExit?
@@ -13,23 +13,23 @@ public struct HeartbeatMonitor: Sendable {
         /// The wrapper said it received a stop signal (it is alive and being torn down).
         public var stopping = false
         /// Order in which exits arrived (for "which rank failed first").
-        public var exitOrder: Int?
+        var exitOrder: Int?
     }
 
     public let timeout: Double
     public let startupTimeout: Double
     public let startedAt: Double
     /// Last time anything came from each node (monotonic seconds).
-    public private(set) var lastSeen: [String: Double] = [:]
+    private(set) var lastSeen: [String: Double] = [:]
     public private(set) var ranks: [Int: RankState] = [:]
     /// The largest `consumed` any rank reported in a metrics line.
     public private(set) var consumed: Int?
-    public private(set) var lastMetrics: [Int: String] = [:]
+    private(set) var lastMetrics: [Int: String] = [:]
     let nodeOfRank: [Int: String]
     var exitCount = 0
 
     /// `nodes` in placement order; the clock of a node that has not spoken yet starts at `start`.
-    public init(hosts: HostList, timeout: Double, start: Double, startupTimeout: Double = 30) {
+    init(hosts: HostList, timeout: Double, start: Double, startupTimeout: Double = 30) {
         self.timeout = timeout
         self.startupTimeout = startupTimeout
         self.startedAt = start
@@ -72,7 +72,7 @@ public struct HeartbeatMonitor: Sendable {
     /// timeout, with how long they have been silent.
     /// A node that has not said anything yet is given `startupTimeout` instead: starting
     /// daemons and ranks takes longer than a heartbeat interval, more so on a busy machine.
-    public func overdue(at now: Double) -> [(node: String, silentFor: Double)] {
+    func overdue(at now: Double) -> [(node: String, silentFor: Double)] {
         var result: [(String, Double)] = []
         for (node, seen) in lastSeen.sorted(by: { $0.key < $1.key }) {
             let running = ranks.values.contains { $0.node == node && $0.exit == nil }
@@ -83,7 +83,7 @@ public struct HeartbeatMonitor: Sendable {
     }
 
     /// When the first node still running would become overdue if nothing more came.
-    public func nextOverdueTime() -> Double? {
+    func nextOverdueTime() -> Double? {
         var best: Double?
         for (node, seen) in lastSeen where ranks.values.contains(where: { $0.node == node && $0.exit == nil }) {
             let t = seen + (heard.contains(node) ? timeout : max(timeout, startupTimeout))
@@ -96,21 +96,21 @@ public struct HeartbeatMonitor: Sendable {
     public private(set) var heard = Set<String>()
 
     /// Ranks that have started and not ended.
-    public var liveRanks: Int { ranks.values.filter { $0.started && $0.exit == nil }.count }
+    var liveRanks: Int { ranks.values.filter { $0.started && $0.exit == nil }.count }
     /// Seconds since the least recent node was heard from (running nodes only).
-    public func oldestHeartbeatAge(at now: Double) -> Double {
+    func oldestHeartbeatAge(at now: Double) -> Double {
         lastSeen.filter { n in ranks.values.contains { $0.node == n.key && $0.exit == nil } }
             .map { now - $0.value }.max() ?? 0
     }
 
     /// Nodes with a rank that never reported its end.
-    public var nodesWithUnfinishedRanks: Set<String> {
+    var nodesWithUnfinishedRanks: Set<String> {
         Set(ranks.values.filter { $0.exit == nil }.map(\.node))
     }
 
     /// The rank whose command failed first by itself (an end not marked `after=`, i.e.
     /// not caused by a stop from outside).
-    public var firstFailure: (rank: Int, node: String, exit: RankExit)? {
+    var firstFailure: (rank: Int, node: String, exit: RankExit)? {
         let failed = ranks.filter { $0.value.exit?.failedByItself ?? false }
         guard let first = failed.min(by: { ($0.value.exitOrder ?? 0) < ($1.value.exitOrder ?? 0) }) else { return nil }
         return (first.key, first.value.node, first.value.exit!)
@@ -127,5 +127,5 @@ public struct HeartbeatMonitor: Sendable {
         return Set(byNode.filter { !$0.value }.map(\.key))
     }
 
-    public var allSucceeded: Bool { ranks.values.allSatisfy { $0.exit?.succeeded ?? false } }
+    var allSucceeded: Bool { ranks.values.allSatisfy { $0.exit?.succeeded ?? false } }
 }

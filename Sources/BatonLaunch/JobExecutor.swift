@@ -30,11 +30,11 @@ public protocol RunningJob: AnyObject, Sendable {
 }
 
 extension RunningJob {
-    public func waitForEnd(timeout: Double) { usleep(UInt32(timeout * 1_000_000)) }
+    func waitForEnd(timeout: Double) { usleep(UInt32(timeout * 1_000_000)) }
 
     /// Polls until the engine has ended or `seconds` have passed.
     @discardableResult
-    public func waitForExit(atMost seconds: Double) -> ExitStatus? {
+    func waitForExit(atMost seconds: Double) -> ExitStatus? {
         let deadline = monotonicNow() + seconds
         while true {
             if let s = poll() { return s }

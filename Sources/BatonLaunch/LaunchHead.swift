@@ -27,7 +27,7 @@ public struct LaunchHead: Sendable {
     public struct Resume: Sendable {
         public var point: LaunchResumePoint
         /// Hosts given to this head rather than the last attempt's nodes.
-        public var hostsGiven: Bool
+        var hostsGiven: Bool
     }
 
     /// A new run's head, for `spec`, in `runDir`, given in `directory` (the current one).

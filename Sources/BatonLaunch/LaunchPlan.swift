@@ -26,7 +26,7 @@ public struct LaunchPlanner: Sendable {
     public var checkpointDir: String?
     public var metricsFile: String?
     public var resume: Bool?
-    public var extraMpirunArguments: [String] = []
+    var extraMpirunArguments: [String] = []
     /// The Slurm allocation mpirun runs in, if any: its `srun` steps then overlap a dead
     /// step's resources and exclude the nodes this attempt leaves out (`SlurmAllocation`).
     public var slurm: SlurmAllocation?
@@ -34,7 +34,7 @@ public struct LaunchPlanner: Sendable {
     /// settings depend on them (`MPISettings`).
     public var machine: MPISettings.Machine = .current
     /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
-    public var extraExecArguments: [String] = []
+    var extraExecArguments: [String] = []
 
     public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
                 heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int? = nil) {
@@ -64,18 +64,18 @@ public struct LaunchPlanner: Sendable {
     /// The variable that marks every process of one attempt (mpirun's environment, so on
     /// nodes this machine can see, the daemons', wrappers' and commands' too): the head
     /// finds what is left of an attempt by it.
-    public static let attemptTokenVariable = DaemonEnvironment.attemptTokenKey
+    static let attemptTokenVariable = DaemonEnvironment.attemptTokenKey
 
     /// MASTER_ADDR of a job on `hosts`: the first node's address where Baton gives the
     /// nodes one (a simulated node's loopback address), else its name.
-    public func masterAddress(_ hosts: HostList) -> String? {
+    func masterAddress(_ hosts: HostList) -> String? {
         guard let first = hosts.hosts.first else { return nil }
         if case .local = mode { return LocalNodes.address(of: first.name) ?? first.name }
         return first.name
     }
 
     /// What the Open MPI settings of a job on `hosts` depend on (`MPISettings`).
-    public func mpiContext(_ hosts: HostList) -> MPISettings.Context {
+    func mpiContext(_ hosts: HostList) -> MPISettings.Context {
         var agent: String?
         if case .local(let a) = mode { agent = a }
         let source = MPISettings.source(local: agent != nil, hosts: hosts, machine: machine)

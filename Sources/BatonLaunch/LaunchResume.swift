@@ -17,7 +17,7 @@ public enum LaunchRunFiles {
         public var created: Double
         /// The command line `launch.json` held instead of a spec (a run of an older Baton),
         /// converted into `spec` when read; nil for a spec.
-        public var legacyArguments: [String]?
+        var legacyArguments: [String]?
 
         public init(spec: LaunchSpec, directory: String, created: Double) {
             self.spec = spec
@@ -48,12 +48,12 @@ public enum LaunchRunFiles {
         }
     }
 
-    public static func settingsPath(_ runDir: String) -> String { RunDirectory(runDir).settings }
+    static func settingsPath(_ runDir: String) -> String { RunDirectory(runDir).settings }
 
     /// Writes `launch.json` (temp + rename) unless the run already has one: a resumed run
     /// keeps the spec it was started with. `replacing` writes over it (an older Baton's
     /// command line, converted).
-    public static func recordSettings(_ s: Settings, runDir: String, replacing: Bool = false) throws {
+    static func recordSettings(_ s: Settings, runDir: String, replacing: Bool = false) throws {
         let path = settingsPath(runDir)
         if !replacing && FileManager.default.fileExists(atPath: path) { return }
         let enc = JSONEncoder()
@@ -66,7 +66,7 @@ public enum LaunchRunFiles {
     }
 
     /// `launch.json`, nil when there is none; an error says why one cannot be used.
-    public static func readSettings(_ runDir: String) throws(LaunchError) -> Settings? {
+    static func readSettings(_ runDir: String) throws(LaunchError) -> Settings? {
         guard let data = FileManager.default.contents(atPath: settingsPath(runDir)) else { return nil }
         do { return try JSONDecoder().decode(Settings.self, from: data) } catch let e as LaunchError {
             throw LaunchError(.badInput, "\(settingsPath(runDir)): \(e.message)")
@@ -144,7 +144,7 @@ public enum LaunchRunFiles {
 /// attempt's nodes less those it lost, from the most samples consumed.
 public struct LaunchResumePoint: Sendable, Equatable {
     /// The last attempt that started; the resumed head starts `lastAttempt + 1`.
-    public var lastAttempt: Int
+    var lastAttempt: Int
     /// Its nodes, less the ones it is known to have lost.
     public var hosts: HostList
     public var consumed: Int
@@ -188,7 +188,7 @@ public struct LaunchResumePoint: Sendable, Equatable {
     /// visible here) the remote ranks fence at most a lease period after the old head's last
     /// renewal, which is not known: wait one whole lease. Returns what was still there after
     /// the SIGKILLs, as sweep lines.
-    public static func waitForOldAttempts(runDir: String, within: Double, lease: Double, remote: Bool) -> [String] {
+    static func waitForOldAttempts(runDir: String, within: Double, lease: Double, remote: Bool) -> [String] {
         if remote && !anyVisible(runDir: runDir) { usleep(UInt32((lease + 0.5) * 1_000_000)) }
         Teardown.Target.processes { visible(runDir: runDir, ranksOnly: true) }.waitUntilGone(atMost: within)
         var left: [String] = []

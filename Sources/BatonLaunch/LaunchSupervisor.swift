@@ -38,22 +38,22 @@ public struct LaunchOptions: Sendable {
     /// How long a node may stay silent before its first line (daemon and wrapper start-up).
     public var startupTimeout: Double = 30
     /// Ranks whose output is shown (nil: all). All of them go to the log files anyway.
-    public var shownRanks: Set<Int>?
+    var shownRanks: Set<Int>?
     /// Writes the shards of an attempt for `world` ranks into `dir`, skipping the first
     /// `consumed` samples of the epoch; nil when the job is not sharded by Baton.
-    public var shardWriter: (@Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void)?
+    var shardWriter: (@Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void)?
     /// Samples of the epoch already consumed before the first attempt.
-    public var initialConsumed = 0
+    var initialConsumed = 0
     /// The number of the first attempt (the grid's attempt number of a config, so
     /// BATON_ATTEMPT and BATON_RESTART_COUNT count over the config's attempts).
     public var firstAttempt = 1
     /// On node loss, how long mpirun gets after SIGTERM before SIGKILL (at most `grace`).
-    public var nodeLossWindow: Double = 1
+    var nodeLossWindow: Double = 1
     /// A rank that fails by itself: end the job, or restart it on the same nodes.
     public var onRankFailure: RankFailurePolicy = .fail
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
-    public var priorAttempts: [AttemptRecord] = []
+    var priorAttempts: [AttemptRecord] = []
 
     public init(hosts: HostList, planner: LaunchPlanner) {
         self.hosts = hosts

@@ -21,7 +21,7 @@ import Glibc
 ///   environment of all its processes.
 public enum LocalNodes {
     /// The most simulated nodes (names and addresses are laid out for this many).
-    public static let maxNodes = 999
+    static let maxNodes = 999
 
     /// `N` simulated nodes with one slot each.
     public static func hosts(count: Int) -> HostList { HostList.local(count: count) }
@@ -45,7 +45,7 @@ public enum LocalNodes {
     }
 
     /// Where a simulated node's TMPDIR is made: this, then its session id.
-    public static let nodeTmpPrefix = "/tmp/baton-node-"
+    static let nodeTmpPrefix = "/tmp/baton-node-"
 
     /// Writes the agent script into `dir` and returns its path.
     public static func installAgent(dir: String) throws -> String {

@@ -6,7 +6,7 @@ import Foundation
 /// What the head learns while one attempt runs, in the order it learns it. The attempt
 /// runner turns what its threads see into these; the classifier judges them. A recorded
 /// list of them (`AttemptTranscript`) replays a run's judgement exactly.
-public enum AttemptEvent: Sendable, Equatable {
+enum AttemptEvent: Sendable, Equatable {
     /// A wrapper's tagged line (any kind: a sign of life; exits, fences and stop notes say
     /// how a rank ended).
     case tagged(TaggedLine)
@@ -23,7 +23,7 @@ public enum AttemptEvent: Sendable, Equatable {
 }
 
 /// What the classifier decided, for the runner to carry out.
-public enum LossAction: Sendable, Equatable {
+enum LossAction: Sendable, Equatable {
     /// The first Ctrl-C: forward SIGINT to every rank, and stop the job after the grace.
     case forwardInterrupt
     /// The grace after Ctrl-C is over (or Ctrl-C came again): stop the job with the full
@@ -43,7 +43,7 @@ public enum LossAction: Sendable, Equatable {
 }
 
 /// When the runner must wait out the lease before the next attempt may start.
-public enum FenceRule: String, Sendable, Equatable {
+enum FenceRule: String, Sendable, Equatable {
     /// The lost nodes' wrappers have lost their daemon, and with it their stdin: they fence
     /// at once.
     case none
@@ -54,7 +54,7 @@ public enum FenceRule: String, Sendable, Equatable {
 }
 
 /// How the classifier judged an attempt.
-public struct AttemptVerdict: Sendable, Equatable {
+struct AttemptVerdict: Sendable, Equatable {
     public var outcome: AttemptOutcome
     public var lost: [LostNode] = []
     public var failedRank: Int?
@@ -65,7 +65,7 @@ public struct AttemptVerdict: Sendable, Equatable {
     /// What the head says when it acts on the verdict (nil: nothing beyond the record).
     public var message: String?
 
-    public init(outcome: AttemptOutcome) { self.outcome = outcome }
+    init(outcome: AttemptOutcome) { self.outcome = outcome }
 }
 
 /// The head's judgement of one attempt: a pure function of `AttemptEvent`s and their
@@ -96,18 +96,18 @@ public struct AttemptVerdict: Sendable, Equatable {
 ///    failure of the command; else the first rank that
 ///    failed by itself; else an agent's end (rule 1); else the nodes none of whose ranks
 ///    said how they ended; else mpirun failed.
-public struct LossClassifier: Sendable {
+struct LossClassifier: Sendable {
     public struct Settings: Sendable, Equatable, Codable {
         public var heartbeatTimeout: Double
         public var startupTimeout: Double
         /// How long an aborting mpirun is given before it is stopped.
-        public var nodeLossWindow: Double
+        var nodeLossWindow: Double
         /// The grace a Ctrl-C gives the ranks.
         public var grace: Double
         /// Agent ends seen later than this after mpirun said it was aborting are its own doing.
-        public var agentCutoff: Double = 0.15
+        var agentCutoff: Double = 0.15
         /// How long an agent's accusation waits for mpirun's clean exit.
-        public var agentSettle: Double = 0.25
+        var agentSettle: Double = 0.25
 
         public init(heartbeatTimeout: Double, startupTimeout: Double, nodeLossWindow: Double, grace: Double) {
             self.heartbeatTimeout = heartbeatTimeout
@@ -120,7 +120,7 @@ public struct LossClassifier: Sendable {
     public let settings: Settings
     let hosts: HostList
     let placements: [RankPlacement]
-    public private(set) var monitor: HeartbeatMonitor
+    private(set) var monitor: HeartbeatMonitor
     /// mpirun's last lines (its abort and loss blocks are short).
     public private(set) var tail: [String] = []
     var daemonNamed = false
@@ -136,9 +136,9 @@ public struct LossClassifier: Sendable {
     var interruptDeadline: Double?
     /// A stop was ordered: only mpirun's end matters now.
     var awaitingEnd = false
-    public private(set) var isFinished = false
+    private(set) var isFinished = false
 
-    public init(hosts: HostList, settings: Settings, start: Double) {
+    init(hosts: HostList, settings: Settings, start: Double) {
         self.hosts = hosts
         self.settings = settings
         placements = RankPlacement.all(hosts)

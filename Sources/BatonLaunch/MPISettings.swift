@@ -20,7 +20,7 @@ public enum MPISettings {
         /// Real hosts (a hostfile, `-H`, a Slurm allocation).
         case cluster
 
-        public var heading: String {
+        var heading: String {
             switch self {
             case .local: return "`--local N`"
             case .thisMachine: return "only this machine (`-H localhost:N`, such a hostfile)"
@@ -61,7 +61,7 @@ public enum MPISettings {
     }
 
     /// Host names that are this machine on any machine.
-    public static let loopbackNames: Set<String> = ["localhost", "localhost.localdomain", "127.0.0.1", "::1"]
+    static let loopbackNames: Set<String> = ["localhost", "localhost.localdomain", "127.0.0.1", "::1"]
 
     /// Everything a setting may depend on, for one mpirun.
     public struct Context: Sendable {
@@ -72,11 +72,11 @@ public enum MPISettings {
         public var grace: Double
         /// How many ranks this mpirun places on this machine (all of them on `--local` and
         /// this machine only; none known on real hosts).
-        public var ranksHere: Int
+        var ranksHere: Int
         public var machine: Machine
         /// The Slurm allocation mpirun runs in, and the nodes of this mpirun (real hosts only).
         public var slurm: SlurmAllocation?
-        public var hostNames: [String]
+        var hostNames: [String]
         public var root: Bool
 
         public init(source: Source, agent: String? = nil, grace: Double = 30, ranksHere: Int = 0, machine: Machine,
@@ -138,12 +138,12 @@ public enum MPISettings {
     static let localOnly: [Source: String] = [.local: "yes"]
 
     /// The variable a user sets to choose yielding themselves; Baton then passes nothing.
-    public static let yieldVariable = "OMPI_MCA_mpi_yield_when_idle"
+    static let yieldVariable = "OMPI_MCA_mpi_yield_when_idle"
 
     /// Whether ranks yield the processor when idle because Baton said so: on simulated
     /// nodes always, on this machine alone when it has fewer cores than ranks; never over a
     /// user's own `OMPI_MCA_mpi_yield_when_idle`.
-    public static func yieldsWhenIdle(_ c: Context) -> Bool {
+    static func yieldsWhenIdle(_ c: Context) -> Bool {
         guard c.machine.environment[yieldVariable] == nil else { return false }
         switch c.source {
         case .local: return true
@@ -218,7 +218,7 @@ public enum MPISettings {
     }
 
     /// docs/launch.md's table.
-    public static func markdown() -> String {
+    static func markdown() -> String {
         func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
         var lines = ["| setting | how | " + Source.allCases.map(\.heading).joined(separator: " | ") + " | why |",
                      "|---|---|" + Source.allCases.map { _ in "---|" }.joined() + "---|"]

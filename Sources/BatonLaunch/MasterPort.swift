@@ -15,13 +15,13 @@ import Glibc
 /// jobs'), and rank 0 then fails with EADDRINUSE. Seen once in 53 under load, with the
 /// port the kernel picked for bind(0). Below the range only another explicit bind can take
 /// it. bind(0) is the fallback when nothing below the range is free.
-public enum MasterPort {
+enum MasterPort {
     static let handedOut = Locked(Set<Int>())
     /// The lowest port tried: above the well-known and most registered service ports.
     static let lowest = 20000
 
     /// A free port, reserved until `release`.
-    public static func reserve(near address: String?) -> Int {
+    static func reserve(near address: String?) -> Int {
         let bindAddress = address.flatMap(loopbackAddress)
         let top = ephemeralStart() - 1
         if top > lowest {

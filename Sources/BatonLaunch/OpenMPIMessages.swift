@@ -38,7 +38,7 @@ enum OpenMPIMessage: Equatable, Sendable {
 /// communication with a remote daemon ... Remote daemon: [[12345,0],2] on node bx-n3".
 /// Nothing an rsh agent prints is trusted: ssh prints nothing of the kind (`AgentWatch`
 /// judges an agent by its end instead).
-public func nodesNamedLost(inMpirunOutput lines: [String]) -> Set<String> {
+func nodesNamedLost(inMpirunOutput lines: [String]) -> Set<String> {
     var result = Set<String>()
     var lostContext = false
     for line in lines {

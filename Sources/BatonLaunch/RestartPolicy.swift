@@ -5,21 +5,21 @@ import BatonSupport
 /// What the head does after an attempt ends: a pure function of the attempt's record, the
 /// nodes it ran on and the options (`--max-restarts`, `--min-nodes`, `--on-rank-failure`).
 /// The supervisor carries the decision out.
-public struct RestartPolicy: Sendable, Equatable {
+struct RestartPolicy: Sendable, Equatable {
     public var maxRestarts: Int
     public var minNodes: Int
     public var onRankFailure: RankFailurePolicy
     /// The number of the run's first attempt (restarts are counted from it).
     public var firstAttempt: Int
 
-    public init(maxRestarts: Int, minNodes: Int, onRankFailure: RankFailurePolicy, firstAttempt: Int) {
+    init(maxRestarts: Int, minNodes: Int, onRankFailure: RankFailurePolicy, firstAttempt: Int) {
         self.maxRestarts = maxRestarts
         self.minNodes = minNodes
         self.onRankFailure = onRankFailure
         self.firstAttempt = firstAttempt
     }
 
-    public enum Decision: Sendable, Equatable {
+    enum Decision: Sendable, Equatable {
         /// Start attempt `record.attempt + 1` on `hosts`; `lost` were left out, `cause` says
         /// why a restart on the same nodes was chosen (nil after a node loss).
         case restart(on: HostList, lost: [String], cause: String?, message: String)

@@ -5,7 +5,7 @@ import Foundation
 /// Connects launch to the sharding module: before each attempt the samples of the epoch not
 /// yet consumed are re-sharded for that attempt's world (`SampleShardPlan` with `consumed`),
 /// written as `<run>/shards/attempt-<a>/rank-<r>.npy` + `plan.json`.
-public enum ShardHook {
+enum ShardHook {
     public static func writer(samples: Int, shuffle: Bool, seed: UInt64, epoch: Int)
         -> @Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void
     {

@@ -72,7 +72,7 @@ public struct HostList: Sendable, Equatable, Codable {
     /// Host names are DNS-like: letters, digits, `.`, `-`, `_`, starting with a letter or
     /// digit. Anything else (a space, `;`, `$`, a quote, ...) is refused, so a name can be
     /// handed to mpirun and an rsh agent without any quoting question.
-    public static func nameProblem(_ name: String) -> (offset: Int, message: String)? {
+    static func nameProblem(_ name: String) -> (offset: Int, message: String)? {
         if name.isEmpty { return (0, "empty host name") }
         if name.utf8.count > 253 { return (0, "host name longer than 253 characters") }
         for (i, ch) in name.unicodeScalars.enumerated() {
@@ -102,7 +102,7 @@ public struct HostList: Sendable, Equatable, Codable {
 
     /// Parses hostfile text: one host a line, `host [slots=N] [max_slots=M]`, `#` starts a
     /// comment, blank lines are ignored. A host without `slots` gets one slot.
-    public static func parseHostfile(_ text: String, source: String) throws(HostListError) -> HostList {
+    static func parseHostfile(_ text: String, source: String) throws(HostListError) -> HostList {
         var hosts: [Host] = []
         var seen: [String: Int] = [:]
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)

@@ -7,9 +7,9 @@ public struct RankPlacement: Sendable, Equatable, Codable {
     public var rank: Int
     public var worldSize: Int
     public var localRank: Int
-    public var localWorldSize: Int
+    var localWorldSize: Int
     public var nodeRank: Int
-    public var nodeCount: Int
+    var nodeCount: Int
     public var node: String
 
     public init(rank: Int, worldSize: Int, localRank: Int, localWorldSize: Int, nodeRank: Int, nodeCount: Int, node: String) {
@@ -170,7 +170,7 @@ public enum DaemonEnvironment {
     public static let hwlocKey = "HWLOC_COMPONENTS"
     public static let hwlocValue = "-linuxio,-pci"
     /// Set beside it when Baton, not the user, set `HWLOC_COMPONENTS`.
-    public static let markerKey = "BATON_DAEMON_HWLOC"
+    static let markerKey = "BATON_DAEMON_HWLOC"
 
     /// mpirun's environment `env` with the setting added, unless the user has one of their own.
     public static func adding(to env: [String: String]) -> [String: String] {

@@ -52,14 +52,14 @@ public struct RunDirectory: Sendable, Hashable {
         static let planSuffix = ".plan.json"
         public static func attemptPlan(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n)\(planSuffix)" }
         public static func attemptRecord(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).record.json" }
-        public static func headChannel(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).head" }
+        static func headChannel(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).head" }
         public static func attemptTranscript(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).transcript.jsonl" }
         public static func shards(_ n: String) -> String { "shards/\(attemptPrefix)\(n)" }
         public static func metrics(_ n: String) -> String { "metrics/\(attemptPrefix)\(n)" }
         public static func rankMetrics(_ n: String, _ rank: String) -> String { "\(metrics(n))/rank-\(rank).jsonl" }
         public static let logs = "logs"
         public static let logSuffix = ".log"
-        public static func rankLog(_ node: String, _ rank: String) -> String { "\(logs)/\(node).\(rank)\(logSuffix)" }
+        static func rankLog(_ node: String, _ rank: String) -> String { "\(logs)/\(node).\(rank)\(logSuffix)" }
         public static let checkpoints = "checkpoints"
 
         // A grid run.
@@ -104,13 +104,13 @@ public struct RunDirectory: Sendable, Hashable {
     public var attempts: String { appending(Relative.attempts) }
     public func attemptPlan(_ attempt: Int) -> String { appending(Relative.attemptPlan(String(attempt))) }
     public func attemptRecord(_ attempt: Int) -> String { appending(Relative.attemptRecord(String(attempt))) }
-    public func headChannel(_ attempt: Int) -> String { appending(Relative.headChannel(String(attempt))) }
+    func headChannel(_ attempt: Int) -> String { appending(Relative.headChannel(String(attempt))) }
     public func attemptTranscript(_ attempt: Int) -> String { appending(Relative.attemptTranscript(String(attempt))) }
     public func shards(_ attempt: Int) -> String { appending(Relative.shards(String(attempt))) }
     public func metrics(_ attempt: Int) -> String { appending(Relative.metrics(String(attempt))) }
     public func rankMetrics(_ attempt: Int, rank: Int) -> String { appending(Relative.rankMetrics(String(attempt), String(rank))) }
     public var logs: String { appending(Relative.logs) }
-    public func rankLog(node: String, rank: Int) -> String { appending(Relative.rankLog(node, String(rank))) }
+    func rankLog(node: String, rank: Int) -> String { appending(Relative.rankLog(node, String(rank))) }
     public var checkpoints: String { appending(Relative.checkpoints) }
 
     // MARK: A grid run
@@ -151,7 +151,7 @@ public struct RunDirectory: Sendable, Hashable {
 
     /// Every path of a run directory, with placeholders (N: attempt number, R: rank,
     /// NODE: node name, ID: grid config id or snapshot id).
-    public static let schema: [(kind: String, entries: [Entry])] = [
+    static let schema: [(kind: String, entries: [Entry])] = [
         ("launch run", [
             Entry(path: Relative.launchStore, about: "the run store (SQLite): attempts, nodes, events, rank 0's metrics, how the launch ended"),
             Entry(path: Relative.settings, about: "the spec the launch was started with (`LaunchSpec` as JSON; `--resume` reads it)"),
@@ -188,7 +188,7 @@ public struct RunDirectory: Sendable, Hashable {
     ]
 
     /// `schema` as the Markdown docs/ARCHITECTURE.md carries between its run-directory markers.
-    public static func renderSchema() -> String {
+    static func renderSchema() -> String {
         var out = "### The run directory\n\n"
         out += "Generated from `RunDirectory.schema` (Sources/BatonProtocol/RunDirectory.swift); a unit test checks this copy. "
         out += "N: attempt number, R: rank, NODE: node name, ID: config or snapshot id.\n"

@@ -87,7 +87,7 @@ public struct TaggedLine: Sendable, Equatable {
     }
 
     /// The inverse of `escape`; nil when the text holds a malformed escape.
-    public static func unescape<S: StringProtocol>(_ text: S) -> String? {
+    static func unescape<S: StringProtocol>(_ text: S) -> String? {
         var out = String.UnicodeScalarView()
         var it = text.unicodeScalars.makeIterator()
         while let s = it.next() {

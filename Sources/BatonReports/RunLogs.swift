@@ -74,11 +74,11 @@ public enum RunLogs {
     }
 
     /// Reads new complete lines from files as they grow.
-    public struct Tail {
+    struct Tail {
         var offsets: [String: UInt64] = [:]
         var partial: [String: String] = [:]
 
-        public init() {}
+        init() {}
 
         /// The lines appended to `source` since the last call (`flush`: a last line without
         /// its newline too).

@@ -25,8 +25,8 @@ public struct RunTimeline: Sendable {
         public var time: Double
         /// The lane (lost), or where the hand-off went from and to.
         public var node: String?
-        public var toNode: String?
-        public var toTime: Double?
+        var toNode: String?
+        var toTime: Double?
         public var text: String
     }
 

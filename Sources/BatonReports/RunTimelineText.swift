@@ -13,7 +13,7 @@ import Foundation
 /// the lanes a restart or resume. Hand-offs are listed below the lanes (a column cannot draw
 /// a curve). With `color`, slices are also coloured like the SVG's bars.
 extension RunTimeline {
-    public static let textSymbols: [String: Character] = [
+    static let textSymbols: [String: Character] = [
         "done": "#", "running": ">", "lost": "~", "failed": "x", "stopped": ".", "head lost": "?",
     ]
     static let ansi: [String: String] = [

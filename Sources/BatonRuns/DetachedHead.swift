@@ -16,11 +16,11 @@ public enum DetachedHead {
     }
 
     /// The file in a run directory holding its head's pid.
-    public static let pidFile = RunDirectory.Relative.headPID
+    static let pidFile = RunDirectory.Relative.headPID
     /// The file a detached head's output goes to.
-    public static let logFile = RunDirectory.Relative.headLog
+    static let logFile = RunDirectory.Relative.headLog
     /// The option a detached head is started with: its request, as JSON (`detach`).
-    public static let requestOption = "--detached-head"
+    static let requestOption = "--detached-head"
 
     /// The running `baton` binary.
     public static func executablePath() -> String {

@@ -9,7 +9,7 @@ import GRDBSQLite
 /// tables every run has, `meta` and `events`, then the kind's own), the `events` table, and
 /// group commit (the changes of one step in one transaction: one fsync for all of them).
 /// The head writes; `runs`, `status`, `report` and snapshots read it at the same time.
-public final class RunStore {
+final class RunStore {
     let db: DatabaseQueue
     public let path: String
     public private(set) var commits = 0
@@ -31,7 +31,7 @@ public final class RunStore {
     /// for writing. `durable` = `synchronous=FULL`: every commit is on disk before it
     /// returns, so it survives a power loss, not only a killed head. `missing` is the error
     /// for a store that does not exist and is not to be created.
-    public init(path: String, migrations: [(String, String)], create: Bool = false, readOnly: Bool = false,
+    init(path: String, migrations: [(String, String)], create: Bool = false, readOnly: Bool = false,
                 durable: Bool = true, missing: () -> Error) throws {
         self.path = path
         if !create && !FileManager.default.fileExists(atPath: path) { throw missing() }
@@ -102,7 +102,7 @@ public final class RunStore {
 
 /// The statements of one commit, looked up in GRDB's statement cache once per commit
 /// instead of once per row (each kind of row has its own key).
-public struct RunStatements {
+struct RunStatements {
     let arena: BindArena
     var byKind: [Int: RawStatement] = [:]
     mutating func get(_ kind: Int, _ db: Database, _ sql: String) throws -> RawStatement {

@@ -97,7 +97,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// True when signals go to the child's whole group (its own group or session).
-    public var newProcessGroup: Bool { grouping != .inherit }
+    var newProcessGroup: Bool { grouping != .inherit }
 
     /// Finds `name` on `PATH` unless it contains a slash.
     public static func resolve(_ name: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {

@@ -21,7 +21,7 @@ public enum ProcessTable {
         public var startTime: UInt64
 
         public var isZombie: Bool { state == "Z" || state == "X" }
-        public var isStopped: Bool { state == "T" || state == "t" }
+        var isStopped: Bool { state == "T" || state == "t" }
     }
 
     public static func stat(_ pid: pid_t) -> Stat? {
@@ -37,7 +37,7 @@ public enum ProcessTable {
     }
 
     /// Every pid on this machine, at the moment of reading.
-    public static func allPIDs() -> [pid_t] {
+    static func allPIDs() -> [pid_t] {
         guard let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
         var result: [pid_t] = []

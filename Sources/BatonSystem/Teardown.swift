@@ -34,7 +34,7 @@ public struct Teardown: Sendable, Equatable {
     public static let kill = Teardown()
 
     /// The TERM-grace-KILL.
-    public static func gracefulShutDown(grace: Double, afterKill: Double = 0) -> Teardown {
+    static func gracefulShutDown(grace: Double, afterKill: Double = 0) -> Teardown {
         Teardown([.gracefulShutDown(allowedDurationToNextStep: grace)], afterKill: afterKill)
     }
 
@@ -113,13 +113,13 @@ public struct Teardown: Sendable, Equatable {
         case processes(() -> [pid_t])
 
         /// How often the bounded waits look: a child's `waitpid` is cheap, a scan of /proc is not.
-        public var pollInterval: Double {
+        var pollInterval: Double {
             if case .child = self { return 0.01 }
             return 0.05
         }
 
         /// The target's live processes now (a child: itself until it is reaped).
-        public func pids() -> [pid_t] {
+        func pids() -> [pid_t] {
             switch self {
             case .child(let child): return child.poll() == nil ? [child.pid] : []
             case .processGroup(let group):

@@ -6,7 +6,7 @@ import Testing
 @testable import BatonSupport
 @testable import BatonSystem
 @testable import BatonTools
-import BatonTrainer
+@testable import BatonTrainer
 import MPI
 @testable import baton
 

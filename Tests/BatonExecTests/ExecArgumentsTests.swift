@@ -1,6 +1,6 @@
 import Testing
-import BatonExec
-import BatonProtocol
+@testable import BatonExec
+@testable import BatonProtocol
 
 @Suite struct ExecArgumentsTests {
     @Test func bothOptionFormsAndRepeatedEnvParseAndAnythingElseIsLeftToBatonExec() throws {

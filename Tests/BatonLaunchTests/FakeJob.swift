@@ -1,6 +1,6 @@
-import BatonLaunch
-import BatonProtocol
-import BatonSystem
+@testable import BatonLaunch
+@testable import BatonProtocol
+@testable import BatonSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,7 +4,7 @@ import Testing
 @testable import BatonRuns
 @testable import BatonProtocol
 @testable import BatonSystem
-import BatonExec
+@testable import BatonExec
 
 @Suite struct LaunchPlanTests {
     let hosts = HostList(hosts: [BatonProtocol.Host(name: "n1", slots: 2), BatonProtocol.Host(name: "n2", slots: 2), BatonProtocol.Host(name: "n3", slots: 2)])

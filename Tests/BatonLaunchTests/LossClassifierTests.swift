@@ -1,7 +1,7 @@
-import BatonLaunch
-import BatonRuns
-import BatonProtocol
-import BatonSystem
+@testable import BatonLaunch
+@testable import BatonRuns
+@testable import BatonProtocol
+@testable import BatonSystem
 import Foundation
 import Testing
 

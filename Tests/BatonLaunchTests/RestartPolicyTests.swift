@@ -1,6 +1,6 @@
-import BatonLaunch
-import BatonRuns
-import BatonProtocol
+@testable import BatonLaunch
+@testable import BatonRuns
+@testable import BatonProtocol
 import Testing
 
 @Suite struct RestartPolicyTests {

@@ -1,4 +1,4 @@
-import BatonProtocol
+@testable import BatonProtocol
 import Foundation
 import Testing
 

@@ -1,5 +1,5 @@
-import BatonProtocol
-import BatonSystem
+@testable import BatonProtocol
+@testable import BatonSystem
 import Foundation
 import Testing
 @testable import BatonLaunch

@@ -1,4 +1,4 @@
-import BatonLaunch
+@testable import BatonLaunch
 
 // The same test double as in BatonLaunchTests/LaunchPlanTests.swift (a test target cannot
 // import another's declarations).

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import BatonTrainer
+@testable import BatonTrainer
 @testable import BatonShard
 
 @Suite("Shard files on disk")

@@ -1,5 +1,5 @@
 import Testing
-import BatonSystem
+@testable import BatonSystem
 
 @Suite struct DurationTests {
     @Test func durationsParseWithOrWithoutAUnitAndRefuseNegativesAndWords() {

@@ -57,7 +57,7 @@ public struct HostSource: Sendable, Equatable {
     }
 
     /// Slurm's tasks-per-node forms: `2`, `2(x3)`, `4,2(x2)`, expanded to one count a node.
-    public static func slurmTasksPerNode(_ text: String, nodes: Int) throws(HostListError) -> [Int] {
+    static func slurmTasksPerNode(_ text: String, nodes: Int) throws(HostListError) -> [Int] {
         var out: [Int] = []
         var column = 1
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {

@@ -31,7 +31,7 @@ public struct SlurmAllocation: Sendable, Equatable, Codable {
 
     /// The arguments mpirun gives its `srun` for a job on `hosts` (Open MPI's
     /// `plm_slurm_args`, split at spaces: host names hold none).
-    public func srunArguments(for hosts: [String]) -> [String] {
+    func srunArguments(for hosts: [String]) -> [String] {
         let used = Set(hosts)
         let excluded = nodes.filter { !used.contains($0) }
         return ["--overlap"] + (excluded.isEmpty ? [] : ["--exclude=\(excluded.joined(separator: ","))"])

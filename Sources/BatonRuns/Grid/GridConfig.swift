@@ -24,7 +24,7 @@ public struct GridConfig: Sendable {
     }
 
     /// The parameters as JSON in spec order (what the store keeps and `BATON_CONFIG` holds).
-    public var orderedJSON: String { GridJSON.orderedObject(params) }
+    var orderedJSON: String { GridJSON.orderedObject(params) }
 
     /// `lr=0.1 bs=32`, for progress lines and tables.
     public var summary: String { params.map { "\($0.0)=\($0.1)" }.joined(separator: " ") }

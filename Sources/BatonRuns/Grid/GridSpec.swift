@@ -55,12 +55,12 @@ public struct GridObjective: Sendable, Equatable, Codable {
 public struct GridSpec: Sendable {
     public var file: String
     public var command: [String]
-    public var commandLocation: GridSourceLocation
+    var commandLocation: GridSourceLocation
     public var parameters: [GridParameter]
     public var zip: [[String]]
     public var exclude: [GridExclusion]
     /// Seeds added as a last parameter named `seed` (`repeats: 3` means seeds 0, 1, 2).
-    public var seeds: [Int]?
+    var seeds: [Int]?
     public var nodesPerConfig: Int
     public var ranksPerNode: Int
     public var objective: GridObjective?
@@ -110,7 +110,7 @@ public struct GridSpecRecord: Codable, Sendable, Equatable {
 
     public var command: [String]
     public var parameters: [Parameter]
-    public var seeds: [Int]?
+    var seeds: [Int]?
     public var nodesPerConfig: Int
     public var ranksPerNode: Int
     public var objective: GridObjective?

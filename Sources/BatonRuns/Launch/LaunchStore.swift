@@ -231,7 +231,7 @@ public final class LaunchStore {
     }
 
     /// The events as `RUN/events.jsonl` lines, oldest first.
-    public func eventLines() throws -> [String] {
+    func eventLines() throws -> [String] {
         try store.read { db in try String.fetchAll(db, sql: "SELECT text FROM events ORDER BY id") }
     }
 

@@ -20,7 +20,7 @@ public enum RunSnapshot {
         public var forceCopy = false
         /// A checkpoint file modified less than this many seconds ago is copied, not linked:
         /// a trainer may still be writing it in place.
-        public var settledAfter: Double = 5
+        var settledAfter: Double = 5
 
         public init(label: String? = nil, root: String? = nil, forceCopy: Bool = false) {
             self.label = label

@@ -11,7 +11,7 @@ import Glibc
 /// snapshot is trusted only as far as its files match this (`SnapshotManifest.verify`).
 public struct SnapshotManifest: Codable, Sendable, Equatable {
     public static let fileName = RunDirectory.Relative.snapshotManifest
-    public static let currentFormat = 1
+    static let currentFormat = 1
 
     public struct Entry: Codable, Sendable, Equatable {
         /// Relative to the snapshot (and to the run directory it was taken of).
@@ -25,7 +25,7 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         /// For links: the inode and its mtime (ns) when it was hashed, so the next snapshot
         /// can take the hash over for the same unchanged inode instead of reading it again.
         public var inode: UInt64?
-        public var mtimeNanos: Int64?
+        var mtimeNanos: Int64?
 
         public init(path: String, size: Int64, sha256: String, how: String, inode: UInt64? = nil, mtimeNanos: Int64? = nil) {
             self.path = path

@@ -6,11 +6,11 @@ public struct BenchError: BatonError, Sendable, Equatable {
         /// An option value that cannot be used (a size, count or threshold).
         public static let badOption = Code(name: "badOption")
         /// The job has the wrong shape for the suite (for example one rank for a ping-pong).
-        public static let wrongWorld = Code(name: "wrongWorld")
+        static let wrongWorld = Code(name: "wrongWorld")
         /// The hardware or library the suite needs is not here.
         public static let unavailable = Code(name: "unavailable")
         /// An MPI or verbs call failed while measuring.
-        public static let callFailed = Code(name: "callFailed")
+        static let callFailed = Code(name: "callFailed")
     }
 
     public let code: Code

@@ -18,12 +18,12 @@ public struct BenchPlot: Sendable {
         }
     }
 
-    public struct Series: Sendable {
+    struct Series: Sendable {
         public var name: String
         public var color: String
         public var points: [Point]
         public var dashed: Bool
-        public init(name: String, color: String, points: [Point], dashed: Bool = false) {
+        init(name: String, color: String, points: [Point], dashed: Bool = false) {
             self.name = name
             self.color = color
             self.points = points
@@ -34,12 +34,12 @@ public struct BenchPlot: Sendable {
     public struct Panel: Sendable {
         public var title: String
         /// The quantity and its unit, e.g. "latency (µs)".
-        public var axisLabel: String
+        var axisLabel: String
         public var unit: String
-        public var series: [Series]
+        var series: [Series]
         /// Which figure to call out: the highest (bandwidth) or the lowest (latency).
-        public var highlightHighest: Bool
-        public init(title: String, axisLabel: String, unit: String, series: [Series], highlightHighest: Bool) {
+        var highlightHighest: Bool
+        init(title: String, axisLabel: String, unit: String, series: [Series], highlightHighest: Bool) {
             self.title = title
             self.axisLabel = axisLabel
             self.unit = unit
@@ -50,7 +50,7 @@ public struct BenchPlot: Sendable {
 
     public var title: String
     public var subtitle: String
-    public var panels: [Panel]
+    var panels: [Panel]
 
     public init(title: String, subtitle: String, panels: [Panel]) {
         self.title = title

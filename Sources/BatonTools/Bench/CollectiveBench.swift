@@ -8,7 +8,7 @@ public enum CollectiveKind: String, Sendable, CaseIterable {
     /// busbw / algbw: what each rank's link must carry relative to the bytes counted in
     /// algbw, so figures compare across rank counts. allreduce 2(n-1)/n; allgather,
     /// reducescatter and alltoall (n-1)/n; bcast 1; barrier has no data.
-    public func busBandwidthFactor(ranks n: Int) -> Double {
+    func busBandwidthFactor(ranks n: Int) -> Double {
         guard n > 0 else { return 0 }
         switch self {
         case .allreduce: return 2.0 * Double(n - 1) / Double(n)
@@ -23,11 +23,11 @@ public enum CollectiveKind: String, Sendable, CaseIterable {
     var sizeIsWholeArray: Bool { self == .allgather || self == .reducescatter || self == .alltoall }
 
     /// Whether MPI has a separate in-place form worth timing.
-    public var hasInPlaceForm: Bool { self != .bcast && self != .barrier }
+    var hasInPlaceForm: Bool { self != .bcast && self != .barrier }
 }
 
 /// How many elements a run at a requested size moves.
-public struct CollectiveShape: Sendable, Equatable {
+struct CollectiveShape: Sendable, Equatable {
     /// Elements per rank's block (for allreduce and bcast: the whole buffer).
     public var blockCount: Int
     /// Elements in the whole array: n x block for the gathering kinds, else the block.
@@ -79,19 +79,19 @@ public struct CollectiveOptions: Sendable {
 /// One size and placement. Times in µs (per call, each rank's mean, then min/avg/max
 /// over ranks); bandwidths in GB/s (1e9 bytes/s) from the average time.
 public struct CollectiveRow: Sendable, Equatable {
-    public var sizeBytes: Int
+    var sizeBytes: Int
     public var count: Int
     public var inPlace: Bool
     public var iterations: Int
-    public var timeMinMicroseconds: Double
-    public var timeMicroseconds: Double
-    public var timeMaxMicroseconds: Double
-    public var algorithmBandwidthGBps: Double
-    public var busBandwidthGBps: Double
+    var timeMinMicroseconds: Double
+    var timeMicroseconds: Double
+    var timeMaxMicroseconds: Double
+    var algorithmBandwidthGBps: Double
+    var busBandwidthGBps: Double
     /// Elements that differed from the expected result, summed over ranks.
     public var wrong: Int
 
-    public init(
+    init(
         sizeBytes: Int, count: Int, inPlace: Bool, iterations: Int, timeMinMicroseconds: Double, timeMicroseconds: Double,
         timeMaxMicroseconds: Double, algorithmBandwidthGBps: Double, busBandwidthGBps: Double, wrong: Int
     ) {
@@ -108,7 +108,7 @@ public struct CollectiveRow: Sendable, Equatable {
     }
 
     /// algbw and busbw from the bytes counted and the average time, nccl-tests' way.
-    public static func bandwidths(kind: CollectiveKind, ranks: Int, bytes: Int, timeMicroseconds: Double) -> (algbw: Double, busbw: Double) {
+    static func bandwidths(kind: CollectiveKind, ranks: Int, bytes: Int, timeMicroseconds: Double) -> (algbw: Double, busbw: Double) {
         guard timeMicroseconds > 0, bytes > 0 else { return (0, 0) }
         let algbw = Double(bytes) / (timeMicroseconds * 1e-6) / 1e9
         return (algbw, algbw * kind.busBandwidthFactor(ranks: ranks))
@@ -121,13 +121,13 @@ public struct CollectiveResult: Sendable {
     public var rows: [CollectiveRow]
 
     /// The mean busbw over every row (both placements), as nccl-tests' footer prints it.
-    public var averageBusBandwidthGBps: Double {
+    var averageBusBandwidthGBps: Double {
         let measured = rows.filter { $0.sizeBytes > 0 }
         guard !measured.isEmpty else { return 0 }
         return measured.map(\.busBandwidthGBps).reduce(0, +) / Double(measured.count)
     }
 
-    public var totalWrong: Int { rows.map(\.wrong).reduce(0, +) }
+    var totalWrong: Int { rows.map(\.wrong).reduce(0, +) }
 }
 
 public enum CollectiveBench {
@@ -137,7 +137,7 @@ public enum CollectiveBench {
 
     /// The correctness pattern: small integers, so float sums over ranks are exact.
     @inline(__always)
-    public static func pattern(rank: Int, index: Int) -> Element {
+    static func pattern(rank: Int, index: Int) -> Element {
         Element(rank + 1 + index % 251)
     }
 

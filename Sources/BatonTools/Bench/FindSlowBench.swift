@@ -13,7 +13,7 @@ public struct FindSlowResult: Sendable, Equatable {
 
     /// What the all-pairs sweep measures: every unordered pair (`bench matrix` takes
     /// each both ways, one pair at a time).
-    public var allPairs: Int { nodes.count * (nodes.count - 1) / 2 }
+    var allPairs: Int { nodes.count * (nodes.count - 1) / 2 }
 }
 
 public enum FindSlowBench {

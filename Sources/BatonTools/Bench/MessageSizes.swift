@@ -27,7 +27,7 @@ public enum MessageSizes {
 
     /// Above this size OSU switches to its "large message" iteration counts
     /// (`LARGE_MESSAGE_SIZE` in osu_util.h: 8192 bytes).
-    public static let largeMessageThreshold = 8192
+    static let largeMessageThreshold = 8192
 
     /// Parses a byte size as a person writes it: `4096`, `8K`, `4M`, `1G`, `64KiB`,
     /// `2MB` (all binary: K = 1024). Returns nil when the text is not a size.
@@ -75,11 +75,11 @@ extension String {
 }
 
 /// How many timed iterations and how many untimed warm-up iterations to run at a size.
-public struct IterationPlan: Sendable, Equatable {
+struct IterationPlan: Sendable, Equatable {
     public var iterations: Int
     public var warmup: Int
 
-    public init(iterations: Int, warmup: Int) {
+    init(iterations: Int, warmup: Int) {
         self.iterations = iterations
         self.warmup = warmup
     }
@@ -87,7 +87,7 @@ public struct IterationPlan: Sendable, Equatable {
     /// OSU's defaults (osu_util.h, version 5.x): latency 10000 timed + 100 skipped,
     /// bandwidth 100 + 10, collectives 1000 + 100; above 8 KiB latency 1000 + 10,
     /// bandwidth 20 + 2, collectives 100 + 10.
-    public static func osu(_ family: Family, size: Int) -> IterationPlan {
+    static func osu(_ family: Family, size: Int) -> IterationPlan {
         let large = size > MessageSizes.largeMessageThreshold
         switch family {
         case .latency: return large ? .init(iterations: 1000, warmup: 10) : .init(iterations: 10000, warmup: 100)
@@ -104,7 +104,7 @@ public struct IterationPlan: Sendable, Equatable {
         return plan
     }
 
-    public enum Family: Sendable { case latency, bandwidth, collective }
+    enum Family: Sendable { case latency, bandwidth, collective }
 }
 
 /// `value` with exactly `decimals` digits after the point, without Foundation's locale.

@@ -7,11 +7,11 @@ public struct PairMatrix: Sendable, Equatable {
     /// Node labels, index = rank.
     public var nodes: [String]
     /// bandwidth[i][j]: GB/s (1e9) from i to j; the diagonal is nil.
-    public var bandwidthGBps: [[Double?]]
+    var bandwidthGBps: [[Double?]]
     /// latency[i][j]: half round trip in µs; symmetric, diagonal nil.
-    public var latencyMicroseconds: [[Double?]]
+    var latencyMicroseconds: [[Double?]]
 
-    public init(nodes: [String], bandwidthGBps: [[Double?]], latencyMicroseconds: [[Double?]]) {
+    init(nodes: [String], bandwidthGBps: [[Double?]], latencyMicroseconds: [[Double?]]) {
         self.nodes = nodes
         self.bandwidthGBps = bandwidthGBps
         self.latencyMicroseconds = latencyMicroseconds

@@ -44,12 +44,12 @@ public struct PointToPointOptions: Sendable {
 
 /// One size's result. Latency in microseconds; bandwidth in GB/s with GB = 1e9 bytes.
 public struct PointToPointRow: Sendable, Equatable {
-    public var sizeBytes: Int
+    var sizeBytes: Int
     public var iterations: Int
-    public var latencyMicroseconds: Double?
-    public var bandwidthGBps: Double?
+    var latencyMicroseconds: Double?
+    var bandwidthGBps: Double?
 
-    public init(sizeBytes: Int, iterations: Int, latencyMicroseconds: Double? = nil, bandwidthGBps: Double? = nil) {
+    init(sizeBytes: Int, iterations: Int, latencyMicroseconds: Double? = nil, bandwidthGBps: Double? = nil) {
         self.sizeBytes = sizeBytes
         self.iterations = iterations
         self.latencyMicroseconds = latencyMicroseconds
@@ -66,13 +66,13 @@ public struct PointToPointResult: Sendable {
 
 public enum PointToPointBench {
     /// Latency in µs from a timed ping-pong: half the round trip, averaged.
-    public static func latencyMicroseconds(seconds: Double, iterations: Int) -> Double {
+    static func latencyMicroseconds(seconds: Double, iterations: Int) -> Double {
         seconds * 1e6 / (2.0 * Double(iterations))
     }
 
     /// Bandwidth in GB/s (1e9) for `iterations` windows of `window` messages of `size`
     /// bytes in `seconds`; `directions` is 2 for bibw, which counts both ways.
-    public static func bandwidthGBps(size: Int, iterations: Int, window: Int, seconds: Double, directions: Int = 1) -> Double {
+    static func bandwidthGBps(size: Int, iterations: Int, window: Int, seconds: Double, directions: Int = 1) -> Double {
         guard seconds > 0 else { return 0 }
         return Double(size) * Double(iterations) * Double(window) * Double(directions) / seconds / 1e9
     }

@@ -31,7 +31,7 @@ public struct RDMAOptions: Sendable {
 }
 
 /// The device and port a rank will use, or why it has none.
-public enum RDMAPortChoice: Sendable, Equatable {
+enum RDMAPortChoice: Sendable, Equatable {
     case ready(device: String, port: Int)
     case unavailable(String)
 }
@@ -48,7 +48,7 @@ public enum RDMABench {
     /// Picks the device and port from what the probe found: the named ones, or the
     /// first ACTIVE port that libibverbs can open. When there is none, says what the
     /// probe saw, so the user knows whether hardware, driver or container is missing.
-    public static func choosePort(_ report: ProbeReport, device: String?, port: Int?) -> RDMAPortChoice {
+    static func choosePort(_ report: ProbeReport, device: String?, port: Int?) -> RDMAPortChoice {
         let verbsSays = "libibverbs: \(report.verbs.summary)"
         guard !report.devices.isEmpty else {
             return .unavailable("no RDMA device: sysfs lists none under /sys/class/infiniband; \(verbsSays). Run `baton probe` for details.")

@@ -5,16 +5,16 @@ public enum RDMAOperation: String, Sendable, CaseIterable {
 
     /// perftest halves the round trip for write and send latency (ping-pong), but not
     /// for read, whose one operation already is a round trip (ib_read_lat).
-    public var halvesRoundTrip: Bool { self != .read }
+    var halvesRoundTrip: Bool { self != .read }
 }
 
 public enum RDMASizes {
     /// perftest's `-a`: every power of two from 2 B to 8 MiB (2^1 ... 2^23).
     public static let all: [Int] = (1...23).map { 1 << $0 }
     /// perftest's default message for bandwidth tests.
-    public static let defaultBandwidthSize = 65536
+    static let defaultBandwidthSize = 65536
     /// perftest's default message for latency tests.
-    public static let defaultLatencySize = 2
+    static let defaultLatencySize = 2
     /// perftest's default send-queue depth (`--tx-depth`) for bandwidth tests.
     public static let defaultTxDepth = 128
 
@@ -35,7 +35,7 @@ public enum RDMASizes {
 /// What one side of a reliable-connected queue pair tells the other before the
 /// connection can be brought up (perftest's `pingpong_dest`: LID, QPN, PSN, rkey,
 /// address, GID), here with the buffer length too. Exchanged over MPI as 56 bytes.
-public struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
+struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
     public var lid: UInt16
     /// Queue pair number: 24 bits.
     public var queuePairNumber: UInt32
@@ -47,7 +47,7 @@ public struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
     /// The port GID (16 bytes); all zeros on InfiniBand without a global route.
     public var gid: [UInt8]
 
-    public init(lid: UInt16, queuePairNumber: UInt32, packetSequenceNumber: UInt32, remoteKey: UInt32, address: UInt64, length: UInt64, gid: [UInt8]) {
+    init(lid: UInt16, queuePairNumber: UInt32, packetSequenceNumber: UInt32, remoteKey: UInt32, address: UInt64, length: UInt64, gid: [UInt8]) {
         self.lid = lid
         self.queuePairNumber = queuePairNumber
         self.packetSequenceNumber = packetSequenceNumber
@@ -57,7 +57,7 @@ public struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
         self.gid = gid
     }
 
-    public static let encodedSize = 56
+    static let encodedSize = 56
     static let magic: [UInt8] = Array("BQP1".utf8)
 
     /// Little-endian layout: magic "BQP1", lid u16, 2 reserved, qpn u32, psn u32,
@@ -75,7 +75,7 @@ public struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
         return out
     }
 
-    public init(decoding bytes: [UInt8]) throws(BenchError) {
+    init(decoding bytes: [UInt8]) throws(BenchError) {
         guard bytes.count == Self.encodedSize else {
             throw BenchError(.callFailed, "queue pair information from the peer has \(bytes.count) bytes, expected \(Self.encodedSize)")
         }
@@ -118,16 +118,16 @@ public struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
 
 /// perftest's bandwidth figures for `iterations` messages of `size` bytes in `seconds`.
 public struct RDMABandwidth: Sendable, Equatable {
-    public var sizeBytes: Int
+    var sizeBytes: Int
     public var iterations: Int
     /// MiB/s (2^20 bytes), perftest's default unit ("BW average[MB/sec]").
-    public var mebibytesPerSecond: Double
+    var mebibytesPerSecond: Double
     /// Gb/s (1e9 bits), perftest's `--report_gbits`.
-    public var gigabitsPerSecond: Double
+    var gigabitsPerSecond: Double
     /// Million messages per second ("MsgRate[Mpps]").
-    public var messageRateMpps: Double
+    var messageRateMpps: Double
 
-    public init(sizeBytes: Int, iterations: Int, seconds: Double) {
+    init(sizeBytes: Int, iterations: Int, seconds: Double) {
         self.sizeBytes = sizeBytes
         self.iterations = iterations
         let bytes = Double(sizeBytes) * Double(iterations)
@@ -140,20 +140,20 @@ public struct RDMABandwidth: Sendable, Equatable {
 
 /// perftest's latency summary in microseconds, from per-iteration samples.
 public struct RDMALatency: Sendable, Equatable {
-    public var sizeBytes: Int
+    var sizeBytes: Int
     public var iterations: Int
     public var minimum: Double
     public var maximum: Double
     /// The median, which perftest calls "typical".
     public var typical: Double
     public var average: Double
-    public var standardDeviation: Double
-    public var percentile99: Double
-    public var percentile999: Double
+    var standardDeviation: Double
+    var percentile99: Double
+    var percentile999: Double
 
     /// `roundTrips` are seconds per iteration; halved for write and send (ping-pong),
     /// as perftest does, not for read.
-    public init(sizeBytes: Int, roundTrips: [Double], halve: Bool) {
+    init(sizeBytes: Int, roundTrips: [Double], halve: Bool) {
         let scale = (halve ? 0.5 : 1.0) * 1e6
         let sorted = roundTrips.map { $0 * scale }.sorted()
         self.sizeBytes = sizeBytes

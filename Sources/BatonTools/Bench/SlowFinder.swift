@@ -3,7 +3,7 @@ public struct NodePair: Hashable, Sendable, Comparable, CustomStringConvertible 
     public let a: Int
     public let b: Int
 
-    public init(_ x: Int, _ y: Int) {
+    init(_ x: Int, _ y: Int) {
         precondition(x != y, "a pair needs two different nodes")
         a = min(x, y)
         b = max(x, y)
@@ -53,13 +53,13 @@ public enum SlowFinder {
     public struct Figure: Sendable, Equatable {
         public var pair: NodePair
         /// GB/s each way.
-        public var bandwidthGBps: Double
+        var bandwidthGBps: Double
         /// 1-based round.
         public var round: Int
         /// The round's reference: the median of its figures (the best one when the round
         /// has fewer than 3 pairs, where a median would average in the slow one).
         public var reference: Double
-        public var isSlow: Bool
+        var isSlow: Bool
     }
 
     public enum Culprit: Sendable, Equatable {
@@ -80,7 +80,7 @@ public enum SlowFinder {
         public var rounds: Int
         /// Every figure of every round, in order.
         public var figures: [Figure]
-        public var pairsMeasured: Int { figures.count }
+        var pairsMeasured: Int { figures.count }
     }
 
     /// The round-robin schedule (circle method): N-1 rounds of N/2 pairs for even N, N

@@ -14,7 +14,7 @@ public struct ContainerFlagsOptions: Sendable, Equatable {
     /// Kubernetes resource an RDMA device plugin offers.
     public var kubernetesRDMAResource: String
     /// Name of the container in the Kubernetes fragment.
-    public var kubernetesContainerName: String
+    var kubernetesContainerName: String
 
     public init(hostIPC: Bool = true, shmSize: String = "1g", kubernetesRDMAResource: String = "rdma/hca_shared_devices_a", kubernetesContainerName: String = "trainer") {
         self.hostIPC = hostIPC

@@ -4,7 +4,7 @@ import Foundation
 /// `NCCL_CONF_FILE` or `~/.nccl.conf`, then /etc/nccl.conf).
 public struct NCCLConfigFiles: Sendable, Equatable {
     /// Logical paths of /etc/nccl.conf and /etc/nccl that exist, to mount read-only.
-    public var mountable: [String]
+    var mountable: [String]
     /// Each file found, with its settings in file order.
     public var files: [(path: String, settings: [(key: String, value: String, line: Int)])]
 

@@ -10,7 +10,7 @@ public struct NCCLEnvironment: Sendable, Equatable {
         a.variables.elementsEqual(b.variables, by: { $0 == $1 }) && a.notes == b.notes
     }
 
-    public subscript(name: String) -> String? { variables.first { $0.name == name }?.value }
+    subscript(name: String) -> String? { variables.first { $0.name == name }?.value }
 
     /// Derives the variables (NCCL docs, REFERENCE.md "NCCL environment"):
     /// - `NCCL_IB_HCA`: ACTIVE ports only, as an exact-match list (leading `=`), so
@@ -21,7 +21,7 @@ public struct NCCLEnvironment: Sendable, Equatable {
     ///   is the same on every listed port; otherwise NCCL is told the version and family
     ///   to pick by (`NCCL_IB_ROCE_VERSION_NUM=2`, `NCCL_IB_ADDR_FAMILY=AF_INET`).
     /// - `NCCL_SOCKET_IFNAME`: the network devices beside the listed ports, exact match.
-    public init(report: ProbeReport) {
+    init(report: ProbeReport) {
         variables = []
         notes = []
         let active = report.activePorts
@@ -109,7 +109,7 @@ public struct NCCLEnvironment: Sendable, Equatable {
     /// Whether an `NCCL_IB_HCA` value selects `device:port`, following NCCL's matching
     /// rules: without a prefix each entry matches device names by prefix; `=` makes the
     /// whole list exact; `^` excludes. A missing port in an entry matches every port.
-    public static func hcaListSelects(_ value: String, device: String, port: Int) -> Bool {
+    static func hcaListSelects(_ value: String, device: String, port: Int) -> Bool {
         var list = Substring(value)
         var exclude = false, exact = false
         if list.hasPrefix("^") { exclude = true; list = list.dropFirst() }

@@ -8,7 +8,7 @@ public struct CommandResult: Sendable, Equatable {
     public var stderr: String
     public var timedOut: Bool
 
-    public init(status: Int32, stdout: String, stderr: String = "", timedOut: Bool = false) {
+    init(status: Int32, stdout: String, stderr: String = "", timedOut: Bool = false) {
         self.status = status
         self.stdout = stdout
         self.stderr = stderr

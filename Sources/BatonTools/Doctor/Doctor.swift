@@ -12,7 +12,7 @@ public struct DoctorContext: Sendable {
     public var environment: [String: String]
     public var runner: any CommandRunner
     /// The linked MPI library's version string (`MPI_Get_library_version`).
-    public var mpiLibraryVersion: String
+    var mpiLibraryVersion: String
     public var hostname: String
 
     public init(roots: ProbeRoots = .system, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -44,11 +44,11 @@ public struct Doctor: Sendable {
     /// memlock below this fails: NCCL and MPI register (pin) buffers of several MiB per
     /// peer and channel; 64 KiB (Docker's default) and 8 MiB (many distributions) both
     /// break ibv_reg_mr with "Cannot allocate memory". NCCL's docs ask for unlimited.
-    public static let memlockFailBelow: UInt64 = 1 << 30
+    static let memlockFailBelow: UInt64 = 1 << 30
     /// /dev/shm below this fails: Docker's default 64 MiB makes NCCL die with
     /// "failed to extend /dev/shm/nccl-..."; 1 GiB is NCCL's own advice (--shm-size=1g).
-    public static let shmFailBelow: UInt64 = 256 << 20
-    public static let shmWarnBelow: UInt64 = 1 << 30
+    static let shmFailBelow: UInt64 = 256 << 20
+    static let shmWarnBelow: UInt64 = 1 << 30
 
     public func run(report: ProbeReport) -> DoctorReport {
         DoctorReport(host: context.hostname, checks: [

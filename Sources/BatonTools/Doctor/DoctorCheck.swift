@@ -17,7 +17,7 @@ public struct DoctorCheck: Sendable, Equatable {
     /// What to do about it (nil when nothing needs doing).
     public var fix: String?
 
-    public init(_ id: String, _ verdict: Verdict, _ seen: String, fix: String? = nil) {
+    init(_ id: String, _ verdict: Verdict, _ seen: String, fix: String? = nil) {
         self.id = id
         self.verdict = verdict
         self.seen = seen
@@ -30,7 +30,7 @@ public struct DoctorReport: Sendable, Equatable {
     public var host: String
     public var checks: [DoctorCheck]
 
-    public init(host: String, checks: [DoctorCheck]) {
+    init(host: String, checks: [DoctorCheck]) {
         self.host = host
         self.checks = checks
     }

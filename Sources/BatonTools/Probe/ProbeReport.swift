@@ -3,14 +3,14 @@
 public struct ProbeReport: Sendable, Equatable {
     public var devices: [RDMADevice]
     /// Logical paths of the nodes under /dev/infiniband, in natural order.
-    public var deviceNodes: [String]
+    var deviceNodes: [String]
     public var limits: ResourceLimits
     public var verbs: VerbsStatus
     /// Files that exist but could not be read or parsed, or required files that are
     /// missing. The probe reports them and carries on.
     public var problems: [ProbeProblem]
 
-    public init(devices: [RDMADevice], deviceNodes: [String], limits: ResourceLimits, verbs: VerbsStatus, problems: [ProbeProblem]) {
+    init(devices: [RDMADevice], deviceNodes: [String], limits: ResourceLimits, verbs: VerbsStatus, problems: [ProbeProblem]) {
         self.devices = devices
         self.deviceNodes = deviceNodes
         self.limits = limits
@@ -22,7 +22,7 @@ public struct ProbeReport: Sendable, Equatable {
     public var source: String { verbs.isUsed ? "sysfs+verbs" : "sysfs" }
 
     /// Ports in the ACTIVE state, in device order.
-    public var activePorts: [(device: RDMADevice, port: RDMAPort)] {
+    var activePorts: [(device: RDMADevice, port: RDMAPort)] {
         devices.flatMap { d in d.ports.filter(\.isActive).map { (d, $0) } }
     }
 }
@@ -34,22 +34,22 @@ public struct RDMADevice: Sendable, Equatable {
     public var nodeGUID: String?
     public var systemImageGUID: String?
     public var firmwareVersion: String?
-    public var hcaType: String?
-    public var boardID: String?
+    var hcaType: String?
+    var boardID: String?
     /// "uverbs0": the verbs node /dev/infiniband/uverbs0 that serves this device.
-    public var uverbs: String?
-    public var numaNode: Int?
+    var uverbs: String?
+    var numaNode: Int?
     /// PCI address and kernel driver from `device/uevent` (enroot numbers devices by them).
-    public var pciSlot: String?
-    public var driver: String?
+    var pciSlot: String?
+    var driver: String?
     /// Network devices of the device's PCI function (`device/net/*`), with the port each
     /// belongs to when `dev_port` says so.
-    public var netdevs: [NetDevice]
+    var netdevs: [NetDevice]
     public var ports: [RDMAPort]
     /// Whether libibverbs listed this device (nil when verbs were not asked).
-    public var seenByVerbs: Bool?
+    var seenByVerbs: Bool?
 
-    public init(name: String) {
+    init(name: String) {
         self.name = name
         netdevs = []
         ports = []
@@ -57,7 +57,7 @@ public struct RDMADevice: Sendable, Equatable {
 }
 
 /// A network interface beside an RDMA device.
-public struct NetDevice: Sendable, Equatable {
+struct NetDevice: Sendable, Equatable {
     public var name: String
     /// The RDMA port number (dev_port + 1), when known.
     public var port: Int?
@@ -68,29 +68,29 @@ public struct RDMAPort: Sendable, Equatable {
     public var number: Int
     /// Name from `state` ("ACTIVE", "DOWN", "INIT", ...), nil when unreadable.
     public var state: String?
-    public var stateCode: Int?
+    var stateCode: Int?
     /// Name from `phys_state` ("LinkUp", "Polling", "Disabled", ...).
-    public var physState: String?
+    var physState: String?
     public var linkLayer: String?
     /// `rate` as the kernel prints it, e.g. "200 Gb/sec (4X HDR)".
     public var rate: String?
     public var rateGbps: Double?
     public var lid: Int?
-    public var smLID: Int?
+    var smLID: Int?
     /// Non-zero GID entries.
-    public var gids: [GIDRecord]
+    var gids: [GIDRecord]
 
-    public init(number: Int) {
+    init(number: Int) {
         self.number = number
         gids = []
     }
 
-    public var isActive: Bool { stateCode == 4 }
-    public var isEthernet: Bool { linkLayer == "Ethernet" }
+    var isActive: Bool { stateCode == 4 }
+    var isEthernet: Bool { linkLayer == "Ethernet" }
 }
 
 /// One non-zero GID table entry.
-public struct GIDRecord: Sendable, Equatable {
+struct GIDRecord: Sendable, Equatable {
     public var index: Int
     /// Sysfs form: 8 groups of 4 hex digits.
     public var gid: String
@@ -112,16 +112,16 @@ public struct ProbeProblem: Sendable, Equatable, CustomStringConvertible {
 /// The limits that decide whether RDMA buffers can be pinned and NCCL's shared memory fits.
 public struct ResourceLimits: Sendable, Equatable {
     /// RLIMIT_MEMLOCK soft limit in bytes; nil when unlimited.
-    public var memlockBytes: UInt64?
+    var memlockBytes: UInt64?
     /// True when the limit could not be read at all (then `memlockBytes` is meaningless).
-    public var memlockUnknown: Bool
+    var memlockUnknown: Bool
     /// Size of /dev/shm in bytes; nil when unknown (no /dev/shm).
-    public var shmBytes: UInt64?
+    var shmBytes: UInt64?
     /// Whether this process holds CAP_IPC_LOCK (pinning then ignores RLIMIT_MEMLOCK); nil
     /// when unknown.
-    public var hasIPCLock: Bool?
+    var hasIPCLock: Bool?
 
-    public init(memlockBytes: UInt64?, memlockUnknown: Bool = false, shmBytes: UInt64?, hasIPCLock: Bool? = nil) {
+    init(memlockBytes: UInt64?, memlockUnknown: Bool = false, shmBytes: UInt64?, hasIPCLock: Bool? = nil) {
         self.memlockBytes = memlockBytes
         self.memlockUnknown = memlockUnknown
         self.shmBytes = shmBytes

@@ -30,7 +30,7 @@ public struct ProbeRoots: Sendable, Equatable {
 
     /// True when the sysfs root is the real /sys, i.e. what libibverbs sees is the same
     /// machine the sysfs reader reads.
-    public var sysfsIsSystem: Bool { ProbeRoots.normalize(sysfs) == "/sys" }
+    var sysfsIsSystem: Bool { ProbeRoots.normalize(sysfs) == "/sys" }
 
     static func normalize(_ path: String) -> String {
         var p = path

@@ -4,7 +4,7 @@ public struct Prober: Sendable {
     public var roots: ProbeRoots
     /// nil: decide from the roots (verbs only when the sysfs root is /sys).
     public var verbs: (any VerbsSource)?
-    public var useVerbs: Bool?
+    var useVerbs: Bool?
 
     public init(roots: ProbeRoots = .system, verbs: (any VerbsSource)? = LiveVerbsSource(), useVerbs: Bool? = nil) {
         self.roots = roots

@@ -3,14 +3,14 @@ import Verbs
 /// What libibverbs reports about one device (opened and queried).
 public struct VerbsDeviceFacts: Sendable, Equatable {
     public var name: String
-    public var uverbs: String
+    var uverbs: String
     public var firmwareVersion: String?
     public var nodeGUID: String?
     public var ports: [VerbsPortFacts]
     /// Why opening or querying failed, if it did.
     public var error: String?
 
-    public init(name: String, uverbs: String, firmwareVersion: String? = nil, nodeGUID: String? = nil, ports: [VerbsPortFacts] = [], error: String? = nil) {
+    init(name: String, uverbs: String, firmwareVersion: String? = nil, nodeGUID: String? = nil, ports: [VerbsPortFacts] = [], error: String? = nil) {
         self.name = name
         self.uverbs = uverbs
         self.firmwareVersion = firmwareVersion
@@ -22,7 +22,7 @@ public struct VerbsDeviceFacts: Sendable, Equatable {
 
 public struct VerbsPortFacts: Sendable, Equatable {
     public var number: Int
-    public var stateCode: Int
+    var stateCode: Int
     public var state: String
     public var linkLayer: String
     public var lid: Int

@@ -53,7 +53,7 @@ extension Float: CheckableScalar {}
 extension Double: CheckableScalar {}
 
 /// The first element where two buffers differ, for a failure message.
-public struct Mismatch: Equatable, Sendable {
+struct Mismatch: Equatable, Sendable {
     public let index: Int
     public let expected: String
     public let got: String

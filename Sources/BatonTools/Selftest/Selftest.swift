@@ -57,7 +57,7 @@ public final class Selftest {
     private let size: Int
     private(set) public var results: [SelftestResult] = []
     /// Called after each result, on every rank (for progress).
-    public var onResult: ((SelftestResult) -> Void)?
+    var onResult: ((SelftestResult) -> Void)?
 
     public init(comm: Communicator = .world, options: SelftestOptions = SelftestOptions()) {
         self.comm = comm
@@ -67,7 +67,7 @@ public final class Selftest {
     }
 
     /// The element types checked, in table order.
-    public static let typeNames = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float", "double"]
+    static let typeNames = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float", "double"]
 
     public func run() -> [SelftestResult] {
         results = []

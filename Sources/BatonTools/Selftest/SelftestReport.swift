@@ -7,7 +7,7 @@ public struct SelftestEnvironment: Sendable {
     public let threadLevel: ThreadLevel
     public let ranks: Int
     /// Host name -> number of ranks on it, in order of first rank.
-    public let ranksPerHost: [(host: String, ranks: Int)]
+    let ranksPerHost: [(host: String, ranks: Int)]
 
     /// Gathers the processor name of every rank of `comm`. Collective.
     public static func gather(on comm: Communicator, threadLevel: ThreadLevel) throws -> SelftestEnvironment {

@@ -9,25 +9,25 @@ import Glibc
 
 /// Settings of one `baton exec`.
 public struct ExecOptions: Sendable {
-    public var contract: JobContract
+    var contract: JobContract
     /// The job's nodes in placement order (`--nodes` / `BATON_NODES`); nil: take the
     /// placement from the launcher's variables alone.
     public var nodes: HostList?
     /// Seconds between heartbeat lines.
-    public var heartbeat: Double = 1
+    var heartbeat: Double = 1
     /// Lease period in seconds. Set only when a Baton head started the job: the wrapper
     /// then reads lease renewals from stdin and fences itself when none came for this
     /// long, or when stdin closes. Nil: stdin is ignored and the wrapper never fences.
-    public var lease: Double?
+    var lease: Double?
     /// Seconds between forwarding SIGTERM to the command and killing its group.
-    public var grace: Double = 10
+    var grace: Double = 10
     /// Poll interval for new lines of `$BATON_METRICS`.
     var metricsPoll: Double = 0.1
     /// Variables set after the contract's (`--env K=V`): a head that owns some of the
     /// contract itself (the grid: a checkpoint directory stable across attempts, its own
     /// BATON_RESUME and BATON_METRICS) passes them here.
     var extraEnvironment: [String: String] = [:]
-    public var command: [String]
+    var command: [String]
 
     public init(contract: JobContract, nodes: HostList? = nil, command: [String]) {
         self.contract = contract

@@ -4,33 +4,33 @@ import Foundation
 public struct AttemptLaunch: Sendable {
     /// Unique over the run (the attempts table's row id).
     var attemptID: Int64
-    public var configID: String
+    var configID: String
     /// 1-based attempt number of this config.
-    public var attempt: Int
-    public var argv: [String]
+    var attempt: Int
+    var argv: [String]
     /// Node indices (into the executor's node list) the attempt runs on.
-    public var nodes: [Int]
-    public var ranksPerNode: Int
+    var nodes: [Int]
+    var ranksPerNode: Int
     /// The grid's extension of the environment contract (`JobContract` builds it): the
     /// config's parameters (BATON_CONFIG), BATON_RESUME, and below the checkpoint
     /// directory stable across attempts and the attempt's metrics file.
-    public var paramsJSON: String
-    public var resume: Bool
-    public var checkpointDir: String?
+    var paramsJSON: String
+    var resume: Bool
+    var checkpointDir: String?
     /// Where the attempt's output goes (nil: discarded, as in simulation).
-    public var logPath: String?
-    public var metricsPath: String?
+    var logPath: String?
+    var metricsPath: String?
     /// Seconds the attempt may run (the spec's `timeout`); the scheduler enforces it.
-    public var timeout: Double?
+    var timeout: Double?
 }
 
 /// How an attempt ended, as the executor saw it.
-public struct AttemptExit: Sendable {
+struct AttemptExit: Sendable {
     /// Exit code when the command exited; nil when a signal ended it.
-    public var code: Int32?
-    public var signal: Int32?
+    var code: Int32?
+    var signal: Int32?
     /// Last value of every metric the command appended to `$BATON_METRICS`.
-    public var metrics: [String: Double]
+    var metrics: [String: Double]
     /// The last lines of the attempt's output, for a failed config's record.
     var lastLines: [String]
 
@@ -41,8 +41,8 @@ public struct AttemptExit: Sendable {
         self.lastLines = lastLines
     }
 
-    public var succeeded: Bool { code == 0 }
-    public var text: String {
+    var succeeded: Bool { code == 0 }
+    var text: String {
         if let code { return "exit code \(code)" }
         if let signal { return "killed by signal \(signal)" }
         return "ended"
@@ -50,7 +50,7 @@ public struct AttemptExit: Sendable {
 }
 
 /// What executors report back to the scheduler.
-public enum ExecutorEvent: Sendable {
+enum ExecutorEvent: Sendable {
     /// The attempt's processes are up; `pid`/`session` identify them (for status and for
     /// finding orphans after the head was killed).
     case started(attemptID: Int64, pid: Int32, session: Int32)

@@ -16,7 +16,7 @@ public enum GridHead {
 
     /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
     /// simulated nodes through the agent in `RUN/local`.
-    public static func executor(settings: GridRun.Settings, runDir: String,
+    static func executor(settings: GridRun.Settings, runDir: String,
                                 failures: [MpirunGridExecutor.Failure] = []) throws -> MpirunGridExecutor {
         var s = MpirunGridExecutor.Settings(batonPath: DetachedHead.executablePath())
         s.heartbeatTimeout = settings.heartbeatTimeout

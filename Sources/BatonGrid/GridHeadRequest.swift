@@ -36,16 +36,16 @@ extension GridHead {
     /// A checked request: the run exists (a new one is made here, all configs pending), and
     /// this is what its head runs with.
     public struct Prepared: Sendable {
-        public var request: GridHeadRequest
+        var request: GridHeadRequest
         /// The run directory as given, and absolute.
         public var dir: String
-        public var absDir: String
-        public var settings: GridRun.Settings
+        var absDir: String
+        var settings: GridRun.Settings
         public var spec: GridSpec
         /// Configs a changed spec adds to a resumed run.
         var newConfigs: [GridConfig]?
         var failures: [MpirunGridExecutor.Failure]
-        public var snapshots: SnapshotSchedule.Settings?
+        var snapshots: SnapshotSchedule.Settings?
     }
 
     /// Checks a request and makes a new run's directory and store; `say` is told where

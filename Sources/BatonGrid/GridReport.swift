@@ -9,15 +9,15 @@ public enum GridReport {
         public var id: String
         public var params: [(String, GridValue)]
         public var status: GridConfigStatus
-        public var attempts: Int
+        var attempts: Int
         /// Nodes of each attempt, in order.
-        public var nodes: [[String]]
+        var nodes: [[String]]
         /// Whether an attempt started from a checkpoint (BATON_RESUME=1).
-        public var resumed: Bool
+        var resumed: Bool
         /// Whether a lost node's attempt was handed to another node.
         var handedOff: Bool
-        public var metrics: [String: Double]
-        public var objective: Double?
+        var metrics: [String: Double]
+        var objective: Double?
         public var lastOutput: String?
     }
 

@@ -8,17 +8,17 @@ public enum GridRun {
     /// Settings a run keeps in its store so that `--resume` needs only the directory.
     public struct Settings: Sendable {
         var specPath: String
-        public var specText: String
+        var specText: String
         var nodeNames: [String]
         /// How the hosts were given (`--local 4`, `-H a,b`, `--hostfile f`), for status.
         var hostSource: String
-        public var executor: String
-        public var heartbeatTimeout: Double
-        public var coolDown: Double
+        var executor: String
+        var heartbeatTimeout: Double
+        var coolDown: Double
         /// `--on-corrupt-checkpoint`: fail (a retry like any failure) or rollback.
-        public var onCorruptCheckpoint = "fail"
+        var onCorruptCheckpoint = "fail"
 
-        public init(specPath: String, specText: String, nodeNames: [String], hostSource: String, executor: String,
+        init(specPath: String, specText: String, nodeNames: [String], hostSource: String, executor: String,
             heartbeatTimeout: Double, coolDown: Double)
         {
             self.specPath = specPath
@@ -40,7 +40,7 @@ public enum GridRun {
             ]
         }
 
-        public init(meta: [String: String]) throws {
+        init(meta: [String: String]) throws {
             guard let specText = meta["spec_text"], let nodes = meta["nodes"] else {
                 throw GridRunError("the run store has no settings; it was not written by `baton grid`")
             }
@@ -97,12 +97,12 @@ public enum GridRun {
 
     /// What a scheduler needs to continue a run whose head was killed or stopped.
     struct Resumption {
-        public var configs: [GridConfigRecord]
+        var configs: [GridConfigRecord]
         var resumeFirst: [String]
         var nodeStates: [String: GridNodeRecord]
         var nextAttemptID: Int64
         /// Attempts found running from the previous head, and what became of them.
-        public var orphans: [(attempt: GridAttemptRecord, finished: Bool)]
+        var orphans: [(attempt: GridAttemptRecord, finished: Bool)]
     }
 
     /// Prepares a resume: adds configs a changed spec brings (matched by id, so a reordered

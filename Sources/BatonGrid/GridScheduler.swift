@@ -6,26 +6,26 @@ import Foundation
 /// Settings of one grid run's scheduler.
 public struct GridSchedulerOptions: Sendable {
     /// A node whose ranks sent no heartbeat for this long is lost (default 10 s, as `baton launch --heartbeat-timeout`).
-    public var heartbeatTimeout: Double = 10
+    var heartbeatTimeout: Double = 10
     /// How long a wrapper keeps running without hearing a lease renewal. When a loss is seen
     /// only as silence, the head waits this long before it hands the config to another
     /// node, so the lost attempt has fenced itself first.
-    public var lease: Double = 10
+    var lease: Double = 10
     /// A dead node is health-checked again after this long, and re-admitted if it passes.
-    public var coolDown: Double = 60
+    var coolDown: Double = 60
     /// Health checks that may fail in a row on every node before the run gives up.
     var maxFailedChecks: Int = 3
-    public var nodesPerConfig = 1
-    public var ranksPerNode = 1
-    public var maxRetries = 2
-    public var timeout: Double?
+    var nodesPerConfig = 1
+    var ranksPerNode = 1
+    var maxRetries = 2
+    var timeout: Double?
     public var objective: GridObjective?
     /// `--on-corrupt-checkpoint rollback`: restores a config's checkpoint directory from a
     /// snapshot when its command exits with `JobContract.corruptCheckpointExit`; returns
     /// what it did for the event, or nil when no snapshot holds a verified checkpoint.
     public var rollback: (@Sendable (_ configID: String) -> String?)?
     /// Where configs' checkpoints, logs and metrics live; nil in simulation.
-    public var runDir: String?
+    var runDir: String?
     /// How often the live summary is reported (executor clock seconds).
     var summaryInterval: Double = 10
 
@@ -34,13 +34,13 @@ public struct GridSchedulerOptions: Sendable {
 
 /// Counts the live summary shows.
 struct GridSummary: Sendable {
-    public var pending = 0, running = 0, done = 0, failed = 0
-    public var healthy = 0, suspect = 0, dead = 0
+    var pending = 0, running = 0, done = 0, failed = 0
+    var healthy = 0, suspect = 0, dead = 0
     /// Estimated seconds left, nil until a config has finished.
     var eta: Double?
     var elapsed: Double = 0
 
-    public var line: String {
+    var line: String {
         var s = "\(done) done, \(running) running, \(pending) pending, \(failed) failed"
         s += " | nodes \(healthy) healthy"
         if suspect > 0 { s += ", \(suspect) suspect" }
@@ -104,7 +104,7 @@ final class GridScheduler {
         case terminate(Int64, String)
     }
 
-    public let options: GridSchedulerOptions
+    let options: GridSchedulerOptions
     let executor: ConfigExecutor
     let store: GridStore
     var configs: [ConfigState] = []
@@ -206,7 +206,7 @@ final class GridScheduler {
     // MARK: Run loop
 
     /// Runs until every config is done or failed, a stop is asked for, or no node is left.
-    public func run() throws -> GridOutcome {
+    func run() throws -> GridOutcome {
         startedAt = executor.now()
         nextSweep = startedAt
         nextSummary = startedAt + options.summaryInterval

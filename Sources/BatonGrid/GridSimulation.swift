@@ -18,20 +18,20 @@ public enum GridSimulation {
         /// Virtual seconds per wall second while the scheduler works (see SimulatedGridExecutor).
         public var speed = 1000.0
         var heartbeatInterval = 5.0
-        public var heartbeatTimeout = 30.0
-        public var coolDown = 120.0
+        var heartbeatTimeout = 30.0
+        var coolDown = 120.0
         public var durable = true
         public var seed: UInt64 = 42
         public init() {}
     }
 
     public struct Report: Sendable {
-        public var outcome: GridOutcome
-        public var configs: Int
+        var outcome: GridOutcome
+        var configs: Int
         var dispatches: Int
-        public var commits: Int
+        var commits: Int
         /// Of `wallSeconds`, the time spent committing to the store (SQLite and fsync).
-        public var commitSeconds: Double
+        var commitSeconds: Double
         var wallSeconds: Double
         /// CPU seconds (user + system) the process spent during `wallSeconds`: on a machine
         /// shared with other work the wall time also counts waiting for a core.
@@ -40,7 +40,7 @@ public enum GridSimulation {
         var peakRSSBytes: Int
         var lostNodes: Int
         var handOffs: Int
-        public var retries: Int
+        var retries: Int
         public var exactlyOnce: Bool
 
         var dispatchesPerSecond: Double { Double(dispatches) / wallSeconds }

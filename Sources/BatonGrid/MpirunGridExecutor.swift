@@ -27,24 +27,24 @@ import Foundation
 /// - Fault injection (`--fail-node`, `kill-node`) reaches nodes this machine can signal:
 ///   simulated nodes (their sessions).
 public final class MpirunGridExecutor: ConfigExecutor {
-    public struct Settings: Sendable {
-        public var batonPath: String
-        public var mpirunPath = "mpirun"
-        public var mode: LaunchMode = .cluster
+    struct Settings: Sendable {
+        var batonPath: String
+        var mpirunPath = "mpirun"
+        var mode: LaunchMode = .cluster
         /// The Slurm allocation the grid runs in (each attempt's and health check's srun step).
-        public var slurm: SlurmAllocation?
-        public var heartbeat: Double = 1
-        public var heartbeatTimeout: Double = 10
+        var slurm: SlurmAllocation?
+        var heartbeat: Double = 1
+        var heartbeatTimeout: Double = 10
         /// The lease; the grid uses the heartbeat timeout.
-        public var lease: Double = 10
-        public var grace: Double = 5
-        public var startupTimeout: Double = 30
+        var lease: Double = 10
+        var grace: Double = 5
+        var startupTimeout: Double = 30
         /// Injected node failures (simulated nodes only).
-        public var failures: [Failure] = []
+        var failures: [Failure] = []
         /// mpirun's environment (the head's, without the variables of an MPI job it runs in).
-        public var environment: [String: String]
+        var environment: [String: String]
 
-        public init(batonPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        init(batonPath: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
             self.batonPath = batonPath
             self.environment = environment.filter { !MpirunGridExecutor.isMPIJobVariable($0.key) }
         }
@@ -55,9 +55,9 @@ public final class MpirunGridExecutor: ConfigExecutor {
     /// checks for `downFor`.
     public struct Failure: Sendable {
         public var node: Int
-        public var after: Double
+        var after: Double
         public var signal: Int32
-        public var downFor: Double
+        var downFor: Double
         init(node: Int, after: Double, signal: Int32 = SIGKILL, downFor: Double = 30) {
             self.node = node
             self.after = after
@@ -119,7 +119,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         return prefixes.contains { key.hasPrefix($0) }
     }
 
-    public func now() -> Double { wallOrigin + (monotonicNow() - origin) }
+    func now() -> Double { wallOrigin + (monotonicNow() - origin) }
 
     static func launchDir(_ runDir: String, _ configID: String, _ attempt: Int) -> String {
         RunDirectory(runDir).configAttemptLaunch(configID, attempt: attempt).path
@@ -183,7 +183,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         pendingEvents.append(.started(attemptID: launch.attemptID, pid: getpid(), session: 0))
     }
 
-    public func terminate(attemptID: Int64, reason: String) {
+    func terminate(attemptID: Int64, reason: String) {
         guard let a = attempts.removeValue(forKey: attemptID) else { return }
         // Ctrl-C twice: SIGINT to every rank, then the teardown without waiting the grace.
         a.supervisor.interrupt()
@@ -192,7 +192,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         _ = a.finished.wait(timeout: .now() + settings.grace + 10 - 0.05)
     }
 
-    public func poll(until deadline: Double) -> [ExecutorEvent] {
+    func poll(until deadline: Double) -> [ExecutorEvent] {
         while true {
             var out = pendingEvents
             pendingEvents.removeAll()

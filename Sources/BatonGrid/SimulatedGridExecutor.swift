@@ -13,9 +13,9 @@ import Foundation
 final class SimulatedGridExecutor: ConfigExecutor {
     /// What one fake attempt does.
     struct JobOutcome: Sendable {
-        public var duration: Double
-        public var exitCode: Int32
-        public var metrics: [String: Double]
+        var duration: Double
+        var exitCode: Int32
+        var metrics: [String: Double]
         init(duration: Double, exitCode: Int32 = 0, metrics: [String: Double] = [:]) {
             self.duration = duration
             self.exitCode = exitCode
@@ -24,7 +24,7 @@ final class SimulatedGridExecutor: ConfigExecutor {
     }
 
     /// How a node fails.
-    public enum Fault: Sendable {
+    enum Fault: Sendable {
         /// All its processes die; mpirun reports the daemon lost (the head hands off at once).
         case crash
         /// It goes silent: cut off or hung. Only the missing heartbeats tell.
@@ -32,11 +32,11 @@ final class SimulatedGridExecutor: ConfigExecutor {
     }
 
     struct NodeFailure: Sendable {
-        public var node: Int
-        public var at: Double
-        public var fault: Fault
+        var node: Int
+        var at: Double
+        var fault: Fault
         /// The node passes health checks again after this long (nil: never).
-        public var downFor: Double?
+        var downFor: Double?
         init(node: Int, at: Double, fault: Fault, downFor: Double? = nil) {
             self.node = node
             self.at = at
@@ -81,7 +81,7 @@ final class SimulatedGridExecutor: ConfigExecutor {
     var recordsLaunches = true
     /// Every launch, in order (tests read this).
     private(set) var launches: [AttemptLaunch] = []
-    public private(set) var terminated: [Int64] = []
+    private(set) var terminated: [Int64] = []
 
     init(
         nodes: Int, speed: Double = 0, heartbeatInterval: Double = 2, failures: [NodeFailure] = [],
@@ -101,7 +101,7 @@ final class SimulatedGridExecutor: ConfigExecutor {
 
     static func wall() -> Double { monotonicNow() }
 
-    public func now() -> Double {
+    func now() -> Double {
         speed > 0 ? virtualBase + (SimulatedGridExecutor.wall() - wallBase) * speed : virtualBase
     }
 
@@ -119,7 +119,7 @@ final class SimulatedGridExecutor: ConfigExecutor {
         return until > t
     }
 
-    public func start(_ launch: AttemptLaunch) throws {
+    func start(_ launch: AttemptLaunch) throws {
         let t = now()
         if recordsLaunches { launches.append(launch) }
         if let dead = launch.nodes.first(where: { isDown($0, t) }) {
@@ -149,11 +149,11 @@ final class SimulatedGridExecutor: ConfigExecutor {
         return job
     }
 
-    public func terminate(attemptID: Int64, reason: String) {
+    func terminate(attemptID: Int64, reason: String) {
         if remove(attemptID) != nil, recordsLaunches { terminated.append(attemptID) }
     }
 
-    public func poll(until deadline: Double) -> [ExecutorEvent] {
+    func poll(until deadline: Double) -> [ExecutorEvent] {
         var t = now()
         if let next = heap.peekTime, next > t {
             // Nothing due: jump to the next event or the deadline, whichever is first.

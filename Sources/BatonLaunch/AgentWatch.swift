@@ -17,11 +17,11 @@ import Glibc
 /// started. Not thread-safe on its own: the attempt runner's loop owns it.
 struct AgentWatch: Sendable {
     struct Agent: Sendable, Equatable {
-        public var pid: pid_t
-        public var startTime: UInt64
-        public var node: String
+        var pid: pid_t
+        var startTime: UInt64
+        var node: String
         /// How its node was learnt: "argv", "environment" or "ranks" (the processes under it).
-        public var how: String = "argv"
+        var how: String = "argv"
     }
 
     let mpirun: pid_t
@@ -35,11 +35,11 @@ struct AgentWatch: Sendable {
     private(set) var seenHere = Set<String>()
     var lastLookBelow = 0.0
     var firstScan = Double.infinity
-    public private(set) var agents: [pid_t: Agent] = [:]
+    private(set) var agents: [pid_t: Agent] = [:]
     /// Agents learnt since the last `takeLearnt()` (the runner keeps them in its transcript).
     var learnt: [Agent] = []
     /// Nodes whose agent ended, with when it was noticed (monotonic seconds).
-    public private(set) var ended: [String: Double] = [:]
+    private(set) var ended: [String: Double] = [:]
 
     init(mpirun: pid_t, hosts: [String], nodeOfRank: [Int: String] = [:]) {
         self.mpirun = mpirun
@@ -113,7 +113,7 @@ struct AgentWatch: Sendable {
     }
 
     /// Looks at mpirun's children once: learns new agents, notes those that ended.
-    public mutating func scan(at now: Double) {
+    mutating func scan(at now: Double) {
         firstScan = min(firstScan, now)
         // mpirun's argv, read afresh: a child mpirun has forked but that has not exec'd its
         // agent yet still shows it, and its words name hosts too (`--master-addr NODE`):
@@ -167,7 +167,7 @@ struct AgentWatch: Sendable {
     }
 
     /// Nodes that had an agent, with the agent's pid.
-    public var seen: [String: pid_t] {
+    var seen: [String: pid_t] {
         var out: [String: pid_t] = [:]
         for a in agents.values { out[a.node] = a.pid }
         return out

@@ -8,9 +8,9 @@ import Foundation
 /// `LossClassifier` gives the verdict the head reached, so a run that went wrong in the
 /// field becomes a unit test (`Tests/Fixtures/transcripts/`).
 struct AttemptTranscript: Sendable, Equatable {
-    public var hosts: HostList
-    public var settings: LossClassifier.Settings
-    public var events: [(time: Double, event: AttemptEvent)]
+    var hosts: HostList
+    var settings: LossClassifier.Settings
+    var events: [(time: Double, event: AttemptEvent)]
 
     init(hosts: HostList, settings: LossClassifier.Settings, events: [(time: Double, event: AttemptEvent)] = []) {
         self.hosts = hosts
@@ -18,7 +18,7 @@ struct AttemptTranscript: Sendable, Equatable {
         self.events = events
     }
 
-    public static func == (a: AttemptTranscript, b: AttemptTranscript) -> Bool {
+    static func == (a: AttemptTranscript, b: AttemptTranscript) -> Bool {
         a.hosts == b.hosts && a.settings == b.settings && a.events.count == b.events.count
             && zip(a.events, b.events).allSatisfy { $0.time == $1.time && $0.event == $1.event }
     }
@@ -39,7 +39,7 @@ struct AttemptTranscript: Sendable, Equatable {
         return String(decoding: (try? encoder.encode(header)) ?? Data(), as: UTF8.self)
     }
 
-    public static func line(_ event: AttemptEvent, at time: Double) -> String {
+    static func line(_ event: AttemptEvent, at time: Double) -> String {
         var obj: [String: Any] = ["t": (time * 1_000_000).rounded() / 1_000_000]
         switch event {
         case .tagged(var t):
@@ -61,12 +61,12 @@ struct AttemptTranscript: Sendable, Equatable {
     }
 
     struct DecodeError: Error, CustomStringConvertible {
-        public var line: Int
-        public var message: String
-        public var description: String { "line \(line): \(message)" }
+        var line: Int
+        var message: String
+        var description: String { "line \(line): \(message)" }
     }
 
-    public static func decode(_ text: String) throws -> AttemptTranscript {
+    static func decode(_ text: String) throws -> AttemptTranscript {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true).makeIterator()
         guard let first = lines.next(), let header = try? JSONDecoder().decode(Header.self, from: Data(first.utf8)) else {
             throw DecodeError(line: 1, message: "no transcript header")

@@ -6,24 +6,24 @@ import Foundation
 /// thread-safe on its own: the launch supervisor guards it with a lock.
 struct HeartbeatMonitor: Sendable {
     struct RankState: Sendable, Equatable {
-        public var node: String
-        public var started = false
-        public var exit: RankExit?
-        public var fenced: String?
+        var node: String
+        var started = false
+        var exit: RankExit?
+        var fenced: String?
         /// The wrapper said it received a stop signal (it is alive and being torn down).
-        public var stopping = false
+        var stopping = false
         /// Order in which exits arrived (for "which rank failed first").
         var exitOrder: Int?
     }
 
-    public let timeout: Double
-    public let startupTimeout: Double
-    public let startedAt: Double
+    let timeout: Double
+    let startupTimeout: Double
+    let startedAt: Double
     /// Last time anything came from each node (monotonic seconds).
     private(set) var lastSeen: [String: Double] = [:]
-    public private(set) var ranks: [Int: RankState] = [:]
+    private(set) var ranks: [Int: RankState] = [:]
     /// The largest `consumed` any rank reported in a metrics line.
-    public private(set) var consumed: Int?
+    private(set) var consumed: Int?
     private(set) var lastMetrics: [Int: String] = [:]
     let nodeOfRank: [Int: String]
     var exitCount = 0
@@ -44,7 +44,7 @@ struct HeartbeatMonitor: Sendable {
 
     /// Takes one line in; returns false when it does not belong to this job (unknown node/rank).
     @discardableResult
-    public mutating func record(_ line: TaggedLine, at now: Double) -> Bool {
+    mutating func record(_ line: TaggedLine, at now: Double) -> Bool {
         guard nodeOfRank[line.rank] == line.node else { return false }
         lastSeen[line.node] = now
         heard.insert(line.node)
@@ -93,7 +93,7 @@ struct HeartbeatMonitor: Sendable {
     }
 
     /// Nodes that have sent at least one line.
-    public private(set) var heard = Set<String>()
+    private(set) var heard = Set<String>()
 
     /// Ranks that have started and not ended.
     var liveRanks: Int { ranks.values.filter { $0.started && $0.exit == nil }.count }
@@ -118,7 +118,7 @@ struct HeartbeatMonitor: Sendable {
 
     /// Nodes none of whose ranks said anything about their end (no exit, no "received
     /// signal", no fence): after mpirun aborted, these are the nodes that died.
-    public var silentNodes: Set<String> {
+    var silentNodes: Set<String> {
         var byNode: [String: Bool] = [:]
         for r in ranks.values {
             let spoke = r.exit != nil || r.stopping || r.fenced != nil

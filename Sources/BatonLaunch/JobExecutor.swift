@@ -57,7 +57,7 @@ public protocol JobExecutor: Sendable {
 /// Ctrl-C reaches only the head, which then forwards it its own way), stdin a pipe for
 /// leases, stdout/stderr read line by line.
 public struct MpirunExecutor: JobExecutor {
-    public var environment: [String: String]
+    var environment: [String: String]
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.environment = environment

@@ -12,20 +12,20 @@ import Glibc
 /// `--detach` starts the same head in a session of its own (`DetachedHead`); `--resume` makes
 /// one from the stored spec (`resume(runDir:hosts:)`). The CLI parses and prints around it.
 public struct LaunchHead: Sendable {
-    public var spec: LaunchSpec
+    var spec: LaunchSpec
     /// Absolute.
     public var runDir: String
     /// Where the launch was given: a resumed head works there (the command's relative paths).
-    public var directory: String
+    var directory: String
     /// Set when this head takes over a run whose head was stopped or killed.
-    public var resume: Resume?
+    var resume: Resume?
     /// `launch.json` held an older Baton's command line: the head writes the spec over it
     /// (keeping when the run was made, `created`).
     var convertsLegacySettings = false
     var created: Double?
 
-    public struct Resume: Sendable {
-        public var point: LaunchResumePoint
+    struct Resume: Sendable {
+        var point: LaunchResumePoint
         /// Hosts given to this head rather than the last attempt's nodes.
         var hostsGiven: Bool
     }

@@ -5,20 +5,20 @@ import Foundation
 
 /// Builds `LaunchPlan`s.
 public struct LaunchPlanner: Sendable {
-    public var mode: LaunchMode
-    public var command: [String]
-    public var runDir: String
-    public var batonPath: String
+    var mode: LaunchMode
+    var command: [String]
+    var runDir: String
+    var batonPath: String
     /// The lean wrapper executable (`baton-exec`, see `leanWrapper(beside:)`) every rank
     /// runs instead of `batonPath exec`; nil: `batonPath exec`. Same code, same options:
     /// it only starts faster.
     public var execPath: String?
-    public var mpirunPath: String
-    public var heartbeat: Double
-    public var lease: Double
-    public var grace: Double
+    var mpirunPath: String
+    var heartbeat: Double
+    var lease: Double
+    var grace: Double
     /// MASTER_PORT pinned by `--master-port`; nil: a free port chosen per attempt.
-    public var masterPort: Int?
+    var masterPort: Int?
     public var configID: String = "launch"
     /// The grid's extension of the contract (docs/grid.md): its config, a checkpoint
     /// directory stable across attempts, one metrics file per attempt, its resume flag.

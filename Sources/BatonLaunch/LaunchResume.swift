@@ -13,13 +13,13 @@ public enum LaunchRunFiles {
     public struct Settings: Codable, Sendable, Equatable {
         public var spec: LaunchSpec
         /// Where the launch was given (relative paths in the spec and the command are relative to it).
-        public var directory: String
+        var directory: String
         public var created: Double
         /// The command line `launch.json` held instead of a spec (a run of an older Baton),
         /// converted into `spec` when read; nil for a spec.
         var legacyArguments: [String]?
 
-        public init(spec: LaunchSpec, directory: String, created: Double) {
+        init(spec: LaunchSpec, directory: String, created: Double) {
             self.spec = spec
             self.directory = directory
             self.created = created
@@ -147,7 +147,7 @@ public struct LaunchResumePoint: Sendable, Equatable {
     var lastAttempt: Int
     /// Its nodes, less the ones it is known to have lost.
     public var hosts: HostList
-    public var consumed: Int
+    var consumed: Int
     /// Every earlier attempt's record (one the killed head never finished: `head lost`).
     public var records: [AttemptRecord]
     /// Set when the run had completed: there is nothing to resume.

@@ -21,7 +21,7 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
         }
 
         /// Whether any is given (else the Slurm allocation).
-        public var given: Bool { hostfile != nil || hosts != nil || local != nil }
+        var given: Bool { hostfile != nil || hosts != nil || local != nil }
     }
 
     public var hosts = Hosts()

@@ -31,9 +31,9 @@ public enum RankFailurePolicy: String, Sendable, CaseIterable, Codable {
 /// Settings of `baton launch` beyond the plan.
 public struct LaunchOptions: Sendable {
     public var hosts: HostList
-    public var planner: LaunchPlanner
+    var planner: LaunchPlanner
     public var maxRestarts = 3
-    public var minNodes = 1
+    var minNodes = 1
     public var heartbeatTimeout: Double = 10
     /// How long a node may stay silent before its first line (daemon and wrapper start-up).
     public var startupTimeout: Double = 30
@@ -50,7 +50,7 @@ public struct LaunchOptions: Sendable {
     /// On node loss, how long mpirun gets after SIGTERM before SIGKILL (at most `grace`).
     var nodeLossWindow: Double = 1
     /// A rank that fails by itself: end the job, or restart it on the same nodes.
-    public var onRankFailure: RankFailurePolicy = .fail
+    var onRankFailure: RankFailurePolicy = .fail
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
@@ -65,7 +65,7 @@ public struct LaunchOptions: Sendable {
 /// The one execution path: `--local`, the test bed, a Slurm allocation and real hosts all
 /// come here with a host list; only where the nodes come from differs.
 public final class LaunchSupervisor: @unchecked Sendable {
-    public let options: LaunchOptions
+    let options: LaunchOptions
     let executor: JobExecutor
     let console: LaunchConsole
     /// Incremented by each Ctrl-C (`interrupt()`).

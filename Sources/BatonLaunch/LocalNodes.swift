@@ -27,13 +27,13 @@ public enum LocalNodes {
     public static func hosts(count: Int) -> HostList { HostList.local(count: count) }
 
     /// The index of a simulated node's name, nil for any other name.
-    public static func index(of node: String) -> Int? {
+    static func index(of node: String) -> Int? {
         guard node.hasPrefix("local-"), let k = Int(node.dropFirst(6)), k >= 0, k < maxNodes, "local-\(k)" == node else { return nil }
         return k
     }
 
     /// The loopback address of simulated node `local-K`: 127.1.(K / 250).(K % 250 + 1).
-    public static func address(of node: String) -> String? {
+    static func address(of node: String) -> String? {
         index(of: node).map { "127.1.\($0 / 250).\($0 % 250 + 1)" }
     }
 

@@ -55,15 +55,15 @@ enum FenceRule: String, Sendable, Equatable {
 
 /// How the classifier judged an attempt.
 struct AttemptVerdict: Sendable, Equatable {
-    public var outcome: AttemptOutcome
-    public var lost: [LostNode] = []
-    public var failedRank: Int?
-    public var failedNode: String?
-    public var failedExit: RankExit?
+    var outcome: AttemptOutcome
+    var lost: [LostNode] = []
+    var failedRank: Int?
+    var failedNode: String?
+    var failedExit: RankExit?
     /// For `mpirunFailed` and `failedToStart`: what happened.
-    public var detail: String?
+    var detail: String?
     /// What the head says when it acts on the verdict (nil: nothing beyond the record).
-    public var message: String?
+    var message: String?
 
     init(outcome: AttemptOutcome) { self.outcome = outcome }
 }
@@ -97,19 +97,19 @@ struct AttemptVerdict: Sendable, Equatable {
 ///    failed by itself; else an agent's end (rule 1); else the nodes none of whose ranks
 ///    said how they ended; else mpirun failed.
 struct LossClassifier: Sendable {
-    public struct Settings: Sendable, Equatable, Codable {
-        public var heartbeatTimeout: Double
-        public var startupTimeout: Double
+    struct Settings: Sendable, Equatable, Codable {
+        var heartbeatTimeout: Double
+        var startupTimeout: Double
         /// How long an aborting mpirun is given before it is stopped.
         var nodeLossWindow: Double
         /// The grace a Ctrl-C gives the ranks.
-        public var grace: Double
+        var grace: Double
         /// Agent ends seen later than this after mpirun said it was aborting are its own doing.
         var agentCutoff: Double = 0.15
         /// How long an agent's accusation waits for mpirun's clean exit.
         var agentSettle: Double = 0.25
 
-        public init(heartbeatTimeout: Double, startupTimeout: Double, nodeLossWindow: Double, grace: Double) {
+        init(heartbeatTimeout: Double, startupTimeout: Double, nodeLossWindow: Double, grace: Double) {
             self.heartbeatTimeout = heartbeatTimeout
             self.startupTimeout = startupTimeout
             self.nodeLossWindow = nodeLossWindow
@@ -117,12 +117,12 @@ struct LossClassifier: Sendable {
         }
     }
 
-    public let settings: Settings
+    let settings: Settings
     let hosts: HostList
     let placements: [RankPlacement]
     private(set) var monitor: HeartbeatMonitor
     /// mpirun's last lines (its abort and loss blocks are short).
-    public private(set) var tail: [String] = []
+    private(set) var tail: [String] = []
     var daemonNamed = false
     /// When mpirun first said it was aborting.
     var abortSaidAt: Double?
@@ -147,7 +147,7 @@ struct LossClassifier: Sendable {
     }
 
     /// Takes one event in; returns what the runner must do now, if anything.
-    public mutating func handle(_ event: AttemptEvent, at now: Double) -> LossAction? {
+    mutating func handle(_ event: AttemptEvent, at now: Double) -> LossAction? {
         guard !isFinished else { return nil }
         switch event {
         case .tagged(let line):
@@ -177,7 +177,7 @@ struct LossClassifier: Sendable {
 
     /// The earliest time at which the classifier may decide something with no new event
     /// (the runner wakes up by then; a replay ticks there).
-    public func nextDeadline() -> Double? {
+    func nextDeadline() -> Double? {
         guard !isFinished && !awaitingEnd else { return nil }
         var times: [Double] = []
         if let s = pendingAgentSince { times.append(s + settings.agentSettle) }

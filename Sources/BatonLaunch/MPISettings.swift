@@ -33,13 +33,13 @@ public enum MPISettings {
     /// give their own.
     public struct Machine: Sendable, Equatable {
         /// The names that mean this machine in a host list.
-        public var names: Set<String>
+        var names: Set<String>
         /// Online processors.
-        public var cores: Int
+        var cores: Int
         /// The head's environment, as mpirun will inherit it.
         public var environment: [String: String]
 
-        public init(names: Set<String>, cores: Int, environment: [String: String]) {
+        init(names: Set<String>, cores: Int, environment: [String: String]) {
             self.names = names
             self.cores = cores
             self.environment = environment
@@ -64,22 +64,22 @@ public enum MPISettings {
     static let loopbackNames: Set<String> = ["localhost", "localhost.localdomain", "127.0.0.1", "::1"]
 
     /// Everything a setting may depend on, for one mpirun.
-    public struct Context: Sendable {
-        public var source: Source
+    struct Context: Sendable {
+        var source: Source
         /// The rsh agent of simulated nodes (`--local`).
-        public var agent: String?
+        var agent: String?
         /// The wrapper's grace (SIGTERM to SIGKILL), seconds.
-        public var grace: Double
+        var grace: Double
         /// How many ranks this mpirun places on this machine (all of them on `--local` and
         /// this machine only; none known on real hosts).
         var ranksHere: Int
-        public var machine: Machine
+        var machine: Machine
         /// The Slurm allocation mpirun runs in, and the nodes of this mpirun (real hosts only).
-        public var slurm: SlurmAllocation?
+        var slurm: SlurmAllocation?
         var hostNames: [String]
-        public var root: Bool
+        var root: Bool
 
-        public init(source: Source, agent: String? = nil, grace: Double = 30, ranksHere: Int = 0, machine: Machine,
+        init(source: Source, agent: String? = nil, grace: Double = 30, ranksHere: Int = 0, machine: Machine,
                     slurm: SlurmAllocation? = nil, hostNames: [String] = [], root: Bool = getuid() == 0) {
             self.source = source
             self.agent = agent
@@ -95,24 +95,24 @@ public enum MPISettings {
     /// Which part of the mpirun line a setting belongs to: every job Baton plans (a launch's
     /// or grid's attempt), or what the host source needs (also the grid's one-rank health
     /// check on a node).
-    public enum Part: Sendable { case job, hosts }
+    enum Part: Sendable { case job, hosts }
 
     /// How a setting reaches Open MPI.
-    public enum Channel: String, Sendable {
+    enum Channel: String, Sendable {
         case flag = "mpirun option"
         case mca = "`--mca`"
         case mpirunEnvironment = "mpirun's environment"
         case agent = "the `--local` agent"
     }
 
-    public struct Setting: Sendable {
+    struct Setting: Sendable {
         /// The setting as written on the page (`btl self,tcp`, `--oversubscribe`).
-        public let name: String
-        public let channel: Channel
-        public let part: Part
+        let name: String
+        let channel: Channel
+        let part: Part
         /// When it applies, per host source ("yes", "as root", ...); absent: never.
-        public let applies: [Source: String]
-        public let why: String
+        let applies: [Source: String]
+        let why: String
         /// The mpirun words in this context ([] when it does not apply or is passed elsewhere).
         let words: @Sendable (Context) -> [String]
         /// The variables for mpirun's environment in this context.
@@ -130,8 +130,8 @@ public enum MPISettings {
             self.variables = variables
         }
 
-        public func arguments(_ c: Context) -> [String] { applies[c.source] == nil ? [] : words(c) }
-        public func environment(_ c: Context) -> [String: String] { applies[c.source] == nil ? [:] : variables(c) }
+        func arguments(_ c: Context) -> [String] { applies[c.source] == nil ? [] : words(c) }
+        func environment(_ c: Context) -> [String: String] { applies[c.source] == nil ? [:] : variables(c) }
     }
 
     static let everywhere: [Source: String] = [.local: "yes", .thisMachine: "yes", .cluster: "yes"]
@@ -153,7 +153,7 @@ public enum MPISettings {
     }
 
     /// The table, in the order the words go on mpirun's line.
-    public static let table: [Setting] = [
+    static let table: [Setting] = [
         Setting("--map-by slot", .flag, .job, everywhere,
                 why: "ranks fill a node's slots before the next node's, the placement `RankPlacement` (and so RANK, LOCAL_RANK, NODE_RANK) assumes",
                 words: { _ in ["--map-by", "slot"] }),
@@ -200,12 +200,12 @@ public enum MPISettings {
     ]
 
     /// The mpirun words of `part` in context `c`, in the table's order.
-    public static func arguments(_ c: Context, part: Part) -> [String] {
+    static func arguments(_ c: Context, part: Part) -> [String] {
         table.filter { $0.part == part }.flatMap { $0.arguments(c) }
     }
 
     /// The variables the table adds to mpirun's environment (beside `DaemonEnvironment`'s).
-    public static func environment(_ c: Context) -> [String: String] {
+    static func environment(_ c: Context) -> [String: String] {
         table.reduce(into: [:]) { env, s in env.merge(s.environment(c)) { $1 } }
     }
 

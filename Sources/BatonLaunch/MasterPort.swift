@@ -42,7 +42,7 @@ enum MasterPort {
         return 29500
     }
 
-    public static func release(_ port: Int) {
+    static func release(_ port: Int) {
         _ = handedOut.with { $0.remove(port) }
     }
 

@@ -6,11 +6,11 @@ import BatonSupport
 /// nodes it ran on and the options (`--max-restarts`, `--min-nodes`, `--on-rank-failure`).
 /// The supervisor carries the decision out.
 struct RestartPolicy: Sendable, Equatable {
-    public var maxRestarts: Int
-    public var minNodes: Int
-    public var onRankFailure: RankFailurePolicy
+    var maxRestarts: Int
+    var minNodes: Int
+    var onRankFailure: RankFailurePolicy
     /// The number of the run's first attempt (restarts are counted from it).
-    public var firstAttempt: Int
+    var firstAttempt: Int
 
     init(maxRestarts: Int, minNodes: Int, onRankFailure: RankFailurePolicy, firstAttempt: Int) {
         self.maxRestarts = maxRestarts
@@ -27,7 +27,7 @@ struct RestartPolicy: Sendable, Equatable {
         case finish(LaunchResult, reason: String, exitCode: Int32)
     }
 
-    public func decide(after record: AttemptRecord, on hosts: HostList) -> Decision {
+    func decide(after record: AttemptRecord, on hosts: HostList) -> Decision {
         let restartsUsed = record.attempt - firstAttempt
         switch record.outcome {
         case .completed:

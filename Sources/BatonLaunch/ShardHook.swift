@@ -6,7 +6,7 @@ import Foundation
 /// yet consumed are re-sharded for that attempt's world (`SampleShardPlan` with `consumed`),
 /// written as `<run>/shards/attempt-<a>/rank-<r>.npy` + `plan.json`.
 enum ShardHook {
-    public static func writer(samples: Int, shuffle: Bool, seed: UInt64, epoch: Int)
+    static func writer(samples: Int, shuffle: Bool, seed: UInt64, epoch: Int)
         -> @Sendable (_ world: Int, _ consumed: Int, _ dir: String) throws -> Void
     {
         return { world, consumed, dir in

@@ -2,7 +2,7 @@
 /// encodes them, the guard parses them. The only copy of this vocabulary.
 public enum GuardArguments {
     /// The first word of the guard's arguments to `baton-exec`.
-    public static let word = "guard"
+    static let word = "guard"
 
     /// The argv of the guard at `guardPath` for the head whose mark (`DaemonEnvironment.headKey`)
     /// is `head`.

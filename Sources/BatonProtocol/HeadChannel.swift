@@ -26,7 +26,7 @@ public enum HeadChannel {
     public static func header(mpirun pid: Int32) -> String { "\(TaggedLine.prefix) mpirun \(pid)" }
 
     /// The mpirun pid a header line names.
-    public static func mpirun<S: StringProtocol>(inHeader line: S) -> Int32? {
+    static func mpirun<S: StringProtocol>(inHeader line: S) -> Int32? {
         let parts = line.split(separator: " ")
         guard parts.count == 3, parts[0] == TaggedLine.prefix, parts[1] == "mpirun" else { return nil }
         return Int32(parts[2])

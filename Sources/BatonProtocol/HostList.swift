@@ -23,10 +23,10 @@ public struct Host: Sendable, Hashable, Codable {
 /// Bad host input, with the place it was found (a file, `-H`, or `SLURM_JOB_NODELIST`),
 /// 1-based line and column.
 public struct HostListError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var source: String
-    public var line: Int
-    public var column: Int
-    public var message: String
+    var source: String
+    var line: Int
+    var column: Int
+    var message: String
 
     public init(source: String, line: Int, column: Int, message: String) {
         self.source = source

@@ -5,7 +5,7 @@ import Dispatch
 /// Where one rank sits in the job: world and node coordinates.
 public struct RankPlacement: Sendable, Equatable, Codable {
     public var rank: Int
-    public var worldSize: Int
+    var worldSize: Int
     public var localRank: Int
     var localWorldSize: Int
     public var nodeRank: Int
@@ -37,7 +37,7 @@ public struct RankPlacement: Sendable, Equatable, Codable {
     }
 
     /// The placement of `rank` in `hosts`, or nil when the rank is outside the job.
-    public static func of(rank: Int, in hosts: HostList) -> RankPlacement? {
+    static func of(rank: Int, in hosts: HostList) -> RankPlacement? {
         var first = 0
         for (n, host) in hosts.hosts.enumerated() {
             if rank < first + host.slots {
@@ -80,21 +80,21 @@ extension JobContract {
 /// stable across a config's attempts, one metrics file per attempt, its own resume flag).
 public struct JobContract: Sendable, Equatable, Codable {
     public var runDir: String
-    public var configID: String
-    public var configJSON: String
+    var configID: String
+    var configJSON: String
     public var attempt: Int
-    public var restartCount: Int
+    var restartCount: Int
     public var masterAddr: String?
     public var masterPort: Int
     /// Directory holding `rank-<r>.npy`, or nil when the job is not sharded by Baton.
-    public var shardDir: String?
+    var shardDir: String?
     /// BATON_CHECKPOINT_DIR: stable across attempts.
     public var checkpointDir: String
     /// One metrics file for every rank of the attempt (the grid's); nil: one per rank under
     /// the run directory. With one file, rank 0's wrapper forwards it to the head.
-    public var metricsFile: String?
+    var metricsFile: String?
     /// BATON_RESUME; nil: resume on every attempt after the first.
-    public var resume: Bool?
+    var resume: Bool?
 
     public init(runDir: String, configID: String = "launch", configJSON: String = "{}", attempt: Int = 1, restartCount: Int = 0,
                 masterAddr: String? = nil, masterPort: Int = 29500, shardDir: String? = nil,

@@ -31,33 +31,33 @@ public struct RunDirectory: Sendable, Hashable {
         // Both kinds of run.
         public static let headLog = "head.log"
         public static let snapshots = "snapshots"
-        public static func snapshot(_ id: String) -> String { "\(snapshots)/\(id)" }
+        static func snapshot(_ id: String) -> String { "\(snapshots)/\(id)" }
         /// The manifest inside a snapshot folder (which `--to` may put outside the run).
         public static let snapshotManifest = "manifest.json"
         public static let local = "local"
-        public static let localAgent = "rsh-agent"
-        public static func localSession(_ node: String) -> String { "\(node).sid" }
+        static let localAgent = "rsh-agent"
+        static func localSession(_ node: String) -> String { "\(node).sid" }
         public static let localSessionSuffix = ".sid"
 
         // A launch run.
         public static let launchStore = "launch.sqlite"
         public static let settings = "launch.json"
-        public static let report = "report.json"
+        static let report = "report.json"
         public static let events = "events.jsonl"
         public static let headPID = "head.pid"
-        public static let exactlyOnce = "exactly-once.json"
+        static let exactlyOnce = "exactly-once.json"
         public static let trainerIDs = "ids"
-        public static let attempts = "attempts"
+        static let attempts = "attempts"
         static let attemptPrefix = "attempt-"
         static let planSuffix = ".plan.json"
-        public static func attemptPlan(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n)\(planSuffix)" }
-        public static func attemptRecord(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).record.json" }
+        static func attemptPlan(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n)\(planSuffix)" }
+        static func attemptRecord(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).record.json" }
         static func headChannel(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).head" }
-        public static func attemptTranscript(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).transcript.jsonl" }
-        public static func shards(_ n: String) -> String { "shards/\(attemptPrefix)\(n)" }
-        public static func metrics(_ n: String) -> String { "metrics/\(attemptPrefix)\(n)" }
-        public static func rankMetrics(_ n: String, _ rank: String) -> String { "\(metrics(n))/rank-\(rank).jsonl" }
-        public static let logs = "logs"
+        static func attemptTranscript(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).transcript.jsonl" }
+        static func shards(_ n: String) -> String { "shards/\(attemptPrefix)\(n)" }
+        static func metrics(_ n: String) -> String { "metrics/\(attemptPrefix)\(n)" }
+        static func rankMetrics(_ n: String, _ rank: String) -> String { "\(metrics(n))/rank-\(rank).jsonl" }
+        static let logs = "logs"
         public static let logSuffix = ".log"
         static func rankLog(_ node: String, _ rank: String) -> String { "\(logs)/\(node).\(rank)\(logSuffix)" }
         public static let checkpoints = "checkpoints"
@@ -67,12 +67,12 @@ public struct RunDirectory: Sendable, Hashable {
         public static let stopRequest = "stop-requested"
         public static let configs = "configs"
         public static func config(_ id: String) -> String { "\(configs)/\(id)" }
-        public static let checkpoint = "checkpoint"
+        static let checkpoint = "checkpoint"
         public static func configCheckpoint(_ id: String) -> String { "\(config(id))/\(checkpoint)" }
-        public static func configAttemptLog(_ id: String, _ n: String) -> String { "\(config(id))/\(attemptPrefix)\(n)\(logSuffix)" }
-        public static func configAttemptMetrics(_ id: String, _ n: String) -> String { "\(config(id))/\(attemptPrefix)\(n).metrics.jsonl" }
-        public static func configAttemptLaunch(_ id: String, _ n: String) -> String { "\(config(id))/mpirun/\(attemptPrefix)\(n)" }
-        public static func nodeDown(_ node: String) -> String { "nodes/\(node).down" }
+        static func configAttemptLog(_ id: String, _ n: String) -> String { "\(config(id))/\(attemptPrefix)\(n)\(logSuffix)" }
+        static func configAttemptMetrics(_ id: String, _ n: String) -> String { "\(config(id))/\(attemptPrefix)\(n).metrics.jsonl" }
+        static func configAttemptLaunch(_ id: String, _ n: String) -> String { "\(config(id))/mpirun/\(attemptPrefix)\(n)" }
+        static func nodeDown(_ node: String) -> String { "nodes/\(node).down" }
 
         /// The attempt number of `attempts/attempt-N.plan.json`'s file name, nil for any other name.
         public static func attemptNumber(planFile name: String) -> Int? {
@@ -144,9 +144,9 @@ public struct RunDirectory: Sendable, Hashable {
     // MARK: The schema
 
     /// One path of the layout and what it holds.
-    public struct Entry: Sendable, Equatable {
-        public var path: String
-        public var about: String
+    struct Entry: Sendable, Equatable {
+        var path: String
+        var about: String
     }
 
     /// Every path of a run directory, with placeholders (N: attempt number, R: rank,

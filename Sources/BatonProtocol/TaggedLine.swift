@@ -13,7 +13,7 @@ import Glibc
 /// escapes. So no part of a user's line, however mpirun chunks and interleaves the
 /// ranks' output, can ever start a line with `@baton/1`.
 public struct TaggedLine: Sendable, Equatable {
-    public static let prefix = "@baton/1"
+    static let prefix = "@baton/1"
 
     public enum Kind: String, Sendable, CaseIterable {
         /// A line the command wrote to stdout.
@@ -67,7 +67,7 @@ public struct TaggedLine: Sendable, Equatable {
     }
 
     /// `\` -> `\\`, `@` -> `\x40`, every control character (and DEL) -> `\xHH`.
-    public static func escape(_ text: String) -> String {
+    static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -140,7 +140,7 @@ public enum HeadMessage: Sendable, Equatable {
 public struct RankExit: Sendable, Equatable, Codable, CustomStringConvertible {
     public var status: ExitStatus
     /// The stop signal from outside the command came before its end, if one did.
-    public var after: Int32?
+    var after: Int32?
 
     public init(status: ExitStatus, after: Int32? = nil) {
         self.status = status

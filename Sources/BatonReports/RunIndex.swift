@@ -23,16 +23,16 @@ public enum RunState: String, Sendable, Codable {
 
 /// One run directory, read without changing it (heads may be writing at the same time).
 public struct RunSummary: Sendable, Codable, Equatable {
-    public var path: String
+    var path: String
     public var kind: RunKind
     public var state: RunState
     public var headPID: Int32?
     /// For a person: attempt and samples (launch), configs done (grid).
-    public var progress: String
+    var progress: String
     /// When the run was made (seconds since 1970), if known.
     public var started: Double?
     /// When its state last changed (the newest event), if known.
-    public var updated: Double?
+    var updated: Double?
 
     /// Reads `dir` as a run directory; nil when it is none.
     public static func read(_ dir: String) -> RunSummary? {

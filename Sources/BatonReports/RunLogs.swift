@@ -12,16 +12,16 @@ import Glibc
 public enum RunLogs {
     /// One file and the label its lines are printed with.
     public struct Source: Sendable, Equatable {
-        public var path: String
-        public var label: String
+        var path: String
+        var label: String
     }
 
     /// What `baton logs` was asked to show.
     public struct Filter: Sendable {
-        public var rank: Int?
+        var rank: Int?
         public var node: String?
         public var config: String?
-        public var head = false
+        var head = false
 
         public init(rank: Int? = nil, node: String? = nil, config: String? = nil, head: Bool = false) {
             self.rank = rank
@@ -82,7 +82,7 @@ public enum RunLogs {
 
         /// The lines appended to `source` since the last call (`flush`: a last line without
         /// its newline too).
-        public mutating func read(_ source: Source, flush: Bool = false) -> [String] {
+        mutating func read(_ source: Source, flush: Bool = false) -> [String] {
             guard let h = FileHandle(forReadingAtPath: source.path) else { return [] }
             defer { try? h.close() }
             let from = offsets[source.path] ?? 0

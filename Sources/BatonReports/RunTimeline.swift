@@ -9,40 +9,40 @@ import Foundation
 /// nodes, hand-offs and restarts marked, and below it the curve of one metric per config
 /// (grid) or of rank 0 per attempt (launch). Read from the run directory only.
 public struct RunTimeline: Sendable {
-    public struct Bar: Sendable {
-        public var node: String
-        public var start: Double
-        public var end: Double
-        public var label: String
+    struct Bar: Sendable {
+        var node: String
+        var start: Double
+        var end: Double
+        var label: String
         /// done, failed, lost, stopped, running, head lost.
-        public var status: String
+        var status: String
     }
 
-    public enum MarkKind: String, Sendable { case lost, handoff, restart, resume }
+    enum MarkKind: String, Sendable { case lost, handoff, restart, resume }
 
-    public struct Mark: Sendable {
-        public var kind: MarkKind
-        public var time: Double
+    struct Mark: Sendable {
+        var kind: MarkKind
+        var time: Double
         /// The lane (lost), or where the hand-off went from and to.
-        public var node: String?
+        var node: String?
         var toNode: String?
         var toTime: Double?
-        public var text: String
+        var text: String
     }
 
-    public struct Curve: Sendable {
-        public var name: String
-        public var points: [(x: Double, y: Double)]
+    struct Curve: Sendable {
+        var name: String
+        var points: [(x: Double, y: Double)]
     }
 
-    public var title: String
-    public var nodes: [String] = []
-    public var bars: [Bar] = []
-    public var marks: [Mark] = []
+    var title: String
+    var nodes: [String] = []
+    var bars: [Bar] = []
+    var marks: [Mark] = []
     public var metric: String?
-    public var curves: [Curve] = []
+    var curves: [Curve] = []
     /// Wall-clock start of the run (seconds since 1970); bar and mark times are relative to it.
-    public var origin: Double = 0
+    var origin: Double = 0
 
     // MARK: reading runs
 
@@ -197,6 +197,14 @@ public struct RunTimeline: Sendable {
     }
 
     /// The SVG document.
+    /// What the picture holds, in one line: `3 nodes, 4 attempt bars, 1 lost, ...`.
+    public var caption: String {
+        func count(_ kind: MarkKind) -> Int { marks.filter { $0.kind == kind }.count }
+        return "\(nodes.count) nodes, \(bars.count) attempt bars, \(count(.lost)) lost, "
+            + "\(count(.handoff)) hand-offs, \(count(.restart)) restarts, \(curves.count) curves"
+            + (metric.map { " of \($0)" } ?? "")
+    }
+
     public func svg() -> String {
         let width = 1000.0, left = 120.0, right = 20.0, lane = 24.0, top = 46.0
         let plotW = width - left - right

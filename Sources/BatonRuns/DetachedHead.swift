@@ -50,7 +50,7 @@ public enum DetachedHead {
     }
 
     /// `pid` when it is a live (not zombie) `baton KIND` other than this process.
-    public static func alive(_ pid: Int32?, kind: Kind) -> Int32? {
+    static func alive(_ pid: Int32?, kind: Kind) -> Int32? {
         guard let pid, pid > 0, pid != getpid() else { return nil }
         guard ProcessTable.arguments(pid).contains(kind.rawValue), let st = ProcessTable.stat(pid), !st.isZombie else { return nil }
         return pid

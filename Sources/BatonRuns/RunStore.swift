@@ -11,11 +11,11 @@ import GRDBSQLite
 /// The head writes; `runs`, `status`, `report` and snapshots read it at the same time.
 final class RunStore {
     let db: DatabaseQueue
-    public let path: String
-    public private(set) var commits = 0
+    let path: String
+    private(set) var commits = 0
     /// Wall seconds spent in `write` (SQLite work and fsync), to tell the store's share of
     /// a head's time from the rest.
-    public private(set) var commitSeconds = 0.0
+    private(set) var commitSeconds = 0.0
     /// Where one row's text values live while SQLite binds them (`RawStatement`).
     private let arena = BindArena()
 
@@ -66,7 +66,7 @@ final class RunStore {
     }
 
     /// Runs `body` in one transaction (group commit) and counts it.
-    public func write(_ body: (Database, inout RunStatements) throws -> Void) throws {
+    func write(_ body: (Database, inout RunStatements) throws -> Void) throws {
         let t0 = monotonicNow()
         try db.write { db in
             var statements = RunStatements(arena: arena)
@@ -76,7 +76,7 @@ final class RunStore {
         commitSeconds += monotonicNow() - t0
     }
 
-    public func read<T>(_ body: (Database) throws -> T) throws -> T { try db.read(body) }
+    func read<T>(_ body: (Database) throws -> T) throws -> T { try db.read(body) }
 
     // MARK: the common tables
 
@@ -91,7 +91,7 @@ final class RunStore {
         try s.run(db)
     }
 
-    public func meta() throws -> [String: String] { try db.read { try RunStore.meta($0) } }
+    func meta() throws -> [String: String] { try db.read { try RunStore.meta($0) } }
 
     static func meta(_ db: Database) throws -> [String: String] {
         Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM meta").map {

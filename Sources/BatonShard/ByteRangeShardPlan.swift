@@ -35,10 +35,10 @@ public enum RecordFormat: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A half-open byte range [start, end) of one file.
-public struct ByteRange: Codable, Sendable, Equatable {
-    public var file: String
-    public var start: Int
-    public var end: Int
+struct ByteRange: Codable, Sendable, Equatable {
+    var file: String
+    var start: Int
+    var end: Int
 }
 
 /// Byte ranges over the concatenation of record files, one contiguous stretch per rank.
@@ -48,13 +48,13 @@ public struct ByteRange: Codable, Sendable, Equatable {
 /// is found by reading from one byte before the cut until the next '\n' (4-64 KiB reads), so
 /// the work is W small reads whatever the file size. Every record lies in exactly one range.
 public struct ByteRangeShardPlan: Sendable {
-    public let world: Int
-    public let record: RecordFormat
+    let world: Int
+    let record: RecordFormat
     public let totalBytes: Int
     /// W + 1 offsets into the concatenation: rank r gets [cuts[r], cuts[r+1]).
     public let cuts: [Int]
     /// Each rank's ranges, split at file ends; empty files and empty stretches are left out.
-    public let ranges: [[ByteRange]]
+    let ranges: [[ByteRange]]
     let inputs: [InputFile]
     /// How many reads, and bytes, finding the record starts took (0 for fixed records):
     /// the evidence that no file was scanned.

@@ -7,12 +7,12 @@ import Foundation
 /// order they were given.
 public struct FileShardPlan: Sendable {
     public struct Rank: Codable, Sendable, Equatable {
-        public var rank: Int
+        var rank: Int
         public var bytes: Int
         public var files: [String]
     }
 
-    public let world: Int
+    let world: Int
     public let ranks: [Rank]
     public let totalBytes: Int
     let inputs: [InputFile]

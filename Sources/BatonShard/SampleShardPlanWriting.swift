@@ -36,7 +36,7 @@ extension SampleShardPlan {
     }
 
     /// Name of rank's index file inside the output directory.
-    public static func fileName(rank: Int, format: ShardFormat) -> String { "rank-\(rank).\(format.fileExtension)" }
+    static func fileName(rank: Int, format: ShardFormat) -> String { "rank-\(rank).\(format.fileExtension)" }
 
     private static let chunk = 1 << 16  // 512 KiB of int64 per JSON chunk
     /// 8 MiB of int64 per .npy write: big enough to split over threads, small next to the

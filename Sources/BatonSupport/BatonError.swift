@@ -34,7 +34,7 @@ public struct CommandFailure: BatonError, Sendable, Equatable {
     /// Stopped by SIGINT/SIGTERM.
     public static let interrupted = CommandFailure(ExitCodes.interrupted)
 
-    public static func usage(_ message: String) -> CommandFailure { CommandFailure(ExitCodes.usage, message) }
+    static func usage(_ message: String) -> CommandFailure { CommandFailure(ExitCodes.usage, message) }
 
     public var description: String { userMessage ?? "exit \(exitCode)" }
 }

@@ -31,7 +31,7 @@ public enum ExitCodes {
 
     /// Every code `baton` exits with (but `baton exec`, which exits with its command's) and
     /// its meaning, as the README's table has them.
-    public static let documented: [(code: Int32, meaning: String)] = [
+    static let documented: [(code: Int32, meaning: String)] = [
         (success, "success"), (checkFailed, "a check failed"), (badInput, "bad input (nothing started)"),
         (unavailable, "hardware/software not available"), (jobFailed, "job failed"), (usage, "usage error"),
         (dataError, "a snapshot does not match its manifest"), (internalError, "internal error (a bug)"),

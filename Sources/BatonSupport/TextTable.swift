@@ -3,7 +3,7 @@ public struct TextTable: Sendable {
     public var header: [String]
     public var rows: [[String]] = []
     /// Columns whose cells are right-aligned (numbers).
-    public var rightAligned: Set<Int> = []
+    var rightAligned: Set<Int> = []
 
     public init(header: [String], rightAligned: Set<Int> = []) {
         self.header = header

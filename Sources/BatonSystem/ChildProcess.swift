@@ -49,8 +49,8 @@ public func signalNumber(_ name: String) -> Int32? {
 
 /// A failure to start a process.
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
-    public var executable: String
-    public var errno: Int32
+    var executable: String
+    var errno: Int32
     public var description: String {
         "cannot start '\(executable)': \(String(cString: strerror(errno)))"
     }
@@ -85,7 +85,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// Read ends of the child's stdout / stderr when they are `.pipe`.
     public let stdoutFD: Int32?
     public let stderrFD: Int32?
-    public let grouping: Grouping
+    let grouping: Grouping
     private let status = Locked<ExitStatus?>(nil)
 
     private init(pid: pid_t, stdinFD: Int32?, stdoutFD: Int32?, stderrFD: Int32?, grouping: Grouping) {
@@ -218,7 +218,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Polls until the child has ended or `seconds` have passed; nil on time-out.
-    public func wait(atMost seconds: Double) -> ExitStatus? {
+    func wait(atMost seconds: Double) -> ExitStatus? {
         var s: ExitStatus?
         _ = pollUntil(atMost: seconds, every: 0.01) {
             s = poll()
@@ -231,7 +231,7 @@ public final class ChildProcess: @unchecked Sendable {
     /// stopped child sees it) to the child's group, up to `grace` seconds for it to end,
     /// then SIGKILL. Returns its status.
     @discardableResult
-    public func terminate(grace: Double) -> ExitStatus {
+    func terminate(grace: Double) -> ExitStatus {
         Teardown.gracefulShutDown(grace: grace).run(against: .child(self)).status ?? wait()
     }
 

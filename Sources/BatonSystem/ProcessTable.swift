@@ -12,10 +12,10 @@ public enum ProcessTable {
     /// The fields of /proc/PID/stat after the command name that Baton reads.
     public struct Stat: Sendable, Equatable {
         /// R, S, D, T (stopped), t (traced), Z (zombie), ...
-        public var state: Character
+        var state: Character
         public var parent: pid_t
-        public var group: pid_t
-        public var session: pid_t
+        var group: pid_t
+        var session: pid_t
         /// Clock ticks after boot: with the pid, tells a process from a later one that got
         /// the same pid.
         public var startTime: UInt64

@@ -19,11 +19,11 @@ public struct Teardown: Sendable, Equatable {
         case wait(atMost: Double)
     }
 
-    public var steps: [Step]
+    var steps: [Step]
     /// After the final SIGKILL, up to this many seconds for a set of processes to be gone
     /// (whatever still shows up meanwhile, a fork that raced the kill, is killed again). A
     /// child is always reaped: its own wait, which a SIGKILL ends.
-    public var afterKill: Double
+    var afterKill: Double
 
     public init(_ steps: [Step] = [], afterKill: Double = 0) {
         self.steps = steps
@@ -31,7 +31,7 @@ public struct Teardown: Sendable, Equatable {
     }
 
     /// SIGKILL at once.
-    public static let kill = Teardown()
+    static let kill = Teardown()
 
     /// The TERM-grace-KILL.
     static func gracefulShutDown(grace: Double, afterKill: Double = 0) -> Teardown {
@@ -41,9 +41,9 @@ public struct Teardown: Sendable, Equatable {
     /// What a teardown did.
     public struct Result: Sendable, Equatable {
         /// A child's status (nil for the other targets).
-        public var status: ExitStatus?
+        var status: ExitStatus?
         /// False when the target ended within the steps and was never sent SIGKILL.
-        public var killed: Bool
+        var killed: Bool
         /// The pids the final SIGKILL went to (a set of processes, a session, a group).
         public var killedPIDs: Set<pid_t>
         /// What was still there once `afterKill` had passed.

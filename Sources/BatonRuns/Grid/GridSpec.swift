@@ -5,9 +5,9 @@ import Yams
 
 /// Where something is in a spec file: what an error points at.
 public struct GridSourceLocation: Sendable, Hashable, CustomStringConvertible {
-    public var file: String
-    public var line: Int
-    public var column: Int
+    var file: String
+    var line: Int
+    var column: Int
     public var description: String { "\(file):\(line):\(column)" }
 }
 
@@ -15,9 +15,9 @@ public struct GridSourceLocation: Sendable, Hashable, CustomStringConvertible {
 /// what to change; nothing is started when one is thrown.
 public struct GridSpecError: BatonError, Sendable {
     public var exitCode: Int32 { ExitCodes.badInput }
-    public var location: GridSourceLocation?
-    public var file: String
-    public var message: String
+    var location: GridSourceLocation?
+    var file: String
+    var message: String
 
     public init(_ message: String, at location: GridSourceLocation?, file: String) {
         self.message = message
@@ -68,7 +68,7 @@ public struct GridSpec: Sendable {
     /// Seconds one attempt may run before it is stopped and counted as a failure.
     public var timeout: Double?
 
-    public static let keys = [
+    static let keys = [
         "command", "parameters", "zip", "exclude", "repeats", "nodes_per_config", "ranks_per_node",
         "objective", "max_retries", "timeout",
     ]
@@ -102,20 +102,20 @@ public struct GridSpec: Sendable {
 /// settings: what `status`, `results` and the timeline read, so they never parse the YAML.
 /// The YAML itself (`meta.spec_text`) stays for `--resume`, which expands it again.
 public struct GridSpecRecord: Codable, Sendable, Equatable {
-    public struct Parameter: Codable, Sendable, Equatable {
-        public var name: String
+    struct Parameter: Codable, Sendable, Equatable {
+        var name: String
         /// The values as the spec gives them (`GridValue.description`).
-        public var values: [String]
+        var values: [String]
     }
 
-    public var command: [String]
-    public var parameters: [Parameter]
+    var command: [String]
+    var parameters: [Parameter]
     var seeds: [Int]?
-    public var nodesPerConfig: Int
-    public var ranksPerNode: Int
+    var nodesPerConfig: Int
+    var ranksPerNode: Int
     public var objective: GridObjective?
-    public var maxRetries: Int
-    public var timeout: Double?
+    var maxRetries: Int
+    var timeout: Double?
 
     /// The store's meta key.
     public static let metaKey = "spec"
@@ -467,7 +467,7 @@ private struct SpecParser {
 
 /// `{name}` placeholders in command words.
 public enum GridCommandTemplate {
-    public static func placeholders(in word: String) -> [String] {
+    static func placeholders(in word: String) -> [String] {
         var out: [String] = []
         var rest = word[...]
         while let open = rest.firstIndex(of: "{") {

@@ -76,7 +76,7 @@ public final class GridStore {
     public static let fileName = RunDirectory.Relative.gridStore
     let store: RunStore
     var db: DatabaseQueue { store.db }
-    public var path: String { store.path }
+    var path: String { store.path }
     public var commits: Int { store.commits }
     /// Wall seconds spent in `commit` (SQLite work and fsync), to tell the store's share of
     /// the scheduler's time from the rest.
@@ -332,8 +332,8 @@ public struct GridAttemptRecord: Sendable {
     public var startedAt: Double
     public var endedAt: Double?
     public var status: GridAttemptStatus
-    public var exitCode: Int32?
-    public var reason: String?
+    var exitCode: Int32?
+    var reason: String?
     public var resumed: Bool
     public var pid: Int32?
     public var session: Int32?
@@ -351,7 +351,7 @@ public struct GridConfigRecord: Sendable {
     public var metrics: [String: Double]
     public var objective: Double?
     public var lastOutput: String?
-    public var finishedAt: Double?
+    var finishedAt: Double?
     public var attemptRecords: [GridAttemptRecord]
 }
 
@@ -376,7 +376,7 @@ public struct GridNodeRecord: Sendable {
 public struct GridEventRecord: Sendable {
     public var time: Double
     public var kind: GridEventKind
-    public var configID: String?
+    var configID: String?
     public var node: String?
     public var text: String
 

@@ -20,7 +20,7 @@ public enum GridValue: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The value as canonical JSON text (the input to config ids and `BATON_CONFIG`).
-    public var json: String {
+    var json: String {
         switch self {
         case .int(let v): return String(v)
         case .double(let v): return GridValue.format(v)
@@ -40,7 +40,7 @@ public enum GridValue: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses the canonical JSON text written by `json`.
-    public init?(json text: String) {
+    init?(json text: String) {
         if text == "true" { self = .bool(true); return }
         if text == "false" { self = .bool(false); return }
         if text.hasPrefix("\"") {

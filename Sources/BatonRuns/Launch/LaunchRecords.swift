@@ -12,11 +12,11 @@ import Foundation
 /// node, environment and shard. `baton launch --dry-run` prints this as JSON.
 public struct LaunchPlan: Sendable, Codable, Equatable {
     public struct RankEntry: Sendable, Codable, Equatable {
-        public var rank: Int
+        var rank: Int
         public var node: String
-        public var localRank: Int
-        public var nodeRank: Int
-        public var shard: String?
+        var localRank: Int
+        var nodeRank: Int
+        var shard: String?
         public var environment: [String: String]
 
         // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).
@@ -41,7 +41,7 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
     public var mpirunEnvironment: [String: String]
     public var ranks: [RankEntry]
     public var contract: JobContract
-    public var command: [String]
+    var command: [String]
     public var heartbeat: Double
     public var lease: Double
     public var grace: Double
@@ -99,7 +99,7 @@ public struct LaunchError: BatonError, Sendable {
         public var description: String { name }
     }
 
-    public var code: Code
+    var code: Code
     public var message: String
 
     public init(_ code: Code, _ message: String) {
@@ -158,7 +158,7 @@ public enum LossSignal: String, Sendable, Codable, Equatable {
 /// What a lost node looked like when the head gave up on it.
 public struct LostNode: Sendable, Codable, Equatable {
     public var node: String
-    public var ranks: [Int]
+    var ranks: [Int]
     public var signal: LossSignal
     /// The same, for a person.
     public var cause: String
@@ -225,7 +225,7 @@ public struct LaunchReport: Sendable, Codable, Equatable {
     public var reason: String
     public var attempts: [AttemptRecord]
     public var exitCode: Int32
-    public var lastConsumed: Int?
+    var lastConsumed: Int?
 
     // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).
     package init(result: LaunchResult, reason: String, attempts: [AttemptRecord], exitCode: Int32, lastConsumed: Int?) {

@@ -58,13 +58,13 @@ public enum LaunchStoreOp: Sendable {
 /// One attempt as the store has it.
 public struct LaunchAttemptRow: Sendable {
     public var number: Int
-    public var nodes: [String]
-    public var world: Int
-    public var masterPort: Int?
-    public var consumedAtStart: Int?
-    public var startedAt: Double?
-    public var endedAt: Double?
-    public var outcome: AttemptOutcome?
+    var nodes: [String]
+    var world: Int
+    var masterPort: Int?
+    var consumedAtStart: Int?
+    var startedAt: Double?
+    var endedAt: Double?
+    var outcome: AttemptOutcome?
     /// Set once the attempt ended.
     public var record: AttemptRecord?
     public var plan: LaunchPlan?
@@ -72,9 +72,9 @@ public struct LaunchAttemptRow: Sendable {
 
 public struct LaunchNodeRow: Sendable, Equatable {
     public var name: String
-    public var position: Int
+    var position: Int
     public var state: LaunchNodeState
-    public var since: Double
+    var since: Double
     /// The attempt that lost it (or last ran on it).
     public var attempt: Int
     public var signal: LossSignal?
@@ -88,8 +88,8 @@ public struct LaunchNodeRow: Sendable, Equatable {
 public final class LaunchStore {
     public static let fileName = RunDirectory.Relative.launchStore
     let store: RunStore
-    public var commits: Int { store.commits }
-    public var commitSeconds: Double { store.commitSeconds }
+    var commits: Int { store.commits }
+    var commitSeconds: Double { store.commitSeconds }
 
     static let migrations = [(
         "launch-v1",
@@ -107,7 +107,7 @@ public final class LaunchStore {
     )]
 
     public static func path(_ runDir: String) -> String { RunDirectory(runDir).launchStore }
-    public static func exists(runDir: String) -> Bool { FileManager.default.fileExists(atPath: path(runDir)) }
+    static func exists(runDir: String) -> Bool { FileManager.default.fileExists(atPath: path(runDir)) }
 
     public convenience init(runDir: String, create: Bool = false, readOnly: Bool = false, durable: Bool = true) throws {
         try self.init(path: LaunchStore.path(runDir), create: create, readOnly: readOnly, durable: durable,

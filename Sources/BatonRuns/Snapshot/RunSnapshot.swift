@@ -13,11 +13,11 @@ public enum RunSnapshot {
     public static let folder = RunDirectory.Relative.snapshots
 
     public struct Options: Sendable {
-        public var label: String?
+        var label: String?
         /// The folder to put the snapshot in (default `RUN/snapshots`).
-        public var root: String?
+        var root: String?
         /// Copy every file, link none (`--copy`).
-        public var forceCopy = false
+        var forceCopy = false
         /// A checkpoint file modified less than this many seconds ago is copied, not linked:
         /// a trainer may still be writing it in place.
         var settledAfter: Double = 5

@@ -15,19 +15,19 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
 
     public struct Entry: Codable, Sendable, Equatable {
         /// Relative to the snapshot (and to the run directory it was taken of).
-        public var path: String
-        public var size: Int64
+        var path: String
+        var size: Int64
         /// Lower-case hex.
-        public var sha256: String
+        var sha256: String
         /// `backup` (an SQLite store through the online backup API), `copy`, or `link` (a
         /// hard link to the run's own file: a checkpoint no trainer had touched for a while).
-        public var how: String
+        var how: String
         /// For links: the inode and its mtime (ns) when it was hashed, so the next snapshot
         /// can take the hash over for the same unchanged inode instead of reading it again.
-        public var inode: UInt64?
+        var inode: UInt64?
         var mtimeNanos: Int64?
 
-        public init(path: String, size: Int64, sha256: String, how: String, inode: UInt64? = nil, mtimeNanos: Int64? = nil) {
+        init(path: String, size: Int64, sha256: String, how: String, inode: UInt64? = nil, mtimeNanos: Int64? = nil) {
             self.path = path
             self.size = size
             self.sha256 = sha256
@@ -42,7 +42,7 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
         }
     }
 
-    public var format: Int
+    var format: Int
     public var id: String
     public var label: String?
     /// Unix seconds when the snapshot began (the store's backup is this point in time).
@@ -54,7 +54,7 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
     /// Wall seconds taking it took.
     public var seconds: Double
     /// Directories, also empty ones (a checkpoint directory a config has not written to yet).
-    public var directories: [String]
+    var directories: [String]
     public var files: [Entry]
 
     public var bytes: Int64 { files.reduce(0) { $0 + $1.size } }
@@ -91,8 +91,8 @@ public struct SnapshotManifest: Codable, Sendable, Equatable {
 
     /// A file of the snapshot that does not match its manifest entry.
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
-        public var path: String
-        public var what: String
+        var path: String
+        var what: String
         public var description: String { "\(path): \(what)" }
     }
 
@@ -217,16 +217,16 @@ public struct SnapshotError: BatonError, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
         /// No such run or snapshot, a target that exists, a bad option: nothing was written.
-        public static let badInput = Code(name: "bad input")
+        static let badInput = Code(name: "bad input")
         /// A snapshot's files do not match its manifest (or the manifest is unreadable).
         public static let dataError = Code(name: "data error")
         /// Reading or writing a file failed (disk full, permissions).
-        public static let ioError = Code(name: "i/o error")
+        static let ioError = Code(name: "i/o error")
         public var description: String { name }
     }
 
-    public var code: Code
-    public var message: String
+    var code: Code
+    var message: String
 
     public init(_ code: Code, _ message: String) {
         self.code = code

@@ -19,9 +19,9 @@ public final class SnapshotSchedule: @unchecked Sendable {
 
     public struct Settings: Sendable, Equatable {
         /// Seconds between snapshots (nil: none periodic).
-        public var every: Double?
+        var every: Double?
         /// How many to keep (nil: all).
-        public var keep: Int?
+        var keep: Int?
         /// The folder they go to (default `RUN/snapshots`).
         public var root: String?
         /// Milestones that take a snapshot.
@@ -87,7 +87,7 @@ public final class SnapshotSchedule: @unchecked Sendable {
     /// The label of a milestone snapshot asked for and not yet begun.
     private var requested: String?
     /// Snapshots taken so far (periodic and final).
-    public private(set) var taken = 0
+    private(set) var taken = 0
 
     public init(runDir: String, settings: Settings, say: @escaping @Sendable (String) -> Void) {
         self.runDir = runDir

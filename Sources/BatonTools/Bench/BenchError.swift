@@ -8,13 +8,13 @@ public struct BenchError: BatonError, Sendable, Equatable {
         /// The job has the wrong shape for the suite (for example one rank for a ping-pong).
         static let wrongWorld = Code(name: "wrongWorld")
         /// The hardware or library the suite needs is not here.
-        public static let unavailable = Code(name: "unavailable")
+        static let unavailable = Code(name: "unavailable")
         /// An MPI or verbs call failed while measuring.
         static let callFailed = Code(name: "callFailed")
     }
 
-    public let code: Code
-    public let message: String
+    let code: Code
+    let message: String
 
     public init(_ code: Code, _ message: String) {
         self.code = code

@@ -4,13 +4,13 @@ import Foundation
 /// base-2 axis, time or bandwidth on a base-10 axis, units on every axis, one panel
 /// per quantity, hover titles on every point and the headline figure written out.
 public struct BenchPlot: Sendable {
-    public struct Point: Sendable, Equatable {
-        public var size: Int
-        public var value: Double
+    struct Point: Sendable, Equatable {
+        var size: Int
+        var value: Double
         /// Optional spread (min and max over ranks) drawn as a shaded band.
-        public var low: Double?
-        public var high: Double?
-        public init(size: Int, value: Double, low: Double? = nil, high: Double? = nil) {
+        var low: Double?
+        var high: Double?
+        init(size: Int, value: Double, low: Double? = nil, high: Double? = nil) {
             self.size = size
             self.value = value
             self.low = low
@@ -19,10 +19,10 @@ public struct BenchPlot: Sendable {
     }
 
     struct Series: Sendable {
-        public var name: String
-        public var color: String
-        public var points: [Point]
-        public var dashed: Bool
+        var name: String
+        var color: String
+        var points: [Point]
+        var dashed: Bool
         init(name: String, color: String, points: [Point], dashed: Bool = false) {
             self.name = name
             self.color = color
@@ -32,10 +32,10 @@ public struct BenchPlot: Sendable {
     }
 
     public struct Panel: Sendable {
-        public var title: String
+        var title: String
         /// The quantity and its unit, e.g. "latency (µs)".
         var axisLabel: String
-        public var unit: String
+        var unit: String
         var series: [Series]
         /// Which figure to call out: the highest (bandwidth) or the lowest (latency).
         var highlightHighest: Bool
@@ -48,8 +48,8 @@ public struct BenchPlot: Sendable {
         }
     }
 
-    public var title: String
-    public var subtitle: String
+    var title: String
+    var subtitle: String
     var panels: [Panel]
 
     public init(title: String, subtitle: String, panels: [Panel]) {

@@ -135,7 +135,7 @@ public enum BenchReport {
 /// The acceptance gate: nccl-tests fails a run whose average bus bandwidth is under
 /// `NCCL_TESTS_MIN_BW`, and any run with wrong elements.
 public struct BenchGate: Sendable, Equatable {
-    public var minimumBusBandwidthGBps: Double?
+    var minimumBusBandwidthGBps: Double?
 
     public init(minimumBusBandwidthGBps: Double?) { self.minimumBusBandwidthGBps = minimumBusBandwidthGBps }
 

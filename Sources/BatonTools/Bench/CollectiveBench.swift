@@ -29,16 +29,16 @@ public enum CollectiveKind: String, Sendable, CaseIterable {
 /// How many elements a run at a requested size moves.
 struct CollectiveShape: Sendable, Equatable {
     /// Elements per rank's block (for allreduce and bcast: the whole buffer).
-    public var blockCount: Int
+    var blockCount: Int
     /// Elements in the whole array: n x block for the gathering kinds, else the block.
-    public var totalCount: Int
+    var totalCount: Int
     /// Bytes counted in algbw (nccl-tests: the per-rank buffer for allreduce and bcast,
     /// the whole array for allgather, reducescatter and alltoall).
-    public var bytes: Int
+    var bytes: Int
 
     /// The shape for a requested size in bytes, rounded down to whole elements and whole
     /// blocks as nccl-tests does, but never below one element per block.
-    public static func of(_ kind: CollectiveKind, sizeBytes: Int, ranks: Int, elementSize: Int) -> CollectiveShape {
+    static func of(_ kind: CollectiveKind, sizeBytes: Int, ranks: Int, elementSize: Int) -> CollectiveShape {
         switch kind {
         case .barrier:
             return CollectiveShape(blockCount: 0, totalCount: 0, bytes: 0)
@@ -53,13 +53,13 @@ struct CollectiveShape: Sendable, Equatable {
 }
 
 public struct CollectiveOptions: Sendable {
-    public var kind: CollectiveKind
-    public var sizes: [Int]
-    public var iterations: Int?
-    public var warmup: Int?
+    var kind: CollectiveKind
+    var sizes: [Int]
+    var iterations: Int?
+    var warmup: Int?
     /// Test-only: rank n-1 (the root for bcast) corrupts one input element before the
     /// correctness pass, so `wrong` must come out non-zero.
-    public var injectCorruption: Bool
+    var injectCorruption: Bool
 
     public init(kind: CollectiveKind, sizes: [Int], iterations: Int? = nil, warmup: Int? = nil, injectCorruption: Bool = false) {
         self.kind = kind
@@ -80,16 +80,16 @@ public struct CollectiveOptions: Sendable {
 /// over ranks); bandwidths in GB/s (1e9 bytes/s) from the average time.
 public struct CollectiveRow: Sendable, Equatable {
     var sizeBytes: Int
-    public var count: Int
-    public var inPlace: Bool
-    public var iterations: Int
+    var count: Int
+    var inPlace: Bool
+    var iterations: Int
     var timeMinMicroseconds: Double
     var timeMicroseconds: Double
     var timeMaxMicroseconds: Double
     var algorithmBandwidthGBps: Double
     var busBandwidthGBps: Double
     /// Elements that differed from the expected result, summed over ranks.
-    public var wrong: Int
+    var wrong: Int
 
     init(
         sizeBytes: Int, count: Int, inPlace: Bool, iterations: Int, timeMinMicroseconds: Double, timeMicroseconds: Double,
@@ -116,8 +116,8 @@ public struct CollectiveRow: Sendable, Equatable {
 }
 
 public struct CollectiveResult: Sendable {
-    public var kind: CollectiveKind
-    public var ranks: Int
+    var kind: CollectiveKind
+    var ranks: Int
     public var rows: [CollectiveRow]
 
     /// The mean busbw over every row (both placements), as nccl-tests' footer prints it.
@@ -132,7 +132,7 @@ public struct CollectiveResult: Sendable {
 
 public enum CollectiveBench {
     /// The element type: 32-bit floats summed, as nccl-tests defaults to (`-d float -o sum`).
-    public typealias Element = Float
+    typealias Element = Float
     static let elementSize = MemoryLayout<Element>.stride
 
     /// The correctness pattern: small integers, so float sums over ranks are exact.

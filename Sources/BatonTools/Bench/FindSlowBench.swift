@@ -5,9 +5,9 @@ import MPI
 /// broadcasts every rank's partner; each pair exchanges windows both ways at once while
 /// the other pairs do the same; the ranks' times come back by allgather.
 public struct FindSlowResult: Sendable, Equatable {
-    public var nodes: [String]
+    var nodes: [String]
     public var verdict: SlowFinder.Verdict
-    public var threshold: Double
+    var threshold: Double
     /// Wall time of the search on rank 0, MPI start-up and host labels left out.
     public var seconds: Double
 

@@ -52,7 +52,7 @@ public enum MessageSizes {
     }
 
     /// A size for people: `0 B`, `512 B`, `4 KiB`, `1.5 MiB`.
-    public static func label(_ bytes: Int) -> String {
+    static func label(_ bytes: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)
         var index = 0
@@ -76,8 +76,8 @@ extension String {
 
 /// How many timed iterations and how many untimed warm-up iterations to run at a size.
 struct IterationPlan: Sendable, Equatable {
-    public var iterations: Int
-    public var warmup: Int
+    var iterations: Int
+    var warmup: Int
 
     init(iterations: Int, warmup: Int) {
         self.iterations = iterations
@@ -97,7 +97,7 @@ struct IterationPlan: Sendable, Equatable {
     }
 
     /// The OSU plan with the user's overrides applied (nil keeps OSU's value).
-    public static func resolve(_ family: Family, size: Int, iterations: Int?, warmup: Int?) -> IterationPlan {
+    static func resolve(_ family: Family, size: Int, iterations: Int?, warmup: Int?) -> IterationPlan {
         var plan = osu(family, size: size)
         if let iterations { plan.iterations = iterations }
         if let warmup { plan.warmup = warmup }

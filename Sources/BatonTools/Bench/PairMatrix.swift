@@ -5,7 +5,7 @@ import MPI
 /// stand out. A bad cable slows one pair; a bad NIC or node slows every pair it is in.
 public struct PairMatrix: Sendable, Equatable {
     /// Node labels, index = rank.
-    public var nodes: [String]
+    var nodes: [String]
     /// bandwidth[i][j]: GB/s (1e9) from i to j; the diagonal is nil.
     var bandwidthGBps: [[Double?]]
     /// latency[i][j]: half round trip in µs; symmetric, diagonal nil.
@@ -18,16 +18,16 @@ public struct PairMatrix: Sendable, Equatable {
     }
 
     /// A pair or node that is far from the others, with the figure that singled it out.
-    public struct Outlier: Sendable, Equatable, CustomStringConvertible {
-        public enum Metric: String, Sendable { case bandwidth, latency }
+    struct Outlier: Sendable, Equatable, CustomStringConvertible {
+        enum Metric: String, Sendable { case bandwidth, latency }
         /// Node indices: two for a pair, one for a node.
-        public var nodes: [Int]
-        public var metric: Metric
-        public var value: Double
-        public var reference: Double
-        public var labels: [String]
+        var nodes: [Int]
+        var metric: Metric
+        var value: Double
+        var reference: Double
+        var labels: [String]
 
-        public var description: String {
+        var description: String {
             let what = labels.count == 1 ? "node \(labels[0])" : labels.joined(separator: " <-> ")
             switch metric {
             case .bandwidth:
@@ -42,8 +42,8 @@ public struct PairMatrix: Sendable, Equatable {
 
     /// What stands out: nodes whose links are slow, then pairs.
     public struct Findings: Sendable, Equatable {
-        public var nodes: [Outlier]
-        public var pairs: [Outlier]
+        var nodes: [Outlier]
+        var pairs: [Outlier]
         public var isEmpty: Bool { nodes.isEmpty && pairs.isEmpty }
     }
 
@@ -104,7 +104,7 @@ public struct PairMatrix: Sendable, Equatable {
     }
 
     /// The median; the mean of the two middle values for an even count.
-    public static func median(_ values: [Double]) -> Double? {
+    static func median(_ values: [Double]) -> Double? {
         guard !values.isEmpty else { return nil }
         let sorted = values.sorted()
         let mid = sorted.count / 2
@@ -114,16 +114,16 @@ public struct PairMatrix: Sendable, Equatable {
 
 public struct PairMatrixOptions: Sendable {
     /// Message size for the bandwidth test (OSU-style window).
-    public var bandwidthSize: Int
+    var bandwidthSize: Int
     /// Message size for the latency ping-pong.
-    public var latencySize: Int
-    public var iterations: Int
-    public var latencyIterations: Int
-    public var window: Int
+    var latencySize: Int
+    var iterations: Int
+    var latencyIterations: Int
+    var window: Int
     /// Sweeps over all pairs; each pair keeps its best bandwidth and lowest latency.
     /// Noise from other work on a node only ever lowers bandwidth, while a bad link is
     /// slow in every sweep, so the best of a few sweeps separates the two.
-    public var rounds: Int
+    var rounds: Int
 
     public init(bandwidthSize: Int = 1 << 20, latencySize: Int = 8, iterations: Int = 10, latencyIterations: Int = 1000, window: Int = 64, rounds: Int = 3) {
         self.rounds = rounds

@@ -16,12 +16,12 @@ public enum PointToPointTest: String, Sendable, CaseIterable {
 }
 
 public struct PointToPointOptions: Sendable {
-    public var test: PointToPointTest
-    public var sizes: [Int]
-    public var iterations: Int?
-    public var warmup: Int?
+    var test: PointToPointTest
+    var sizes: [Int]
+    var iterations: Int?
+    var warmup: Int?
     /// Sends in flight per iteration for bw and bibw (OSU's default window is 64).
-    public var window: Int
+    var window: Int
 
     public init(test: PointToPointTest, sizes: [Int], iterations: Int? = nil, warmup: Int? = nil, window: Int = 64) {
         self.test = test
@@ -45,7 +45,7 @@ public struct PointToPointOptions: Sendable {
 /// One size's result. Latency in microseconds; bandwidth in GB/s with GB = 1e9 bytes.
 public struct PointToPointRow: Sendable, Equatable {
     var sizeBytes: Int
-    public var iterations: Int
+    var iterations: Int
     var latencyMicroseconds: Double?
     var bandwidthGBps: Double?
 
@@ -58,9 +58,9 @@ public struct PointToPointRow: Sendable, Equatable {
 }
 
 public struct PointToPointResult: Sendable {
-    public var test: PointToPointTest
-    public var ranks: Int
-    public var window: Int
+    var test: PointToPointTest
+    var ranks: Int
+    var window: Int
     public var rows: [PointToPointRow]
 }
 

@@ -5,15 +5,15 @@ import Verbs
 public enum RDMATest: String, Sendable { case bandwidth, latency }
 
 public struct RDMAOptions: Sendable {
-    public var operation: RDMAOperation
-    public var test: RDMATest
-    public var sizes: [Int]
+    var operation: RDMAOperation
+    var test: RDMATest
+    var sizes: [Int]
     /// perftest's defaults: 5000 for bandwidth, 1000 for latency (`-n`).
-    public var iterations: Int
-    public var txDepth: Int
-    public var device: String?
-    public var port: Int?
-    public var gidIndex: Int
+    var iterations: Int
+    var txDepth: Int
+    var device: String?
+    var port: Int?
+    var gidIndex: Int
 
     public init(
         operation: RDMAOperation, test: RDMATest, sizes: [Int], iterations: Int? = nil, txDepth: Int = RDMASizes.defaultTxDepth,
@@ -37,10 +37,10 @@ enum RDMAPortChoice: Sendable, Equatable {
 }
 
 public struct RDMAResult: Sendable {
-    public var options: RDMAOptions
-    public var device: String
-    public var port: Int
-    public var bandwidth: [RDMABandwidth]
+    var options: RDMAOptions
+    var device: String
+    var port: Int
+    var bandwidth: [RDMABandwidth]
     public var latency: [RDMALatency]
 }
 

@@ -10,7 +10,7 @@ public enum RDMAOperation: String, Sendable, CaseIterable {
 
 public enum RDMASizes {
     /// perftest's `-a`: every power of two from 2 B to 8 MiB (2^1 ... 2^23).
-    public static let all: [Int] = (1...23).map { 1 << $0 }
+    static let all: [Int] = (1...23).map { 1 << $0 }
     /// perftest's default message for bandwidth tests.
     static let defaultBandwidthSize = 65536
     /// perftest's default message for latency tests.
@@ -36,16 +36,16 @@ public enum RDMASizes {
 /// connection can be brought up (perftest's `pingpong_dest`: LID, QPN, PSN, rkey,
 /// address, GID), here with the buffer length too. Exchanged over MPI as 56 bytes.
 struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
-    public var lid: UInt16
+    var lid: UInt16
     /// Queue pair number: 24 bits.
-    public var queuePairNumber: UInt32
+    var queuePairNumber: UInt32
     /// Initial packet sequence number: 24 bits.
-    public var packetSequenceNumber: UInt32
-    public var remoteKey: UInt32
-    public var address: UInt64
-    public var length: UInt64
+    var packetSequenceNumber: UInt32
+    var remoteKey: UInt32
+    var address: UInt64
+    var length: UInt64
     /// The port GID (16 bytes); all zeros on InfiniBand without a global route.
-    public var gid: [UInt8]
+    var gid: [UInt8]
 
     init(lid: UInt16, queuePairNumber: UInt32, packetSequenceNumber: UInt32, remoteKey: UInt32, address: UInt64, length: UInt64, gid: [UInt8]) {
         self.lid = lid
@@ -62,7 +62,7 @@ struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
 
     /// Little-endian layout: magic "BQP1", lid u16, 2 reserved, qpn u32, psn u32,
     /// rkey u32, 4 reserved, address u64, length u64, gid 16 bytes.
-    public func encoded() throws(BenchError) -> [UInt8] {
+    func encoded() throws(BenchError) -> [UInt8] {
         guard queuePairNumber <= 0xFF_FFFF, packetSequenceNumber <= 0xFF_FFFF else {
             throw BenchError(.badOption, "queue pair number and PSN are 24-bit values; got \(queuePairNumber), \(packetSequenceNumber)")
         }
@@ -102,7 +102,7 @@ struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// perftest's printout: `LID 0x0004 QPN 0x00a1b2 PSN 0x3c4d5e RKey 0x00012345 VAddr 0x...`.
-    public var description: String {
+    var description: String {
         func hex(_ v: UInt64, _ digits: Int) -> String {
             let s = String(v, radix: 16)
             return "0x" + String(repeating: "0", count: max(0, digits - s.count)) + s
@@ -117,9 +117,9 @@ struct QueuePairInfo: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// perftest's bandwidth figures for `iterations` messages of `size` bytes in `seconds`.
-public struct RDMABandwidth: Sendable, Equatable {
+struct RDMABandwidth: Sendable, Equatable {
     var sizeBytes: Int
-    public var iterations: Int
+    var iterations: Int
     /// MiB/s (2^20 bytes), perftest's default unit ("BW average[MB/sec]").
     var mebibytesPerSecond: Double
     /// Gb/s (1e9 bits), perftest's `--report_gbits`.
@@ -141,12 +141,12 @@ public struct RDMABandwidth: Sendable, Equatable {
 /// perftest's latency summary in microseconds, from per-iteration samples.
 public struct RDMALatency: Sendable, Equatable {
     var sizeBytes: Int
-    public var iterations: Int
-    public var minimum: Double
-    public var maximum: Double
+    var iterations: Int
+    var minimum: Double
+    var maximum: Double
     /// The median, which perftest calls "typical".
-    public var typical: Double
-    public var average: Double
+    var typical: Double
+    var average: Double
     var standardDeviation: Double
     var percentile99: Double
     var percentile999: Double

@@ -1,7 +1,7 @@
 /// Two nodes measured together, by index; `a < b`.
 public struct NodePair: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let a: Int
-    public let b: Int
+    let a: Int
+    let b: Int
 
     init(_ x: Int, _ y: Int) {
         precondition(x != y, "a pair needs two different nodes")
@@ -9,8 +9,8 @@ public struct NodePair: Hashable, Sendable, Comparable, CustomStringConvertible 
         b = max(x, y)
     }
 
-    public func contains(_ node: Int) -> Bool { a == node || b == node }
-    public func other(_ node: Int) -> Int { node == a ? b : a }
+    func contains(_ node: Int) -> Bool { a == node || b == node }
+    func other(_ node: Int) -> Int { node == a ? b : a }
     public static func < (l: NodePair, r: NodePair) -> Bool { (l.a, l.b) < (r.a, r.b) }
     public var description: String { "\(a)-\(b)" }
 }
@@ -50,15 +50,15 @@ public struct NodePair: Hashable, Sendable, Comparable, CustomStringConvertible 
 /// reference twice in a row, measured; three times in a row it did not.
 public enum SlowFinder {
     /// One pair's figure in one round.
-    public struct Figure: Sendable, Equatable {
-        public var pair: NodePair
+    struct Figure: Sendable, Equatable {
+        var pair: NodePair
         /// GB/s each way.
         var bandwidthGBps: Double
         /// 1-based round.
-        public var round: Int
+        var round: Int
         /// The round's reference: the median of its figures (the best one when the round
         /// has fewer than 3 pairs, where a median would average in the slow one).
-        public var reference: Double
+        var reference: Double
         var isSlow: Bool
     }
 
@@ -75,17 +75,17 @@ public enum SlowFinder {
         public var culprit: Culprit
         /// The figures that convicted the culprit: its slow figures, then fast figures
         /// of the nodes around it that clear them.
-        public var evidence: [Figure]
+        var evidence: [Figure]
         /// Calls of the measuring callback (rounds of concurrent pairs).
-        public var rounds: Int
+        var rounds: Int
         /// Every figure of every round, in order.
-        public var figures: [Figure]
+        var figures: [Figure]
         var pairsMeasured: Int { figures.count }
     }
 
     /// The round-robin schedule (circle method): N-1 rounds of N/2 pairs for even N, N
     /// rounds of (N-1)/2 for odd N; every pair exactly once, no node twice in a round.
-    public static func schedule(nodes n: Int) -> [[NodePair]] {
+    static func schedule(nodes n: Int) -> [[NodePair]] {
         guard n >= 2 else { return [] }
         let m = n % 2 == 0 ? n : n + 1  // odd: node n is the bye
         var rounds: [[NodePair]] = []
@@ -101,7 +101,7 @@ public enum SlowFinder {
 
     /// Runs the search. `measure` gets node-disjoint pairs and returns one GB/s figure
     /// per pair, in order; it is called once per round.
-    public static func find(
+    static func find(
         nodes n: Int, threshold: Double = 0.5, confirmations: Int = 2, measure: ([NodePair]) throws -> [Double]
     ) rethrows -> Verdict {
         precondition(n >= 4, "find-slow needs at least 4 nodes")

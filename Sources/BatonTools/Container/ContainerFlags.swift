@@ -8,11 +8,11 @@ public enum ContainerRuntime: String, Sendable, CaseIterable {
 public struct ContainerFlagsOptions: Sendable, Equatable {
     /// Share the host's IPC namespace (and so its /dev/shm). Otherwise the container gets
     /// a private /dev/shm of `shmSize`.
-    public var hostIPC: Bool
+    var hostIPC: Bool
     /// Size for the container's /dev/shm, in docker's notation ("1g": NCCL's own advice).
-    public var shmSize: String
+    var shmSize: String
     /// Kubernetes resource an RDMA device plugin offers.
-    public var kubernetesRDMAResource: String
+    var kubernetesRDMAResource: String
     /// Name of the container in the Kubernetes fragment.
     var kubernetesContainerName: String
 
@@ -27,19 +27,19 @@ public struct ContainerFlagsOptions: Sendable, Equatable {
 /// The flags one runtime needs to reach the RDMA devices the probe found, with the NCCL
 /// environment. Paths are the host's (logical) paths.
 public struct ContainerFlags: Sendable {
-    public var runtime: ContainerRuntime
+    var runtime: ContainerRuntime
     /// One entry per output line; an entry may hold an option and its value separated by
     /// a space (enroot, apptainer), which `$(...)` splits as intended.
-    public var flags: [String]
+    var flags: [String]
     /// Device nodes passed in.
-    public var devices: [String]
+    var devices: [String]
     /// Read-only mounts (source = destination).
-    public var mounts: [String]
+    var mounts: [String]
     public var nccl: NCCLEnvironment
     /// For people: what was left out and why, what the runtime does by itself.
     public var notes: [String]
     /// The Kubernetes fragment (k8s only).
-    public var yaml: String?
+    var yaml: String?
 
     public init(report: ProbeReport, runtime: ContainerRuntime, options: ContainerFlagsOptions = .init(), etcFiles: NCCLConfigFiles) {
         self.runtime = runtime

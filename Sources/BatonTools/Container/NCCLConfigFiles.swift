@@ -6,7 +6,7 @@ public struct NCCLConfigFiles: Sendable, Equatable {
     /// Logical paths of /etc/nccl.conf and /etc/nccl that exist, to mount read-only.
     var mountable: [String]
     /// Each file found, with its settings in file order.
-    public var files: [(path: String, settings: [(key: String, value: String, line: Int)])]
+    var files: [(path: String, settings: [(key: String, value: String, line: Int)])]
 
     public static func == (a: NCCLConfigFiles, b: NCCLConfigFiles) -> Bool {
         a.mountable == b.mountable && a.files.map(\.path) == b.files.map(\.path)

@@ -2,7 +2,7 @@
 /// which interface for bootstrap sockets.
 public struct NCCLEnvironment: Sendable, Equatable {
     /// In output order.
-    public var variables: [(name: String, value: String)]
+    var variables: [(name: String, value: String)]
     /// Why something was left out or not set, for people (printed to stderr).
     public var notes: [String]
 

@@ -3,10 +3,10 @@ import Foundation
 
 /// The result of running a program.
 public struct CommandResult: Sendable, Equatable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-    public var timedOut: Bool
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var timedOut: Bool
 
     init(status: Int32, stdout: String, stderr: String = "", timedOut: Bool = false) {
         self.status = status

@@ -7,13 +7,13 @@ import Glibc
 
 /// Everything the doctor reads besides the probe, injectable so it runs on fixture trees.
 public struct DoctorContext: Sendable {
-    public var roots: ProbeRoots
+    var roots: ProbeRoots
     /// The environment NCCL would see (NCCL_* variables, HOME, PATH).
-    public var environment: [String: String]
-    public var runner: any CommandRunner
+    var environment: [String: String]
+    var runner: any CommandRunner
     /// The linked MPI library's version string (`MPI_Get_library_version`).
     var mpiLibraryVersion: String
-    public var hostname: String
+    var hostname: String
 
     public init(roots: ProbeRoots = .system, environment: [String: String] = ProcessInfo.processInfo.environment,
                 runner: any CommandRunner = ProcessRunner(), mpiLibraryVersion: String = MPIEnvironment.libraryVersion,
@@ -29,7 +29,7 @@ public struct DoctorContext: Sendable {
 /// Pre-flight checks for RDMA training on one host, each with a verdict, what was seen
 /// and the fix.
 public struct Doctor: Sendable {
-    public var context: DoctorContext
+    var context: DoctorContext
 
     public init(context: DoctorContext) { self.context = context }
 

@@ -1,21 +1,21 @@
 import BatonSupport
 /// One pre-flight check's outcome.
-public struct DoctorCheck: Sendable, Equatable {
-    public enum Verdict: String, Sendable, Comparable {
+struct DoctorCheck: Sendable, Equatable {
+    enum Verdict: String, Sendable, Comparable {
         case pass, warn, fail
-        public static func < (a: Verdict, b: Verdict) -> Bool {
+        static func < (a: Verdict, b: Verdict) -> Bool {
             let order: [Verdict] = [.pass, .warn, .fail]
             return order.firstIndex(of: a)! < order.firstIndex(of: b)!
         }
     }
 
     /// Short stable name, e.g. "memlock".
-    public var id: String
-    public var verdict: Verdict
+    var id: String
+    var verdict: Verdict
     /// What was seen, in a sentence.
-    public var seen: String
+    var seen: String
     /// What to do about it (nil when nothing needs doing).
-    public var fix: String?
+    var fix: String?
 
     init(_ id: String, _ verdict: Verdict, _ seen: String, fix: String? = nil) {
         self.id = id
@@ -27,8 +27,8 @@ public struct DoctorCheck: Sendable, Equatable {
 
 /// All checks of one host.
 public struct DoctorReport: Sendable, Equatable {
-    public var host: String
-    public var checks: [DoctorCheck]
+    var host: String
+    var checks: [DoctorCheck]
 
     init(host: String, checks: [DoctorCheck]) {
         self.host = host
@@ -36,12 +36,12 @@ public struct DoctorReport: Sendable, Equatable {
     }
 
     /// The worst verdict; warnings do not fail.
-    public var verdict: DoctorCheck.Verdict { checks.map(\.verdict).max() ?? .pass }
+    var verdict: DoctorCheck.Verdict { checks.map(\.verdict).max() ?? .pass }
     public var exitCode: Int32 { verdict == .fail ? ExitCodes.checkFailed : ExitCodes.success }
 
     func count(_ v: DoctorCheck.Verdict) -> Int { checks.filter { $0.verdict == v }.count }
 
-    public var summary: String {
+    var summary: String {
         let w = count(.warn), f = count(.fail)
         return "\(count(.pass)) passed, \(w) warning\(w == 1 ? "" : "s"), \(f) failed"
     }

@@ -9,26 +9,26 @@ import Glibc
 public struct DoctorHosts: Sendable {
     public struct Row: Sendable, Equatable {
         /// The host as the user named it.
-        public var host: String
+        var host: String
         /// The host name the remote doctor reported (nil when it did not answer).
         public var reportedName: String?
         public var verdict: String
-        public var passed: Int
-        public var warnings: Int
+        var passed: Int
+        var warnings: Int
         public var failed: Int
         /// Ids of the checks that failed or warned, with their verdict.
-        public var problems: [String]
+        var problems: [String]
     }
 
-    public var hosts: [String]
-    public var mpirun: String
+    var hosts: [String]
+    var mpirun: String
     /// This baton's own path, started on every host.
-    public var baton: String
+    var baton: String
     /// Arguments passed on to every remote doctor (the roots).
-    public var forwarded: [String]
-    public var runner: any CommandRunner
-    public var timeout: Double
-    public var extraMPIArgs: [String]
+    var forwarded: [String]
+    var runner: any CommandRunner
+    var timeout: Double
+    var extraMPIArgs: [String]
 
     public init(hosts: [String], mpirun: String, baton: String, forwarded: [String] = [], runner: any CommandRunner = ProcessRunner(), timeout: Double = 120, extraMPIArgs: [String] = []) {
         self.hosts = hosts
@@ -41,7 +41,7 @@ public struct DoctorHosts: Sendable {
     }
 
     /// mpirun's argv: one process per node, each printing one JSON line.
-    public var argv: [String] {
+    var argv: [String] {
         var argv = [mpirun, "--host", hosts.joined(separator: ","), "--map-by", "ppr:1:node"]
         if getuid() == 0 { argv.append("--allow-run-as-root") }
         argv += extraMPIArgs

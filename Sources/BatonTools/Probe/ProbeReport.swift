@@ -1,14 +1,14 @@
 /// Everything `baton probe` found: RDMA devices with ports and GIDs, device nodes,
 /// limits, where the facts came from, and what could not be parsed.
 public struct ProbeReport: Sendable, Equatable {
-    public var devices: [RDMADevice]
+    var devices: [RDMADevice]
     /// Logical paths of the nodes under /dev/infiniband, in natural order.
     var deviceNodes: [String]
-    public var limits: ResourceLimits
-    public var verbs: VerbsStatus
+    var limits: ResourceLimits
+    var verbs: VerbsStatus
     /// Files that exist but could not be read or parsed, or required files that are
     /// missing. The probe reports them and carries on.
-    public var problems: [ProbeProblem]
+    var problems: [ProbeProblem]
 
     init(devices: [RDMADevice], deviceNodes: [String], limits: ResourceLimits, verbs: VerbsStatus, problems: [ProbeProblem]) {
         self.devices = devices
@@ -19,7 +19,7 @@ public struct ProbeReport: Sendable, Equatable {
     }
 
     /// "sysfs" or "sysfs+verbs": which sources the device facts came from.
-    public var source: String { verbs.isUsed ? "sysfs+verbs" : "sysfs" }
+    var source: String { verbs.isUsed ? "sysfs+verbs" : "sysfs" }
 
     /// Ports in the ACTIVE state, in device order.
     var activePorts: [(device: RDMADevice, port: RDMAPort)] {
@@ -28,12 +28,12 @@ public struct ProbeReport: Sendable, Equatable {
 }
 
 /// One RDMA device (HCA or RoCE NIC function).
-public struct RDMADevice: Sendable, Equatable {
-    public var name: String
-    public var nodeType: String?
-    public var nodeGUID: String?
-    public var systemImageGUID: String?
-    public var firmwareVersion: String?
+struct RDMADevice: Sendable, Equatable {
+    var name: String
+    var nodeType: String?
+    var nodeGUID: String?
+    var systemImageGUID: String?
+    var firmwareVersion: String?
     var hcaType: String?
     var boardID: String?
     /// "uverbs0": the verbs node /dev/infiniband/uverbs0 that serves this device.
@@ -45,7 +45,7 @@ public struct RDMADevice: Sendable, Equatable {
     /// Network devices of the device's PCI function (`device/net/*`), with the port each
     /// belongs to when `dev_port` says so.
     var netdevs: [NetDevice]
-    public var ports: [RDMAPort]
+    var ports: [RDMAPort]
     /// Whether libibverbs listed this device (nil when verbs were not asked).
     var seenByVerbs: Bool?
 
@@ -58,24 +58,24 @@ public struct RDMADevice: Sendable, Equatable {
 
 /// A network interface beside an RDMA device.
 struct NetDevice: Sendable, Equatable {
-    public var name: String
+    var name: String
     /// The RDMA port number (dev_port + 1), when known.
-    public var port: Int?
+    var port: Int?
 }
 
 /// One port of an RDMA device.
-public struct RDMAPort: Sendable, Equatable {
-    public var number: Int
+struct RDMAPort: Sendable, Equatable {
+    var number: Int
     /// Name from `state` ("ACTIVE", "DOWN", "INIT", ...), nil when unreadable.
-    public var state: String?
+    var state: String?
     var stateCode: Int?
     /// Name from `phys_state` ("LinkUp", "Polling", "Disabled", ...).
     var physState: String?
-    public var linkLayer: String?
+    var linkLayer: String?
     /// `rate` as the kernel prints it, e.g. "200 Gb/sec (4X HDR)".
-    public var rate: String?
-    public var rateGbps: Double?
-    public var lid: Int?
+    var rate: String?
+    var rateGbps: Double?
+    var lid: Int?
     var smLID: Int?
     /// Non-zero GID entries.
     var gids: [GIDRecord]
@@ -91,26 +91,26 @@ public struct RDMAPort: Sendable, Equatable {
 
 /// One non-zero GID table entry.
 struct GIDRecord: Sendable, Equatable {
-    public var index: Int
+    var index: Int
     /// Sysfs form: 8 groups of 4 hex digits.
-    public var gid: String
+    var gid: String
     /// "IB/RoCE v1" or "RoCE v2"; nil when unreadable.
-    public var type: String?
-    public var netdev: String?
+    var type: String?
+    var netdev: String?
     /// Dotted IPv4 when the GID is IPv4-mapped.
-    public var ipv4: String?
+    var ipv4: String?
 }
 
 /// A file the probe could not use.
-public struct ProbeProblem: Sendable, Equatable, CustomStringConvertible {
+struct ProbeProblem: Sendable, Equatable, CustomStringConvertible {
     /// Logical path, e.g. /sys/class/infiniband/mlx5_0/ports/1/gids/3.
-    public var path: String
-    public var problem: String
-    public var description: String { "\(path): \(problem)" }
+    var path: String
+    var problem: String
+    var description: String { "\(path): \(problem)" }
 }
 
 /// The limits that decide whether RDMA buffers can be pinned and NCCL's shared memory fits.
-public struct ResourceLimits: Sendable, Equatable {
+struct ResourceLimits: Sendable, Equatable {
     /// RLIMIT_MEMLOCK soft limit in bytes; nil when unlimited.
     var memlockBytes: UInt64?
     /// True when the limit could not be read at all (then `memlockBytes` is meaningless).
@@ -130,7 +130,7 @@ public struct ResourceLimits: Sendable, Equatable {
 }
 
 /// What the verbs library said.
-public enum VerbsStatus: Sendable, Equatable {
+enum VerbsStatus: Sendable, Equatable {
     /// Not asked, with the reason (e.g. the sysfs root is a fixture, not this machine).
     case skipped(String)
     /// libibverbs answered with no devices; the text is its answer (e.g. the ENOSYS error).
@@ -146,7 +146,7 @@ public enum VerbsStatus: Sendable, Equatable {
     }
 
     /// One line for people.
-    public var summary: String {
+    var summary: String {
         switch self {
         case .skipped(let why): return "not used (\(why))"
         case .noDevices(let what): return "no devices (\(what))"

@@ -6,13 +6,13 @@ import Foundation
 /// from a fixture reads like output from a real machine.
 public struct ProbeRoots: Sendable, Equatable {
     /// Stands for /sys.
-    public var sysfs: String
+    var sysfs: String
     /// Stands for /dev.
-    public var dev: String
+    var dev: String
     /// Stands for /proc (limits, mounts, modules, NVIDIA driver).
-    public var proc: String
+    var proc: String
     /// Stands for /etc (NCCL configuration).
-    public var etc: String
+    var etc: String
 
     public init(sysfs: String = "/sys", dev: String = "/dev", proc: String = "/proc", etc: String = "/etc") {
         self.sysfs = sysfs

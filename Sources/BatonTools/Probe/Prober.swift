@@ -1,9 +1,9 @@
 /// Runs the probe: sysfs first (works without opening anything), then libibverbs when
 /// the sysfs root is this machine's /sys, merged into one `ProbeReport`.
 public struct Prober: Sendable {
-    public var roots: ProbeRoots
+    var roots: ProbeRoots
     /// nil: decide from the roots (verbs only when the sysfs root is /sys).
-    public var verbs: (any VerbsSource)?
+    var verbs: (any VerbsSource)?
     var useVerbs: Bool?
 
     public init(roots: ProbeRoots = .system, verbs: (any VerbsSource)? = LiveVerbsSource(), useVerbs: Bool? = nil) {

@@ -2,13 +2,13 @@ import Verbs
 
 /// What libibverbs reports about one device (opened and queried).
 public struct VerbsDeviceFacts: Sendable, Equatable {
-    public var name: String
+    var name: String
     var uverbs: String
-    public var firmwareVersion: String?
-    public var nodeGUID: String?
-    public var ports: [VerbsPortFacts]
+    var firmwareVersion: String?
+    var nodeGUID: String?
+    var ports: [VerbsPortFacts]
     /// Why opening or querying failed, if it did.
-    public var error: String?
+    var error: String?
 
     init(name: String, uverbs: String, firmwareVersion: String? = nil, nodeGUID: String? = nil, ports: [VerbsPortFacts] = [], error: String? = nil) {
         self.name = name
@@ -20,13 +20,13 @@ public struct VerbsDeviceFacts: Sendable, Equatable {
     }
 }
 
-public struct VerbsPortFacts: Sendable, Equatable {
-    public var number: Int
+struct VerbsPortFacts: Sendable, Equatable {
+    var number: Int
     var stateCode: Int
-    public var state: String
-    public var linkLayer: String
-    public var lid: Int
-    public var rateGbps: Double?
+    var state: String
+    var linkLayer: String
+    var lid: Int
+    var rateGbps: Double?
 }
 
 /// The answer of libibverbs' device list.

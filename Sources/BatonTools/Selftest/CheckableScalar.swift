@@ -54,9 +54,9 @@ extension Double: CheckableScalar {}
 
 /// The first element where two buffers differ, for a failure message.
 struct Mismatch: Equatable, Sendable {
-    public let index: Int
-    public let expected: String
-    public let got: String
+    let index: Int
+    let expected: String
+    let got: String
 }
 
 /// Compares `got` with `expected` element by element and returns the first difference,

@@ -2,11 +2,11 @@ import MPI
 
 /// One checked call: `call` on `type` with `count` elements per rank.
 public struct SelftestResult: Sendable {
-    public let call: String
-    public let type: String
-    public let count: Int
+    let call: String
+    let type: String
+    let count: Int
     /// nil when every rank agreed; otherwise what went wrong, naming the rank.
-    public let failure: String?
+    let failure: String?
     public var passed: Bool { failure == nil }
 }
 
@@ -17,7 +17,7 @@ public struct SelftestOptions: Sendable {
     public var counts: [SelftestCount]
     /// A call name (e.g. "allreduce(sum)") whose expected value the last rank changes,
     /// so the run must fail: a check of the checker.
-    public var injectFault: String?
+    var injectFault: String?
 
     public init(counts: [SelftestCount] = SelftestCount.standard, injectFault: String? = nil) {
         self.counts = counts
@@ -51,8 +51,8 @@ public enum SelftestCount: Sendable, Equatable, CustomStringConvertible {
 /// against values each rank computes locally. Every rank must call `run`; every rank
 /// gets the same results (failures are gathered so all ranks know who failed where).
 public final class Selftest {
-    public let comm: Communicator
-    public let options: SelftestOptions
+    let comm: Communicator
+    let options: SelftestOptions
     private let rank: Int
     private let size: Int
     private(set) public var results: [SelftestResult] = []

@@ -3,9 +3,9 @@ import MPI
 
 /// Facts about the MPI job the selftest ran in, gathered to every rank.
 public struct SelftestEnvironment: Sendable {
-    public let libraryVersion: String
-    public let threadLevel: ThreadLevel
-    public let ranks: Int
+    let libraryVersion: String
+    let threadLevel: ThreadLevel
+    let ranks: Int
     /// Host name -> number of ranks on it, in order of first rank.
     let ranksPerHost: [(host: String, ranks: Int)]
 

@@ -34,9 +34,7 @@ struct ReportCommand: ParsableCommand {
             do { try t.svg().write(toFile: svg, atomically: true, encoding: .utf8) } catch {
                 throw CommandFailure(ExitCodes.ioError, "cannot write \(svg): \(error.localizedDescription)")
             }
-            print("baton report: \(svg): \(t.nodes.count) nodes, \(t.bars.count) attempt bars, "
-                  + "\(t.marks.filter { $0.kind == .lost }.count) lost, \(t.marks.filter { $0.kind == .handoff }.count) hand-offs, "
-                  + "\(t.marks.filter { $0.kind == .restart }.count) restarts, \(t.curves.count) curves\(t.metric.map { " of \($0)" } ?? "")")
+            print("baton report: \(svg): \(t.caption)")
             return
         }
         switch s.kind {

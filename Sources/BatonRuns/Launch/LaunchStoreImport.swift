@@ -18,7 +18,13 @@ enum LaunchStoreImport {
     /// Converts `runDir` when it is a launch run without a store; does nothing otherwise.
     static func convert(runDir: String) throws {
         let run = RunDirectory(runDir)
-        guard !FileManager.default.fileExists(atPath: run.launchStore), run.kind == .launch else { return }
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: run.launchStore), run.kind == .launch else { return }
+        // A run with nothing written yet (a head that has just written its launch.json) has
+        // nothing to convert: its head creates the store (building an empty one here cost a
+        // new launch about 50 ms).
+        guard fm.fileExists(atPath: run.events) || !((try? fm.contentsOfDirectory(atPath: run.attempts)) ?? []).isEmpty
+        else { return }
         let temporary = run.launchStore + ".import-\(getpid())"
         defer { unlink(temporary) }
         unlink(temporary)

@@ -83,6 +83,10 @@ def parse_args():
     p.add_argument("--checkpoint-every", type=int, default=8, help="also checkpoint every N steps (0: at epoch ends only)")
     p.add_argument("--step-sleep", type=float, default=0.0, help="seconds to pause after each step (to pace a test)")
     p.add_argument("--quiet", action="store_true", help="print only the resume, first-step and final lines")
+    p.add_argument("--fault", default="", metavar="KIND:RANK:STEP",
+                   help="for tests, in attempt 1 only: hang (RANK blocks in time.sleep after STEP steps, as a stuck "
+                        "data loader does) or mismatch (RANK calls one all_reduce the others never call, on a group of "
+                        "ranks 0 and 1: gloo would abort on a mismatch of sizes in the default group)")
     a = p.parse_args()
     if a.hidden < 1 or a.epochs < 1 or a.batch_size < 1 or a.lr <= 0 or not 0 < a.test_fraction < 1:
         fail("--hidden, --epochs, --batch-size and --lr must be positive, --test-fraction in (0, 1)")
@@ -167,6 +171,10 @@ def main():
         print("train.py: BATON_RESUME=1 but no checkpoint yet: starting from scratch")
 
     ddp = DistributedDataParallel(model)
+    baton.torch.watch(opt)  # a progress mark per optimizer step: Baton finds a hung rank in seconds
+    fault_kind, fault_rank, fault_step = (args.fault.split(":") + ["", "-1", "-1"])[:3] if args.fault else ("", "-1", "-1")
+    fault_here = attempt == 1 and rank == int(fault_rank)
+    side = dist.new_group([0, 1]) if fault_kind == "mismatch" and world > 1 else None  # every rank creates it
     sampler = baton.BatonSampler(num_samples=n, shuffle=True, seed=args.seed, exact=True)
     first_step = True
 
@@ -194,6 +202,11 @@ def main():
             if first_step and rank == 0:
                 print("train.py: attempt %d first step at %.3f (epoch %d, %d consumed)" % (attempt, time.time(), epoch, consumed))
             first_step = False
+            if fault_here and step == int(fault_step):
+                if fault_kind == "hang":
+                    time.sleep(3600)  # stuck, alive: the others wait in the gradient all_reduce
+                elif fault_kind == "mismatch":
+                    dist.all_reduce(torch.zeros(1), group=side)  # one collective no other rank calls
             idx = torch.tensor(batch.ids, dtype=torch.long)
             out = ddp(x_train[idx])
             local = F.cross_entropy(out, y_train[idx], reduction="sum")

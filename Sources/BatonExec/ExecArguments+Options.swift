@@ -25,6 +25,13 @@ extension ExecArguments {
         options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
         options.grace = try seconds(grace, "grace")
         if let lease { options.lease = try seconds(lease, "lease") }
+        if let progressPattern {
+            guard (try? Regex(progressPattern)) != nil else {
+                throw Invalid(description: "--progress-pattern: '\(progressPattern)' is not a regular expression")
+            }
+            options.progressPattern = progressPattern
+        }
+        options.progressKey = progressKey
         for kv in env {
             guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw Invalid(description: "--env '\(kv)': expected KEY=VALUE") }
             options.extraEnvironment[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])

@@ -27,6 +27,11 @@ public struct ExecOptions: Sendable {
     /// contract itself (the grid: a checkpoint directory stable across attempts, its own
     /// BATON_RESUME and BATON_METRICS) passes them here.
     var extraEnvironment: [String: String] = [:]
+    /// An output line matching it is a step (`ProgressMark`): the number in its first
+    /// capture group, else one more than the last.
+    var progressPattern: String?
+    /// A metrics line with this key is a step (its integer value).
+    var progressKey: String?
     var command: [String]
 
     public init(contract: JobContract, nodes: HostList? = nil, command: [String]) {
@@ -55,6 +60,11 @@ public final class ExecWrapper: @unchecked Sendable {
         var terminateAt: Double?
         /// The stop signal that came from outside (daemon, head), if any.
         var stopSignal: Int32?
+        /// The process that said `armed PID` on the progress pipe: it writes its stacks on SIGUSR2.
+        var armedPID: Int32?
+        /// The last step reported (for a pattern without a number).
+        var lastStep = 0
+        var stacksAsked = false
     }
 
     public init(options: ExecOptions, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -122,7 +132,8 @@ public final class ExecWrapper: @unchecked Sendable {
         let env = commandEnvironment(base: ProcessInfo.processInfo.environment)
         let proc: ChildProcess
         do {
-            proc = try ChildProcess.spawn(options.command, environment: env, stdin: .null, stdout: .pipe, stderr: .pipe)
+            proc = try ChildProcess.spawn(options.command, environment: env, stdin: .null, stdout: .pipe, stderr: .pipe,
+                                          writePipe: JobContract.progressFD)
         } catch {
             emit(.note, "\(error)")
             emit(.exit, RankExit(status: .exited(127)).payload)
@@ -134,16 +145,36 @@ public final class ExecWrapper: @unchecked Sendable {
 
         let readersDone = Locked(0)
         let readerFinished = DispatchSemaphore(value: 0)
+        let pattern = options.progressPattern
         for (fd, kind) in [(proc.stdoutFD!, TaggedLine.Kind.out), (proc.stderrFD!, .err)] {
             startThread("baton-exec-\(kind)") { [self] in
+                let regex = pattern.flatMap { try? Regex($0) }
                 readLines(fd: fd) { line in
                     log(String(line))
                     emit(kind, String(line))
+                    if let regex, let m = try? regex.firstMatch(in: String(line)) {
+                        let given = m.output.count > 1 ? m.output[1].substring.flatMap { Int($0) } : nil
+                        step(given)
+                    }
                 }
                 close(fd)
                 readersDone.with { $0 += 1 }
                 readerFinished.signal()
             }
+        }
+
+        startThread("baton-exec-progress") { [self] in
+            guard let fd = proc.extraFD else { return }
+            readLines(fd: fd) { line in
+                guard let mark = ProgressMark.parse(line) else { return }
+                switch mark {
+                case .armed(let pid): state.with { $0.armedPID = pid }
+                case .step(let n): state.with { $0.lastStep = n }
+                case .phase, .stacks: break
+                }
+                emit(.prog, mark.payload)
+            }
+            close(fd)
         }
 
         // Signals: forwarded to the command's group; SIGTERM/SIGINT start the grace clock.
@@ -180,6 +211,9 @@ public final class ExecWrapper: @unchecked Sendable {
                         }
                     }
                     proc.signal(sig)
+                case .stacks?:
+                    let first = state.with { s -> Bool in defer { s.stacksAsked = true }; return !s.stacksAsked }
+                    if first { startThread("baton-exec-stacks") { [self] in writeStacks(proc) } }
                 case nil: break
                 }
             }
@@ -253,6 +287,66 @@ public final class ExecWrapper: @unchecked Sendable {
             if final && !s.metricsPending.isEmpty { parts.append(s.metricsPending); s.metricsPending = "" }
             return parts.filter { !$0.isEmpty }
         }
-        for l in lines { emit(.metric, l) }
+        for l in lines {
+            emit(.metric, l)
+            if let key = options.progressKey, let n = Self.integer(key, inJSON: l) { step(n) }
+        }
+    }
+
+    /// A step is done: `n`, or one more than the last.
+    private func step(_ n: Int?) {
+        let value = state.with { s -> Int in
+            s.lastStep = n ?? s.lastStep + 1
+            return s.lastStep
+        }
+        emit(.prog, ProgressMark.step(value).payload)
+    }
+
+    /// The integer value of `"key": N` in a JSON object line (no parser: FoundationEssentials).
+    static func integer(_ key: String, inJSON line: String) -> Int? {
+        guard let r = line.firstRange(of: "\"\(key)\"") else { return nil }
+        var rest = line[r.upperBound...].drop { $0 == " " }
+        guard rest.first == ":" else { return nil }
+        rest = rest.dropFirst().drop { $0 == " " }
+        let number = String(rest.prefix { c in c.isNumber || c == "-" || c == "." || c == "e" || c == "+" })
+        if let n = Int(number) { return n }
+        guard let d = Double(number), d.isFinite else { return nil }
+        return Int(d)
+    }
+
+    /// Writes the command's stacks to BATON_STACKS and says where: by its helper (SIGUSR2
+    /// to the process that armed it; Python's faulthandler), else by the first stack tool
+    /// found (py-spy, eu-stack, gdb), bounded in time.
+    private func writeStacks(_ proc: ChildProcess) {
+        let path = RunDirectory(options.contract.runDir).rankStacks(options.contract.attempt, rank: placement.rank)
+        try? FileManager.default.createDirectory(atPath: parentDirectory(path), withIntermediateDirectories: true)
+        func size() -> Int {
+            var st = stat()
+            return stat(path, &st) == 0 ? Int(st.st_size) : 0
+        }
+        var written = false
+        if let pid = state.with({ $0.armedPID }), kill(pid, SIGUSR2) == 0 {
+            // Written by the rank itself: wait until the file has grown and stopped growing.
+            var last = -1, stableSince = monotonicNow()
+            let end = monotonicNow() + 3
+            while monotonicNow() < end {
+                let now = size()
+                if now != last { last = now; stableSince = monotonicNow() }
+                if now > 0 && monotonicNow() - stableSince > 0.15 { written = true; break }
+                usleep(20_000)
+            }
+        }
+        if !written {
+            let pid = String(state.with { $0.armedPID } ?? proc.pid)
+            let tools: [[String]] = [["py-spy", "dump", "--pid", pid], ["eu-stack", "-p", pid],
+                                     ["gdb", "-p", pid, "-batch", "-ex", "thread apply all bt"]]
+            for tool in tools where ChildProcess.resolve(tool[0]) != nil {
+                guard let c = try? ChildProcess.spawn(tool, environment: ProcessInfo.processInfo.environment,
+                                                      stdin: .null, stdout: .append(path), stderr: .append(path)) else { continue }
+                Teardown([.wait(atMost: 10)]).run(against: .child(c))
+                break
+            }
+        }
+        emit(.prog, ProgressMark.stacks(path: path).payload)
     }
 }

@@ -60,6 +60,8 @@ final class AttemptRunner {
     private var interruptsTold = 0
     /// Leases: renewed every heartbeat interval while the head trusts the job.
     private let leasing = Locked(true)
+    /// Ranks whose wrapper said where their stacks are (after a `stacks` request).
+    private let stacksWritten = Locked<[Int: String]>([:])
     private let lastRenewal = Locked(0.0)
 
     init(supervisor: LaunchSupervisor, plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) {
@@ -68,8 +70,12 @@ final class AttemptRunner {
         self.hosts = hosts
         start = monotonicNow()
         let o = supervisor.options
-        let settings = LossClassifier.Settings(heartbeatTimeout: o.heartbeatTimeout, startupTimeout: o.startupTimeout,
+        var settings = LossClassifier.Settings(heartbeatTimeout: o.heartbeatTimeout, startupTimeout: o.startupTimeout,
                                                nodeLossWindow: o.nodeLossWindow, grace: plan.grace)
+        if o.hang.timeout != .off {
+            settings.progress = o.hang
+            settings.progress?.steppedBefore = supervisor.steppedRanks.get
+        }
         classifier = LossClassifier(hosts: hosts, settings: settings, start: start)
         record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
         record.masterPort = plan.contract.masterPort
@@ -135,6 +141,7 @@ final class AttemptRunner {
         let inbox = self.inbox
         let pendingMetrics = supervisor.pendingMetrics
         let ranks = nodeOfRank
+        let stacksWritten = self.stacksWritten
         return try supervisor.executor.start(plan) { line, _ in
             // The reader's own work: show the line, keep rank 0's metrics for the next
             // commit; the judgement is the runner's.
@@ -144,6 +151,8 @@ final class AttemptRunner {
                 case .out, .err:
                     if shown?.contains(t.rank) ?? true { console.rankLine(node: t.node, rank: t.rank, text: t.payload, isError: t.kind == .err) }
                 case .fence: console.message("baton launch: \(t.node):\(t.rank) fenced itself: \(t.payload)")
+                case .prog:
+                    if case .stacks(let path)? = ProgressMark.parse(t.payload) { stacksWritten.with { $0[t.rank] = path } }
                 case .note where !t.payload.hasPrefix("received "): console.message("baton exec \(t.node):\(t.rank): \(t.payload)")
                 case .metric where t.rank == 0:
                     let op = LaunchStoreOp.metric(attempt: attemptNo, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
@@ -222,7 +231,7 @@ final class AttemptRunner {
     private func carryOut(_ action: LossAction, _ job: RunningJob) -> Bool {
         switch action {
         case .forwardInterrupt:
-            supervisor.event("interrupt", ["attempt": attemptNo])
+            supervisor.event(.interrupt, ["attempt": attemptNo])
             console.message("baton launch: interrupted; SIGINT to every rank, \(formatDuration(plan.grace, .argument)) grace (Ctrl-C again to stop at once)")
             job.send(.signal(attempt: attemptNo, signal: SIGINT))
             return false
@@ -252,13 +261,13 @@ final class AttemptRunner {
                 // left; else (ssh to a real host) its wrappers may live on cut off: wait out
                 // their lease.
                 let gone = sweep.nodesAreGone(v.lost.map(\.node), seenHere: agents.seenHere)
-                supervisor.event("agent-loss-check", ["attempt": attemptNo, "gone": gone])
+                supervisor.event(.agentLossCheck, ["attempt": attemptNo, "gone": gone])
                 if !gone { waitForFencing() }
             }
             return true
         case .neverStarted(let v):
             apply(v, job)
-            supervisor.event("never-started", ["attempt": attemptNo, "silent": hosts.names.filter { !classifier.monitor.heard.contains($0) }])
+            supervisor.event(.neverStarted, ["attempt": attemptNo, "silent": hosts.names.filter { !classifier.monitor.heard.contains($0) }])
             if let m = v.message { console.message("baton launch: attempt \(attemptNo) never started: \(m); stopping it") }
             // The short window: nothing of the job runs that a longer grace would help.
             teardown(job, lost: Set(hosts.names))
@@ -269,7 +278,44 @@ final class AttemptRunner {
             apply(v, job)
             commitLoss(v)
             return true
+        case .hung(let finding):
+            handleHang(finding, job)
+            return true
         }
+    }
+
+    /// A hang: every rank's stacks first (the job still as it hung), then the culprit and
+    /// the decision committed, then the job stopped.
+    private func handleHang(_ f: HangFinding, _ job: RunningJob) {
+        console.message("baton launch: rank \(f.rank) on \(f.node) made no progress for \(formatDuration(f.stalledFor, .seconds(digits: 1))) "
+                        + "(budget \(formatDuration(f.budget, .seconds(digits: 1))): \(f.rule)); collecting every rank's stacks")
+        _ = job.send(.stacks(attempt: attemptNo))
+        let watched = Set(classifier.progress.ranks.filter { $0.value.watched && !$0.value.ended }.keys)
+        waitFor(atMost: 8) { watched.isSubset(of: stacksWritten.get.keys) }
+        var stacks: [Int: String] = [:]
+        for (rank, path) in stacksWritten.get {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty { stacks[rank] = text }
+        }
+        let culprit = HangJudge.culprit(f, stacks: stacks, nodeOfRank: nodeOfRank)
+        var v = AttemptVerdict(outcome: .hung)
+        v.failedRank = culprit.rank
+        v.failedNode = culprit.node
+        v.detail = "rank \(culprit.rank) on \(culprit.node): \(culprit.reason)"
+        let stacksDir = RunDirectory(plan.contract.runDir).attemptStacks(attemptNo)
+        var fields: [String: Any] = [
+            "attempt": attemptNo, "rank": culprit.rank, "node": culprit.node, "reason": culprit.reason,
+            "stalled": f.stalledFor, "budget": f.budget, "rule": f.rule, "overdueRank": f.rank,
+            "steps": Dictionary(uniqueKeysWithValues: f.lastSteps.map { (String($0.key), $0.value.map { $0 as Any } ?? NSNull()) }),
+            "stacks": stacksDir, "stacksFrom": stacks.keys.sorted(),
+        ]
+        if let frame = culprit.frame { fields["frame"] = frame }
+        supervisor.event(.hang, fields)
+        let missing = watched.subtracting(stacks.keys).sorted()
+        console.message("baton launch: hang: rank \(culprit.rank) on \(culprit.node): \(culprit.reason); stacks of \(stacks.count) ranks in \(stacksDir)"
+                        + (missing.isEmpty ? "" : " (none from ranks \(missing.map(String.init).joined(separator: ",")))")
+                        + "; stopping attempt \(attemptNo)")
+        teardown(job, window: min(plan.grace, 5))
+        apply(v, job)
     }
 
     /// Looks at the agents; tells the classifier of each new end.
@@ -302,7 +348,7 @@ final class AttemptRunner {
                 || classifier.monitor.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil }
         }
         if job.poll() == nil {
-            supervisor.event("sigkill-mpirun", ["attempt": attemptNo])
+            supervisor.event(.sigkillMpirun, ["attempt": attemptNo])
             job.kill()
             waitFor(atMost: 5) { job.poll() != nil }
         }
@@ -316,7 +362,7 @@ final class AttemptRunner {
     /// never overlap: their wrappers fence at last renewal + lease.
     private func waitForFencing() {
         let until = lastRenewal.get + plan.lease + 0.5
-        supervisor.event("fence-wait", ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
+        supervisor.event(.fenceWait, ["attempt": attemptNo, "seconds": max(0, until - monotonicNow())])
         waitFor(atMost: until - monotonicNow()) { false }
     }
 
@@ -324,7 +370,7 @@ final class AttemptRunner {
     private func commitLoss(_ v: AttemptVerdict) {
         guard !v.lost.isEmpty else { return }
         let now = Date().timeIntervalSince1970
-        supervisor.event("node-lost", ["attempt": attemptNo, "nodes": v.lost.map(\.node), "how": v.lost[0].signal.rawValue,
+        supervisor.event(.nodeLost, ["attempt": attemptNo, "nodes": v.lost.map(\.node), "how": v.lost[0].signal.rawValue,
                                        "detection": v.lost.map(\.detectionSeconds).max() ?? 0],
                          ops: v.lost.map { n in
                              .node(name: n.node, position: hosts.names.firstIndex(of: n.node) ?? 0, state: .lost, since: now,
@@ -361,6 +407,8 @@ final class AttemptRunner {
         }
         supervisor.executor.finished(plan)
         pump()
+        let stepped = classifier.progress.stepped
+        supervisor.steppedRanks.with { $0.formUnion(stepped) }
         transcript?.flush()
         transcript = nil
         record.seconds = monotonicNow() - start

@@ -166,6 +166,8 @@ public struct LaunchHead: Sendable {
         var planner = LaunchPlanner(mode: mode, command: spec.command, runDir: runDir, batonPath: batonPath, mpirunPath: spec.mpirun,
                                     heartbeat: beat, lease: lease, grace: grace, masterPort: spec.masterPort)
         planner.configID = "launch"
+        planner.progressPattern = spec.hang.progressPattern
+        planner.progressKey = spec.hang.progressKey
         if !source.isLocal { planner.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment) }
         // The lean wrapper beside baton starts in a third of the time of `baton exec` (docs/launch.md).
         planner.execPath = LaunchPlanner.leanWrapper(beside: batonPath)
@@ -173,6 +175,8 @@ public struct LaunchHead: Sendable {
         options.maxRestarts = spec.maxRestarts
         options.minNodes = spec.minNodes
         options.onRankFailure = spec.onRankFailure
+        options.hang = try spec.hang.rule()
+        options.onHang = spec.hang.onHang
         options.heartbeatTimeout = timeout
         options.startupTimeout = try seconds(spec.startupTimeout, "startup-timeout")
         options.shownRanks = shown

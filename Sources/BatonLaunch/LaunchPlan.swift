@@ -33,8 +33,10 @@ public struct LaunchPlanner: Sendable {
     /// This machine's names, cores and the environment mpirun inherits: the Open MPI
     /// settings depend on them (`MPISettings`).
     public var machine: MPISettings.Machine = .current
-    /// Arguments for every `baton exec`, before `--` (the grid's `--env K=V` overrides).
-    var extraExecArguments: [String] = []
+    /// How every rank's wrapper learns of its progress besides the helper's marks
+    /// (`--progress-pattern`, `--progress-key`).
+    public var progressPattern: String?
+    public var progressKey: String?
 
     public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
                 heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int? = nil) {
@@ -108,22 +110,25 @@ public struct LaunchPlanner: Sendable {
         mpiEnv.merge(MPISettings.environment(settings)) { $1 }
         argv += extraMpirunArguments
         argv += (execPath.map { [$0] } ?? [batonPath, "exec"])
-        argv += ["--run-dir", runDir,
-                 "--nodes", nodesSpec,
-                 "--attempt", String(attempt),
-                 "--heartbeat", formatDuration(heartbeat, .argument),
-                 "--lease", formatDuration(lease, .argument),
-                 "--grace", formatDuration(grace, .argument),
-                 "--master-port", String(masterPort),
-                 "--config-id", configID]
-        if let addr = contract.masterAddr { argv += ["--master-addr", addr] }
-        if let shardDir { argv += ["--shard-dir", shardDir] }
-        if let configJSON { argv += ["--config", configJSON] }
-        if let checkpointDir { argv += ["--checkpoint-dir", checkpointDir] }
-        if let metricsFile { argv += ["--metrics-file", metricsFile] }
-        if let resume { argv += ["--resume", resume ? "1" : "0"] }
-        argv += extraExecArguments
-        argv += ["--"] + command
+        var exec = ExecArguments()
+        exec.runDir = runDir
+        exec.nodes = nodesSpec
+        exec.attempt = attempt
+        exec.heartbeat = formatDuration(heartbeat, .argument)
+        exec.lease = formatDuration(lease, .argument)
+        exec.grace = formatDuration(grace, .argument)
+        exec.masterPort = masterPort
+        exec.configID = configID
+        exec.masterAddr = contract.masterAddr
+        exec.shardDir = shardDir
+        exec.config = configJSON ?? "{}"
+        exec.checkpointDir = checkpointDir
+        exec.metricsFile = metricsFile
+        exec.resume = resume
+        exec.progressPattern = progressPattern
+        exec.progressKey = progressKey
+        exec.command = command
+        argv += exec.encode()
 
         let ranks = RankPlacement.all(hosts).map { p in
             LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,

@@ -29,6 +29,8 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
     public var maxRestarts = 3
     public var minNodes = 1
     public var onRankFailure = RankFailurePolicy.fail
+    /// Hang detection and what a hang leads to.
+    public var hang = HangSettings()
     public var heartbeatTimeout = "10s"
     public var heartbeat = "1s"
     public var startupTimeout = "30s"
@@ -62,6 +64,7 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
         maxRestarts = try c.decodeIfPresent(Int.self, forKey: .maxRestarts) ?? d.maxRestarts
         minNodes = try c.decodeIfPresent(Int.self, forKey: .minNodes) ?? d.minNodes
         onRankFailure = try c.decodeIfPresent(RankFailurePolicy.self, forKey: .onRankFailure) ?? d.onRankFailure
+        hang = try c.decodeIfPresent(HangSettings.self, forKey: .hang) ?? d.hang
         heartbeatTimeout = try c.decodeIfPresent(String.self, forKey: .heartbeatTimeout) ?? d.heartbeatTimeout
         heartbeat = try c.decodeIfPresent(String.self, forKey: .heartbeat) ?? d.heartbeat
         startupTimeout = try c.decodeIfPresent(String.self, forKey: .startupTimeout) ?? d.startupTimeout

@@ -51,6 +51,9 @@ public struct LaunchOptions: Sendable {
     var nodeLossWindow: Double = 1
     /// A rank that fails by itself: end the job, or restart it on the same nodes.
     var onRankFailure: RankFailurePolicy = .fail
+    /// Hang detection (`ProgressWatch`) and what a hang leads to.
+    var hang = ProgressWatch.Rule()
+    var onHang: HangPolicy = .restart
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
@@ -70,6 +73,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
     let console: LaunchConsole
     /// Incremented by each Ctrl-C (`interrupt()`).
     let interrupts = Locked(0)
+    /// Ranks that reported a step in some attempt of this head (`ProgressWatch.Rule.steppedBefore`).
+    let steppedRanks = Locked<Set<Int>>([])
     /// The run's store (`RUN/launch.sqlite`): every transition is committed there before the
     /// head acts on it; events.jsonl and report.json are written from it afterwards.
     let store: LaunchStore
@@ -141,13 +146,6 @@ public final class LaunchSupervisor: @unchecked Sendable {
         commitEvents([(kind, fields)], ops: ops)
     }
 
-    /// The same, by the kind's name: for AttemptRunner, which still names its events (another
-    /// change works in that file). An unknown name is a programming error and traps.
-    func event(_ name: String, _ fields: [String: Any] = [:], ops: [LaunchStoreOp] = []) {
-        guard let kind = LaunchEventKind(rawValue: name) else { preconditionFailure("no launch event kind '\(name)'") }
-        event(kind, fields, ops: ops)
-    }
-
     /// Runs the job to its end and returns the report (its `exitCode` is baton's).
     public func run() -> LaunchReport {
         var hosts = options.hosts
@@ -216,10 +214,12 @@ public final class LaunchSupervisor: @unchecked Sendable {
             // shared (it must be for checkpoints to survive a node), the metrics files
             // themselves have the last word.
             if let c = Self.consumedInMetricsFiles(dir: RunDirectory(runDir).metrics(attempt)) { consumed = max(consumed, c) }
+            let earlier = records
             records.append(record)
-            let policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
+            var policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
                                        onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
-            switch policy.decide(after: record, on: hosts) {
+            policy.onHang = options.onHang
+            switch policy.decide(after: record, on: hosts, earlier: earlier) {
             case .finish(let result, let reason, let code):
                 return finish(result, reason, code)
             case .restart(let next, let lost, let cause, let message):

@@ -40,6 +40,9 @@ enum LossAction: Sendable, Equatable {
     case neverStarted(AttemptVerdict)
     /// mpirun has ended: the verdict on the attempt. Final.
     case ended(AttemptVerdict)
+    /// A rank that reports progress went past its budget without any (`ProgressWatch`):
+    /// collect every rank's stacks, judge the culprit, then stop the job. Final.
+    case hung(HangFinding)
 }
 
 /// When the runner must wait out the lease before the next attempt may start.
@@ -87,6 +90,8 @@ struct AttemptVerdict: Sendable, Equatable {
 /// 3. mpirun naming a lost daemon ("Remote daemon: ... on node X"): X is lost at once.
 /// 4. A node silent for the heartbeat timeout (the startup timeout before its first line)
 ///    is lost; if no node ever spoke, the launch never started and none is blamed.
+/// 6. A rank that reports progress and went past its budget without any (`ProgressWatch`)
+///    while its node is alive: a hang (the runner collects stacks and names the culprit).
 /// 5. At mpirun's end: a daemon mpirun named lost; else, when an agent ended abnormally
 ///    after the job started (ORTE then says it was "unable to reliably start one or more
 ///    daemons", at any time, also for a daemon that ran for hours), the node whose agent
@@ -108,6 +113,8 @@ struct LossClassifier: Sendable {
         var agentCutoff: Double = 0.15
         /// How long an agent's accusation waits for mpirun's clean exit.
         var agentSettle: Double = 0.25
+        /// Hang detection (nil: off; transcripts recorded before it have none).
+        var progress: ProgressWatch.Rule?
 
         init(heartbeatTimeout: Double, startupTimeout: Double, nodeLossWindow: Double, grace: Double) {
             self.heartbeatTimeout = heartbeatTimeout
@@ -137,10 +144,12 @@ struct LossClassifier: Sendable {
     /// A stop was ordered: only mpirun's end matters now.
     var awaitingEnd = false
     private(set) var isFinished = false
+    private(set) var progress: ProgressWatch
 
     init(hosts: HostList, settings: Settings, start: Double) {
         self.hosts = hosts
         self.settings = settings
+        progress = ProgressWatch(rule: settings.progress ?? ProgressWatch.Rule(timeout: .off))
         placements = RankPlacement.all(hosts)
         monitor = HeartbeatMonitor(hosts: hosts, timeout: settings.heartbeatTimeout, start: start,
                                    startupTimeout: settings.startupTimeout)
@@ -152,6 +161,11 @@ struct LossClassifier: Sendable {
         switch event {
         case .tagged(let line):
             monitor.record(line, at: now)
+            switch line.kind {
+            case .prog: if let mark = ProgressMark.parse(line.payload) { progress.record(mark, rank: line.rank, node: line.node, at: now) }
+            case .exit, .fence: progress.ended(rank: line.rank)
+            default: break
+            }
         case .mpirun(let line):
             tail.append(line)
             if tail.count > 200 { tail.removeFirst() }
@@ -184,6 +198,7 @@ struct LossClassifier: Sendable {
         if let a = abortSaidAt, !daemonNamed { times.append(a + settings.nodeLossWindow) }
         if let d = interruptDeadline { times.append(d) }
         if let o = monitor.nextOverdueTime() { times.append(o) }
+        if interruptsSeen == 0, let p = progress.nextDeadline() { times.append(p) }
         return times.min()
     }
 
@@ -227,6 +242,12 @@ struct LossClassifier: Sendable {
                 v.message = "no heartbeat from \(overdue.map { "\($0.node) for \(formatDuration($0.silentFor, .seconds(digits: 1)))" }.joined(separator: ", "))"
                 isFinished = true
                 return .nodesLost(v, fence: .always)
+            }
+            // 6: a rank alive but making no progress (after the node rules: a lost node
+            // stalls every rank, and is the better verdict).
+            if let hang = progress.overdue(at: now) {
+                isFinished = true
+                return .hung(hang)
             }
         }
         if interrupts > interruptsSeen {

@@ -3,12 +3,14 @@ import BatonRuns
 import BatonSupport
 
 /// What the head does after an attempt ends: a pure function of the attempt's record, the
-/// nodes it ran on and the options (`--max-restarts`, `--min-nodes`, `--on-rank-failure`).
+/// nodes it ran on, the run's earlier attempts and the options (`--max-restarts`,
+/// `--min-nodes`, `--on-rank-failure`, `--on-hang`).
 /// The supervisor carries the decision out.
 struct RestartPolicy: Sendable, Equatable {
     var maxRestarts: Int
     var minNodes: Int
     var onRankFailure: RankFailurePolicy
+    var onHang: HangPolicy = .restart
     /// The number of the run's first attempt (restarts are counted from it).
     var firstAttempt: Int
 
@@ -27,9 +29,30 @@ struct RestartPolicy: Sendable, Equatable {
         case finish(LaunchResult, reason: String, exitCode: Int32)
     }
 
-    func decide(after record: AttemptRecord, on hosts: HostList) -> Decision {
+    /// `earlier`: the run's attempts before `record` (a second hang on one node excludes it).
+    func decide(after record: AttemptRecord, on hosts: HostList, earlier: [AttemptRecord] = []) -> Decision {
         let restartsUsed = record.attempt - firstAttempt
         switch record.outcome {
+        case .hung:
+            let node = record.failedNode
+            let what = "hung: " + (record.detail ?? "a rank made no progress")
+            let hungBefore = node.map { n in earlier.contains { $0.outcome == .hung && $0.failedNode == n } } ?? false
+            if onHang == .fail { return .finish(.failed, reason: "\(what) (--on-hang fail)", exitCode: ExitCodes.jobFailed) }
+            guard restartsUsed < maxRestarts else {
+                return .finish(.failed, reason: "\(what); no restart left (--max-restarts \(maxRestarts))", exitCode: ExitCodes.jobFailed)
+            }
+            if let node, onHang == .exclude || hungBefore {
+                let rest = hosts.removing([node])
+                let why = onHang == .exclude ? "--on-hang exclude" : "its second hang"
+                guard rest.hosts.count >= max(minNodes, 1) else {
+                    return .finish(.failed, reason: "\(what); leaving \(node) out (\(why)) would leave \(rest.hosts.count) nodes, --min-nodes is \(minNodes)",
+                                   exitCode: ExitCodes.jobFailed)
+                }
+                return .restart(on: rest, lost: [node], cause: what,
+                                message: "\(what); restarting without \(node) (\(why)) on \(rest.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(maxRestarts))")
+            }
+            return .restart(on: hosts, lost: [], cause: what,
+                            message: "\(what); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-hang restart; restart \(restartsUsed + 1) of \(maxRestarts))")
         case .completed:
             return .finish(.completed, reason: "every rank exited 0 (attempt \(record.attempt))", exitCode: ExitCodes.success)
         case .interrupted:

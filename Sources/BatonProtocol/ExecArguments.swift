@@ -22,6 +22,11 @@ public struct ExecArguments: Sendable, Equatable {
     public var checkpointDir: String?
     public var metricsFile: String?
     public var resume: Bool?
+    /// `--progress-pattern REGEX`: an output line that matches is a step (the number in its
+    /// first capture group, else one more than the last).
+    public var progressPattern: String?
+    /// `--progress-key KEY`: a metrics line with this key is a step (its value).
+    public var progressKey: String?
     /// `--env KEY=VALUE` (repeatable): set for the command after the contract.
     public var env: [String] = []
     public var command: [String] = []
@@ -77,10 +82,36 @@ public struct ExecArguments: Sendable, Equatable {
             case "--resume":
                 guard v == "0" || v == "1" else { return nil }
                 a.resume = v == "1"
+            case "--progress-pattern": a.progressPattern = v
+            case "--progress-key": a.progressKey = v
             case "--env": a.env.append(v)
             default: return nil
             }
         }
         return nil  // no `--`: let `baton exec` explain
+    }
+
+    /// The argv `parse` reads back (everything after `exec`), in the `--name value` form.
+    public func encode() -> [String] {
+        var argv: [String] = []
+        func add(_ name: String, _ value: String?) { if let value { argv += ["--\(name)", value] } }
+        add("run-dir", runDir)
+        add("nodes", nodes)
+        add("attempt", String(attempt))
+        add("heartbeat", heartbeat)
+        add("lease", lease)
+        add("grace", grace)
+        add("master-port", String(masterPort))
+        add("config-id", configID)
+        add("master-addr", masterAddr)
+        add("shard-dir", shardDir)
+        add("config", config == "{}" ? nil : config)
+        add("checkpoint-dir", checkpointDir)
+        add("metrics-file", metricsFile)
+        add("resume", resume.map { $0 ? "1" : "0" })
+        add("progress-pattern", progressPattern)
+        add("progress-key", progressKey)
+        for kv in env { add("env", kv) }
+        return argv + ["--"] + command
     }
 }

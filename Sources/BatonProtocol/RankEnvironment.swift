@@ -72,6 +72,10 @@ extension JobContract {
     /// rollback` the grid then restores the config's checkpoint from the newest snapshot
     /// that verifies and retries it.
     public static let corruptCheckpointExit: Int32 = 65
+
+    /// The descriptor a rank's command writes its progress to (`ProgressMark` lines), a
+    /// pipe `baton exec` reads (BATON_PROGRESS_FD).
+    public static let progressFD: Int32 = 3
 }
 
 /// What a head (or a user) fixes for every rank of one attempt; turned into the
@@ -140,6 +144,8 @@ public struct JobContract: Sendable, Equatable, Codable {
             "BATON_ATTEMPT": String(attempt),
             "BATON_RESTART_COUNT": String(restartCount),
             "BATON_METRICS": metricsPath(rank: p.rank),
+            "BATON_STACKS": RunDirectory(runDir).rankStacks(attempt, rank: p.rank),
+            "BATON_PROGRESS_FD": String(Self.progressFD),
             "BATON_CORRUPT_CHECKPOINT_EXIT": String(Self.corruptCheckpointExit),
             "TORCHELASTIC_RESTART_COUNT": String(restartCount),
         ]

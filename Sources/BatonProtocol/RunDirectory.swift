@@ -54,6 +54,8 @@ public struct RunDirectory: Sendable, Hashable {
         static func attemptRecord(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).record.json" }
         static func headChannel(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).head" }
         static func attemptTranscript(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).transcript.jsonl" }
+        static func attemptStacks(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).stacks" }
+        static func rankStacks(_ n: String, _ rank: String) -> String { "\(attemptStacks(n))/rank-\(rank).txt" }
         static func shards(_ n: String) -> String { "shards/\(attemptPrefix)\(n)" }
         static func metrics(_ n: String) -> String { "metrics/\(attemptPrefix)\(n)" }
         static func rankMetrics(_ n: String, _ rank: String) -> String { "\(metrics(n))/rank-\(rank).jsonl" }
@@ -106,6 +108,8 @@ public struct RunDirectory: Sendable, Hashable {
     public func attemptRecord(_ attempt: Int) -> String { appending(Relative.attemptRecord(String(attempt))) }
     func headChannel(_ attempt: Int) -> String { appending(Relative.headChannel(String(attempt))) }
     public func attemptTranscript(_ attempt: Int) -> String { appending(Relative.attemptTranscript(String(attempt))) }
+    public func attemptStacks(_ attempt: Int) -> String { appending(Relative.attemptStacks(String(attempt))) }
+    public func rankStacks(_ attempt: Int, rank: Int) -> String { appending(Relative.rankStacks(String(attempt), String(rank))) }
     public func shards(_ attempt: Int) -> String { appending(Relative.shards(String(attempt))) }
     public func metrics(_ attempt: Int) -> String { appending(Relative.metrics(String(attempt))) }
     public func rankMetrics(_ attempt: Int, rank: Int) -> String { appending(Relative.rankMetrics(String(attempt), String(rank))) }
@@ -163,6 +167,7 @@ public struct RunDirectory: Sendable, Hashable {
             Entry(path: Relative.attemptRecord("N"), about: "attempt N's record, as heads before the store wrote it (imported into the store once, when first read)"),
             Entry(path: Relative.headChannel("N"), about: "the head's messages to the ranks mpirun started on its own node"),
             Entry(path: Relative.attemptTranscript("N"), about: "what the head saw during attempt N"),
+            Entry(path: Relative.rankStacks("N", "R"), about: "rank R's stacks, written when attempt N hung (`baton exec` asks the rank's helper, else a stack tool)"),
             Entry(path: Relative.shards("N") + "/", about: "the per-rank shard files of attempt N (BatonShard's layout)"),
             Entry(path: Relative.rankMetrics("N", "R"), about: "the metrics lines rank R wrote in attempt N"),
             Entry(path: Relative.rankLog("NODE", "R"), about: "rank R's output on NODE, appended over attempts"),

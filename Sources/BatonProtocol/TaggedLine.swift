@@ -32,6 +32,8 @@ public struct TaggedLine: Sendable, Equatable {
         case fence
         /// A message of the wrapper itself (a warning); payload: the text.
         case note
+        /// The rank's progress; payload: a `ProgressMark`.
+        case prog
     }
 
     public var kind: Kind
@@ -108,14 +110,19 @@ public struct TaggedLine: Sendable, Equatable {
 ///
 ///     @baton/1 lease <attempt> <seq>     renew the lease of attempt N
 ///     @baton/1 signal <attempt> <signo>  forward a signal to every rank's command
+///     @baton/1 stacks <attempt> 0        write every rank's stacks (a hang)
 public enum HeadMessage: Sendable, Equatable {
     case lease(attempt: Int, sequence: Int)
     case signal(attempt: Int, signal: Int32)
+    /// Write every rank's stacks (a hang was seen): each wrapper answers with a `prog`
+    /// line `stacks PATH` once its rank's are written.
+    case stacks(attempt: Int)
 
     public var encoded: String {
         switch self {
         case .lease(let a, let s): return "\(TaggedLine.prefix) lease \(a) \(s)"
         case .signal(let a, let n): return "\(TaggedLine.prefix) signal \(a) \(n)"
+        case .stacks(let a): return "\(TaggedLine.prefix) stacks \(a) 0"
         }
     }
 
@@ -125,6 +132,7 @@ public enum HeadMessage: Sendable, Equatable {
         switch parts[1] {
         case "lease": return Int(parts[3]).map { .lease(attempt: a, sequence: $0) }
         case "signal": return Int32(parts[3]).map { .signal(attempt: a, signal: $0) }
+        case "stacks": return .stacks(attempt: a)
         default: return nil
         }
     }

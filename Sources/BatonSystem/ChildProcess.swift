@@ -85,11 +85,14 @@ public final class ChildProcess: @unchecked Sendable {
     /// Read ends of the child's stdout / stderr when they are `.pipe`.
     public let stdoutFD: Int32?
     public let stderrFD: Int32?
+    /// Read end of the extra pipe the child writes to (`spawn(..., writePipe:)`).
+    public let extraFD: Int32?
     let grouping: Grouping
     private let status = Locked<ExitStatus?>(nil)
 
-    private init(pid: pid_t, stdinFD: Int32?, stdoutFD: Int32?, stderrFD: Int32?, grouping: Grouping) {
+    private init(pid: pid_t, stdinFD: Int32?, stdoutFD: Int32?, stderrFD: Int32?, extraFD: Int32?, grouping: Grouping) {
         self.pid = pid
+        self.extraFD = extraFD
         self.stdinFD = stdinFD
         self.stdoutFD = stdoutFD
         self.stderrFD = stderrFD
@@ -117,7 +120,7 @@ public final class ChildProcess: @unchecked Sendable {
     public static func spawn(
         _ arguments: [String], environment: [String: String],
         stdin: Stdio = .inherit, stdout: Stdio = .inherit, stderr: Stdio = .inherit,
-        grouping: Grouping = .processGroup
+        grouping: Grouping = .processGroup, writePipe: Int32? = nil
     ) throws(SpawnError) -> ChildProcess {
         guard let first = arguments.first, let exe = resolve(first, path: environment["PATH"] ?? ProcessInfo.processInfo.environment["PATH"]) else {
             throw SpawnError(executable: arguments.first ?? "", errno: ENOENT)
@@ -155,6 +158,18 @@ public final class ChildProcess: @unchecked Sendable {
                 childEnds.append(childEnd)
             }
         }
+        // One more pipe the child writes to at descriptor `writePipe` (the wrapper's progress
+        // channel); the parent reads it at `extraFD`.
+        var extraEnd: Int32?
+        if let target = writePipe {
+            var p: [Int32] = [0, 0]
+            guard pipe(&p) == 0 else { throw SpawnError(executable: exe, errno: errno) }
+            _ = fcntl(p[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(p[1], F_SETFD, FD_CLOEXEC)
+            posix_spawn_file_actions_adddup2(&actions, p[1], target)
+            extraEnd = p[0]
+            childEnds.append(p[1])
+        }
         var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
         switch grouping {
         case .inherit: break
@@ -182,10 +197,11 @@ public final class ChildProcess: @unchecked Sendable {
         let rc = posix_spawn(&pid, exe, &actions, &attr, argv, envp)
         childEnds.forEach { close($0) }
         guard rc == 0 else {
-            parentEnds.compactMap { $0 }.forEach { close($0) }
+            (parentEnds + [extraEnd]).compactMap { $0 }.forEach { close($0) }
             throw SpawnError(executable: exe, errno: rc)
         }
-        return ChildProcess(pid: pid, stdinFD: parentEnds[0], stdoutFD: parentEnds[1], stderrFD: parentEnds[2], grouping: grouping)
+        return ChildProcess(pid: pid, stdinFD: parentEnds[0], stdoutFD: parentEnds[1], stderrFD: parentEnds[2],
+                            extraFD: extraEnd, grouping: grouping)
     }
 
     /// Sends `signal` to the child, or to its whole group when it has its own.

@@ -36,6 +36,9 @@ def report(consumed=None, path=None, **metrics):
         record["consumed"] = int(consumed)
     for key, value in metrics.items():
         record[key] = _plain(value)
+    if isinstance(record.get("step"), int):
+        from .progress import step
+        step(record["step"])
     line = json.dumps(record, allow_nan=False, separators=(", ", ": ")) + "\n"
     if not path:
         return None

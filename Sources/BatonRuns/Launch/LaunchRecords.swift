@@ -136,6 +136,9 @@ public enum AttemptOutcome: String, Sendable, Codable, Equatable {
     /// The head ended (killed, its machine lost) while the attempt ran; written by the next
     /// head of the run (`baton launch --resume`), which found no record of the attempt's end.
     case headLost = "head lost"
+    /// A rank stopped making progress while alive (`failedRank`/`failedNode`: the
+    /// culprit; `detail`: why it was named).
+    case hung
 }
 
 /// Which signal convicted a node.
@@ -240,7 +243,9 @@ public struct LaunchReport: Sendable, Codable, Equatable {
         var lines = ["baton launch: \(result.rawValue): \(reason)"]
         for a in attempts {
             var l = "  attempt \(a.attempt) on \(a.nodes.joined(separator: ",")) (\(a.worldSize) ranks): \(a.text)"
-            if let r = a.failedRank { l += "; first failure rank \(r) on \(a.failedNode ?? "?"): \(a.failedExit?.payload ?? "")" }
+            if a.outcome == .hung, let d = a.detail { l += ": \(d)" } else if let r = a.failedRank {
+                l += "; first failure rank \(r) on \(a.failedNode ?? "?"): \(a.failedExit?.payload ?? "")"
+            }
             for n in a.lost {
                 l += "; lost \(n.node) (ranks \(n.ranks.map(String.init).joined(separator: ","))): \(n.cause), detected \(formatDuration(n.detectionSeconds, .seconds(digits: 1))) after its last line"
             }

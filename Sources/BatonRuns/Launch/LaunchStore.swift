@@ -27,6 +27,9 @@ public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
     case agentLossCheck = "agent-loss-check"
     /// No node reported within the startup timeout.
     case neverStarted = "never-started"
+    /// A rank stopped making progress while alive: the culprit, why, the stacks' directory
+    /// (committed before the job is stopped).
+    case hang
 
     /// The kind of an event as `LaunchStore.events()` returns it; nil for an unknown one.
     public static func of(_ event: [String: Any]) -> LaunchEventKind? {

@@ -32,6 +32,9 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "One BATON_METRICS file for every rank (rank 0 forwards it); default: one per rank under RUN/metrics.")
     var metricsFile: String?
     @Option(help: "BATON_RESUME, 0 or 1 (default: 1 on every attempt after the first).") var resume: Int?
+    @Option(help: "An output line matching this regular expression is a step (the number in its first group, else the next).")
+    var progressPattern: String?
+    @Option(help: "A metrics line with this key is a step (its value).") var progressKey: String?
     @Option(name: .customLong("env"), help: "KEY=VALUE set for the command after the contract (repeatable; a head's overrides).")
     var extraEnv: [String] = []
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
@@ -55,6 +58,8 @@ struct ExecCommand: ParsableCommand {
             guard resume == 0 || resume == 1 else { throw ValidationError("--resume takes 0 or 1, got \(resume)") }
             a.resume = resume == 1
         }
+        a.progressPattern = progressPattern
+        a.progressKey = progressKey
         a.env = extraEnv
         a.command = command
         let options: ExecOptions

@@ -98,6 +98,11 @@ struct HeartbeatMonitor: Sendable {
     /// Ranks that have started and not ended.
     var liveRanks: Int { ranks.values.filter { $0.started && $0.exit == nil }.count }
     /// Seconds since the least recent node was heard from (running nodes only).
+    /// When the least recently heard running node was last heard (nil: none runs).
+    var oldestLastSeen: Double? {
+        lastSeen.filter { n in ranks.values.contains { $0.node == n.key && $0.exit == nil } }.map(\.value).min()
+    }
+
     func oldestHeartbeatAge(at now: Double) -> Double {
         lastSeen.filter { n in ranks.values.contains { $0.node == n.key && $0.exit == nil } }
             .map { now - $0.value }.max() ?? 0

@@ -91,7 +91,8 @@ struct AttemptVerdict: Sendable, Equatable {
 /// 4. A node silent for the heartbeat timeout (the startup timeout before its first line)
 ///    is lost; if no node ever spoke, the launch never started and none is blamed.
 /// 6. A rank that reports progress and went past its budget without any (`ProgressWatch`)
-///    while its node is alive: a hang (the runner collects stacks and names the culprit).
+///    while every node is heard from (none silent for half the heartbeat timeout; else rule
+///    4 decides first): a hang (the runner collects stacks and names the culprit).
 /// 5. At mpirun's end: a daemon mpirun named lost; else, when an agent ended abnormally
 ///    after the job started (ORTE then says it was "unable to reliably start one or more
 ///    daemons", at any time, also for a daemon that ran for hours), the node whose agent
@@ -198,7 +199,9 @@ struct LossClassifier: Sendable {
         if let a = abortSaidAt, !daemonNamed { times.append(a + settings.nodeLossWindow) }
         if let d = interruptDeadline { times.append(d) }
         if let o = monitor.nextOverdueTime() { times.append(o) }
-        if interruptsSeen == 0, let p = progress.nextDeadline() { times.append(p) }
+        // A hang waits while a node is silent (rule 6); that node's line or loss comes first.
+        if interruptsSeen == 0, let p = progress.nextDeadline(),
+           p <= (monitor.oldestLastSeen ?? p) + settings.heartbeatTimeout / 2 { times.append(p) }
         return times.min()
     }
 
@@ -244,8 +247,9 @@ struct LossClassifier: Sendable {
                 return .nodesLost(v, fence: .always)
             }
             // 6: a rank alive but making no progress (after the node rules: a lost node
-            // stalls every rank, and is the better verdict).
-            if let hang = progress.overdue(at: now) {
+            // stalls every rank, and is the better verdict; so while a node has been silent
+            // for half the heartbeat timeout, the hang waits for that node to speak or be lost).
+            if let hang = progress.overdue(at: now), monitor.oldestHeartbeatAge(at: now) <= settings.heartbeatTimeout / 2 {
                 isFinished = true
                 return .hung(hang)
             }

@@ -55,6 +55,7 @@ func lost(_ action: LossAction?) -> (nodes: [String], signal: LossSignal?) {
 func outcome(_ action: LossAction?) -> AttemptOutcome? {
     switch action {
     case .nodesLost(let v, _)?, .ended(let v)?, .neverStarted(let v)?: return v.outcome
+    case .hung?: return .hung
     default: return nil
     }
 }
@@ -244,6 +245,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         ("slurm-salloc-crash-daemon-lost.jsonl", .nodesLost, ["sr3"], .daemonLost),
         ("rank-fails-mpirun-segfaults-in-pmix-finalize.jsonl", .commandFailed, [], nil),
         ("clean-end.jsonl", .completed, [], nil),
+        ("hang-ddp-rank-asleep-progress.jsonl", .hung, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

@@ -18,7 +18,7 @@ public struct RunTimeline: Sendable {
         var status: String
     }
 
-    enum MarkKind: String, Sendable { case lost, handoff, restart, resume }
+    enum MarkKind: String, Sendable { case lost, handoff, restart, resume, hang }
 
     struct Mark: Sendable {
         var kind: MarkKind
@@ -71,6 +71,9 @@ public struct RunTimeline: Sendable {
                     t.marks.append(Mark(kind: .lost, time: time, node: n, text: "\(n) lost (\(e["how"] as? String ?? "?"))"))
                 }
             case .restart?: t.marks.append(Mark(kind: .restart, time: time, text: "restart: attempt \(attempt)"))
+            case .hang?:
+                let n = e["node"] as? String
+                t.marks.append(Mark(kind: .hang, time: time, node: n, text: "rank \((e["rank"] as? NSNumber)?.intValue ?? -1) hung"))
             case .resume?: t.marks.append(Mark(kind: .resume, time: time, text: "resumed: attempt \(attempt)"))
             default: break
             }
@@ -201,7 +204,7 @@ public struct RunTimeline: Sendable {
     public var caption: String {
         func count(_ kind: MarkKind) -> Int { marks.filter { $0.kind == kind }.count }
         return "\(nodes.count) nodes, \(bars.count) attempt bars, \(count(.lost)) lost, "
-            + "\(count(.handoff)) hand-offs, \(count(.restart)) restarts, \(curves.count) curves"
+            + "\(count(.handoff)) hand-offs, \(count(.restart)) restarts, \(count(.hang)) hangs, \(curves.count) curves"
             + (metric.map { " of \($0)" } ?? "")
     }
 
@@ -251,6 +254,10 @@ public struct RunTimeline: Sendable {
             case .restart, .resume:
                 o += "<g class=\"\(m.kind.rawValue)\"><line x1=\"\(Self.f(x(m.time)))\" y1=\"\(Self.f(top - 4))\" x2=\"\(Self.f(x(m.time)))\" y2=\"\(Self.f(top + timelineH))\" stroke=\"#333\" stroke-dasharray=\"4,3\"/>"
                 o += "<text x=\"\(Self.f(x(m.time) + 3))\" y=\"\(Self.f(top - 6))\">\(Self.esc(m.text))</text></g>\n"
+            case .hang:
+                let cx = x(m.time), cy = y(m.node) + lane / 2
+                o += "<g class=\"hang\"><circle cx=\"\(Self.f(cx))\" cy=\"\(Self.f(cy))\" r=\"6\" fill=\"none\" stroke=\"#e65100\" stroke-width=\"3\"/>"
+                o += "<text x=\"\(Self.f(cx + 9))\" y=\"\(Self.f(cy + 4))\" fill=\"#e65100\" font-weight=\"bold\">\(Self.esc(m.text))</text></g>\n"
             case .lost:
                 let cx = x(m.time), cy = y(m.node) + lane / 2
                 o += "<g class=\"lost\"><path d=\"M\(Self.f(cx - 6)),\(Self.f(cy - 6)) L\(Self.f(cx + 6)),\(Self.f(cy + 6)) M\(Self.f(cx + 6)),\(Self.f(cy - 6)) L\(Self.f(cx - 6)),\(Self.f(cy + 6))\" stroke=\"#b71c1c\" stroke-width=\"3\"/>"

@@ -21,6 +21,7 @@ public enum GridHead {
         var s = MpirunGridExecutor.Settings(batonPath: DetachedHead.executablePath())
         s.heartbeatTimeout = settings.heartbeatTimeout
         s.lease = settings.heartbeatTimeout
+        s.hang = settings.hang
         s.failures = failures
         if settings.executor == "local" {
             s.mode = .local(agentPath: try LocalNodes.installAgent(dir: RunDirectory(runDir).local))

@@ -24,6 +24,7 @@ public struct GridHeadRequest: Codable, Sendable {
     public var failSignal = "KILL"
     public var quiet = false
     public var onCorruptCheckpoint: String?
+    public var hang = HangSettings()
     public var snapshotEvery: String?
     public var snapshotOn: [String] = []
     public var keepSnapshots: Int?
@@ -115,6 +116,8 @@ extension GridHead {
                 nodeNames: nodeNames, hostSource: source.description, executor: source.isLocal ? "local" : "mpirun",
                 heartbeatTimeout: hb, coolDown: cool)
             s.onCorruptCheckpoint = r.onCorruptCheckpoint ?? "fail"
+            do { try r.hang.validate() } catch { throw bad(error.message) }
+            s.hang = r.hang
             settings = s
             do { _ = try GridRun.create(runDir: dir, settings: settings, configs: configs) } catch { throw bad("\(error)") }
         }

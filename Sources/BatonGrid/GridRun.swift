@@ -1,3 +1,4 @@
+import BatonLaunch
 import BatonProtocol
 import BatonRuns
 import Foundation
@@ -17,6 +18,8 @@ public enum GridRun {
         var coolDown: Double
         /// `--on-corrupt-checkpoint`: fail (a retry like any failure) or rollback.
         var onCorruptCheckpoint = "fail"
+        /// Hang detection in every attempt (`--hang-timeout`, ...).
+        var hang = HangSettings()
 
         init(specPath: String, specText: String, nodeNames: [String], hostSource: String, executor: String,
             heartbeatTimeout: Double, coolDown: Double)
@@ -37,6 +40,7 @@ public enum GridRun {
                 .meta("nodes", GridJSON.stringArray(nodeNames)), .meta("host_source", hostSource),
                 .meta("executor", executor), .meta("heartbeat_timeout", String(heartbeatTimeout)),
                 .meta("cool_down", String(coolDown)), .meta("on_corrupt_checkpoint", onCorruptCheckpoint),
+                .meta("hang", String(decoding: (try? JSONEncoder().encode(hang)) ?? Data("{}".utf8), as: UTF8.self)),
             ]
         }
 
@@ -49,6 +53,7 @@ public enum GridRun {
                 hostSource: meta["host_source"] ?? "", executor: meta["executor"] ?? "local",
                 heartbeatTimeout: Double(meta["heartbeat_timeout"] ?? "") ?? 10, coolDown: Double(meta["cool_down"] ?? "") ?? 60)
             onCorruptCheckpoint = meta["on_corrupt_checkpoint"] ?? "fail"
+            hang = meta["hang"].flatMap { try? JSONDecoder().decode(HangSettings.self, from: Data($0.utf8)) } ?? HangSettings()
         }
     }
 

@@ -39,6 +39,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         var lease: Double = 10
         var grace: Double = 5
         var startupTimeout: Double = 30
+        /// Hang detection in every attempt (a hung config is a failed attempt, retried as any).
+        var hang = HangSettings()
         /// Injected node failures (simulated nodes only).
         var failures: [Failure] = []
         /// mpirun's environment (the head's, without the variables of an MPI job it runs in).
@@ -142,6 +144,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         p.execPath = LaunchPlanner.leanWrapper(beside: settings.batonPath)
         p.machine.environment = settings.environment
         p.slurm = settings.slurm
+        p.progressPattern = settings.hang.progressPattern
+        p.progressKey = settings.hang.progressKey
         p.configID = launch.configID
         p.configJSON = launch.paramsJSON
         p.checkpointDir = launch.checkpointDir
@@ -164,6 +168,9 @@ public final class MpirunGridExecutor: ConfigExecutor {
         options.firstAttempt = launch.attempt
         options.heartbeatTimeout = settings.heartbeatTimeout
         options.startupTimeout = settings.startupTimeout
+        var hang = settings.hang
+        hang.onHang = .fail  // a hung config is a failed attempt: the grid retries it (maxRestarts 0)
+        try? options.setHang(hang)
         let console = GridAttemptConsole(path: launch.logPath)
         console.message("# baton grid: attempt \(launch.attempt) of \(launch.configID) on \(list.names.joined(separator: ",")) (mpirun): \(launch.argv.joined(separator: " "))")
         var env = settings.environment

@@ -76,6 +76,9 @@ public struct HangSettings: Codable, Sendable, Equatable {
         progressKey = try c.decodeIfPresent(String.self, forKey: .progressKey)
     }
 
+    /// Throws what is wrong with the settings, naming the option at fault.
+    public func validate() throws(LaunchError) { _ = try rule() }
+
     /// The watch's rule; an error names the option at fault.
     func rule() throws(LaunchError) -> ProgressWatch.Rule {
         var r = ProgressWatch.Rule()

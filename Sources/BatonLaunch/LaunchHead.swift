@@ -175,8 +175,7 @@ public struct LaunchHead: Sendable {
         options.maxRestarts = spec.maxRestarts
         options.minNodes = spec.minNodes
         options.onRankFailure = spec.onRankFailure
-        options.hang = try spec.hang.rule()
-        options.onHang = spec.hang.onHang
+        try options.setHang(spec.hang)
         options.heartbeatTimeout = timeout
         options.startupTimeout = try seconds(spec.startupTimeout, "startup-timeout")
         options.shownRanks = shown

@@ -58,6 +58,12 @@ public struct LaunchOptions: Sendable {
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
 
+    /// Hang detection and `--on-hang` from the settings as given.
+    public mutating func setHang(_ settings: HangSettings) throws(LaunchError) {
+        hang = try settings.rule()
+        onHang = settings.onHang
+    }
+
     public init(hosts: HostList, planner: LaunchPlanner) {
         self.hosts = hosts
         self.planner = planner

@@ -54,6 +54,7 @@ struct GridRunCommand: GridSubcommand {
     @Option(name: .customLong("on-corrupt-checkpoint"),
             help: "A config whose command exits with BATON_CORRUPT_CHECKPOINT_EXIT (65): fail (a failed attempt like any other) or rollback (its checkpoint restored from the newest snapshot that verifies, then retried).")
     var onCorruptCheckpoint: String?
+    @OptionGroup(title: "Hangs (a hung config is a failed attempt, retried as any)") var hang: HangOptions
 
     @Option(name: .customLong("snapshot-every"), help: "Take a snapshot of the run this often while it runs (e.g. 30m), and one at its end (docs/snapshots.md).")
     var snapshotEvery: String?
@@ -76,6 +77,7 @@ struct GridRunCommand: GridSubcommand {
         (r.heartbeatTimeout, r.coolDown) = (heartbeatTimeout, coolDown)
         (r.failNode, r.failAfter, r.failSignal) = (failNode, failAfter, failSignal)
         (r.quiet, r.onCorruptCheckpoint) = (quiet, onCorruptCheckpoint)
+        r.hang = hang.settings
         (r.snapshotEvery, r.snapshotOn, r.keepSnapshots, r.snapshotTo) = (snapshotEvery, snapshotOn, keepSnapshots, snapshotTo)
         return r
     }

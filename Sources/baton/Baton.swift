@@ -15,6 +15,7 @@ struct Baton: ParsableCommand {
             ProbeCommand.self,
             DoctorCommand.self,
             ContainerFlagsCommand.self,
+            ContainerConfigCommand.self,
             ShardCommand.self,
             LaunchCommand.self,
             ExecCommand.self,

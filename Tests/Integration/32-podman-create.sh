@@ -11,8 +11,9 @@
 # and a tmpfs over /sys/class, so the host's /dev, /etc and /sys are never changed. The image
 # is imported from a tarball of Debian's busybox-static (no registry is reachable). Podman's
 # storage lives in a temporary directory (vfs driver), removed afterwards.
-# `podman run` cannot start a container in this sandbox (crun is refused setrlimit), so the
-# check ends at the OCI config podman would hand to the OCI runtime. Needs root.
+# The check ends at the OCI config podman would hand to the OCI runtime: these flags ask for
+# memlock unlimited, which no process here may set (no CAP_SYS_RESOURCE; how containers do
+# start here is in docs/probe.md, "Containers in this sandbox", and 68). Needs root.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 

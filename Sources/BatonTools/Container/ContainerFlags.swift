@@ -43,24 +43,12 @@ public struct ContainerFlags: Sendable {
 
     public init(report: ProbeReport, runtime: ContainerRuntime, options: ContainerFlagsOptions = .init(), etcFiles: NCCLConfigFiles) {
         self.runtime = runtime
-        nccl = NCCLEnvironment(report: report)
-        notes = nccl.notes
-        devices = []
-        for device in report.devices {
-            guard let uverbs = device.uverbs else {
-                notes.append("\(device.name) has no uverbs device in /sys/class/infiniband_verbs: it cannot be used from a container")
-                continue
-            }
-            let node = "/dev/infiniband/\(uverbs)"
-            if report.deviceNodes.contains(node) { devices.append(node) } else {
-                notes.append("\(node) (\(device.name)) is missing on this host: libibverbs will not list \(device.name)")
-            }
-        }
-        if report.deviceNodes.contains("/dev/infiniband/rdma_cm") { devices.append("/dev/infiniband/rdma_cm") }
+        let passthrough = RDMAPassthrough(report: report, etcFiles: etcFiles)
+        nccl = passthrough.nccl
+        notes = passthrough.notes
+        devices = passthrough.devices
         if report.devices.isEmpty { notes.append("no RDMA devices found: no --device flags") }
-        mounts = []
-        if !report.devices.isEmpty { mounts.append("/sys/class/infiniband") }
-        mounts += etcFiles.mountable
+        mounts = passthrough.mounts
         flags = []
         yaml = nil
         switch runtime {
@@ -103,22 +91,9 @@ public struct ContainerFlags: Sendable {
     }
 
     private mutating func enroot(_ report: ProbeReport) {
-        // enroot's mellanox hook numbers mlx devices in the order of
-        // /sys/bus/pci/drivers/mlx?_core/*/infiniband_verbs/*, i.e. by driver, then PCI
-        // address; MELLANOX_VISIBLE_DEVICES takes those numbers.
-        let mlx = report.devices.filter { ($0.driver ?? "").hasPrefix("mlx") && $0.pciSlot != nil && $0.uverbs != nil }
-        let ordered = mlx.sorted { ($0.driver!, $0.pciSlot!, $0.uverbs!) < ($1.driver!, $1.pciSlot!, $1.uverbs!) }
-        let wanted = Set(nccl["NCCL_IB_HCA"].map { value in
-            report.devices.filter { d in d.ports.contains { NCCLEnvironment.hcaListSelects(value, device: d.name, port: $0.number) } }.map(\.name)
-        } ?? [])
-        let indices = ordered.enumerated().filter { wanted.contains($0.element.name) }.map { String($0.offset) }
-        if !report.devices.isEmpty {
-            if !wanted.isEmpty && indices.count == wanted.count {
-                flags.append("--env MELLANOX_VISIBLE_DEVICES=" + indices.joined(separator: ","))
-            } else {
-                flags.append("--env MELLANOX_VISIBLE_DEVICES=all")
-                if !wanted.isEmpty { notes.append("PCI addresses of some devices unknown: MELLANOX_VISIBLE_DEVICES=all") }
-            }
+        if let visible = RDMAPassthrough.mellanoxVisibleDevices(report, nccl: nccl) {
+            flags.append("--env MELLANOX_VISIBLE_DEVICES=" + visible.value)
+            if let note = visible.note { notes.append(note) }
         }
         flags += mounts.filter { $0 != "/sys/class/infiniband" }.map { "--mount \($0):\($0)" }
         flags += nccl.variables.map { "--env \($0.name)=\($0.value)" }

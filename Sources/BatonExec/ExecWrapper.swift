@@ -246,7 +246,8 @@ public final class ExecWrapper: @unchecked Sendable {
             while true {
                 let now = monotonicNow()
                 if now >= nextBeat {
-                    emit(.hb, String(seq))
+                    let busy = ProcessTable.busySeconds(state.with { $0.armedPID } ?? proc.pid)
+                    emit(.hb, Heartbeat(sequence: seq, cpu: busy.cpu, delay: busy.delay).payload)
                     seq += 1
                     nextBeat = now + options.heartbeat
                 }

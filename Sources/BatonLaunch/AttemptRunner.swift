@@ -58,6 +58,7 @@ final class AttemptRunner {
     private var lastAgentScan = 0.0
     private var abortScanned = false
     private var interruptsTold = 0
+    private var lastScores = 0.0
     /// Leases: renewed every heartbeat interval while the head trusts the job.
     private let leasing = Locked(true)
     /// Ranks whose wrapper said where their stacks are (after a `stacks` request).
@@ -72,6 +73,7 @@ final class AttemptRunner {
         let o = supervisor.options
         var settings = LossClassifier.Settings(heartbeatTimeout: o.heartbeatTimeout, startupTimeout: o.startupTimeout,
                                                nodeLossWindow: o.nodeLossWindow, grace: plan.grace)
+        if o.stragglers.policy != .off { settings.stragglers = o.stragglers }
         if o.hang.timeout != .off {
             settings.progress = o.hang
             settings.progress?.steppedBefore = supervisor.steppedRanks.get
@@ -220,11 +222,26 @@ final class AttemptRunner {
                 if !supervisor.pendingMetrics.get.isEmpty { supervisor.commit([]) }
                 let m = classifier.monitor
                 console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
+                if now - lastScores >= 5 { lastScores = now; writeScores(at: now) }
             }
             // Up to 10 ms between checks, but back at once when a line comes or mpirun ends.
             let wake = min(now + 0.01, classifier.nextDeadline() ?? .infinity)
             if job.poll() == nil { inbox.wait(until: wake) }
         }
+    }
+
+    /// Each rank's straggler score and busy fraction, for `baton status` (nothing until every
+    /// rank has a window of heartbeats).
+    private func writeScores(at now: Double) {
+        let scores = classifier.stragglers.scores(at: now)
+        guard !scores.isEmpty else { return }
+        let busy = classifier.stragglers.busyFractions(at: now)
+        let rows: [[String: Any]] = scores.keys.sorted().map { r in
+            ["rank": r, "node": nodeOfRank[r] ?? "?", "score": ((scores[r] ?? 1) * 1000).rounded() / 1000,
+             "busy": ((busy[r] ?? 0) * 1000).rounded() / 1000]
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]) else { return }
+        try? data.write(to: URL(fileURLWithPath: RunDirectory(plan.contract.runDir).attemptScores(attemptNo)), options: .atomic)
     }
 
     /// Does what the classifier decided; true when that ended the attempt.
@@ -281,6 +298,13 @@ final class AttemptRunner {
         case .hung(let finding):
             handleHang(finding, job)
             return true
+        case .straggler(let f):
+            supervisor.event(.straggler, ["attempt": attemptNo, "rank": f.rank, "node": f.node, "score": f.score,
+                                          "busy": f.busy, "median": f.median, "rule": f.rule,
+                                          "policy": options.stragglers.policy.rawValue])
+            console.message("baton launch: straggler: rank \(f.rank) on \(f.node), score \(fixedPoint(f.score, digits: 2)): \(f.rule)"
+                            + (options.stragglers.policy == .exclude ? "; leaving \(f.node) out at the next checkpoint" : ""))
+            return false
         }
     }
 

@@ -54,6 +54,8 @@ public struct LaunchOptions: Sendable {
     /// Hang detection (`ProgressWatch`) and what a hang leads to.
     var hang = ProgressWatch.Rule()
     var onHang: HangPolicy = .restart
+    /// Straggler detection and what a straggler leads to.
+    var stragglers = StragglerWatch.Rule()
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
@@ -62,6 +64,7 @@ public struct LaunchOptions: Sendable {
     public mutating func setHang(_ settings: HangSettings) throws(LaunchError) {
         hang = try settings.rule()
         onHang = settings.onHang
+        stragglers.policy = settings.onStraggler
     }
 
     public init(hosts: HostList, planner: LaunchPlanner) {

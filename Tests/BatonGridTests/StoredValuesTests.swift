@@ -17,7 +17,7 @@ struct StoredValuesTests {
     func eventKinds() {
         #expect(LaunchEventKind.allCases.map(\.rawValue) == [
             "attempt-start", "attempt-end", "end", "resume", "restart", "node-lost", "interrupt", "sigkill-mpirun",
-            "fence-wait", "agent-loss-check", "never-started", "hang",
+            "fence-wait", "agent-loss-check", "never-started", "hang", "straggler",
         ])
         #expect(GridEventKind.allCases.map(\.rawValue) == [
             "run", "started", "finished", "failed", "retry", "rollback", "handoff", "node", "node-lost", "node-readmitted",

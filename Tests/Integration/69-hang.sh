@@ -11,6 +11,9 @@
 #     pause unmarked: a hang (--on-hang fail: exit 4).
 #  d. No change to the trainer: a shell loop whose progress is its output (--progress-pattern);
 #     rank 1 stops printing: named, its stacks taken by a stack tool (eu-stack).
+#  e. A straggler: once the DDP job steps, every process of simulated node local-1 goes into a
+#     cgroup with a CPU quota of 20%; a straggler event names a rank of local-1 within 40 s
+#     (window + sustain: 20 s), with its score; local-0's ranks never.
 # Needs python3-torch for a and b: missing as root it FAILS, else SKIP. Bounded: about 90 s.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -89,4 +92,31 @@ h=$(event "$R/events.jsonl" hang)
 check "pattern: rank 1 named from its output alone, exit 4" "[ $rc -eq 4 ] && [ \"$(field "$h" rank)\" = 1 ]" || { echo "$h"; tail -5 "$tmp/pattern.out"; }
 check "pattern: rank 1's stacks taken by eu-stack" "grep -q '^TID' '$R/attempts/attempt-1.stacks/rank-1.txt'"
 check "pattern: nothing left" "wait_for 10 nothing_left"
+
+# e. a straggler (root: a cgroup with a CPU quota; cgroup v2's cpu.max, else v1's cpu controller).
+need_root "a CPU quota needs a cgroup (root)"
+R=$tmp/straggler
+cg=
+if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+  cg=/sys/fs/cgroup/baton-69-$$; mkdir "$cg" && echo "20000 100000" > "$cg/cpu.max"
+elif [ -d /sys/fs/cgroup/cpu ]; then
+  cg=/sys/fs/cgroup/cpu/baton-69-$$; mkdir "$cg" && echo 20000 > "$cg/cpu.cfs_quota_us"
+fi
+[ -n "$cg" ] || fatal "no cgroup CPU controller (v2 cpu.max or v1 cpu) to slow a node with"
+on_exit rmdir "$cg" # after the processes in it are gone (on_exit runs in reverse order)
+setsid timeout 120 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 5s --grace 3s -- \
+  "$PY" "$TRAIN" --epochs 400 --quiet > "$tmp/straggler.out" 2>&1 &
+head=$!
+bg_pid "$head"
+wait_for 60 grep -q 'first step' "$tmp/straggler.out" || fatal "straggler: the job never stepped"
+t0=$(date +%s.%N)
+for p in $(ps -s "$(cat "$R/local/local-1.sid")" -o pid=); do echo "$p" > "$cg/cgroup.procs" 2>/dev/null; done
+wait_for 60 grep -q '"event":"straggler"' "$R/events.jsonl"
+s=$(event "$R/events.jsonl" straggler)
+check "straggler: a rank of local-1 named, with a score under 0.7" \
+  "[ \"$(field "$s" node)\" = local-1 ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 0.7 else 1)' '$(field "$s" score)'" || echo "$s"
+echo "e. straggler named $(awk -v a="$t0" -v b="$(field "$s" time)" 'BEGIN { printf "%.1f", b - a }') s after the quota, score $(field "$s" score)"
+kill -TERM "$head"; wait "$head"
+check "straggler: local-0's ranks never named" "! grep '\"event\":\"straggler\"' '$R/events.jsonl' | grep -q '\"node\":\"local-0\"'"
+check "straggler: nothing left" "wait_for 10 nothing_left"
 finish

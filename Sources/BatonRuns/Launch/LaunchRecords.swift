@@ -156,6 +156,8 @@ public enum LossSignal: String, Sendable, Codable, Equatable {
     /// no agent's end named the node: the node none of whose ranks spoke of its end, else
     /// the one whose rank ended first (a crash that killed the rank before its wrapper).
     case daemonFailed = "daemon failed"
+    /// Its ranks were stragglers (`--on-straggler exclude`): left out at a checkpoint.
+    case straggler
 }
 
 /// What a lost node looked like when the head gave up on it.

@@ -30,6 +30,8 @@ public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
     /// A rank stopped making progress while alive: the culprit, why, the stacks' directory
     /// (committed before the job is stopped).
     case hang
+    /// A rank slower than the others (its score, busy fraction, the median).
+    case straggler
 
     /// The kind of an event as `LaunchStore.events()` returns it; nil for an unknown one.
     public static func of(_ event: [String: Any]) -> LaunchEventKind? {

@@ -87,35 +87,12 @@ public enum LaunchMode: Sendable, Equatable, Codable {
 
 
 /// A launch that cannot start, or bad input: the Launch module's one error shape.
-public struct LaunchError: BatonError, Sendable {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        /// Bad input: nothing was started.
-        public static let badInput = Code(name: "bad input")
-        /// mpirun or the run directory could not be set up.
-        public static let cannotStart = Code(name: "cannot start")
-        /// A program Baton needs (mpirun) is not installed.
-        public static let unavailable = Code(name: "unavailable")
-        public var description: String { name }
-    }
+/// A launch that cannot start or went wrong (`CodedError`, with the launch's own codes).
+public typealias LaunchError = CodedError
 
-    var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-
-    public var exitCode: Int32 {
-        switch code {
-        case .badInput: ExitCodes.badInput
-        case .unavailable: ExitCodes.unavailable
-        default: ExitCodes.jobFailed
-        }
-    }
+extension CodedError.Code {
+    /// mpirun or the run directory could not be set up.
+    public static let cannotStart = CodedError.Code(name: "cannot start", exitCode: ExitCodes.jobFailed)
 }
 
 /// How one attempt ended, as the head judged it.

@@ -153,20 +153,22 @@ public enum GridReport {
 
     /// `baton grid status`: counts, nodes, running attempts, recent events.
     public static func status(_ snap: GridSnapshot, runDir: String, headPID: Int32?, now: Double) -> String {
-        var pending = 0, running = 0, done = 0, failed = 0
+        var pending = 0, running = 0, done = 0, failed = 0, stopped = 0
         for c in snap.configs {
             switch c.status {
             case .pending: pending += 1
             case .running: running += 1
             case .done: done += 1
             case .failed: failed += 1
+            case .stopped: stopped += 1
             }
         }
         var out = "grid \(runDir)\n"
         out += "spec \(snap.meta["spec_path"] ?? "?"), hosts \(snap.meta["host_source"] ?? "?"), "
         out += headPID.map { "head running (pid \($0))" } ?? "no head running"
         out += "\n"
-        out += "configs: \(done) done, \(running) running, \(pending) pending, \(failed) failed (of \(snap.configs.count))\n"
+        out += "configs: \(done) done, \(running) running, \(pending) pending, \(failed) failed"
+            + (stopped > 0 ? ", \(stopped) stopped early" : "") + " (of \(snap.configs.count))\n"
         var healthy = 0, suspect = 0, dead = 0
         for n in snap.nodes {
             switch n.state {

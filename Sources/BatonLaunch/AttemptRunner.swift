@@ -148,6 +148,7 @@ final class AttemptRunner {
                 case .metric where t.rank == 0:
                     let op = LaunchStoreOp.metric(attempt: attemptNo, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
                     pendingMetrics.with { $0.append(op) }
+                    console.metric(t.payload)
                 default: break
                 }
                 inbox.post(.tagged(t))

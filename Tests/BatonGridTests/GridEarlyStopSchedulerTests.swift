@@ -77,6 +77,38 @@ struct GridEarlyStopSchedulerTests {
         #expect(busy == 3 * 12 + 5 * 1 + 3)
     }
 
+    @Test("results, status and explain show each config's rung, its decision and why")
+    func views() throws {
+        let spec = """
+            command: [t, "{i}"]
+            parameters: {i: {range: [0, 9]}}
+            objective: {metric: acc, mode: max}
+            scheduler: {type: asha, time_attr: epoch, grace: 1, reduction_factor: 3, max_t: 27}
+            """
+        let h = try GridSchedulerTests.harness(
+            configs: 9, nodes: 1, options: Self.options(.asha), specText: spec, model: Self.model(Checkpoints()))
+        _ = try h.scheduler.run()
+        let snap = try h.store.snapshot()
+        let rows = GridReport.results(snap)
+        #expect(rows.map(\.status) == [.done, .done, .done, .stopped, .stopped, .stopped, .stopped, .stopped, .stopped])
+        let table = GridReport.table(rows, objective: GridReport.objective(snap.meta))
+        let six = h.configs[6].id
+        #expect(table.split(separator: "\n").contains { $0.contains(six) && $0.contains("rung 1 (epoch 3)") && $0.contains("stopped (cutoff 0.9)") })
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(GridReport.json(rows).utf8)) as? [[String: Any]])
+        let row = try #require(json.first { $0["id"] as? String == six })
+        #expect(row["status"] as? String == "stopped" && row["rung"] as? Int == 1 && row["decision"] as? String == "stop")
+        #expect(row["cutoff"] as? Double == 0.9 && (row["reason"] as? String)?.hasPrefix("stopped at rung 1 (epoch 3)") == true)
+        #expect(GridReport.csv(rows).hasPrefix("id,status,attempts,resumed,handed_off,nodes,rung,decision,i,"))
+        let explain = try GridReport.explain(snap, progress: try h.store.progress(), config: six)
+        #expect(explain.contains("status stopped, 1 attempt, scheduler asha (time_attr epoch"))
+        #expect(explain.contains("epoch 1: promoted at rung 0 (epoch 1) to rung 1: acc 0.8 vs cutoff 0.8, the top 2 of 7 there"))
+        #expect(explain.contains("epoch 3: stopped at rung 1 (epoch 3): acc 0.8 vs cutoff 0.9, the top 1 of 4 there"))
+        #expect(explain.contains("reports with no decision (1; epoch: acc, the last 1): 2: 0.8"))
+        #expect(throws: GridRunError.self) { try GridReport.explain(snap, progress: [], config: "nope") }
+        let status = GridReport.status(snap, runDir: h.runDir, headPID: nil, now: 100)
+        #expect(status.contains("configs: 3 done, 0 running, 0 pending, 0 failed, 6 stopped early (of 9)"))
+    }
+
     @Test("the median rule stops a config whose best is below the median of the others' running averages")
     func medianOneNode() throws {
         let h = try GridSchedulerTests.harness(configs: 9, nodes: 1, options: Self.options(.median), model: Self.model(Checkpoints()))

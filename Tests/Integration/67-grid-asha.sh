@@ -89,6 +89,7 @@ cfg=$(python3 -c "import json,sys; print([r['id'] for r in json.load(open(sys.ar
 "$B" grid explain "$tmp/runA" "$cfg" > "$tmp/explain.out" || abort "explain exited $?"
 grep -q "step 1: stopped at rung 0 (step 1): acc 0.6 vs cutoff 0.7, the top 1 of 4 there" "$tmp/explain.out" || abort "explain: $(cat "$tmp/explain.out")"
 "$B" grid status "$tmp/runA" | grep -q "^configs: 3 done, 0 running, 0 pending, 0 failed, 3 stopped early" || abort "status counts"
+"$B" runs "$tmp/runA" | grep -Eq "^$tmp/runA +grid +done +- +3/6 configs done, 3 stopped early" || abort "runs: $("$B" runs "$tmp/runA")"
 pass "asha: the rule's decisions, the best to its end, nodes freed, nothing left"
 
 # The head SIGKILLed at a random moment after the first stop, then --resume.

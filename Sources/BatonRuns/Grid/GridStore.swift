@@ -305,6 +305,8 @@ public final class GridStore {
         public var configs = 0
         public var done = 0
         public var failed = 0
+        /// Configs the early-stopping rule stopped.
+        public var stopped = 0
         /// Configs whose record breaks exactly-once: done without exactly one attempt that
         /// ended `done`, failed or not finished with any attempt `done`, or more than one
         /// attempt still `running` (none should be once the scheduler returns).
@@ -327,6 +329,7 @@ public final class GridStore {
                           FROM attempts GROUP BY config_id)
                         SELECT COUNT(*) AS configs,
                           COALESCE(SUM(c.status = 'done'), 0) AS done, COALESCE(SUM(c.status = 'failed'), 0) AS failed,
+                          COALESCE(SUM(c.status = 'stopped'), 0) AS stopped,
                           COALESCE(SUM(CASE WHEN c.status = 'done' THEN COALESCE(per.done, 0) != 1
                                             ELSE COALESCE(per.done, 0) != 0 END), 0) AS violations,
                           COALESCE(SUM(per.lost), 0) AS lost, COALESCE(SUM(per.failed), 0) AS failed_attempts,
@@ -335,7 +338,8 @@ public final class GridStore {
                         """)
             else { return Tally() }
             return Tally(
-                configs: row["configs"], done: row["done"], failed: row["failed"], violations: row["violations"],
+                configs: row["configs"], done: row["done"], failed: row["failed"], stopped: row["stopped"],
+                violations: row["violations"],
                 lostAttempts: row["lost"], failedAttempts: row["failed_attempts"], runningAttempts: row["running"])
         }
     }

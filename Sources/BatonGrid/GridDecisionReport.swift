@@ -6,7 +6,7 @@ import Foundation
 /// (`scheduler:` asha or median): each config's rung, its decision and why.
 extension GridReport {
     /// The run's early-stopping rule, from the spec its store keeps decoded (nil: fifo).
-    public static func earlyStop(_ meta: [String: String]) -> GridEarlyStop? {
+    static func earlyStop(_ meta: [String: String]) -> GridEarlyStop? {
         GridSpecRecord.read(meta)?.earlyStop
     }
 

@@ -58,7 +58,7 @@ public struct GridEarlyStop: Sendable, Equatable, Codable {
     /// Median: at least this many other configs must have reached the same time.
     public var minSamples = 3
 
-    public init(rule: Rule) { self.rule = rule }
+    init(rule: Rule) { self.rule = rule }
 
     static let keys: [Rule: [String]] = [
         .fifo: ["type"],

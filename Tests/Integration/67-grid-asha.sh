@@ -90,6 +90,9 @@ cfg=$(python3 -c "import json,sys; print([r['id'] for r in json.load(open(sys.ar
 grep -q "step 1: stopped at rung 0 (step 1): acc 0.6 vs cutoff 0.7, the top 1 of 4 there" "$tmp/explain.out" || abort "explain: $(cat "$tmp/explain.out")"
 "$B" grid status "$tmp/runA" | grep -q "^configs: 3 done, 0 running, 0 pending, 0 failed, 3 stopped early" || abort "status counts"
 "$B" runs "$tmp/runA" | grep -Eq "^$tmp/runA +grid +done +- +3/6 configs done, 3 stopped early" || abort "runs: $("$B" runs "$tmp/runA")"
+"$B" report "$tmp/runA" --svg "$tmp/a.svg" > /dev/null || abort "report --svg exited $?"
+[ "$(grep -o 'class="stopped"' "$tmp/a.svg" | wc -l)" -eq 3 ] && [ "$(grep -o 'class="rung"' "$tmp/a.svg" | wc -l)" -eq 3 ] \
+  && grep -q "acc by step" "$tmp/a.svg" || abort "the SVG lacks the rungs or the stopped curves"
 pass "asha: the rule's decisions, the best to its end, nodes freed, nothing left"
 
 # The head SIGKILLed at a random moment after the first stop, then --resume.

@@ -15,6 +15,13 @@ public protocol LaunchConsole: Sendable {
     func message(_ text: String)
     /// A one-line status (live ranks, heartbeat age); a console may redraw it in place.
     func status(_ text: String)
+    /// A line rank 0 wrote to its metrics file, as its wrapper forwarded it (a grid's head
+    /// feeds them to its early-stopping rule). Called on an output reader's thread.
+    func metric(_ line: String)
+}
+
+extension LaunchConsole {
+    public func metric(_ line: String) {}
 }
 
 /// What the head does when a rank's command fails by itself on a healthy node (no node

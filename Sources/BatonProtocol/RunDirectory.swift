@@ -181,7 +181,7 @@ public struct RunDirectory: Sendable, Hashable {
             Entry(path: Relative.snapshots + "/ID/", about: "a snapshot of the run (manifest.json and the copied files)"),
         ]),
         ("grid run", [
-            Entry(path: Relative.gridStore, about: "the run store (SQLite): settings, spec, configs, attempts, nodes, events"),
+            Entry(path: Relative.gridStore, about: "the run store (SQLite): settings, spec, configs, attempts, nodes, events, progress reports and early-stopping decisions"),
             Entry(path: Relative.headPID, about: "the head's pid"),
             Entry(path: Relative.headLog, about: "a detached head's output"),
             Entry(path: Relative.stopRequest, about: "asks the running head to stop (`baton grid stop`)"),

@@ -21,8 +21,10 @@ struct StoredValuesTests {
         ])
         #expect(GridEventKind.allCases.map(\.rawValue) == [
             "run", "started", "finished", "failed", "retry", "rollback", "handoff", "node", "node-lost", "node-readmitted",
-            "node-check",
+            "node-check", "early-stop", "promoted",
         ])
+        #expect(["continue", "stop"].compactMap(GridProgressRecord.Decision.init(rawValue:)) == [.continue, .stop])
+        #expect(GridConfigStatus.stopped.rawValue == "stopped")
         #expect(LaunchEventKind.of(["event": "attempt-end", "time": 1.0]) == .attemptEnd)
         #expect(LaunchEventKind.of(["event": "no-such-kind"]) == nil)
     }

@@ -17,12 +17,9 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root "needs root for network namespaces"
-PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  fatal "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
-fi
+need_torch
 need_build
 unset PYTHONPATH
 make_tmp

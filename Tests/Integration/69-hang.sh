@@ -17,14 +17,11 @@
 # Needs python3-torch for a and b: missing as root it FAILS, else SKIP. Bounded: about 90 s.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
 PHASE=$root/Tests/Integration/trainers/phase_trainer.py
 unset PYTHONPATH
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  missing "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
-fi
+need_torch
 need_build
 make_tmp
 on_exit kill_env "BATON_ATTEMPT_TOKEN=$tmp/"

@@ -7,8 +7,8 @@
 #     saved (rank 3's in time.sleep, the others' in backward), restarted, completed, every
 #     sample exactly once, replicas equal, nothing left.
 #  b. A collective only rank 0 calls (--fault mismatch:0:5): rank 0 named from the stacks.
-#  c. A marked evaluation phase 60x a step long with --hang-timeout 1s: no hang; the same
-#     pause unmarked: a hang (--on-hang fail: exit 4).
+#  c. A marked evaluation phase 100 steps long (5 s) with --hang-timeout 2s: no hang; the
+#     same pause unmarked: a hang (--on-hang fail: exit 4).
 #  d. No change to the trainer: a shell loop whose progress is its output (--progress-pattern);
 #     rank 1 stops printing: named, its stacks taken by a stack tool (eu-stack).
 #  e. A straggler: once the DDP job steps, every process of simulated node local-1 goes into a
@@ -71,11 +71,11 @@ check "mismatch: nothing left" "wait_for 10 nothing_left"
 
 # c. a long marked phase is no hang; unmarked it is.
 R=$tmp/phase
-timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 1s -- "$PY" "$PHASE" 40 20 3 1 > "$tmp/phase.out" 2>&1
+timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 2s -- "$PY" "$PHASE" 40 20 5 1 > "$tmp/phase.out" 2>&1
 rc=$?
-check "phase: a 3 s eval phase (60 steps long) with a 1 s budget: exit 0, no hang" "[ $rc -eq 0 ] && ! grep -q '\"event\":\"hang\"' '$R/events.jsonl'" || tail -5 "$tmp/phase.out"
+check "phase: a 5 s eval phase (100 steps long) with a 2 s budget: exit 0, no hang" "[ $rc -eq 0 ] && ! grep -q '\"event\":\"hang\"' '$R/events.jsonl'" || tail -5 "$tmp/phase.out"
 R=$tmp/unmarked
-timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 1s --on-hang fail -- "$PY" "$PHASE" 40 20 3 0 > "$tmp/unmarked.out" 2>&1
+timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 2s --on-hang fail -- "$PY" "$PHASE" 40 20 5 0 > "$tmp/unmarked.out" 2>&1
 rc=$?
 check "unmarked: the same pause unmarked is a hang: exit 4, --on-hang fail" "[ $rc -eq 4 ] && grep -q '\"event\":\"hang\"' '$R/events.jsonl'" || tail -5 "$tmp/unmarked.out"
 

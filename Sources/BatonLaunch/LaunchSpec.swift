@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonRuns
 import Foundation
 
@@ -31,6 +32,8 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
     public var onRankFailure = RankFailurePolicy.fail
     /// Hang detection and what a hang leads to.
     public var hang = HangSettings()
+    /// `--container`: every rank runs inside this image.
+    public var container: ContainerRun?
     public var heartbeatTimeout = "10s"
     public var heartbeat = "1s"
     public var startupTimeout = "30s"
@@ -65,6 +68,7 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
         minNodes = try c.decodeIfPresent(Int.self, forKey: .minNodes) ?? d.minNodes
         onRankFailure = try c.decodeIfPresent(RankFailurePolicy.self, forKey: .onRankFailure) ?? d.onRankFailure
         hang = try c.decodeIfPresent(HangSettings.self, forKey: .hang) ?? d.hang
+        container = try c.decodeIfPresent(ContainerRun.self, forKey: .container)
         heartbeatTimeout = try c.decodeIfPresent(String.self, forKey: .heartbeatTimeout) ?? d.heartbeatTimeout
         heartbeat = try c.decodeIfPresent(String.self, forKey: .heartbeat) ?? d.heartbeat
         startupTimeout = try c.decodeIfPresent(String.self, forKey: .startupTimeout) ?? d.startupTimeout

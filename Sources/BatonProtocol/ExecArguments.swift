@@ -27,6 +27,11 @@ public struct ExecArguments: Sendable, Equatable {
     public var progressPattern: String?
     /// `--progress-key KEY`: a metrics line with this key is a step (its value).
     public var progressKey: String?
+    /// `--container IMAGE`, `--container-runtime`, `--container-option` (repeatable): the
+    /// command runs inside the image (`ContainerRun`).
+    public var container: String?
+    public var containerRuntime = "podman"
+    public var containerOptions: [String] = []
     /// `--env KEY=VALUE` (repeatable): set for the command after the contract.
     public var env: [String] = []
     public var command: [String] = []
@@ -84,6 +89,9 @@ public struct ExecArguments: Sendable, Equatable {
                 a.resume = v == "1"
             case "--progress-pattern": a.progressPattern = v
             case "--progress-key": a.progressKey = v
+            case "--container": a.container = v
+            case "--container-runtime": a.containerRuntime = v
+            case "--container-option": a.containerOptions.append(v)
             case "--env": a.env.append(v)
             default: return nil
             }
@@ -111,6 +119,9 @@ public struct ExecArguments: Sendable, Equatable {
         add("resume", resume.map { $0 ? "1" : "0" })
         add("progress-pattern", progressPattern)
         add("progress-key", progressKey)
+        add("container", container)
+        add("container-runtime", container == nil || containerRuntime == "podman" ? nil : containerRuntime)
+        for o in containerOptions { argv.append("--container-option=\(o)") }
         for kv in env { add("env", kv) }
         return argv + ["--"] + command
     }

@@ -18,6 +18,8 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
         var nodeRank: Int
         var shard: String?
         public var environment: [String: String]
+        /// With `--container`: the runtime command line `baton exec` starts for this rank.
+        public var container: [String]?
 
         // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).
         package init(rank: Int, node: String, localRank: Int, nodeRank: Int, shard: String?, environment: [String: String]) {

@@ -3,7 +3,7 @@ import BatonRuns
 import BatonSystem
 
 /// `--hang-timeout`: how long a rank that reports progress may go without it.
-public enum HangTimeout: Sendable, Equatable, Codable, CustomStringConvertible {
+enum HangTimeout: Sendable, Equatable, Codable, CustomStringConvertible {
     /// No hang detection.
     case off
     /// Learnt from the job's own step times (`ProgressWatch.Rule`).
@@ -12,7 +12,7 @@ public enum HangTimeout: Sendable, Equatable, Codable, CustomStringConvertible {
     case fixed(Double)
 
     /// `auto`, `off`, or a duration (`90s`, `5m`).
-    public static func parse(_ text: String) -> HangTimeout? {
+    static func parse(_ text: String) -> HangTimeout? {
         switch text {
         case "auto": return .auto
         case "off": return .off
@@ -20,7 +20,7 @@ public enum HangTimeout: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    var description: String {
         switch self {
         case .off: return "off"
         case .auto: return "auto"
@@ -28,7 +28,7 @@ public enum HangTimeout: Sendable, Equatable, Codable, CustomStringConvertible {
         }
     }
 
-    public init(from decoder: any Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let v = HangTimeout.parse(text) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a hang timeout: \(text)"))
@@ -36,7 +36,7 @@ public enum HangTimeout: Sendable, Equatable, Codable, CustomStringConvertible {
         self = v
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)
     }

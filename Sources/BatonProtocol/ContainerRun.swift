@@ -40,7 +40,7 @@ public struct ContainerRun: Codable, Sendable, Equatable {
 
     /// `RUNTIME run ...` for one rank: `environment` is what the rank gets (the contract and
     /// the head's marks), `volumes` the host directories it must see at the same paths.
-    public func runArguments(name: String, environment: [String: String], volumes: [String], workdir: String,
+    func runArguments(name: String, environment: [String: String], volumes: [String], workdir: String,
                              user: (uid: UInt32, gid: UInt32), command: [String]) -> [String] {
         var argv = [runtime, "run", "--rm", "--name", name, "--network=host", "--ipc=host", "--pid=host",
                     "--user", "\(user.uid):\(user.gid)", "--workdir", workdir, "--init=false"]

@@ -5,7 +5,7 @@ import BatonSystem
 /// children) has spent on a CPU and waiting for one, since it started. The head's straggler
 /// watch compares the ranks' busy time from it (docs/launch.md, "Stragglers").
 public struct Heartbeat: Sendable, Equatable {
-    public var sequence: Int
+    var sequence: Int
     public var cpu: Double?
     public var delay: Double?
 

@@ -5,9 +5,9 @@
 /// all this type, mapped to exit codes by `BatonError` in one place, `baton`'s `main`.
 public struct CodedError: BatonError, Sendable, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
+        let name: String
         /// One of `ExitCodes.documented`.
-        public let exitCode: Int32
+        let exitCode: Int32
 
         public init(name: String, exitCode: Int32) {
             self.name = name

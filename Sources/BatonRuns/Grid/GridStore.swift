@@ -431,7 +431,7 @@ public struct GridProgressRecord: Sendable, Equatable {
     public var time: Double
     public var value: Double
     /// When the head took it (wall clock).
-    public var at: Double
+    var at: Double
     public var decision: Decision?
     /// ASHA's rung; nil for the median rule.
     public var rung: Int?

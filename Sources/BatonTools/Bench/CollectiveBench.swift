@@ -69,7 +69,7 @@ public struct CollectiveOptions: Sendable {
         self.injectCorruption = injectCorruption
     }
 
-    public func validate() throws(BenchError) {
+    func validate() throws(BenchError) {
         if let iterations, iterations < 1 { throw BenchError(.badOption, "--iters must be at least 1, got \(iterations)") }
         if let warmup, warmup < 0 { throw BenchError(.badOption, "--warmup must be 0 or more, got \(warmup)") }
         guard !sizes.isEmpty else { throw BenchError(.badOption, "no message sizes between --min-size and --max-size") }

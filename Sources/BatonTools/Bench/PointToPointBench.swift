@@ -31,7 +31,7 @@ public struct PointToPointOptions: Sendable {
         self.window = window
     }
 
-    public func validate(ranks: Int) throws(BenchError) {
+    func validate(ranks: Int) throws(BenchError) {
         guard ranks >= 2 else {
             throw BenchError(.wrongWorld, "\(test.rawValue) runs between ranks 0 and 1; start it with at least 2 ranks (mpirun -np 2 baton bench \(test.rawValue))")
         }

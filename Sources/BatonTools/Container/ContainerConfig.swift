@@ -6,7 +6,7 @@ public enum ContainerConfigRuntime: String, Sendable, CaseIterable {
 
     /// The directory the runtime reads the files from, as root on the host (`--write` without
     /// a directory). The file names of `ContainerConfig.files` are relative to it.
-    public var directory: String {
+    var directory: String {
         switch self {
         case .cdi: "/etc/cdi"
         case .podman: "/etc/containers/containers.conf.d"
@@ -19,14 +19,14 @@ public enum ContainerConfigRuntime: String, Sendable, CaseIterable {
 
 /// One file of a runtime's configuration: its name under the runtime's directory and what it
 /// holds.
-public struct ConfigFile: Sendable, Equatable {
+struct ConfigFile: Sendable, Equatable {
     /// Relative to the runtime's directory (`mounts.d/50-baton-rdma.fstab`).
-    public var name: String
-    public var contents: String
+    var name: String
+    var contents: String
     /// Whether the format has comments, so the file carries `ConfigFile.mark` on its first line.
     /// A file that cannot (docker's daemon.json) is never replaced without --force unless it
     /// already holds exactly these contents.
-    public var isMarked: Bool
+    var isMarked: Bool
 
     /// The first line of every file Baton writes where the format allows a comment: how
     /// `--write` tells its own files from a file someone else wrote.
@@ -47,12 +47,12 @@ public struct ContainerConfig: Sendable {
     /// The kind of the CDI spec (`--device baton.dev/rdma=all`).
     static let cdiKind = "baton.dev/rdma"
 
-    public var runtime: ContainerConfigRuntime
+    var runtime: ContainerConfigRuntime
     /// Where the files go: the runtime's own directory, or the one given to --write.
-    public var directory: String
+    var directory: String
     /// The files, in the order they are printed and written. Empty when there is nothing to
     /// configure (no RDMA device and no NCCL configuration file).
-    public var files: [ConfigFile]
+    var files: [ConfigFile]
     /// What must still be given on each container's command line.
     public var flags: [String]
     /// For people: what was left out and why, what the runtime cannot express.

@@ -67,6 +67,9 @@ public final class ExecWrapper: @unchecked Sendable {
         /// The last step reported (for a pattern without a number).
         var lastStep = 0
         var stacksAsked = false
+        var stepSentAt = -Double.infinity
+        var stepPending = false
+        var stepsSeen = 0
     }
 
     public init(options: ExecOptions, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -192,11 +195,15 @@ public final class ExecWrapper: @unchecked Sendable {
             readLines(fd: fd) { line in
                 guard let mark = ProgressMark.parse(line) else { return }
                 switch mark {
-                case .armed(let pid): state.with { $0.armedPID = pid }
-                case .step(let n): state.with { $0.lastStep = n }
-                case .phase, .stacks: break
+                case .armed(let pid):
+                    state.with { $0.armedPID = pid }
+                    emit(.prog, mark.payload)
+                case .step(let n): step(n)
+                case .phase:
+                    flushStep()  // the step before the phase is said first
+                    emit(.prog, mark.payload)
+                case .stacks: break
                 }
-                emit(.prog, mark.payload)
             }
             close(fd)
         }
@@ -276,6 +283,7 @@ public final class ExecWrapper: @unchecked Sendable {
                     nextBeat = now + options.heartbeat
                 }
                 forwardMetrics()
+                if monotonicNow() - state.with({ $0.stepSentAt }) >= Self.stepInterval { flushStep() }
                 if let t = state.with({ $0.terminateAt }), monotonicNow() > t { proc.signal(SIGKILL) }
                 usleep(UInt32(min(options.metricsPoll, options.heartbeat) * 1_000_000))
             }
@@ -320,13 +328,37 @@ public final class ExecWrapper: @unchecked Sendable {
     }
 
     /// A step is done: `n`, or one more than the last.
+    /// A step is done. The first `stepsSentEach` steps are passed on as they come (the head
+    /// learns the step time from them), later ones at most every `stepInterval` (the latest
+    /// one; the ticker sends one left waiting): a trainer that marks a thousand steps a second
+    /// costs the head ten lines, and the hang budget, learnt from the times between marks,
+    /// only grows with it.
     private func step(_ n: Int?) {
-        let value = state.with { s -> Int in
+        let now = monotonicNow()
+        let send = state.with { s -> Int? in
             s.lastStep = n ?? s.lastStep + 1
+            s.stepsSeen += 1
+            guard s.stepsSeen <= Self.stepsSentEach || now - s.stepSentAt >= Self.stepInterval else { s.stepPending = true; return nil }
+            s.stepSentAt = now
+            s.stepPending = false
             return s.lastStep
         }
-        emit(.prog, ProgressMark.step(value).payload)
+        if let send { emit(.prog, ProgressMark.step(send).payload) }
     }
+
+    /// Sends a step left waiting by `step`.
+    private func flushStep() {
+        let send = state.with { s -> Int? in
+            guard s.stepPending else { return nil }
+            s.stepPending = false
+            s.stepSentAt = monotonicNow()
+            return s.lastStep
+        }
+        if let send { emit(.prog, ProgressMark.step(send).payload) }
+    }
+
+    static let stepInterval = 0.1
+    static let stepsSentEach = 16
 
     /// The integer value of `"key": N` in a JSON object line (no parser: FoundationEssentials).
     static func integer(_ key: String, inJSON line: String) -> Int? {

@@ -146,6 +146,7 @@ struct DigitsTrain: ParsableCommand {
                 epochCorrect += reduced[p + 2]
                 consumed = batchEnd
                 step += 1
+                Progress.step(step)  // a hung rank is found in seconds (docs/launch.md, "Hangs")
                 if stepDelayMs > 0 { usleep(UInt32(stepDelayMs * 1000)) }
                 if checkpointEvery > 0, step % checkpointEvery == 0, consumed < n, rank == 0, let dir = checkpointDir {
                     try Checkpoint(hidden: hidden, epoch: epoch, consumed: consumed, step: step, parameters: net.parameters, velocity: velocity).save(in: dir)
@@ -162,7 +163,7 @@ struct DigitsTrain: ParsableCommand {
             epoch += 1
             consumed = 0
             epochsThisRun += 1
-            let eval = net.evaluate(test)
+            let eval = Progress.phase("eval") { net.evaluate(test) }
             if rank == 0 {
                 if let dir = checkpointDir {
                     try Checkpoint(hidden: hidden, epoch: epoch, consumed: 0, step: step, parameters: net.parameters, velocity: velocity).save(in: dir)

@@ -30,7 +30,7 @@ max_retries: 0
 YAML
 timeout 120 "$B" grid "$tmp/spec.yaml" --local 2 --run-dir "$tmp/grid" --heartbeat-timeout 5s > "$tmp/grid.out" 2>&1
 rc=$?
-check "grid --local: exit 0, 4 done" "[ $rc -eq 0 ] && grep -q 'grid finished: 4 done, 0 failed' '$tmp/grid.out'" || { tail -30 "$tmp/grid.out"; for f in "$tmp"/grid/configs/*/attempt-*.log; do grep -q . "$f" && { echo "--- $f"; tail -15 "$f"; }; done; }
+check "grid --local: exit 0, 4 done" "[ $rc -eq 0 ] && grep -q 'grid finished: 4 done, 0 failed' '$tmp/grid.out'" || { tail -30 "$tmp/grid.out"; for f in "$tmp"/grid/configs/*/attempt-*.log; do grep -q . "$f" && { echo "--- $f"; grep -v '^mpirun: \[' "$f" | tail -15; }; done; for f in "$tmp"/grid/configs/*/mpirun/attempt-*/logs/*.log; do echo "--- $f"; tail -8 "$f"; done; }
 ports=$(cat "$tmp"/grid/configs/*/checkpoint/rendezvous-1.txt 2>/dev/null | awk '{print $5}' | sort -u | wc -l)
 check "grid --local: 4 rendezvous, 4 different ports" "[ \"$ports\" -eq 4 ]"
 # Both nodes got a config at the grid's start: two rendezvous held their ports at once.

@@ -111,3 +111,20 @@ import Testing
         }
     }
 }
+
+@Suite struct MetricsTailTests {
+    @Test("the consumed count between attempts is read from each metrics file's tail: the largest, in big files and small")
+    func consumedFromTails() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("baton-metrics-tail-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 2,000 lines (about 60 KiB): only the tail is read, and it holds the largest.
+        let big = (1...2000).map { "{\"step\": \($0), \"consumed\": \($0 * 8), \"loss\": 0.5}" }.joined(separator: "\n") + "\n"
+        try big.write(toFile: "\(dir)/rank-0.jsonl", atomically: true, encoding: .utf8)
+        try "{\"step\": 1, \"consumed\": 16001}\n".write(toFile: "\(dir)/rank-1.jsonl", atomically: true, encoding: .utf8)
+        try "not json\n".write(toFile: "\(dir)/rank-2.jsonl", atomically: true, encoding: .utf8)
+        #expect(LaunchSupervisor.consumedInMetricsFiles(dir: dir) == 16001)
+        try FileManager.default.removeItem(atPath: "\(dir)/rank-1.jsonl")
+        #expect(LaunchSupervisor.consumedInMetricsFiles(dir: dir) == 16000)
+    }
+}

@@ -376,7 +376,7 @@ final class AttemptRunner {
         let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
         waitFor(atMost: window) {
             job.poll() != nil
-                || classifier.monitor.ranks.values.allSatisfy { lost.contains($0.node) || $0.exit != nil || $0.fenced != nil }
+                || classifier.monitor.allEndedOrFenced(except: lost)
         }
         if job.poll() == nil {
             supervisor.event(.sigkillMpirun, ["attempt": attemptNo])
@@ -438,6 +438,7 @@ final class AttemptRunner {
             console.message("baton launch: still running after 5 s of teardown: \(left.joined(separator: ", "))")
         }
         supervisor.executor.finished(plan)
+        agents.close()
         pump()
         let stepped = classifier.progress.stepped
         supervisor.steppedRanks.with { $0.formUnion(stepped) }

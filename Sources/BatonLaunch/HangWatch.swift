@@ -163,14 +163,39 @@ struct ProgressWatch: Sendable {
     private var stepsTimed = 0
     /// The longest completed run of each phase.
     private(set) var phaseLongest: [String: Double] = [:]
+    /// The watched ranks that have not ended, by budget class (every rank of a class has the
+    /// same budget), least recent mark first: the earliest deadline and the worst overrun
+    /// are found at the front of each class, not by a scan of every rank at every event.
+    private var classes: [BudgetClass: RecencyQueue<Int>] = [:]
+
+    /// Ranks with the same budget: before the warm-up, after it, or in a phase.
+    enum BudgetClass: Hashable, Sendable {
+        case warmup
+        case stepping
+        case phase(String)
+    }
 
     init(rule: Rule) { self.rule = rule }
+
+    func budgetClass(_ r: RankState) -> BudgetClass {
+        if let p = r.phase { return .phase(p) }
+        return r.steps < rule.warmupSteps ? .warmup : .stepping
+    }
+
+    /// Files `rank` under its class at its `since` (or nowhere, once it is not watched).
+    private mutating func refile(_ rank: Int, old: RankState?, new r: RankState) {
+        if let o = old, o.watched == r.watched, o.ended == r.ended, o.since == r.since, budgetClass(o) == budgetClass(r) { return }
+        if let o = old, o.watched && !o.ended { classes[budgetClass(o)]?.remove(rank) }
+        guard r.watched && !r.ended else { return }
+        classes[budgetClass(r), default: RecencyQueue()].touch(rank, at: r.since)
+    }
 
     var isOn: Bool { rule.timeout != .off }
 
     mutating func record(_ mark: ProgressMark, rank: Int, node: String, at now: Double) {
         guard isOn else { return }
-        var r = ranks[rank] ?? RankState(node: node, since: now)
+        let old = ranks[rank]
+        var r = old ?? RankState(node: node, since: now)
         switch mark {
         case .armed:
             if rule.steppedBefore.contains(rank) && !r.watched {
@@ -202,12 +227,32 @@ struct ProgressWatch: Sendable {
             return
         }
         ranks[rank] = r
+        refile(rank, old: old, new: r)
     }
 
-    mutating func ended(rank: Int) { ranks[rank]?.ended = true }
+    mutating func ended(rank: Int) {
+        guard let old = ranks[rank] else { return }
+        ranks[rank]?.ended = true
+        refile(rank, old: old, new: ranks[rank]!)
+    }
 
     /// The ranks that made at least one step.
     var stepped: Set<Int> { Set(ranks.filter { $0.value.steps > 0 }.keys) }
+
+    /// The budget of every rank of a class, in seconds (what `budget(_:)` says, without
+    /// the words: this runs at every event).
+    func budgetSeconds(_ c: BudgetClass) -> Double {
+        switch c {
+        case .phase(let p): return phaseLongest[p].map { max(rule.floor, rule.multiple * $0) } ?? rule.phaseTimeout
+        case .warmup: return rule.startTimeout
+        case .stepping:
+            switch rule.timeout {
+            case .auto: return stepTimes.isEmpty ? rule.startTimeout : max(rule.floor, rule.multiple * stepPercentile)
+            case .fixed(let s): return s
+            case .off: return .infinity
+            }
+        }
+    }
 
     /// The budget of `r` for its next mark, and why.
     func budget(_ r: RankState) -> (seconds: Double, why: String) {
@@ -234,16 +279,23 @@ struct ProgressWatch: Sendable {
 
     /// The earliest time a watched rank overruns its budget.
     func nextDeadline() -> Double? {
-        ranks.values.filter { $0.watched && !$0.ended }.map { $0.since + budget($0).seconds }.min()
+        classes.compactMap { c, q in q.first().map { $0.time + budgetSeconds(c) } }.min()
     }
 
-    /// The rank that has overrun its budget the most, if any.
+    /// The rank that has overrun its budget the most, if any (the least recent of each
+    /// class; among ranks that overran by as much, the lowest).
     func overdue(at now: Double) -> HangFinding? {
         guard isOn else { return nil }
         var worst: (rank: Int, over: Double)?
-        for (rank, r) in ranks where r.watched && !r.ended {
-            let over = now - r.since - budget(r).seconds
-            if over >= 0 && (worst == nil || over > worst!.over || (over == worst!.over && rank < worst!.rank)) { worst = (rank, over) }
+        for (c, q) in classes {
+            guard let front = q.first() else { continue }
+            let b = budgetSeconds(c)
+            let over = now - front.time - b
+            guard over >= 0 else { continue }
+            for (rank, since) in q.prefix(while: { $1 == front.time }) {
+                let over = now - since - b
+                if worst == nil || over > worst!.over || (over == worst!.over && rank < worst!.rank) { worst = (rank, over) }
+            }
         }
         guard let w = worst, let r = ranks[w.rank] else { return nil }
         let b = budget(r)

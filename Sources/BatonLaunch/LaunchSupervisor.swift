@@ -249,13 +249,23 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
     }
 
-    /// The largest `consumed` in any `*.jsonl` metrics file of `dir`.
+    /// The largest `consumed` in any `*.jsonl` metrics file of `dir`. A rank's `consumed`
+    /// only grows within an attempt, so each file's last lines are enough: its last 8 KiB
+    /// (reading every line of every rank's file, between a crash and the restart, grew with
+    /// ranks x steps).
     static func consumedInMetricsFiles(dir: String) -> Int? {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
         var best: Int?
+        let tail: UInt64 = 8 * 1024
         for f in files where f.hasSuffix(".jsonl") {
-            guard let text = try? String(contentsOfFile: "\(dir)/\(f)", encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n") {
+            let path = "\(dir)/\(f)"
+            var st = stat()
+            guard stat(path, &st) == 0 else { continue }
+            let size = UInt64(max(0, st.st_size))
+            guard let bytes = readFile(path, from: size > tail ? size - tail : 0) else { continue }
+            var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+            if size > tail && !lines.isEmpty { lines.removeFirst() }  // cut in the middle
+            for line in lines {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                       let c = (obj["consumed"] as? NSNumber)?.intValue else { continue }
                 best = max(best ?? c, c)

@@ -339,10 +339,8 @@ struct LossClassifier: Sendable {
     /// The nodes an agent end accuses: ended agents whose node still had a rank running,
     /// preferring those none of whose ranks said anything of their end.
     func accusedByAgents(_ ended: [String: Double]) -> [String] {
-        let unfinished = monitor.nodesWithUnfinishedRanks
-        let candidates = ended.keys.filter { unfinished.contains($0) }
-        let silent = monitor.silentNodes
-        let quiet = candidates.filter { silent.contains($0) }
+        let candidates = ended.keys.filter { monitor.hasUnfinishedRanks($0) }
+        let quiet = candidates.filter { monitor.isSilent($0) }
         return (quiet.isEmpty ? candidates : quiet).sorted()
     }
 

@@ -137,6 +137,9 @@ public enum MPISettings {
     static let everywhere: [Source: String] = [.local: "yes", .thisMachine: "yes", .cluster: "yes"]
     static let localOnly: [Source: String] = [.local: "yes"]
 
+    /// Open MPI 4.1's `routed_radix` default: how many daemons mpirun starts itself.
+    static let defaultRadix = 64
+
     /// The variable a user sets to choose yielding themselves; Baton then passes nothing.
     static let yieldVariable = "OMPI_MCA_mpi_yield_when_idle"
 
@@ -166,6 +169,9 @@ public enum MPISettings {
         Setting("odls_base_sigkill_timeout grace+2", .mca, .job, everywhere,
                 why: "a daemon stopping its ranks waits this long between SIGTERM and SIGKILL (Open MPI's default: 1 s): the wrapper gets its whole `--grace` to stop its command",
                 words: { c in ["--mca", "odls_base_sigkill_timeout", String(Int(c.grace.rounded(.up)) + 2)] }),
+        Setting("routed_radix N (more than 64 nodes)", .mca, .job, everywhere,
+                why: "Open MPI starts its daemons in a tree of this radix (default 64): beyond it a daemon starts others, through agents that are not mpirun's children, so their end (a crashed node) is the head's to see no more; measured at 128 bed nodes, a crash beyond the radix read only as \"unable to reliably start one or more daemons\" and mpirun's SIGSEGV, no node named, no restart. With the radix at the node count every agent is mpirun's child (mpirun opens a connection to every daemon, and runs up to `plm_rsh_num_concurrent` (128) agents at once)",
+                words: { c in c.hostNames.count > defaultRadix ? ["--mca", "routed_radix", String(c.hostNames.count)] : [] }),
         Setting("plm_rsh_agent RUN/local/rsh-agent", .mca, .hosts, localOnly,
                 why: "mpirun reaches a simulated node through the agent as it reaches a real one through ssh (also in mpirun's environment, `OMPI_MCA_plm_rsh_agent`, so daemons that start others use it too)",
                 words: { c in c.agent.map { ["--mca", "plm_rsh_agent", $0] } ?? [] },

@@ -113,6 +113,18 @@ import Testing
     /// The package root: this file is `Tests/BatonLaunchTests/MPISettingsTests.swift`.
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    @Test("above 64 nodes (Open MPI's tree-spawn radix) the radix is the node count, so every agent is mpirun's child")
+    func radixCoversEveryNode() {
+        func words(_ n: Int) -> [String] {
+            MPISettings.arguments(MPISettings.Context(source: .cluster, machine: Self.machine(cores: 2),
+                                                      hostNames: (1...n).map { "h\($0)" }), part: .job)
+        }
+        #expect(!words(64).contains("routed_radix"))
+        let w = words(256)
+        let i = try? #require(w.firstIndex(of: "routed_radix"))
+        #expect(i.map { w[$0 + 1] } == "256")
+    }
+
     @Test("docs/launch.md's settings table is MPISettings.markdown(), between its markers")
     func pageHasTheTable() throws {
         let page = try String(contentsOf: Self.root.appendingPathComponent("docs/launch.md"), encoding: .utf8)

@@ -31,6 +31,8 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
     public var onRankFailure = RankFailurePolicy.fail
     /// Hang detection and what a hang leads to.
     public var hang = HangSettings()
+    /// `--nnodes` (spares), the health gate and `--cool-down`.
+    public var pool = PoolSettings()
     public var heartbeatTimeout = "10s"
     public var heartbeat = "1s"
     public var startupTimeout = "30s"
@@ -65,6 +67,7 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
         minNodes = try c.decodeIfPresent(Int.self, forKey: .minNodes) ?? d.minNodes
         onRankFailure = try c.decodeIfPresent(RankFailurePolicy.self, forKey: .onRankFailure) ?? d.onRankFailure
         hang = try c.decodeIfPresent(HangSettings.self, forKey: .hang) ?? d.hang
+        pool = try c.decodeIfPresent(PoolSettings.self, forKey: .pool) ?? d.pool
         heartbeatTimeout = try c.decodeIfPresent(String.self, forKey: .heartbeatTimeout) ?? d.heartbeatTimeout
         heartbeat = try c.decodeIfPresent(String.self, forKey: .heartbeat) ?? d.heartbeat
         startupTimeout = try c.decodeIfPresent(String.self, forKey: .startupTimeout) ?? d.startupTimeout

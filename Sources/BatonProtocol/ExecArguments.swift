@@ -27,6 +27,10 @@ public struct ExecArguments: Sendable, Equatable {
     public var progressPattern: String?
     /// `--progress-key KEY`: a metrics line with this key is a step (its value).
     public var progressKey: String?
+    /// TORCHELASTIC_RUN_ID, TORCHELASTIC_MAX_RESTARTS, BATON_PREVIOUS_WORLD_SIZE (`JobContract`).
+    public var runID: String?
+    public var maxRestarts: Int?
+    public var previousWorld: Int?
     /// `--env KEY=VALUE` (repeatable): set for the command after the contract.
     public var env: [String] = []
     public var command: [String] = []
@@ -84,6 +88,9 @@ public struct ExecArguments: Sendable, Equatable {
                 a.resume = v == "1"
             case "--progress-pattern": a.progressPattern = v
             case "--progress-key": a.progressKey = v
+            case "--run-id": a.runID = v
+            case "--max-restarts": guard let n = Int(v) else { return nil }; a.maxRestarts = n
+            case "--previous-world": guard let n = Int(v) else { return nil }; a.previousWorld = n
             case "--env": a.env.append(v)
             default: return nil
             }
@@ -111,6 +118,9 @@ public struct ExecArguments: Sendable, Equatable {
         add("resume", resume.map { $0 ? "1" : "0" })
         add("progress-pattern", progressPattern)
         add("progress-key", progressKey)
+        add("run-id", runID)
+        add("max-restarts", maxRestarts.map(String.init))
+        add("previous-world", previousWorld.map(String.init))
         for kv in env { add("env", kv) }
         return argv + ["--"] + command
     }

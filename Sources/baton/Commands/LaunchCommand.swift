@@ -48,6 +48,7 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: "A rank that fails on a healthy node: fail (end the job) or restart (on the same nodes, counted against --max-restarts).")
     var onRankFailure: RankFailurePolicy = .fail
     @OptionGroup(title: "Hangs") var hang: HangOptions
+    @OptionGroup(title: "Spare nodes and the health gate") var spares: SpareOptions
     @Option(help: "A node silent this long is lost.") var heartbeatTimeout: String = "10s"
     @Option(help: "Heartbeat interval of every rank.") var heartbeat: String = "1s"
     @Option(help: "How long a node may take to send its first line.") var startupTimeout: String = "30s"
@@ -84,6 +85,7 @@ struct LaunchCommand: ParsableCommand {
         s.minNodes = minNodes
         s.onRankFailure = onRankFailure
         s.hang = hang.settings
+        s.pool = spares.settings
         (s.heartbeatTimeout, s.heartbeat, s.startupTimeout, s.lease, s.grace) = (heartbeatTimeout, heartbeat, startupTimeout, lease, grace)
         s.ranks = ranks
         (s.shardSamples, s.shardShuffle, s.shardSeed, s.shardEpoch) = (shardSamples, shardShuffle, shardSeed, shardEpoch)

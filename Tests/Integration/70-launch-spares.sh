@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# baton launch with spare nodes (--nnodes) on the namespace test bed: 4 nodes x 2 ranks,
+# --nnodes 3. (1) A node crashed: attempt 2 runs on 3 nodes, the spare in the lost node's
+# place, every rank sees WORLD_SIZE 6 as before (no re-shard: every checkpoint segment has
+# world 6), every sample exactly once; after --cool-down a second crash brings the first
+# crashed node back (it passes the health gate and rejoins as a spare, then takes the place);
+# `baton status` shows the pool. (2) A node cut off before the start fails the health gate:
+# it is never started on, the spare runs in its place, and the events name why.
+# Needs root (network namespaces); otherwise says SKIP and exits 77.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+need_root "needs root for network namespaces"
+need_build
+make_tmp
+N=(sp-n1 sp-n2 sp-n3 sp-n4)
+all_gone() { local n; n=$(for x in "${N[@]}"; do "$C" pids "$x"; done | wc -l); [ "$n" -eq 0 ] && [ -z "$(env_pids "BATON_ATTEMPT_TOKEN=$1#")" ]; }
+
+cluster_up sp 10.77.21 4 || fatal "cluster up"
+"$C" hostfile 2 > "$tmp/hostfile"
+L=(launch --hostfile "$tmp/hostfile" --nnodes 3 --heartbeat-timeout 3s --grace 2s --health-timeout 5s)
+
+# 0. --dry-run prints the pool.
+"$B" "${L[@]}" --run-dir "$tmp/dry" --dry-run -- true > "$tmp/dry.json" 2> "$tmp/dry.err"
+check "dry-run: the pool, sp-n4 a spare, the plan on 3 nodes" \
+  "python3 -c \"import json,sys; p=json.load(open('$tmp/dry.json')); sys.exit(0 if p['pool']['spare']==['sp-n4'] and p['pool']['active']==['sp-n1','sp-n2','sp-n3'] and p['worldSize']==6 else 1)\"" || cat "$tmp/dry.json" "$tmp/dry.err"
+
+# 1. Crash, spare in; crash again after the cool-down, the first one rejoins.
+R=$tmp/spare
+( timeout 100 "$B" "${L[@]}" --cool-down 2s --run-dir "$R" --shard-samples 2400 --shard-shuffle --shard-seed 7 -- \
+    "$T" --samples 2400 --step-ms 60 > "$tmp/spare.out" 2> "$tmp/spare.err"
+  echo $? > "$tmp/spare.rc" ) &
+bg_pid $!
+on_exit kill_env "BATON_ATTEMPT_TOKEN=$R#"
+wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-1/rank-0.jsonl" || fatal "attempt 1 never reported progress: $(tail -5 "$tmp/spare.err")"
+check "pool: attempt 1 on sp-n1..3, sp-n4 a spare" \
+  "grep -q '\"event\":\"pool\"' '$R/events.jsonl' && grep '\"event\":\"pool\"' '$R/events.jsonl' | head -1 | grep -q '\"spare\":\[\"sp-n4\"\]'"
+"$C" crash sp-n3
+wait_for 60 grep -qs '"consumed"' "$R/metrics/attempt-2/rank-0.jsonl" || fatal "attempt 2 never reported progress: $(tail -5 "$tmp/spare.err")"
+check "attempt 2 on sp-n1,sp-n2,sp-n4 (the spare in sp-n3's place)" \
+  "grep -q '\"event\":\"attempt-start\".*\"nodes\":\[\"sp-n1\",\"sp-n2\",\"sp-n4\"\].*\"world\":6' '$R/events.jsonl' || grep -q '\"attempt\":2.*\"nodes\":\[\"sp-n1\",\"sp-n2\",\"sp-n4\"\]' '$R/events.jsonl'"
+check "spare-in recorded" "grep -q '\"event\":\"spare-in\".*\"node\":\"sp-n4\".*\"replacing\":\"sp-n3\"' '$R/events.jsonl'"
+# The cool-down (2 s) runs from sp-n3's loss; attempt 2 has made progress, so it is past.
+wait_for 10 bash -c "[ \$(( \$(date +%s) - \$(stat -c %Y '$R/metrics/attempt-2') )) -ge 2 ]"
+"$C" crash sp-n2
+wait_for 90 test -s "$tmp/spare.rc"
+check "exit 0" "[ \"\$(cat '$tmp/spare.rc')\" = 0 ]" || tail -20 "$tmp/spare.err"
+check "sp-n3 rejoined after the cool-down and a passing gate" "grep -q '\"event\":\"node-rejoined\".*\"node\":\"sp-n3\"' '$R/events.jsonl'"
+check "attempt 3 on sp-n1,sp-n3,sp-n4 (sp-n3 in sp-n2's place)" \
+  "grep -q '\"event\":\"spare-in\".*\"node\":\"sp-n3\".*\"replacing\":\"sp-n2\"' '$R/events.jsonl'"
+check "every rank of every attempt saw WORLD_SIZE 6" \
+  "[ \$(grep -ho 'rank [0-9]/6 attempt [123]' '$R'/logs/*.log | sort -u | wc -l) -eq 18 ] && ! grep -hq 'rank [0-9]*/[^6] attempt' '$R'/logs/*.log"
+check "BATON_PREVIOUS_WORLD_SIZE 6 in attempt 3's plan" "grep -q '\"BATON_PREVIOUS_WORLD_SIZE\" : \"6\"' '$R/attempts/attempt-3.plan.json'"
+check "no re-shard: every checkpoint segment has world 6" \
+  "python3 -c \"import json,sys; h=json.load(open('$R/checkpoints/latest.json'))['history']; sys.exit(0 if h and all(s['world']==6 for s in h) else 1)\"" || cat "$R/checkpoints/latest.json"
+check "exactly once over 3 attempts" "grep -q '\"ok\": true' '$R/exactly-once.json' && grep -q '\"attempts\": 3' '$R/exactly-once.json'" || cat "$R/exactly-once.json"
+"$B" status "$R" > "$tmp/status.txt" 2>&1
+check "status: sp-n2 lost, the pool's events shown" "grep -q 'sp-n2 *lost' '$tmp/status.txt' && grep -q 'pool' '$tmp/status.txt'" || cat "$tmp/status.txt"
+check "nothing left" "wait_for 20 all_gone '$R'"
+
+# 2. A node cut off before the start fails the gate: never started on, the spare takes its place.
+R=$tmp/gate
+"$C" partition sp-n2
+timeout 60 "$B" "${L[@]}" --health-timeout 2s --run-dir "$R" -- sh -c 'echo "W $WORLD_SIZE $TORCHELASTIC_RUN_ID"' > "$tmp/gate.out" 2> "$tmp/gate.err"
+check "gate: exit 0" "[ $? -eq 0 ]" || tail -20 "$tmp/gate.err"
+"$C" heal sp-n2
+check "gate: sp-n2 suspect, the reason said" "grep -q 'health gate: sp-n2 failed: ' '$tmp/gate.err' && grep -q '\"event\":\"node-suspect\".*\"node\":\"sp-n2\"' '$R/events.jsonl'"
+check "gate: nothing ever started on sp-n2" "! ls '$R'/logs/sp-n2.* > /dev/null 2>&1"
+check "gate: ran on sp-n1,sp-n4,sp-n3 with WORLD_SIZE 6 and TORCHELASTIC_RUN_ID" \
+  "[ \$(grep -c \"W 6 $R\" '$tmp/gate.out') -eq 6 ] && grep -q '\"nodes\":\[\"sp-n1\",\"sp-n4\",\"sp-n3\"\]' '$R/events.jsonl'"
+check "gate: nothing left" "wait_for 20 all_gone '$R'"
+
+finish

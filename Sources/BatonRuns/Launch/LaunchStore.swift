@@ -91,7 +91,7 @@ public struct LaunchNodeRow: Sendable, Equatable {
     public var name: String
     var position: Int
     public var state: LaunchNodeState
-    var since: Double
+    public var since: Double
     /// The attempt that lost it (or last ran on it).
     public var attempt: Int
     public var signal: LossSignal?

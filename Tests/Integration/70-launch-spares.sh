@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# baton launch with spare nodes (--nnodes) on the namespace test bed: 4 nodes x 2 ranks,
-# --nnodes 3. (1) A node crashed: attempt 2 runs on 3 nodes, the spare in the lost node's
+# baton launch with spare nodes (--nnodes) on the namespace test bed: 4 nodes x 2 ranks.
+# (1) --nnodes 3, a node crashed: attempt 2 runs on 3 nodes, the spare in the lost node's
 # place, every rank sees WORLD_SIZE 6 as before (no re-shard: every checkpoint segment has
 # world 6), every sample exactly once; after --cool-down a second crash brings the first
 # crashed node back (it passes the health gate and rejoins as a spare, then takes the place);
-# `baton status` shows the pool. (2) A node cut off before the start fails the health gate:
-# it is never started on, the spare runs in its place, and the events name why.
+# `baton status` shows the pool. (2) --nnodes 2:3 on 3 nodes, no spare: a partitioned node
+# shrinks the world to 4; healed, it rejoins at the next restart and the world grows back
+# to 6. (3) A script that fixes its world size ends at once, with its reason, when no spare
+# is left. (4) A node cut off before the start fails the health gate: it is never started
+# on, the spare runs in its place, and the events name why.
 # Needs root (network namespaces); otherwise says SKIP and exits 77.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -57,7 +60,45 @@ check "exactly once over 3 attempts" "grep -q '\"ok\": true' '$R/exactly-once.js
 check "status: sp-n2 lost, the pool's events shown" "grep -q 'sp-n2 *lost' '$tmp/status.txt' && grep -q 'pool' '$tmp/status.txt'" || cat "$tmp/status.txt"
 check "nothing left" "wait_for 20 all_gone '$R'"
 
-# 2. A node cut off before the start fails the gate: never started on, the spare takes its place.
+# 2. --nnodes 2:3 on 3 nodes, no spare: a partitioned node leaves 2 (WORLD_SIZE 4); healed,
+# it rejoins after the cool-down at the next restart (a rank failure in attempt 2, restarted
+# with --on-rank-failure restart) and the world grows back to 6.
+R=$tmp/grow
+head -3 "$tmp/hostfile" > "$tmp/hostfile3"
+G=(launch --hostfile "$tmp/hostfile3" --nnodes 2:3 --cool-down 1s --on-rank-failure restart --heartbeat-timeout 3s --grace 2s)
+( timeout 90 "$B" "${G[@]}" --run-dir "$R" -- sh -c 'echo "W $BATON_ATTEMPT $WORLD_SIZE ${BATON_PREVIOUS_WORLD_SIZE:-none}"
+    case $BATON_ATTEMPT in 1) sleep 60 ;; 2) sleep 3; [ "$RANK" = 0 ] && exit 3; sleep 60 ;; esac' > "$tmp/grow.out" 2> "$tmp/grow.err"
+  echo $? > "$tmp/grow.rc" ) &
+bg_pid $!
+on_exit kill_env "BATON_ATTEMPT_TOKEN=$R#"
+wait_for 30 bash -c "[ \$(grep -c 'W 1 6' '$tmp/grow.out') -eq 6 ]" || fatal "grow: attempt 1 never started: $(tail -5 "$tmp/grow.err")"
+"$C" partition sp-n3
+wait_for 40 grep -qs '"attempt":2' "$R/events.jsonl"
+"$C" heal sp-n3
+wait_for 60 test -s "$tmp/grow.rc"
+check "grow: exit 0" "[ \"\$(cat '$tmp/grow.rc')\" = 0 ]" || tail -20 "$tmp/grow.err"
+check "grow: attempt 2 on 2 nodes, WORLD_SIZE 4 after 6" "[ \$(grep -c 'W 2 4 6' '$tmp/grow.out') -eq 4 ]"
+check "grow: sp-n3 rejoined and attempt 3 on 3 nodes, WORLD_SIZE 6 after 4" \
+  "grep -q '\"event\":\"node-rejoined\".*\"node\":\"sp-n3\"' '$R/events.jsonl' && [ \$(grep -c 'W 3 6 4' '$tmp/grow.out') -eq 6 ]" || grep W "$tmp/grow.out"
+check "grow: nothing left" "wait_for 20 all_gone '$R'"
+
+# 3. A script that fixes its world (as Lightning's TorchElasticEnvironment checks
+# WORLD_SIZE) with no spare left: attempt 2 ends at once with its reason, never hangs.
+R=$tmp/fixed
+( timeout 60 "$B" launch --hostfile "$tmp/hostfile3" --nnodes 2:3 --heartbeat-timeout 3s --grace 2s --run-dir "$R" -- sh -c '[ "$WORLD_SIZE" = 6 ] || { echo "fixed world: WORLD_SIZE $WORLD_SIZE, expected 6" >&2; exit 1; }; sleep 60' \
+    > "$tmp/fixed.out" 2> "$tmp/fixed.err"
+  echo $? > "$tmp/fixed.rc" ) &
+bg_pid $!
+on_exit kill_env "BATON_ATTEMPT_TOKEN=$R#"
+wait_for 30 bash -c "ls '$R'/logs/*.log 2> /dev/null | wc -l | grep -qx 6" || fatal "fixed: attempt 1 never started"
+t0=$SECONDS
+"$C" crash sp-n3
+wait_for 40 test -s "$tmp/fixed.rc"
+check "fixed: exit 4 within 20 s of the crash, the reason in the report" \
+  "[ \"\$(cat '$tmp/fixed.rc')\" = 4 ] && [ \$((SECONDS - t0)) -le 20 ] && cat '$tmp/fixed.out' '$tmp/fixed.err' | grep -q 'WORLD_SIZE 4, expected 6'" || tail -5 "$tmp/fixed.err"
+check "fixed: nothing left" "wait_for 20 all_gone '$R'"
+
+# 4. A node cut off before the start fails the gate: never started on, the spare takes its place.
 R=$tmp/gate
 "$C" partition sp-n2
 timeout 60 "$B" "${L[@]}" --health-timeout 2s --run-dir "$R" -- sh -c 'echo "W $WORLD_SIZE $TORCHELASTIC_RUN_ID"' > "$tmp/gate.out" 2> "$tmp/gate.err"

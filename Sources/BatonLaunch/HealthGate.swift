@@ -3,11 +3,14 @@ import BatonSystem
 import Foundation
 
 /// The health gate's effects: before an attempt, every node about to be used runs one
-/// rank through the engine (a one-node `mpirun -np 1`, with the same Open MPI settings and
-/// agent the job gets), and that rank is `baton-exec health` (`NodeHealth`: the run and
-/// checkpoint directories writable with room, memlock when asked); without `baton-exec`
-/// beside `baton`, `true` (the node answers, nothing more). The nodes are checked at once,
-/// each bounded by `timeout`. What a verdict leads to is `HostPool`'s to decide.
+/// rank through the engine (mpirun, with the same Open MPI settings and agent the job
+/// gets), and that rank is `baton-exec health` (`NodeHealth`: the run and checkpoint
+/// directories writable with room, memlock when asked); without `baton-exec` beside `baton`,
+/// `true` (the node answers, nothing more). First one mpirun for all the nodes (a rank
+/// each, answers told apart by `--tag-output`): what answered is judged; then a one-node
+/// mpirun for each node that gave no answer (one unreachable node aborts the common job, and
+/// must not take the others' verdicts with it). Each round is bounded by `timeout`. What a
+/// verdict leads to is `HostPool`'s to decide.
 struct HealthGate: Sendable {
     var planner: LaunchPlanner
     var timeout: Double
@@ -15,11 +18,13 @@ struct HealthGate: Sendable {
     /// mpirun's environment (the head's, with the head's mark added by `run`).
     var environment: [String: String] = ProcessInfo.processInfo.environment
 
-    /// The argv that checks `host` (never through a shell: the host name is one word of it).
-    func argv(_ host: BatonProtocol.Host) -> [String] {
-        let one = HostList(hosts: [BatonProtocol.Host(name: host.name, slots: 1)])
-        let context = planner.mpiContext(one)
-        var argv = [planner.mpirunPath, "--host", "\(host.name):1", "-np", "1"]
+    /// The argv that checks `hosts`, a rank each, rank i on the i-th (never through a shell:
+    /// a host name is one word of it).
+    func argv(_ hosts: [BatonProtocol.Host]) -> [String] {
+        let list = HostList(hosts: hosts.map { BatonProtocol.Host(name: $0.name, slots: 1) })
+        let context = planner.mpiContext(list)
+        var argv = [planner.mpirunPath, "--host", list.hosts.map(\.spec).joined(separator: ","), "-np", String(hosts.count)]
+        if hosts.count > 1 { argv.append("--tag-output") }
         argv += MPISettings.arguments(context, part: .job) + MPISettings.arguments(context, part: .hosts)
         if let exec = planner.execPath { argv += [exec] + check.encode() } else { argv += ["true"] }
         return argv
@@ -40,9 +45,21 @@ struct HealthGate: Sendable {
         env = DaemonEnvironment.adding(to: env)
         env[LaunchPlanner.attemptTokenVariable] = token
         env[DaemonEnvironment.headKey] = HeadGuard.mark
-        for host in hosts {
+        var rest = hosts
+        if hosts.count > 1 {
+            let output = try? ChildProcess.run(argv(hosts), environment: env, timeout: timeout)
+            var answers = Self.answers(output?.stdout ?? "", nodes: hosts.map(\.name))
+            // `true` says nothing: mpirun's success is every node's answer.
+            if planner.execPath == nil, let output, !output.timedOut, output.status.code == 0 {
+                answers = Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, GateVerdict.passed) })
+            }
+            verdicts.with { $0.merge(answers) { $1 } }
+            rest = hosts.filter { answers[$0.name] == nil }
+            if output?.timedOut ?? false { _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2) }
+        }
+        for host in rest {
             group.enter()
-            let argv = argv(host)
+            let argv = argv([host])
             let timeout = timeout
             startThread("baton-gate") { [env] in
                 let verdict = Self.verdict(try? ChildProcess.run(argv, environment: env, timeout: timeout), timeout: timeout)
@@ -56,6 +73,17 @@ struct HealthGate: Sendable {
             _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2)
         }
         return (verdicts.get, monotonicNow() - start)
+    }
+
+    /// The verdicts of the nodes that answered a common check (rank i is `nodes[i]`).
+    static func answers(_ stdout: String, nodes: [String]) -> [String: GateVerdict] {
+        var found: [String: GateVerdict] = [:]
+        for line in stdout.split(separator: "\n") {
+            guard let (rank, text) = tagOutputLine(line), nodes.indices.contains(rank),
+                  let answer = HealthArguments.problem(inOutput: String(text)) else { continue }
+            found[nodes[rank]] = answer.map { .failed($0) } ?? .passed
+        }
+        return found
     }
 
     /// The verdict on one node's check.

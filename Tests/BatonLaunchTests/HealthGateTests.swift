@@ -1,0 +1,31 @@
+@testable import BatonLaunch
+@testable import BatonSystem
+@testable import BatonProtocol
+import Testing
+
+@Suite struct HealthGateTests {
+    @Test("one mpirun checks every node: answers are told apart by --tag-output, a node that said nothing has no verdict yet")
+    func commonAnswers() {
+        let out = """
+            [1,1]<stdout>:baton-health: ok
+            [1,0]<stdout>:baton-health: /r is not writable: Read-only file system
+            [1,2]<stderr>:some noise
+            ORTE was unable to reliably start one or more daemons.
+            """
+        let v = HealthGate.answers(out, nodes: ["a", "b", "c"])
+        #expect(v == ["a": .failed("/r is not writable: Read-only file system"), "b": .passed])
+        #expect(tagOutputLine("[12,3]<stdout>:x")?.rank == 3)
+        #expect(tagOutputLine("[12,3]<other>:x") == nil)
+        #expect(tagOutputLine("plain") == nil)
+    }
+
+    @Test("a node that does not answer in time fails with the bound named; one that cannot be reached with mpirun's words")
+    func singleVerdicts() {
+        let late = ChildProcess.Output(status: .signaled(15), stdout: "", stderr: "", timedOut: true)
+        #expect(HealthGate.verdict(late, timeout: 5) == .failed("no answer within 5s (--health-timeout)"))
+        let down = ChildProcess.Output(status: .exited(1), stdout: "", stderr: "--------\nORTE was unable to reliably start one or more daemons.\n", timedOut: false)
+        #expect(HealthGate.verdict(down, timeout: 5) == .failed("the node did not answer through mpirun (exit code 1): ORTE was unable to reliably start one or more daemons."))
+        let ok = ChildProcess.Output(status: .exited(0), stdout: "baton-health: ok\n", stderr: "", timedOut: false)
+        #expect(HealthGate.verdict(ok, timeout: 5) == .passed)
+    }
+}

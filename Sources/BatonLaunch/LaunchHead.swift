@@ -177,6 +177,9 @@ public struct LaunchHead: Sendable {
         options.maxRestarts = spec.maxRestarts
         options.minNodes = spec.minNodes
         if let range = try spec.pool.range(hosts: list.hosts.count) {
+            guard spec.minNodes == LaunchSpec().minNodes || spec.minNodes == range.min else {
+                throw bad("--min-nodes \(spec.minNodes) and --nnodes \(range): give the fewest nodes as --nnodes MIN:MAX alone")
+            }
             options.nnodes = range
             options.minNodes = range.min
         }

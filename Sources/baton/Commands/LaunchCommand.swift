@@ -22,6 +22,8 @@ struct LaunchCommand: ParsableCommand {
             A rank that fails by itself on a healthy node ends the job (--on-rank-failure fail, as mpirun
             and srun do) or, with --on-rank-failure restart, restarts it on the same nodes from the last
             consumed count (as torchrun does), counted against --max-restarts.
+            --nnodes N (or MIN:MAX) with more hosts: the rest are spares; a lost node's place goes to a health-checked
+            spare (WORLD_SIZE stays), lost nodes rejoin after --cool-down (docs/launch.md, "Spare nodes").
             Run state: RUN/events.jsonl, RUN/report.json, RUN/logs/<node>.<rank>.log, RUN/attempts/.
             MASTER_ADDR is the first node (a loopback address of its own for --local nodes), MASTER_PORT a
             free port per attempt unless --master-port pins it.

@@ -53,12 +53,12 @@ public enum LaunchStatus {
         if !nodes.isEmpty {
             // With spares (`--nnodes`) the nodes outside the job are there too: a spare (one
             // that rejoined says so), or suspect with the health gate's reason.
-            var n = TextTable(header: ["node", "state", "attempt", "since", "lost how / why"], rightAligned: [2])
+            var n = TextTable(header: ["node", "state", "attempt", "lost how / why", "since"], rightAligned: [2])
             let t0 = (LaunchRunFiles.events(dir).first?["time"] as? NSNumber)?.doubleValue ?? 0
             for r in nodes {
                 let why = r.state == .healthy ? "-" : [r.signal?.rawValue, r.cause].compactMap { $0 }.joined(separator: ": ")
-                n.add([r.name, r.state.rawValue, String(r.attempt), t0 > 0 ? String(format: "+%.1f s", r.since - t0) : "-",
-                       why.isEmpty ? "-" : why])
+                n.add([r.name, r.state.rawValue, String(r.attempt), why.isEmpty ? "-" : why,
+                       t0 > 0 ? String(format: "+%.1f s", r.since - t0) : "-"])
             }
             out += "\n" + n.render() + "\n"
         }

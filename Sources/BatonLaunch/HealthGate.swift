@@ -46,15 +46,24 @@ struct HealthGate: Sendable {
         env[LaunchPlanner.attemptTokenVariable] = token
         env[DaemonEnvironment.headKey] = HeadGuard.mark
         var rest = hosts
-        if hosts.count > 1 {
-            let output = try? ChildProcess.run(argv(hosts), environment: env, timeout: timeout)
-            var answers = Self.answers(output?.stdout ?? "", nodes: hosts.map(\.name))
+        // Inside a Slurm allocation a node Slurm reports down, drained or failing is never
+        // used, whatever it would answer.
+        if planner.slurm != nil, let out = try? ChildProcess.run(SlurmAllocation.stateQuery(hosts.map(\.name)), environment: env, timeout: timeout),
+           out.status.code == 0 {
+            let refused = SlurmAllocation.unusable(sinfoOutput: out.stdout)
+            verdicts.with { for (n, why) in refused { $0[n] = .failed(why) } }
+            rest = hosts.filter { refused[$0.name] == nil }
+        }
+        if rest.count > 1 {
+            let common = rest
+            let output = try? ChildProcess.run(argv(common), environment: env, timeout: timeout)
+            var answers = Self.answers(output?.stdout ?? "", nodes: common.map(\.name))
             // `true` says nothing: mpirun's success is every node's answer.
             if planner.execPath == nil, let output, !output.timedOut, output.status.code == 0 {
-                answers = Dictionary(uniqueKeysWithValues: hosts.map { ($0.name, GateVerdict.passed) })
+                answers = Dictionary(uniqueKeysWithValues: common.map { ($0.name, GateVerdict.passed) })
             }
             verdicts.with { $0.merge(answers) { $1 } }
-            rest = hosts.filter { answers[$0.name] == nil }
+            rest = common.filter { answers[$0.name] == nil }
             if output?.timedOut ?? false { _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2) }
         }
         for host in rest {

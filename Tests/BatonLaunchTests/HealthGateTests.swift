@@ -28,4 +28,14 @@ import Testing
         let ok = ChildProcess.Output(status: .exited(0), stdout: "baton-health: ok\n", stderr: "", timedOut: false)
         #expect(HealthGate.verdict(ok, timeout: 5) == .passed)
     }
+
+    @Test("inside Slurm, a node Slurm reports down, drained, draining, failing or not responding is refused, with its state")
+    func slurmStates() {
+        let out = "sl1 allocated\nsl2 drained\nsl3 down*\nsl4 mixed\nsl5 draining\nsl6 idle*\nsl7 idle\n"
+        #expect(SlurmAllocation.unusable(sinfoOutput: out) == [
+            "sl2": "Slurm reports the node drained", "sl3": "Slurm reports the node down*",
+            "sl5": "Slurm reports the node draining", "sl6": "Slurm reports the node idle*",
+        ])
+        #expect(SlurmAllocation.stateQuery(["a", "b"]) == ["sinfo", "--noheader", "--Node", "--format=%N %T", "--nodes=a,b"])
+    }
 }

@@ -9,20 +9,25 @@ import Glibc
 /// of a one-node mpirun before an attempt uses the node. The fast checks of `baton doctor`
 /// that decide whether a job can run here at all: every directory the job writes
 /// (the run directory, the checkpoints) is writable and has the space asked for, and the
-/// memlock limit is what RDMA needs (when asked). Prints one line,
-/// `baton-health: ok` or `baton-health: <what is wrong>`, and exits 0 or 1.
+/// memlock limit is what RDMA needs (when asked). Prints one line, `baton-health: ok` or
+/// `baton-health: <what is wrong>`, and exits 0 either way: the line is the answer. A rank
+/// that exits non-zero makes mpirun abort the job, and Open MPI 4.1.4 then stops forwarding
+/// output and may hang (docs/launch.md, "Liveness"): the answer would be lost, and a failed
+/// check read as a node that never answered (measured on `--local`: 10 s timeouts).
 public enum NodeHealth {
     public static func run(_ args: HealthArguments) -> Never {
         let problems = check(args)
         let line = HealthArguments.answerPrefix + (problems.isEmpty ? "ok" : problems.joined(separator: "; "))
-        _ = writeAll(fd: 1, line + "\n")
-        exit(problems.isEmpty ? 0 : 1)
+        exit(writeAll(fd: 1, line + "\n") ? 0 : 1)
     }
 
     static func check(_ args: HealthArguments) -> [String] {
         var problems: [String] = []
+        var seen = Set<String>()
         for dir in args.directories {
+            // A checkpoint directory not made yet is judged by the run directory above it: once.
             let existing = nearestExisting(dir)
+            guard seen.insert(existing).inserted else { continue }
             var info = statvfs()
             guard statvfs(existing, &info) == 0 else { problems.append("cannot stat \(existing): \(String(cString: strerror(errno)))"); continue }
             let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)

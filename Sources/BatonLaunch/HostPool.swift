@@ -181,7 +181,7 @@ struct HostPool: Sendable, Equatable {
                 .map { "\($0.host.name) \($0.state.rawValue)" + ($0.reason.map { ": \($0)" } ?? "") }
             let all = roundChanges + changes
             (roundChanges, changes) = ([], [])
-            return .tooFew("\(proposal.count) nodes can run the job, --nnodes needs at least \(range.min)"
+            return .tooFew("\(proposal.count) nodes can run the job, at least \(range.min) are needed (--nnodes MIN, else --min-nodes)"
                            + (bad.isEmpty ? "" : " (\(bad.joined(separator: "; ")))"), changes: all)
         }
         for p in places where member(p)?.state == .active && !proposal.contains(p) { set(p, .spare, at: now, reason: nil) }

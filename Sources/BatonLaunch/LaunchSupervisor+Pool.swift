@@ -77,7 +77,8 @@ extension LaunchSupervisor {
                          signal: nil, cause: m.reason)
         }
         commitEvents(events, ops: ops)
-        if let text = HostPool.describe(changes, world: lastWorld ?? world ?? 0, after: world ?? 0), lastWorld != nil || !changes.isEmpty {
+        // No world when too few nodes are left: the gate's lines and the end say why.
+        if let world, let text = HostPool.describe(changes, world: lastWorld ?? world, after: world) {
             console.message("baton launch: \(text)")
         }
     }

@@ -20,6 +20,8 @@ import Testing
         #expect(NodeHealth.check(HealthArguments(directories: ["/tmp"], minFree: 1)).isEmpty)
         let full = NodeHealth.check(HealthArguments(directories: ["/tmp"], minFree: UInt64.max >> 1))
         #expect(full.count == 1 && full[0].hasPrefix("/tmp: ") && full[0].contains("MiB free, needs"))
+        // Two directories that resolve to one are judged once.
+        #expect(NodeHealth.check(HealthArguments(directories: ["/tmp", "/tmp/no-such-\(UInt64.random(in: 0...UInt64.max))"], minFree: UInt64.max >> 1)).count == 1)
         #expect(NodeHealth.check(HealthArguments(minMemlock: UInt64.max - 1)).first?.hasPrefix("memlock limit") ?? true)
     }
 }

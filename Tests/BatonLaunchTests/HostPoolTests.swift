@@ -57,7 +57,7 @@ import Testing
         #expect(Self.settle(&p, now: 3).0 == .start(Self.hosts("a", "b"), changes: [.dropped(node: "c")]))
         p.lose(["a"], reason: "lost", at: 4)
         guard case .tooFew(let why, _) = Self.settle(&p, now: 5).0 else { Issue.record("not too few"); return }
-        #expect(why.hasPrefix("1 nodes can run the job, --nnodes needs at least 2"))
+        #expect(why.hasPrefix("1 nodes can run the job, at least 2 are needed (--nnodes MIN, else --min-nodes) (a lost: lost"))
     }
 
     @Test("a lost node rejoins as a spare after --cool-down and a passing gate, and the world grows back to MAX")

@@ -8,7 +8,8 @@
 # shrinks the world to 4; healed, it rejoins at the next restart and the world grows back
 # to 6. (3) A script that fixes its world size ends at once, with its reason, when no spare
 # is left. (4) A node cut off before the start fails the health gate: it is never started
-# on, the spare runs in its place, and the events name why.
+# on, the spare runs in its place, and the events name why. (5) Every node fails the
+# gate's check (free space): nothing starts, exit 4, each node's reason said.
 # Needs root (network namespaces); otherwise says SKIP and exits 77.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -109,5 +110,12 @@ check "gate: nothing ever started on sp-n2" "! ls '$R'/logs/sp-n2.* > /dev/null 
 check "gate: ran on sp-n1,sp-n4,sp-n3 with WORLD_SIZE 6 and TORCHELASTIC_RUN_ID" \
   "[ \$(grep -c \"W 6 $R\" '$tmp/gate.out') -eq 6 ] && grep -q '\"nodes\":\[\"sp-n1\",\"sp-n4\",\"sp-n3\"\]' '$R/events.jsonl'"
 check "gate: nothing left" "wait_for 20 all_gone '$R'"
+
+# 5. Every node fails the gate's own check (more free space asked than any disk has): nothing
+# is started, the launch ends at once (exit 4) and says why for each node.
+R=$tmp/nofree
+timeout 30 "$B" "${L[@]}" --health-min-free 1000T --run-dir "$R" -- true > "$tmp/nofree.out" 2> "$tmp/nofree.err"
+check "no room: exit 4, each node's reason said, nothing started" \
+  "[ $? -eq 4 ] && [ \$(grep -c 'health gate: sp-n[1-4] failed: .* MiB free, needs 1048576000 MiB' '$tmp/nofree.err') -eq 4 ] && ! ls '$R'/logs/*.log > /dev/null 2>&1" || cat "$tmp/nofree.err"
 
 finish

@@ -33,6 +33,10 @@ extension ExecArguments {
             options.progressPattern = progressPattern
         }
         options.progressKey = progressKey
+        if let container {
+            guard !container.isEmpty, !containerRuntime.isEmpty else { throw Invalid(description: "--container and --container-runtime must not be empty") }
+            options.container = ContainerRun(image: container, runtime: containerRuntime, options: containerOptions)
+        }
         for kv in env {
             guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else { throw Invalid(description: "--env '\(kv)': expected KEY=VALUE") }
             options.extraEnvironment[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])

@@ -32,6 +32,8 @@ public struct ExecOptions: Sendable {
     var progressPattern: String?
     /// A metrics line with this key is a step (its integer value).
     var progressKey: String?
+    /// Run the command inside this image (the wrapper stays on the host).
+    var container: ContainerRun?
     var command: [String]
 
     public init(contract: JobContract, nodes: HostList? = nil, command: [String]) {
@@ -91,6 +93,27 @@ public final class ExecWrapper: @unchecked Sendable {
         if logFD >= 0 { writeAll(fd: logFD, text + "\n") }
     }
 
+    /// The runtime's command line when the command runs in a container (nil: it runs here).
+    /// The container gets the contract and the head's marks (so the sweep and the guard find
+    /// its processes), and sees the run, checkpoint and shard directories and this one.
+    func containerArguments(_ env: [String: String]) -> [String]? {
+        guard let c = options.container else { return nil }
+        let marks = [DaemonEnvironment.attemptTokenKey, DaemonEnvironment.headKey, "OMP_NUM_THREADS"].reduce(into: [String: String]()) { $0[$1] = env[$1] }
+        return c.rankArguments(contract: options.contract, placement: placement, firstNode: options.nodes?.hosts.first?.name,
+                               extra: options.extraEnvironment, marks: marks, workdir: FileManager.default.currentDirectoryPath,
+                               user: (getuid(), getgid()), command: options.command)
+    }
+
+    var containerName: String { ContainerRun.name(runDir: options.contract.runDir, attempt: options.contract.attempt, rank: placement.rank) }
+
+    /// Removes the rank's container (a killed runtime client leaves it running), bounded.
+    private func removeContainer() {
+        guard let c = options.container,
+              let rm = try? ChildProcess.spawn(c.removeArguments(name: containerName), environment: ProcessInfo.processInfo.environment,
+                                               stdin: .null, stdout: .null, stderr: .null) else { return }
+        Teardown([.wait(atMost: 10)]).run(against: .child(rm))
+    }
+
     /// Kills the command's group and exits at once (137, like a SIGKILLed command).
     private func fence(_ reason: String) {
         let first = state.with { s -> Bool in
@@ -104,6 +127,7 @@ public final class ExecWrapper: @unchecked Sendable {
         // set (a kill before the log let the process exit with no line of why; seen in 52).
         log("# baton exec: fenced at \(fixedPoint(Date().timeIntervalSince1970, digits: 3)): \(reason)")
         child?.signal(SIGKILL)
+        removeContainer()
         // Best effort: the head may be gone already, so never block on stdout here.
         let line = TaggedLine(kind: .fence, node: placement.node, rank: placement.rank, payload: reason).encoded + "\n"
         let flags = fcntl(1, F_GETFL)
@@ -132,8 +156,8 @@ public final class ExecWrapper: @unchecked Sendable {
         let env = commandEnvironment(base: ProcessInfo.processInfo.environment)
         let proc: ChildProcess
         do {
-            proc = try ChildProcess.spawn(options.command, environment: env, stdin: .null, stdout: .pipe, stderr: .pipe,
-                                          writePipe: JobContract.progressFD)
+            proc = try ChildProcess.spawn(containerArguments(env) ?? options.command, environment: env, stdin: .null,
+                                          stdout: .pipe, stderr: .pipe, writePipe: JobContract.progressFD)
         } catch {
             emit(.note, "\(error)")
             emit(.exit, RankExit(status: .exited(127)).payload)
@@ -246,7 +270,8 @@ public final class ExecWrapper: @unchecked Sendable {
             while true {
                 let now = monotonicNow()
                 if now >= nextBeat {
-                    emit(.hb, String(seq))
+                    let busy = ProcessTable.busySeconds(state.with { $0.armedPID } ?? proc.pid)
+                    emit(.hb, Heartbeat(sequence: seq, cpu: busy.cpu, delay: busy.delay).payload)
                     seq += 1
                     nextBeat = now + options.heartbeat
                 }
@@ -257,6 +282,7 @@ public final class ExecWrapper: @unchecked Sendable {
         }
 
         let status = proc.wait()
+        removeContainer()
         // A fence under way ends the process itself (`_exit(137)`): never report the
         // killed command as this rank's own end, nor exit before the fence is recorded.
         while state.with({ $0.fenced }) { pause() }

@@ -62,6 +62,9 @@ enum ExecutorEvent: Sendable {
     /// reported its daemon lost). `fenced` means nothing of the attempt can still be
     /// running there, so the work can move at once without waiting out the lease.
     case nodeLost(attemptID: Int64, node: Int, reason: String, fenced: Bool)
+    /// A line the attempt's command wrote to `$BATON_METRICS` (rank 0's, forwarded by its
+    /// wrapper while the attempt runs): its numeric fields. Reported before the attempt's end.
+    case metrics(attemptID: Int64, [String: Double])
 }
 
 /// Starts configs' attempts on nodes and reports what happens to them. The scheduler calls

@@ -5,9 +5,13 @@ import Foundation
 /// written, the last parameter varying fastest (as Python's itertools.product, Hydra
 /// multirun and W&B grid sweeps do). A `zip` group is one axis, at the place of its first
 /// member; `repeats` adds `seed` as the last (fastest) axis; `exclude` entries drop every
-/// config that matches all of their key/value pairs.
+/// config that matches all of their key/value pairs. `search: {random: N}` draws instead
+/// (`GridRandomSearch`).
 public enum GridExpansion {
     public static func expand(_ spec: GridSpec) throws -> [GridConfig] {
+        if case .random(let count, let seed) = spec.search {
+            return try GridRandomSearch.expand(spec, count: count, seed: seed)
+        }
         // Build the axes: each is a list of partial assignments.
         var axes: [[[(String, GridValue)]]] = []
         var placed = Set<String>()

@@ -113,7 +113,7 @@ public enum GridHead {
         let scheduler = GridScheduler(
             executor: executor, store: store, options: GridRun.options(spec: spec, settings: settings, runDir: runDir),
             configs: resumption.configs, resumeFirst: resumption.resumeFirst, nodeStates: resumption.nodeStates,
-            nextAttemptID: resumption.nextAttemptID)
+            nextAttemptID: resumption.nextAttemptID, progress: resumption.progress)
         let stop = RunDirectory(runDir).stopRequest
         try? fm.removeItem(atPath: stop)
         scheduler.shouldStop = { interrupted() || fm.fileExists(atPath: stop) }

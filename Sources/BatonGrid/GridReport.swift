@@ -19,6 +19,10 @@ public enum GridReport {
         var metrics: [String: Double]
         var objective: Double?
         public var lastOutput: String?
+        /// The early-stopping rule's last decision about it (nil under fifo, or none yet).
+        var decision: GridProgressRecord?
+        /// The rule's time attribute, for the rung's text.
+        var timeAttr = "step"
     }
 
     /// The run's objective, from the spec its store keeps decoded (`GridSpecRecord`).
@@ -36,7 +40,7 @@ public enum GridReport {
                 nodes: c.attemptRecords.map(\.nodes), resumed: c.attemptRecords.contains { $0.resumed },
                 handedOff: c.attemptRecords.contains { $0.status == .lost || $0.status == .orphaned },
                 metrics: c.metrics, objective: objective.flatMap { c.status == .done ? c.metrics[$0.metric] : nil },
-                lastOutput: c.lastOutput)
+                lastOutput: c.lastOutput, decision: c.decisions.last, timeAttr: earlyStop(snap.meta)?.timeAttr ?? "step")
         }
         let order = Dictionary(uniqueKeysWithValues: snap.configs.map { ($0.id, $0.position) })
         let sign: Double = objective?.mode == .min ? 1 : -1
@@ -46,8 +50,9 @@ public enum GridReport {
             case (.some, nil): return true
             case (nil, .some): return false
             default:
-                let ra = a.status == .done ? 0 : a.status == .failed ? 2 : 1
-                let rb = b.status == .done ? 0 : b.status == .failed ? 2 : 1
+                // Done, then running and pending, then stopped early, then failed.
+                let rank: [GridConfigStatus: Int] = [.done: 0, .running: 1, .pending: 1, .stopped: 2, .failed: 3]
+                let ra = rank[a.status]!, rb = rank[b.status]!
                 if ra != rb { return ra < rb }
                 return order[a.id]! < order[b.id]!
             }
@@ -64,6 +69,13 @@ public enum GridReport {
             ]
             if let v = r.objective { o["objective"] = v }
             if r.status == .failed, let out = r.lastOutput { o["last_output"] = out }
+            if let d = r.decision {
+                o["rung"] = d.rung ?? NSNull()
+                o["milestone"] = d.milestone ?? d.time
+                o["decision"] = d.decision?.rawValue ?? NSNull()
+                o["cutoff"] = d.cutoff ?? NSNull()
+                o["reason"] = d.reason ?? NSNull()
+            }
             return o
         }
         let data = try! JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .sortedKeys])
@@ -76,11 +88,16 @@ public enum GridReport {
         func field(_ s: String) -> String {
             s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
-        var lines = [(["id", "status", "attempts", "resumed", "handed_off", "nodes"] + paramNames + metricNames).map(field).joined(separator: ",")]
+        // The rung and decision columns only for a run with early stopping.
+        let decided = rows.contains { $0.decision != nil }
+        let ruleColumns = decided ? ["rung", "decision"] : []
+        var lines = [(["id", "status", "attempts", "resumed", "handed_off", "nodes"] + ruleColumns + paramNames + metricNames)
+            .map(field).joined(separator: ",")]
         for r in rows {
             let p = Dictionary(r.params, uniquingKeysWith: { a, _ in a })
             var cols = [r.id, r.status.rawValue, String(r.attempts), String(r.resumed), String(r.handedOff),
                 r.nodes.map { $0.joined(separator: "+") }.joined(separator: " ")]
+            if decided { cols += [r.decision.map { rungText($0, timeAttr: r.timeAttr) } ?? "", r.decision?.decision?.rawValue ?? ""] }
             cols += paramNames.map { p[$0]?.description ?? "" }
             cols += metricNames.map { r.metrics[$0].map(GridFormat.metric) ?? "" }
             lines.append(cols.map(field).joined(separator: ","))
@@ -98,11 +115,16 @@ public enum GridReport {
     public static func table(_ rows: [Result], objective: GridObjective?, limit: Int? = nil) -> String {
         var header = ["#", "id", "status"]
         if let o = objective { header.append("\(o.metric) (\(o.mode.rawValue))") }
+        let decided = rows.contains { $0.decision != nil }
+        if decided { header += ["rung", "decision"] }
         header += ["attempts", "nodes", "params"]
         var body: [[String]] = []
         for (i, r) in rows.prefix(limit ?? rows.count).enumerated() {
             var row = [String(i + 1), r.id, r.status.rawValue]
             if objective != nil { row.append(r.objective.map(GridFormat.metric) ?? "-") }
+            if decided {
+                row += [r.decision.map { rungText($0, timeAttr: r.timeAttr) } ?? "-", r.decision.map(decisionText) ?? "-"]
+            }
             var attempts = String(r.attempts)
             if r.handedOff { attempts += " handed-off" } else if r.resumed { attempts += " resumed" }
             row += [attempts, r.nodes.map { $0.joined(separator: "+") }.joined(separator: ">"),
@@ -126,7 +148,7 @@ public enum GridReport {
 
     /// `baton grid status --json`: the same facts for scripts.
     public static func statusJSON(_ snap: GridSnapshot, runDir: String, headPID: Int32?, now: Double) -> String {
-        var counts: [String: Int] = ["pending": 0, "running": 0, "done": 0, "failed": 0]
+        var counts: [String: Int] = ["pending": 0, "running": 0, "done": 0, "failed": 0, "stopped": 0]
         for c in snap.configs { counts[c.status.rawValue, default: 0] += 1 }
         var byNode: [String: (GridConfigRecord, GridAttemptRecord)] = [:]
         for c in snap.configs {
@@ -139,6 +161,10 @@ public enum GridReport {
                 o["attempt"] = a.number
                 o["running_for"] = now - a.startedAt
                 if let s = a.session { o["session"] = s }
+                if let d = c.decisions.last {
+                    o["rung"] = d.rung ?? NSNull()
+                    o["decision"] = d.reason ?? NSNull()
+                }
             }
             return o
         }
@@ -153,20 +179,22 @@ public enum GridReport {
 
     /// `baton grid status`: counts, nodes, running attempts, recent events.
     public static func status(_ snap: GridSnapshot, runDir: String, headPID: Int32?, now: Double) -> String {
-        var pending = 0, running = 0, done = 0, failed = 0
+        var pending = 0, running = 0, done = 0, failed = 0, stopped = 0
         for c in snap.configs {
             switch c.status {
             case .pending: pending += 1
             case .running: running += 1
             case .done: done += 1
             case .failed: failed += 1
+            case .stopped: stopped += 1
             }
         }
         var out = "grid \(runDir)\n"
         out += "spec \(snap.meta["spec_path"] ?? "?"), hosts \(snap.meta["host_source"] ?? "?"), "
         out += headPID.map { "head running (pid \($0))" } ?? "no head running"
         out += "\n"
-        out += "configs: \(done) done, \(running) running, \(pending) pending, \(failed) failed (of \(snap.configs.count))\n"
+        out += "configs: \(done) done, \(running) running, \(pending) pending, \(failed) failed"
+            + (stopped > 0 ? ", \(stopped) stopped early" : "") + " (of \(snap.configs.count))\n"
         var healthy = 0, suspect = 0, dead = 0
         for n in snap.nodes {
             switch n.state {
@@ -180,13 +208,20 @@ public enum GridReport {
         for c in snap.configs {
             for a in c.attemptRecords where a.status == .running { for n in a.nodes { byNode[n] = (c, a) } }
         }
-        var rows = [["node", "state", "losses", "config", "attempt", "running for", "session (kill -- -N)"]]
+        let rule = earlyStop(snap.meta)
+        var rows = [["node", "state", "losses", "config", "attempt", "running for"] + (rule == nil ? [] : ["rung", "decision"])
+            + ["session (kill -- -N)"]]
         for n in snap.nodes {
             let r = byNode[n.name]
-            rows.append([
+            var row = [
                 n.name, n.state.rawValue, String(n.losses), r?.0.id ?? "-", r.map { String($0.1.number) } ?? "-",
-                r.map { formatDuration(now - $0.1.startedAt) } ?? "-", r?.1.session.map(String.init) ?? "-",
-            ])
+                r.map { formatDuration(now - $0.1.startedAt) } ?? "-",
+            ]
+            if let rule {
+                let d = r?.0.decisions.last
+                row += [d.map { rungText($0, timeAttr: rule.timeAttr) } ?? "-", d.map(decisionText) ?? "-"]
+            }
+            rows.append(row + [r?.1.session.map(String.init) ?? "-"])
         }
         out += columns(rows)
         if !snap.recentEvents.isEmpty {

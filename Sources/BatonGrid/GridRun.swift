@@ -68,6 +68,7 @@ public enum GridRun {
         o.maxRetries = spec.maxRetries
         o.timeout = spec.timeout
         o.objective = spec.objective
+        o.earlyStop = spec.earlyStop
         o.runDir = runDir
         if settings.onCorruptCheckpoint == "rollback", let runDir {
             o.rollback = { id in
@@ -108,6 +109,8 @@ public enum GridRun {
         var nextAttemptID: Int64
         /// Attempts found running from the previous head, and what became of them.
         var orphans: [(attempt: GridAttemptRecord, finished: Bool)]
+        /// Every progress report committed so far, in order: the early-stopping rule's state.
+        var progress: [GridProgressRecord] = []
     }
 
     /// Prepares a resume: adds configs a changed spec brings (matched by id, so a reordered
@@ -158,6 +161,6 @@ public enum GridRun {
         return Resumption(
             configs: snap.configs, resumeFirst: resumeFirst,
             nodeStates: Dictionary(uniqueKeysWithValues: snap.nodes.map { ($0.name, $0) }), nextAttemptID: maxID + 1,
-            orphans: orphans)
+            orphans: orphans, progress: try store.progress())
     }
 }

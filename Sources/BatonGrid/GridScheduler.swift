@@ -20,6 +20,8 @@ public struct GridSchedulerOptions: Sendable {
     var maxRetries = 2
     var timeout: Double?
     public var objective: GridObjective?
+    /// The spec's `scheduler:` (nil: fifo, every config runs to its end).
+    var earlyStop: GridEarlyStop?
     /// `--on-corrupt-checkpoint rollback`: restores a config's checkpoint directory from a
     /// snapshot when its command exits with `JobContract.corruptCheckpointExit`; returns
     /// what it did for the event, or nil when no snapshot holds a verified checkpoint.
@@ -34,7 +36,7 @@ public struct GridSchedulerOptions: Sendable {
 
 /// Counts the live summary shows.
 struct GridSummary: Sendable {
-    var pending = 0, running = 0, done = 0, failed = 0
+    var pending = 0, running = 0, done = 0, failed = 0, stopped = 0
     var healthy = 0, suspect = 0, dead = 0
     /// Estimated seconds left, nil until a config has finished.
     var eta: Double?
@@ -42,6 +44,7 @@ struct GridSummary: Sendable {
 
     var line: String {
         var s = "\(done) done, \(running) running, \(pending) pending, \(failed) failed"
+        if stopped > 0 { s += ", \(stopped) stopped early" }
         s += " | nodes \(healthy) healthy"
         if suspect > 0 { s += ", \(suspect) suspect" }
         if dead > 0 { s += ", \(dead) dead" }
@@ -52,7 +55,7 @@ struct GridSummary: Sendable {
 
 /// How a run of the scheduler ended.
 public enum GridOutcome: Sendable, Equatable {
-    /// Every config is done or failed.
+    /// Every config is done, failed or stopped early (`scheduler:`; not counted here).
     case finished(done: Int, failed: Int)
     /// `stop` was asked for; running attempts were stopped and will resume on `--resume`.
     case stopped
@@ -97,6 +100,8 @@ final class GridScheduler {
         var number: Int
         var nodes: [Int]
         var startedAt: Double
+        /// The numeric fields of the last metrics line it reported.
+        var metrics: [String: Double] = [:]
     }
 
     enum Action {
@@ -131,6 +136,9 @@ final class GridScheduler {
     var startedAt = 0.0
     var doneDurationSum = 0.0
     var doneDurationCount = 0
+    /// The spec's early-stopping rule (nil: fifo). Fed every progress report of a running
+    /// config; its decisions are committed with the report before they are acted on.
+    var policy: (any EarlyStopPolicy)?
 
     /// Called for every event as it is committed (progress lines).
     var onEvent: ((GridEventRecord) -> Void)?
@@ -147,6 +155,9 @@ final class GridScheduler {
     /// Tests: after this many dispatches the loop ends as if the head were SIGKILLed
     /// (committed state stays, nothing more is written).
     var crashAfterDispatches: Int?
+    /// Tests: the same once the executor's clock reaches this time (mid-rung, between
+    /// dispatches).
+    var crashAt: Double?
 
     struct SimulatedHeadCrash: Error {}
 
@@ -156,7 +167,8 @@ final class GridScheduler {
     ///   - nodeStates: stored node states by name (resume); absent names start healthy.
     init(
         executor: ConfigExecutor, store: GridStore, options: GridSchedulerOptions, configs: [GridConfigRecord],
-        resumeFirst: [String] = [], nodeStates: [String: GridNodeRecord] = [:], nextAttemptID: Int64 = 1
+        resumeFirst: [String] = [], nodeStates: [String: GridNodeRecord] = [:], nextAttemptID: Int64 = 1,
+        progress: [GridProgressRecord] = []
     ) {
         self.executor = executor
         self.store = store
@@ -185,6 +197,10 @@ final class GridScheduler {
         }
         for i in nodes.indices.reversed() where nodes[i].state == .healthy { freeStack.append(i) }
         lastBeat = Array(repeating: now, count: nodes.count)
+        policy = EarlyStopPolicies.make(options.earlyStop, objective: options.objective)
+        // A resumed run: the committed reports, in the order they were taken, rebuild the
+        // rule's state (its decisions are already in the store and in the configs' status).
+        for p in progress { _ = policy?.decide(ProgressReport(config: p.configID, time: p.time, value: p.value)) }
     }
 
     // MARK: Queue
@@ -225,6 +241,10 @@ final class GridScheduler {
             dispatch(now)
             try submit()
             if let limit = crashAfterDispatches, dispatches >= limit {
+                try pipeline.wait()
+                throw SimulatedHeadCrash()
+            }
+            if let limit = crashAt, now >= limit {
                 // As if SIGKILLed right after this step's commit: what it committed stays,
                 // nothing of it is acted on.
                 try pipeline.wait()
@@ -234,7 +254,8 @@ final class GridScheduler {
                 try settle()  // what is still to act on can only stop attempts, never start one
                 let done = configs.filter { $0.status == .done }.count
                 let failed = configs.filter { $0.status == .failed }.count
-                event(now, .run, nil, nil, "grid finished: \(done) done, \(failed) failed")
+                let stopped = configs.filter { $0.status == .stopped }.count
+                event(now, .run, nil, nil, "grid finished: \(done) done, \(failed) failed" + (policy == nil ? "" : ", \(stopped) stopped early"))
                 try flush()
                 onSummary?(summary(now))
                 return .finished(done: done, failed: failed)
@@ -352,7 +373,59 @@ final class GridScheduler {
         case .nodeLost(let id, let node, let reason, let fenced):
             guard let r = running[id] else { return }
             lose(r, lostNodes: [node], reason: reason, fenced: fenced, t)
+        case .metrics(let id, let values):
+            guard running[id] != nil else { return }  // a late line of an attempt already over
+            running[id]!.metrics.merge(values) { $1 }
+            progress(running[id]!, values, t)
         }
+    }
+
+    /// A running config's metrics line: when it carries the rule's time attribute and the
+    /// objective, the rule takes it; the report and any decision are committed in this
+    /// step, and a stop is acted on only after that commit.
+    func progress(_ r: Running, _ values: [String: Double], _ t: Double) {
+        guard policy != nil, let objective = options.objective, let timeAttr = options.earlyStop?.timeAttr,
+              let time = values[timeAttr], let value = values[objective.metric], time.isFinite, value.isFinite
+        else { return }
+        let c = configs[r.config]
+        var record = GridProgressRecord(configID: c.id, attemptID: r.attemptID, time: time, value: value, at: t)
+        switch policy!.decide(ProgressReport(config: c.id, time: time, value: value)) {
+        case .ignored: return
+        case .recorded: ops.append(.progress(record))
+        case .decided(let d):
+            record.decision = d.stop ? .stop : .continue
+            record.rung = d.rung
+            record.milestone = d.milestone
+            record.cutoff = d.cutoff
+            record.peers = d.peers
+            record.reason = d.reason
+            ops.append(.progress(record))
+            if d.stop {
+                stopEarly(r, d, t)
+            } else if d.rung != nil {
+                event(t, .promoted, c.id, nil, "\(c.id) \(d.reason)")
+            }
+        }
+    }
+
+    /// The rule stopped a config: it ends as `stopped` (with the rung, its value and the
+    /// cutoff it missed), its node is free for the next config in this same step, and its
+    /// processes are stopped by the executor's normal teardown once this is committed
+    /// (before any new attempt of the step starts on the node).
+    func stopEarly(_ r: Running, _ d: EarlyStopDecision, _ t: Double) {
+        running.removeValue(forKey: r.attemptID)
+        for n in r.nodes { release(n) }
+        var c = configs[r.config]
+        c.status = .stopped
+        configs[r.config] = c
+        let names = r.nodes.map { nodes[$0].name }.joined(separator: ",")
+        ops.append(.endAttempt(id: r.attemptID, endedAt: t, status: .stopped, exitCode: nil, reason: d.reason))
+        ops.append(
+            .config(
+                id: c.id, status: .stopped, attempts: c.attempts, failures: c.failures,
+                metrics: r.metrics.isEmpty ? nil : GridStore.metricsJSON(r.metrics), objective: nil, lastOutput: nil, finishedAt: t))
+        actions.append(.terminate(r.attemptID, "stopped early"))
+        event(t, .earlyStop, c.id, names, "\(c.id) on \(names) \(d.reason)")
     }
 
     func finishAttempt(_ r: Running, _ exit: AttemptExit, _ t: Double) {
@@ -630,6 +703,7 @@ final class GridScheduler {
             case .running: s.running += 1
             case .done: s.done += 1
             case .failed: s.failed += 1
+            case .stopped: s.stopped += 1
             }
         }
         for n in nodes {

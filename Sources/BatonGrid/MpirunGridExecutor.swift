@@ -71,14 +71,16 @@ public final class MpirunGridExecutor: ConfigExecutor {
     final class Attempt: @unchecked Sendable {
         let launch: AttemptLaunch
         let supervisor: LaunchSupervisor
+        let console: GridAttemptConsole
         let done = Locked<LaunchReport?>(nil)
         /// Signalled once `done` is set.
         let finished = DispatchSemaphore(value: 0)
         var lastBeat = 0.0
         var sessionReported = false
-        init(launch: AttemptLaunch, supervisor: LaunchSupervisor) {
+        init(launch: AttemptLaunch, supervisor: LaunchSupervisor, console: GridAttemptConsole) {
             self.launch = launch
             self.supervisor = supervisor
+            self.console = console
         }
     }
 
@@ -178,7 +180,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         var env = settings.environment
         env["BATON_GRID_ATTEMPT"] = tokenValue(launch.attemptID)
         let supervisor = try LaunchSupervisor(options: options, executor: MpirunExecutor(environment: env), console: console)
-        let a = Attempt(launch: launch, supervisor: supervisor)
+        let a = Attempt(launch: launch, supervisor: supervisor, console: console)
         a.lastBeat = now()
         attempts[launch.attemptID] = a
         let ended = attemptEnded
@@ -208,6 +210,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
             let t = now()
             injectFailures(t)
             for (id, a) in attempts.sorted(by: { $0.key < $1.key }) {
+                // Its metrics lines first: a line written before the end is taken before it.
+                for m in a.console.takeMetrics() { out.append(.metrics(attemptID: id, m)) }
                 if let report = a.done.get {
                     attempts.removeValue(forKey: id)
                     out.append(event(for: a, report))
@@ -325,10 +329,19 @@ enum GridFiles {
         guard let path, let data = FileManager.default.contents(atPath: path) else { return [:] }
         var out: [String: Double] = [:]
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { continue }
-            for (k, v) in obj {
-                if let n = v as? NSNumber { out[k] = n.doubleValue }
-            }
+            out.merge(numericFields(Data(line))) { $1 }
+        }
+        return out
+    }
+
+    /// The numeric fields of one JSON metrics line (none when it is not a JSON object).
+    static func numericFields(_ line: String) -> [String: Double] { numericFields(Data(line.utf8)) }
+
+    static func numericFields(_ line: Data) -> [String: Double] {
+        guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any] else { return [:] }
+        var out: [String: Double] = [:]
+        for (k, v) in obj {
+            if let n = v as? NSNumber { out[k] = n.doubleValue }
         }
         return out
     }
@@ -368,9 +381,18 @@ enum GridFiles {
 }
 
 /// Where a grid attempt's supervisor writes: the attempt's log (rank lines tagged
-/// `node:rank`, the head's and mpirun's messages); status lines are dropped.
+/// `node:rank`, the head's and mpirun's messages); status lines are dropped. Rank 0's
+/// metrics lines wait here, decoded, for the executor's next poll.
 final class GridAttemptConsole: LaunchConsole, @unchecked Sendable {
     let fd: Locked<Int32>
+    let metrics = Locked([[String: Double]]())
+
+    func metric(_ line: String) {
+        let fields = GridFiles.numericFields(line)
+        if !fields.isEmpty { metrics.with { $0.append(fields) } }
+    }
+
+    func takeMetrics() -> [[String: Double]] { metrics.with { m in defer { m.removeAll() }; return m } }
 
     init(path: String?) {
         fd = Locked(path.map { open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644) } ?? -1)

@@ -16,10 +16,16 @@ final class SimulatedGridExecutor: ConfigExecutor {
         var duration: Double
         var exitCode: Int32
         var metrics: [String: Double]
-        init(duration: Double, exitCode: Int32 = 0, metrics: [String: Double] = [:]) {
+        /// Metrics lines the job writes while it runs, each `after` seconds from its start
+        /// (a trainer's `report(epoch=..., loss=...)`).
+        var reports: [(after: Double, metrics: [String: Double])]
+        init(duration: Double, exitCode: Int32 = 0, metrics: [String: Double] = [:],
+             reports: [(after: Double, metrics: [String: Double])] = [])
+        {
             self.duration = duration
             self.exitCode = exitCode
             self.metrics = metrics
+            self.reports = reports
         }
     }
 
@@ -50,6 +56,7 @@ final class SimulatedGridExecutor: ConfigExecutor {
         case heartbeatTick
         case failure(Int)
         case lostOnStart(Int64, Int)
+        case report(Int64, Int)
     }
 
     /// What the executor keeps of a running attempt: its nodes and what it will do (not
@@ -130,6 +137,10 @@ final class SimulatedGridExecutor: ConfigExecutor {
         }
         let outcome = model(launch)
         add(launch.attemptID, Job(nodes: launch.nodes, outcome: outcome))
+        // Reports due at the end come before the exit (pushed first, same time).
+        for (i, r) in outcome.reports.enumerated() where r.after <= outcome.duration {
+            heap.push(t + r.after, .report(launch.attemptID, i))
+        }
         heap.push(t + outcome.duration, .finish(launch.attemptID))
         if !tickScheduled {
             tickScheduled = true
@@ -178,6 +189,9 @@ final class SimulatedGridExecutor: ConfigExecutor {
                 if job.silent { continue }  // a hung job never finishes
                 remove(id)
                 out.append(.exited(attemptID: id, AttemptExit(code: job.outcome.exitCode, metrics: job.outcome.metrics)))
+            case .report(let id, let i):
+                guard let job = jobs[id], !job.silent else { continue }
+                out.append(.metrics(attemptID: id, job.outcome.reports[i].metrics))
             case .lostOnStart(let id, let node):
                 guard remove(id) != nil else { continue }
                 out.append(.nodeLost(attemptID: id, node: node, reason: "mpirun could not reach the node", fenced: true))

@@ -58,6 +58,13 @@ final class AttemptRunner {
     private var lastAgentScan = 0.0
     private var abortScanned = false
     private var interruptsTold = 0
+    private var lastScores = 0.0
+    /// The head SIGKILLed mpirun itself (a teardown past its window): the daemons that
+    /// still hold mpirun's output open belong to a job that is over, so its last lines are
+    /// waited for briefly, not for 2 s twice (which was 4 s of every stopped grid config
+    /// on --local, measured: a config stopped early held its node 4.2 s).
+    private var killedMpirun = false
+    private var outputWait: Double { killedMpirun ? 0.3 : 2 }
     /// Leases: renewed every heartbeat interval while the head trusts the job.
     private let leasing = Locked(true)
     /// Ranks whose wrapper said where their stacks are (after a `stacks` request).
@@ -72,6 +79,7 @@ final class AttemptRunner {
         let o = supervisor.options
         var settings = LossClassifier.Settings(heartbeatTimeout: o.heartbeatTimeout, startupTimeout: o.startupTimeout,
                                                nodeLossWindow: o.nodeLossWindow, grace: plan.grace)
+        if o.stragglers.policy != .off { settings.stragglers = o.stragglers }
         if o.hang.timeout != .off {
             settings.progress = o.hang
             settings.progress?.steppedBefore = supervisor.steppedRanks.get
@@ -157,6 +165,7 @@ final class AttemptRunner {
                 case .metric where t.rank == 0:
                     let op = LaunchStoreOp.metric(attempt: attemptNo, rank: 0, time: Date().timeIntervalSince1970, line: t.payload)
                     pendingMetrics.with { $0.append(op) }
+                    console.metric(t.payload)
                 default: break
                 }
                 inbox.post(.tagged(t))
@@ -200,7 +209,7 @@ final class AttemptRunner {
             let now = monotonicNow()
             if let status = job.poll() {
                 stopLeases()
-                waitFor(atMost: 2) { job.outputFinished }
+                waitFor(atMost: outputWait) { job.outputFinished }
                 pump()
                 _ = scanAgents()
                 actions = [feed(.mpirunExited(status))].compactMap { $0 }
@@ -220,11 +229,26 @@ final class AttemptRunner {
                 if !supervisor.pendingMetrics.get.isEmpty { supervisor.commit([]) }
                 let m = classifier.monitor
                 console.status(String(format: "[attempt %d] %d/%d ranks live, oldest heartbeat %.1f s", attemptNo, m.liveRanks, hosts.totalSlots, m.oldestHeartbeatAge(at: now)))
+                if now - lastScores >= 5 { lastScores = now; writeScores(at: now) }
             }
             // Up to 10 ms between checks, but back at once when a line comes or mpirun ends.
             let wake = min(now + 0.01, classifier.nextDeadline() ?? .infinity)
             if job.poll() == nil { inbox.wait(until: wake) }
         }
+    }
+
+    /// Each rank's straggler score and busy fraction, for `baton status` (nothing until every
+    /// rank has a window of heartbeats).
+    private func writeScores(at now: Double) {
+        let scores = classifier.stragglers.scores(at: now)
+        guard !scores.isEmpty else { return }
+        let busy = classifier.stragglers.busyFractions(at: now)
+        let rows: [[String: Any]] = scores.keys.sorted().map { r in
+            ["rank": r, "node": nodeOfRank[r] ?? "?", "score": ((scores[r] ?? 1) * 1000).rounded() / 1000,
+             "busy": ((busy[r] ?? 0) * 1000).rounded() / 1000]
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]) else { return }
+        try? data.write(to: URL(fileURLWithPath: RunDirectory(plan.contract.runDir).attemptScores(attemptNo)), options: .atomic)
     }
 
     /// Does what the classifier decided; true when that ended the attempt.
@@ -281,6 +305,13 @@ final class AttemptRunner {
         case .hung(let finding):
             handleHang(finding, job)
             return true
+        case .straggler(let f):
+            supervisor.event(.straggler, ["attempt": attemptNo, "rank": f.rank, "node": f.node, "score": f.score,
+                                          "busy": f.busy, "median": f.median, "rule": f.rule,
+                                          "policy": options.stragglers.policy.rawValue])
+            console.message("baton launch: straggler: rank \(f.rank) on \(f.node), score \(fixedPoint(f.score, digits: 2)): \(f.rule)"
+                            + (options.stragglers.policy == .exclude ? "; leaving \(f.node) out at the next checkpoint" : ""))
+            return false
         }
     }
 
@@ -350,11 +381,12 @@ final class AttemptRunner {
         if job.poll() == nil {
             supervisor.event(.sigkillMpirun, ["attempt": attemptNo])
             job.kill()
+            killedMpirun = true
             waitFor(atMost: 5) { job.poll() != nil }
         }
         // Daemons may hold mpirun's output open a little longer; a torn-down attempt's last
-        // lines are not worth waiting for on node loss.
-        waitFor(atMost: lost.isEmpty && shortWindow == nil ? 2 : 0.3) { job.outputFinished }
+        // lines are not worth waiting for on node loss, nor once mpirun was killed.
+        waitFor(atMost: lost.isEmpty && shortWindow == nil ? outputWait : 0.3) { job.outputFinished }
         pump()
     }
 

@@ -60,6 +60,7 @@ public struct HangSettings: Codable, Sendable, Equatable {
     public var startTimeout = "10m"
     public var phaseTimeout = "30m"
     public var onHang = HangPolicy.restart
+    public var onStraggler = StragglerPolicy.warn
     public var progressPattern: String?
     public var progressKey: String?
 
@@ -72,6 +73,7 @@ public struct HangSettings: Codable, Sendable, Equatable {
         startTimeout = try c.decodeIfPresent(String.self, forKey: .startTimeout) ?? d.startTimeout
         phaseTimeout = try c.decodeIfPresent(String.self, forKey: .phaseTimeout) ?? d.phaseTimeout
         onHang = try c.decodeIfPresent(HangPolicy.self, forKey: .onHang) ?? d.onHang
+        onStraggler = try c.decodeIfPresent(StragglerPolicy.self, forKey: .onStraggler) ?? d.onStraggler
         progressPattern = try c.decodeIfPresent(String.self, forKey: .progressPattern)
         progressKey = try c.decodeIfPresent(String.self, forKey: .progressKey)
     }
@@ -155,6 +157,10 @@ struct ProgressWatch: Sendable {
     private(set) var ranks: [Int: RankState] = [:]
     /// Step times after warm-up, oldest first (at most `rule.window`).
     private(set) var stepTimes: [Double] = []
+    /// Their `rule.percentile`, kept up to date by `record` (every event asks for budgets:
+    /// sorting there cost the head a sort per rank per line).
+    private(set) var stepPercentile = 0.0
+    private var stepsTimed = 0
     /// The longest completed run of each phase.
     private(set) var phaseLongest: [String: Double] = [:]
 
@@ -176,6 +182,11 @@ struct ProgressWatch: Sendable {
             if r.phase == nil && r.steps >= rule.warmupSteps {
                 stepTimes.append(now - r.since)
                 if stepTimes.count > rule.window { stepTimes.removeFirst(stepTimes.count - rule.window) }
+                // Exact while few, then every 16th step (the window moves slowly).
+                stepsTimed += 1
+                if stepTimes.count < 64 || stepsTimed % 16 == 0 || now - r.since > stepPercentile {
+                    stepPercentile = Self.percentile(stepTimes, rule.percentile)
+                }
             }
             r.steps += 1
             r.lastStep = n
@@ -215,7 +226,7 @@ struct ProgressWatch: Sendable {
         case .fixed(let s): return (s, "--hang-timeout \(fmt(s)) s")
         case .off: return (.infinity, "off")
         case .auto:
-            let p = Self.percentile(stepTimes, rule.percentile)
+            let p = stepPercentile
             let b = max(rule.floor, rule.multiple * p)
             return (b, "\(fmt(rule.multiple)) x p\(Int(rule.percentile * 100)) step time \(fmt(p)) s over \(stepTimes.count) steps, at least \(fmt(rule.floor)) s")
         }

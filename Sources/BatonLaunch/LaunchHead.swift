@@ -170,6 +170,7 @@ public struct LaunchHead: Sendable {
         planner.progressPattern = spec.hang.progressPattern
         planner.progressKey = spec.hang.progressKey
         planner.maxRestarts = spec.maxRestarts
+        planner.container = spec.container
         if !source.isLocal { planner.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment) }
         // The lean wrapper beside baton starts in a third of the time of `baton exec` (docs/launch.md).
         planner.execPath = LaunchPlanner.leanWrapper(beside: batonPath)

@@ -40,6 +40,8 @@ public struct LaunchPlanner: Sendable {
     /// (`--progress-pattern`, `--progress-key`).
     public var progressPattern: String?
     public var progressKey: String?
+    /// `--container`: every rank's command runs inside this image.
+    public var container: ContainerRun?
 
     public init(mode: LaunchMode, command: [String], runDir: String, batonPath: String, mpirunPath: String = "mpirun",
                 heartbeat: Double = 1, lease: Double = 10, grace: Double = 30, masterPort: Int? = nil) {
@@ -135,13 +137,21 @@ public struct LaunchPlanner: Sendable {
         exec.runID = runID
         exec.maxRestarts = maxRestarts
         exec.previousWorld = previousWorld
+        exec.container = container?.image
+        exec.containerRuntime = container?.runtime ?? "podman"
+        exec.containerOptions = container?.options ?? []
         exec.command = command
         argv += exec.encode()
 
         let ranks = RankPlacement.all(hosts).map { p in
-            LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,
-                                 shard: contract.shardFile(rank: p.rank),
-                                 environment: contract.environment(for: p, firstNode: hosts.hosts.first?.name))
+            var entry = LaunchPlan.RankEntry(rank: p.rank, node: p.node, localRank: p.localRank, nodeRank: p.nodeRank,
+                                             shard: contract.shardFile(rank: p.rank),
+                                             environment: contract.environment(for: p, firstNode: hosts.hosts.first?.name))
+            entry.container = container?.rankArguments(
+                contract: contract, placement: p, firstNode: hosts.hosts.first?.name, extra: [:],
+                marks: [DaemonEnvironment.attemptTokenKey: mpiEnv[Self.attemptTokenVariable] ?? ""],
+                workdir: FileManager.default.currentDirectoryPath, user: (getuid(), getgid()), command: command)
+            return entry
         }
         return LaunchPlan(attempt: attempt, mode: mode, hosts: hosts.hosts, worldSize: hosts.totalSlots, mpirun: argv,
                           mpirunEnvironment: mpiEnv, ranks: ranks, contract: contract, command: command,

@@ -80,6 +80,9 @@ public enum LaunchRunFiles {
     /// What the head saw during the attempt (`AttemptTranscript`).
     static func transcriptPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptTranscript(attempt) }
 
+    /// Where attempt N's straggler scores are (`baton status` of a running launch).
+    public static func scoresPath(_ runDir: String, attempt: Int) -> String { RunDirectory(runDir).attemptScores(attempt) }
+
     /// Writes an attempt's record as a head before the store did (the runs
     /// `LaunchStoreImport` converts; the unit tests make them).
     static func recordAttempt(_ r: AttemptRecord, runDir: String) {

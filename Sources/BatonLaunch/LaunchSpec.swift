@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonRuns
 import Foundation
 
@@ -33,6 +34,8 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
     public var hang = HangSettings()
     /// `--nnodes` (spares), the health gate and `--cool-down`.
     public var pool = PoolSettings()
+    /// `--container`: every rank runs inside this image.
+    public var container: ContainerRun?
     public var heartbeatTimeout = "10s"
     public var heartbeat = "1s"
     public var startupTimeout = "30s"
@@ -68,6 +71,7 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
         onRankFailure = try c.decodeIfPresent(RankFailurePolicy.self, forKey: .onRankFailure) ?? d.onRankFailure
         hang = try c.decodeIfPresent(HangSettings.self, forKey: .hang) ?? d.hang
         pool = try c.decodeIfPresent(PoolSettings.self, forKey: .pool) ?? d.pool
+        container = try c.decodeIfPresent(ContainerRun.self, forKey: .container)
         heartbeatTimeout = try c.decodeIfPresent(String.self, forKey: .heartbeatTimeout) ?? d.heartbeatTimeout
         heartbeat = try c.decodeIfPresent(String.self, forKey: .heartbeat) ?? d.heartbeat
         startupTimeout = try c.decodeIfPresent(String.self, forKey: .startupTimeout) ?? d.startupTimeout

@@ -15,6 +15,13 @@ public protocol LaunchConsole: Sendable {
     func message(_ text: String)
     /// A one-line status (live ranks, heartbeat age); a console may redraw it in place.
     func status(_ text: String)
+    /// A line rank 0 wrote to its metrics file, as its wrapper forwarded it (a grid's head
+    /// feeds them to its early-stopping rule). Called on an output reader's thread.
+    func metric(_ line: String)
+}
+
+extension LaunchConsole {
+    public func metric(_ line: String) {}
 }
 
 /// What the head does when a rank's command fails by itself on a healthy node (no node
@@ -54,6 +61,8 @@ public struct LaunchOptions: Sendable {
     /// Hang detection (`ProgressWatch`) and what a hang leads to.
     var hang = ProgressWatch.Rule()
     var onHang: HangPolicy = .restart
+    /// Straggler detection and what a straggler leads to.
+    var stragglers = StragglerWatch.Rule()
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
@@ -69,6 +78,7 @@ public struct LaunchOptions: Sendable {
     public mutating func setHang(_ settings: HangSettings) throws(LaunchError) {
         hang = try settings.rule()
         onHang = settings.onHang
+        stragglers.policy = settings.onStraggler
     }
 
     public init(hosts: HostList, planner: LaunchPlanner) {

@@ -43,6 +43,8 @@ enum LossAction: Sendable, Equatable {
     /// A rank that reports progress went past its budget without any (`ProgressWatch`):
     /// collect every rank's stacks, judge the culprit, then stop the job. Final.
     case hung(HangFinding)
+    /// A rank slower than the others (`StragglerWatch`): say so; the job goes on.
+    case straggler(StragglerFinding)
 }
 
 /// When the runner must wait out the lease before the next attempt may start.
@@ -93,6 +95,9 @@ struct AttemptVerdict: Sendable, Equatable {
 /// 6. A rank that reports progress and went past its budget without any (`ProgressWatch`)
 ///    while every node is heard from (none silent for half the heartbeat timeout; else rule
 ///    4 decides first): a hang (the runner collects stacks and names the culprit).
+/// 7. A rank whose busy fraction stays well above the others' (`StragglerWatch`): a
+///    straggler, said once; with `--on-straggler exclude` its node is lost at the next
+///    checkpoint (a larger consumed count).
 /// 5. At mpirun's end: a daemon mpirun named lost; else, when an agent ended abnormally
 ///    after the job started (ORTE then says it was "unable to reliably start one or more
 ///    daemons", at any time, also for a daemon that ran for hours), the node whose agent
@@ -116,6 +121,8 @@ struct LossClassifier: Sendable {
         var agentSettle: Double = 0.25
         /// Hang detection (nil: off; transcripts recorded before it have none).
         var progress: ProgressWatch.Rule?
+        /// Straggler detection (nil: off).
+        var stragglers: StragglerWatch.Rule?
 
         init(heartbeatTimeout: Double, startupTimeout: Double, nodeLossWindow: Double, grace: Double) {
             self.heartbeatTimeout = heartbeatTimeout
@@ -146,11 +153,16 @@ struct LossClassifier: Sendable {
     var awaitingEnd = false
     private(set) var isFinished = false
     private(set) var progress: ProgressWatch
+    private(set) var stragglers: StragglerWatch
+    /// `--on-straggler exclude`: the straggler found, and the consumed count to go past first.
+    var excluding: (finding: StragglerFinding, consumed: Int)?
+    var lastStragglerCheck = -Double.infinity
 
     init(hosts: HostList, settings: Settings, start: Double) {
         self.hosts = hosts
         self.settings = settings
         progress = ProgressWatch(rule: settings.progress ?? ProgressWatch.Rule(timeout: .off))
+        stragglers = StragglerWatch(rule: settings.stragglers ?? StragglerWatch.Rule(policy: .off))
         placements = RankPlacement.all(hosts)
         monitor = HeartbeatMonitor(hosts: hosts, timeout: settings.heartbeatTimeout, start: start,
                                    startupTimeout: settings.startupTimeout)
@@ -164,7 +176,10 @@ struct LossClassifier: Sendable {
             monitor.record(line, at: now)
             switch line.kind {
             case .prog: if let mark = ProgressMark.parse(line.payload) { progress.record(mark, rank: line.rank, node: line.node, at: now) }
-            case .exit, .fence: progress.ended(rank: line.rank)
+            case .hb: if let beat = Heartbeat.parse(line.payload) { stragglers.record(rank: line.rank, node: line.node, beat, at: now) }
+            case .exit, .fence:
+                progress.ended(rank: line.rank)
+                stragglers.ended(rank: line.rank)
             default: break
             }
         case .mpirun(let line):
@@ -252,6 +267,21 @@ struct LossClassifier: Sendable {
             if let hang = progress.overdue(at: now), monitor.oldestHeartbeatAge(at: now) <= settings.heartbeatTimeout / 2 {
                 isFinished = true
                 return .hung(hang)
+            }
+            // 7: stragglers, looked at once a second; with `exclude`, the straggler's node is
+            // left out once the job has checkpointed past the moment it was found.
+            if let (f, at) = excluding, let c = monitor.consumed, c > at {
+                isFinished = true
+                var v = lostVerdict([f.node], .straggler, "its rank \(f.rank) was a straggler (\(f.rule)); left out at a checkpoint", at: now)
+                v.message = "leaving out straggler \(f.node) at a checkpoint (\(c) samples consumed)"
+                return .nodesLost(v, fence: .none)
+            }
+            if now - lastStragglerCheck >= 1 {
+                lastStragglerCheck = now
+                if let f = stragglers.check(at: now) {
+                    if stragglers.rule.policy == .exclude && excluding == nil { excluding = (f, monitor.consumed ?? 0) }
+                    return .straggler(f)
+                }
             }
         }
         if interrupts > interruptsSeen {

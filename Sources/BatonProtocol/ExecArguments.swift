@@ -31,6 +31,11 @@ public struct ExecArguments: Sendable, Equatable {
     public var runID: String?
     public var maxRestarts: Int?
     public var previousWorld: Int?
+    /// `--container IMAGE`, `--container-runtime`, `--container-option` (repeatable): the
+    /// command runs inside the image (`ContainerRun`).
+    public var container: String?
+    public var containerRuntime = "podman"
+    public var containerOptions: [String] = []
     /// `--env KEY=VALUE` (repeatable): set for the command after the contract.
     public var env: [String] = []
     public var command: [String] = []
@@ -91,6 +96,9 @@ public struct ExecArguments: Sendable, Equatable {
             case "--run-id": a.runID = v
             case "--max-restarts": guard let n = Int(v) else { return nil }; a.maxRestarts = n
             case "--previous-world": guard let n = Int(v) else { return nil }; a.previousWorld = n
+            case "--container": a.container = v
+            case "--container-runtime": a.containerRuntime = v
+            case "--container-option": a.containerOptions.append(v)
             case "--env": a.env.append(v)
             default: return nil
             }
@@ -121,6 +129,9 @@ public struct ExecArguments: Sendable, Equatable {
         add("run-id", runID)
         add("max-restarts", maxRestarts.map(String.init))
         add("previous-world", previousWorld.map(String.init))
+        add("container", container)
+        add("container-runtime", container == nil || containerRuntime == "podman" ? nil : containerRuntime)
+        for o in containerOptions { argv.append("--container-option=\(o)") }
         for kv in env { add("env", kv) }
         return argv + ["--"] + command
     }

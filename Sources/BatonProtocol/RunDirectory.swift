@@ -54,6 +54,7 @@ public struct RunDirectory: Sendable, Hashable {
         static func attemptRecord(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).record.json" }
         static func headChannel(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).head" }
         static func attemptTranscript(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).transcript.jsonl" }
+        static func attemptScores(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).scores.json" }
         static func attemptStacks(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).stacks" }
         static func rankStacks(_ n: String, _ rank: String) -> String { "\(attemptStacks(n))/rank-\(rank).txt" }
         static func shards(_ n: String) -> String { "shards/\(attemptPrefix)\(n)" }
@@ -108,6 +109,7 @@ public struct RunDirectory: Sendable, Hashable {
     public func attemptRecord(_ attempt: Int) -> String { appending(Relative.attemptRecord(String(attempt))) }
     func headChannel(_ attempt: Int) -> String { appending(Relative.headChannel(String(attempt))) }
     public func attemptTranscript(_ attempt: Int) -> String { appending(Relative.attemptTranscript(String(attempt))) }
+    public func attemptScores(_ attempt: Int) -> String { appending(Relative.attemptScores(String(attempt))) }
     public func attemptStacks(_ attempt: Int) -> String { appending(Relative.attemptStacks(String(attempt))) }
     public func rankStacks(_ attempt: Int, rank: Int) -> String { appending(Relative.rankStacks(String(attempt), String(rank))) }
     public func shards(_ attempt: Int) -> String { appending(Relative.shards(String(attempt))) }
@@ -167,6 +169,7 @@ public struct RunDirectory: Sendable, Hashable {
             Entry(path: Relative.attemptRecord("N"), about: "attempt N's record, as heads before the store wrote it (imported into the store once, when first read)"),
             Entry(path: Relative.headChannel("N"), about: "the head's messages to the ranks mpirun started on its own node"),
             Entry(path: Relative.attemptTranscript("N"), about: "what the head saw during attempt N"),
+            Entry(path: Relative.attemptScores("N"), about: "each rank's straggler score and busy fraction while attempt N runs (rewritten every 5 s)"),
             Entry(path: Relative.rankStacks("N", "R"), about: "rank R's stacks, written when attempt N hung (`baton exec` asks the rank's helper, else a stack tool)"),
             Entry(path: Relative.shards("N") + "/", about: "the per-rank shard files of attempt N (BatonShard's layout)"),
             Entry(path: Relative.rankMetrics("N", "R"), about: "the metrics lines rank R wrote in attempt N"),
@@ -178,7 +181,7 @@ public struct RunDirectory: Sendable, Hashable {
             Entry(path: Relative.snapshots + "/ID/", about: "a snapshot of the run (manifest.json and the copied files)"),
         ]),
         ("grid run", [
-            Entry(path: Relative.gridStore, about: "the run store (SQLite): settings, spec, configs, attempts, nodes, events"),
+            Entry(path: Relative.gridStore, about: "the run store (SQLite): settings, spec, configs, attempts, nodes, events, progress reports and early-stopping decisions"),
             Entry(path: Relative.headPID, about: "the head's pid"),
             Entry(path: Relative.headLog, about: "a detached head's output"),
             Entry(path: Relative.stopRequest, about: "asks the running head to stop (`baton grid stop`)"),

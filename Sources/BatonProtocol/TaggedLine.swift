@@ -20,7 +20,8 @@ public struct TaggedLine: Sendable, Equatable {
         case out
         /// A line the command wrote to stderr.
         case err
-        /// Heartbeat; payload: a sequence number.
+        /// Heartbeat; payload: a sequence number, then (since hang detection) how long the
+        /// command has been busy (`Heartbeat`).
         case hb
         /// A JSON line the command appended to `$BATON_METRICS`.
         case metric

@@ -62,6 +62,15 @@ public enum LaunchStatus {
             }
             out += "\n" + n.render() + "\n"
         }
+        if s.state == .running, let last = rows(dir, summary: s, now: now).last,
+           let data = FileManager.default.contents(atPath: LaunchRunFiles.scoresPath(dir, attempt: last.attempt)),
+           let scores = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]], !scores.isEmpty {
+            var sc = TextTable(header: ["rank", "node", "straggler score", "busy (CPUs)"], rightAligned: [0, 2, 3])
+            for r in scores {
+                sc.add([describe(r["rank"] ?? "?"), describe(r["node"] ?? "?"), describe(r["score"] ?? "?"), describe(r["busy"] ?? "?")])
+            }
+            out += "\n" + sc.render() + "\n"
+        }
         let events = LaunchRunFiles.events(dir)
         if let t0 = (events.first?["time"] as? NSNumber)?.doubleValue {
             out += "\nrecent events:\n"

@@ -75,7 +75,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
             return RunSummary(path: dir, kind: .grid, state: .headLost, headPID: nil, progress: "store unreadable", started: nil, updated: nil)
         }
         let head = GridHead.alivePID(runDir: dir, meta: meta)
-        let open = t.configs - t.done - t.failed
+        let open = t.configs - t.done - t.failed - t.stopped
         let state: RunState
         if head != nil { state = .running }
         else if open == 0 { state = t.failed > 0 ? .failed : .done }
@@ -83,6 +83,7 @@ public struct RunSummary: Sendable, Codable, Equatable {
         else { state = .headLost }
         var progress = "\(t.done)/\(t.configs) configs done"
         if t.failed > 0 { progress += ", \(t.failed) failed" }
+        if t.stopped > 0 { progress += ", \(t.stopped) stopped early" }
         if t.runningAttempts > 0 { progress += ", \(t.runningAttempts) running" }
         let updated = (try? store.snapshot(events: 1))?.recentEvents.last?.time
         return RunSummary(path: dir, kind: .grid, state: state, headPID: head, progress: progress,

@@ -33,6 +33,8 @@ public struct RunTimeline: Sendable {
     struct Curve: Sendable {
         var name: String
         var points: [(x: Double, y: Double)]
+        /// Where the grid's early-stopping rule stopped it, and why.
+        var stop: (x: Double, y: Double, reason: String)?
     }
 
     var title: String
@@ -41,6 +43,10 @@ public struct RunTimeline: Sendable {
     var marks: [Mark] = []
     public var metric: String?
     var curves: [Curve] = []
+    /// The curves' x axis: `step`, or a grid scheduler's time attribute.
+    var xAxis = "step"
+    /// The ASHA rungs decisions were made at (x values), drawn across the curves.
+    var rungs: [Double] = []
     /// Wall-clock start of the run (seconds since 1970); bar and mark times are relative to it.
     var origin: Double = 0
 
@@ -141,8 +147,12 @@ public struct RunTimeline: Sendable {
         for e in snap.recentEvents where e.kind == .nodeLost {
             t.marks.append(Mark(kind: .lost, time: e.time - t.origin, node: e.node, text: "\(e.node ?? "?") lost"))
         }
-        // The objective's curve of each config (its attempts joined by step).
+        // The objective's curve of each config (its attempts joined by step, or by the
+        // early-stopping rule's time attribute), a stopped config's marked where it stopped.
         let preferred = GridReport.objective(snap.meta)?.metric
+        let rule = GridSpecRecord.read(snap.meta)?.earlyStop
+        if let rule { t.xAxis = rule.timeAttr }
+        t.rungs = Set(snap.configs.flatMap { $0.decisions.filter { $0.rung != nil }.compactMap(\.milestone) }).sorted()
         for c in snap.configs.sorted(by: { $0.position < $1.position }).prefix(40) {
             var rows: [[String: Double]] = []
             for a in c.attemptRecords.sorted(by: { $0.number < $1.number }) {
@@ -150,8 +160,9 @@ public struct RunTimeline: Sendable {
             }
             if t.metric == nil { t.metric = chooseMetric(rows, preferred: preferred) }
             if let m = t.metric {
-                let pts = rows.enumerated().compactMap { i, r in r[m].map { (x: r["step"] ?? Double(i), y: $0) } }
-                if !pts.isEmpty { t.curves.append(Curve(name: c.id, points: pts)) }
+                let pts = rows.enumerated().compactMap { i, r in r[m].map { (x: r[t.xAxis] ?? Double(i), y: $0) } }
+                let stop = c.decisions.last { $0.decision == .stop }.map { (x: $0.time, y: $0.value, reason: $0.reason ?? "stopped") }
+                if !pts.isEmpty { t.curves.append(Curve(name: c.id, points: pts, stop: c.status == .stopped ? stop : nil)) }
             }
         }
         return t
@@ -212,6 +223,8 @@ public struct RunTimeline: Sendable {
         return "\(nodes.count) nodes, \(bars.count) attempt bars, \(count(.lost)) lost, "
             + "\(count(.handoff)) hand-offs, \(count(.restart)) restarts, \(count(.hang)) hangs, \(curves.count) curves"
             + (metric.map { " of \($0)" } ?? "")
+            + (curves.contains { $0.stop != nil } ? ", \(curves.filter { $0.stop != nil }.count) stopped early" : "")
+            + (rungs.isEmpty ? "" : ", \(rungs.count) rungs")
     }
 
     public func svg() -> String {
@@ -282,7 +295,11 @@ public struct RunTimeline: Sendable {
             if y1 - y0 < 1e-12 { y0 -= 0.5; y1 += 0.5 }
             func cxp(_ v: Double) -> Double { left + plotW * (v - x0) / (x1 - x0) }
             func cyp(_ v: Double) -> Double { curveTop + curveH - curveH * (v - y0) / (y1 - y0) }
-            o += "<text x=\"10\" y=\"\(Self.f(curveTop - 14))\" font-size=\"13\" font-weight=\"bold\">\(Self.esc(metric)) by step</text>\n"
+            o += "<text x=\"10\" y=\"\(Self.f(curveTop - 14))\" font-size=\"13\" font-weight=\"bold\">\(Self.esc(metric)) by \(Self.esc(xAxis))</text>\n"
+            for (k, r) in rungs.enumerated() where r >= x0 && r <= x1 {
+                o += "<g class=\"rung\"><line x1=\"\(Self.f(cxp(r)))\" y1=\"\(Self.f(curveTop))\" x2=\"\(Self.f(cxp(r)))\" y2=\"\(Self.f(curveTop + curveH))\" stroke=\"#bbb\" stroke-dasharray=\"4,3\"/>"
+                o += "<text x=\"\(Self.f(cxp(r) + 3))\" y=\"\(Self.f(curveTop + 11))\" fill=\"#888\">rung \(k)</text></g>\n"
+            }
             o += "<rect x=\"\(Self.f(left))\" y=\"\(Self.f(curveTop))\" width=\"\(Self.f(plotW))\" height=\"\(Self.f(curveH))\" fill=\"none\" stroke=\"#999\"/>\n"
             for v in [y0, (y0 + y1) / 2, y1] {
                 o += "<text x=\"\(Self.f(left - 6))\" y=\"\(Self.f(cyp(v) + 4))\" text-anchor=\"end\">\(String(format: "%.4g", v))</text>\n"
@@ -293,7 +310,14 @@ public struct RunTimeline: Sendable {
             for (i, c) in curves.enumerated() {
                 let colour = Self.palette[i % Self.palette.count]
                 let path = c.points.map { "\(Self.f(cxp($0.x))),\(Self.f(cyp($0.y)))" }.joined(separator: " ")
-                o += "<polyline class=\"curve\" points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\"><title>\(Self.esc(c.name))</title></polyline>\n"
+                // A stopped config's curve is dashed and ends in an X where the rule stopped it.
+                let dash = c.stop == nil ? "" : " stroke-dasharray=\"3,2\""
+                o += "<polyline class=\"curve\" points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\"\(dash)><title>\(Self.esc(c.name))</title></polyline>\n"
+                if let stop = c.stop {
+                    let (sx, sy) = (cxp(stop.x), cyp(stop.y))
+                    o += "<g class=\"stopped\"><path d=\"M\(Self.f(sx - 4)),\(Self.f(sy - 4)) L\(Self.f(sx + 4)),\(Self.f(sy + 4)) M\(Self.f(sx - 4)),\(Self.f(sy + 4)) L\(Self.f(sx + 4)),\(Self.f(sy - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
+                    o += "<title>\(Self.esc(c.name)) \(Self.esc(stop.reason))</title></g>\n"
+                }
                 if i < 10 {
                     let lx = left + Double(i % 5) * 170, ly = curveTop + curveH + 32 + Double(i / 5) * 16
                     o += "<rect x=\"\(Self.f(lx))\" y=\"\(Self.f(ly - 9))\" width=\"14\" height=\"3\" fill=\"\(colour)\"/><text x=\"\(Self.f(lx + 18))\" y=\"\(Self.f(ly - 4))\">\(Self.esc(c.name))</text>\n"

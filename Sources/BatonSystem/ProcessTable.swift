@@ -19,6 +19,8 @@ public enum ProcessTable {
         /// Clock ticks after boot: with the pid, tells a process from a later one that got
         /// the same pid.
         public var startTime: UInt64
+        /// CPU time in user and kernel mode, all threads, in clock ticks.
+        var cpuTicks: UInt64 = 0
 
         public var isZombie: Bool { state == "Z" || state == "X" }
         var isStopped: Bool { state == "T" || state == "t" }
@@ -33,7 +35,42 @@ public enum ProcessTable {
         let f = text[text.index(after: close)...].split(separator: " ")
         guard f.count > 19, let state = f[0].first, let ppid = pid_t(f[1]), let pgrp = pid_t(f[2]), let sid = pid_t(f[3]),
               let start = UInt64(f[19]) else { return nil }
-        return Stat(state: state, parent: ppid, group: pgrp, session: sid, startTime: start)
+        return Stat(state: state, parent: ppid, group: pgrp, session: sid, startTime: start,
+                    cpuTicks: (UInt64(f[11]) ?? 0) + (UInt64(f[12]) ?? 0))
+    }
+
+    /// Seconds a process and its children (two levels: a shell's command, its workers) have
+    /// been busy: on a CPU, and waiting for one (the run delay of every thread, which also
+    /// holds the time a CPU quota throttled them). A rank that waits for its peers in a
+    /// collective sleeps, which neither counts; a slow rank is busy all the time.
+    public static func busySeconds(_ root: pid_t) -> (cpu: Double, delay: Double) {
+        let tick = Double(max(sysconf(Int32(_SC_CLK_TCK)), 1))
+        var pids = [root]
+        var level = [root]
+        for _ in 0..<2 {
+            level = level.flatMap(childrenListed)
+            pids += level
+        }
+        var cpu = 0.0, delay = 0.0
+        for pid in pids {
+            if let s = stat(pid) { cpu += Double(s.cpuTicks) / tick }
+            for tid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+                // schedstat: time on CPU, time waiting on a run queue, timeslices (ns, ns, count).
+                guard let b = readFile("/proc/\(pid)/task/\(tid)/schedstat", from: 0) else { continue }
+                let f = String(decoding: b, as: UTF8.self).split(separator: " ")
+                if f.count > 1, let ns = Double(f[1]) { delay += ns / 1e9 }
+            }
+        }
+        return (cpu, delay)
+    }
+
+    /// The children the kernel lists for each of `pid`'s threads (/proc/PID/task/TID/children).
+    static func childrenListed(_ pid: pid_t) -> [pid_t] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.flatMap { tid -> [pid_t] in
+            guard let b = readFile("/proc/\(pid)/task/\(tid)/children", from: 0) else { return [] }
+            return String(decoding: b, as: UTF8.self).split(separator: " ").compactMap { pid_t($0) }
+        }
     }
 
     /// Every pid on this machine, at the moment of reading.

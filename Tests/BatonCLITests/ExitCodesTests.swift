@@ -23,7 +23,7 @@ let errorSamples: [any BatonError] = [
     GridRunError("x"), GridRunError("x", exitCode: ExitCodes.jobFailed), GridRunError("x", exitCode: ExitCodes.usage),
     SnapshotError(.badInput, "x"), SnapshotError(.dataError, "x"), SnapshotError(.ioError, "x"),
     BenchError(.badOption, "x"), BenchError(.unavailable, "x"), BenchError(.callFailed, "x"),
-    ContainerConfigError(code: .notBatons, message: "x"), ContainerConfigError(code: .io, message: "x"),
+    ContainerConfigError(.notBatons, "x"), ContainerConfigError(.ioError, "x"), CodedError(.dataError, "x"),
     CommandFailure.checkFailed, CommandFailure.jobFailed, CommandFailure.interrupted, CommandFailure.usage("x"),
     CommandFailure(ExitCodes.dataError), CommandFailure(ExitCodes.unavailable),
 ]

@@ -17,12 +17,15 @@ struct StoredValuesTests {
     func eventKinds() {
         #expect(LaunchEventKind.allCases.map(\.rawValue) == [
             "attempt-start", "attempt-end", "end", "resume", "restart", "node-lost", "interrupt", "sigkill-mpirun",
-            "fence-wait", "agent-loss-check", "never-started", "hang", "gate", "node-suspect", "node-rejoined", "spare-in", "pool",
+            "fence-wait", "agent-loss-check", "never-started", "hang", "straggler", "gate", "node-suspect", "node-rejoined",
+            "spare-in", "pool",
         ])
         #expect(GridEventKind.allCases.map(\.rawValue) == [
             "run", "started", "finished", "failed", "retry", "rollback", "handoff", "node", "node-lost", "node-readmitted",
-            "node-check",
+            "node-check", "early-stop", "promoted",
         ])
+        #expect(["continue", "stop"].compactMap(GridProgressRecord.Decision.init(rawValue:)) == [.continue, .stop])
+        #expect(GridConfigStatus.stopped.rawValue == "stopped")
         #expect(LaunchEventKind.of(["event": "attempt-end", "time": 1.0]) == .attemptEnd)
         #expect(LaunchEventKind.of(["event": "no-such-kind"]) == nil)
     }

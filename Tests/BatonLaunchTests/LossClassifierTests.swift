@@ -246,6 +246,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         ("rank-fails-mpirun-segfaults-in-pmix-finalize.jsonl", .commandFailed, [], nil),
         ("clean-end.jsonl", .completed, [], nil),
         ("hang-ddp-rank-asleep-progress.jsonl", .hung, [], nil),
+        ("straggler-ddp-node-throttled.jsonl", .completed, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

@@ -25,7 +25,32 @@ import Testing
         a.progressPattern = #"step (\d+)"#
         a.progressKey = "step"
         a.env = ["K=V"]
+        a.container = "/:O"
+        a.containerRuntime = "/opt/podman-wrapper"
+        a.containerOptions = ["--rootfs", "--ulimit=nofile=1024:1024"]
         a.command = ["python3", "train.py", "--", "x"]
         #expect(ExecArguments.parse(a.encode()) == a)
+    }
+
+    @Test("a rank's container: host network, IPC and pids, the caller's uid, the contract, the directories at their paths, options before the image")
+    func containerArguments() {
+        let c = ContainerRun(image: "img:1", runtime: "podman", options: ["--device", "baton.dev/rdma=all"])
+        let contract = JobContract(runDir: "/runs/r", attempt: 2, shardDir: "/runs/r/shards/attempt-2")
+        let p = RankPlacement(rank: 1, worldSize: 2, localRank: 1, localWorldSize: 2, nodeRank: 0, nodeCount: 1, node: "n0")
+        let argv = c.rankArguments(contract: contract, placement: p, firstNode: "n0", extra: ["X": "1"],
+                                   marks: ["BATON_HEAD": "7:9"], workdir: "/work", user: (1000, 100), command: ["python3", "t.py"])
+        let name = ContainerRun.name(runDir: "/runs/r", attempt: 2, rank: 1)
+        #expect(Array(argv.prefix(5)) == ["podman", "run", "--rm", "--name", name])
+        for flag in ["--network=host", "--ipc=host", "--pid=host", "--preserve-fds"] { #expect(argv.contains(flag)) }
+        #expect(argv.contains("1000:100"))
+        for v in ["/runs/r:/runs/r", "/runs/r/checkpoints:/runs/r/checkpoints", "/runs/r/shards/attempt-2:/runs/r/shards/attempt-2", "/work:/work"] {
+            #expect(argv.contains(v))
+        }
+        for e in ["RANK=1", "WORLD_SIZE=2", "X=1", "BATON_HEAD=7:9", "BATON_PROGRESS_FD=3"] { #expect(argv.contains(e)) }
+        #expect(Array(argv.suffix(5)) == ["--device", "baton.dev/rdma=all", "img:1", "python3", "t.py"])
+        #expect(name != ContainerRun.name(runDir: "/runs/r", attempt: 3, rank: 1) && name != ContainerRun.name(runDir: "/runs/s", attempt: 2, rank: 1))
+        #expect(!ContainerRun(image: "i", runtime: "/usr/bin/docker").runArguments(name: "n", environment: [:], volumes: [], workdir: "/",
+                                                                                 user: (0, 0), command: []).contains("--preserve-fds"))
+        #expect(c.removeArguments(name: name) == ["podman", "rm", "--force", "--time", "0", name])
     }
 }

@@ -245,6 +245,27 @@ struct RunFilesTests {
         #expect(t.text(width: 29, color: true).contains("\u{1B}[32m#"))
     }
 
+    @Test("the SVG draws a grid's rungs across the curves, and a stopped config's curve dashed, ending in an X with its reason")
+    func svgRungsAndStops() {
+        var t = RunTimeline(title: "grid x")
+        t.nodes = ["n1"]
+        t.bars = [RunTimeline.Bar(node: "n1", start: 0, end: 5, label: "c1#1", status: "stopped")]
+        t.metric = "acc"
+        t.xAxis = "epoch"
+        t.rungs = [1, 3]
+        t.curves = [
+            RunTimeline.Curve(name: "c1", points: [(1, 0.5), (2, 0.6), (3, 0.6)], stop: (3, 0.6, "stopped at rung 1 (epoch 3): ...")),
+            RunTimeline.Curve(name: "c2", points: [(1, 0.7), (2, 0.8), (3, 0.9)]),
+        ]
+        let svg = t.svg()
+        #expect(svg.contains("acc by epoch"))
+        #expect(svg.components(separatedBy: "class=\"rung\"").count == 3)
+        #expect(svg.components(separatedBy: "class=\"stopped\"").count == 2)
+        #expect(svg.contains("<title>c1 stopped at rung 1 (epoch 3): ...</title>"))
+        #expect(svg.components(separatedBy: "stroke-dasharray=\"3,2\"").count == 2)
+        #expect(t.caption.hasSuffix("2 curves of acc, 1 stopped early, 2 rungs"))
+    }
+
     @Test("the terminal timeline keeps the busiest lanes when there are too many")
     func terminalTimelineLanes() {
         var t = RunTimeline(title: "grid x")

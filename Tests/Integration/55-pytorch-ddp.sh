@@ -21,13 +21,10 @@
 # Needs no root otherwise. Bounded: about 90 s here (2 shared cores).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
 unset PYTHONPATH # the trainer finds this checkout's python/baton by itself
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  missing "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
-fi
+need_torch
 need_build
 make_tmp
 # The simulated nodes' sessions, and any process of an attempt of this test (every one

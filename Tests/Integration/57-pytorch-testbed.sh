@@ -4,7 +4,10 @@
 #  1. a worker node crashed (scripts/cluster crash pt57-n3) once the first checkpoint exists;
 #     again with the plainest rsh agent and the node's processes killed one by one in random
 #     order (a rank may die before its wrapper; the survivors' gloo may fail first);
-#  2. the master node cut off (scripts/cluster partition pt57-n1: MASTER_ADDR's node, rank 0).
+#  2. the master node cut off (scripts/cluster partition pt57-n1: MASTER_ADDR's node, rank 0);
+#  3. a hang on a remote node: rank 2 (pt57-n3) asleep after its 5th step (--fault hang:2:5):
+#     judged a hang (--hang-timeout 5s), rank 2 on pt57-n3 named from the stacks the wrappers
+#     collected on their nodes, restarted on the same 3 nodes, completed, exactly once.
 # Each: the job restarts on the 2 survivors (after the partition the new master is pt57-n2),
 # completes, every sample committed exactly once per epoch across attempts, the survivors'
 # final weights equal; after a partition the cut-off rank fenced itself. Prints the time
@@ -14,12 +17,9 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 need_root "needs root for network namespaces"
-PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  fatal "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
-fi
+need_torch
 need_build
 unset PYTHONPATH
 make_tmp
@@ -81,5 +81,22 @@ for how in crash crash-plain-random partition; do
   [ -n "$resumed" ] && [ -n "$restart" ] && awk -v f="$t_fault" -v s="$restart" -v r="$resumed" -v t="$t" -v e="$(now)" -v h="$how" \
     'BEGIN { printf "%s: restart %.2f s after the fault, first resumed step %.2f s after it; scenario %.1f s\n", h, s - f, r - f, e - t }'
 done
+
+# 3. a hang on a remote node.
+export OMPI_MCA_plm_rsh_agent=$default_agent
+R=$tmp/hang
+timeout 150 "$B" launch --hostfile "$tmp/hostfile" --run-dir "$R" --heartbeat-timeout 3s --grace 2s --hang-timeout 5s \
+  --shard-samples 1438 --shard-shuffle --shard-seed 7 -- "$PY" "$TRAIN" --epochs 2 --quiet --fault hang:2:5 \
+  > "$tmp/hang.out" 2> "$tmp/hang.err"
+rc=$?
+check "hang: exit 0 (restarted, completed)" "[ $rc -eq 0 ]" || tail -20 "$tmp/hang.err"
+check "hang: rank 2 on pt57-n3 named" "grep -q '\"event\":\"hang\".*\"node\":\"pt57-n3\".*\"rank\":2' '$R/events.jsonl'" \
+  || grep '"event":"hang"' "$R/events.jsonl"
+check "hang: every rank's stacks saved, rank 2's asleep in train.py" \
+  "[ \$(ls '$R'/attempts/attempt-1.stacks/rank-*.txt | wc -l) -eq 3 ] && grep -q 'train.py\", line $(grep -n 'time.sleep(3600)' "$TRAIN" | cut -d: -f1) in main' '$R/attempts/attempt-1.stacks/rank-2.txt'"
+check "hang: restarted on the same 3 nodes" "grep -q '\"event\":\"restart\".*\"survivors\":\[\"pt57-n1\",\"pt57-n2\",\"pt57-n3\"\]' '$R/events.jsonl'"
+"$PY" "$CHECK" "$R/checkpoints" 2 > "$tmp/hang.check" 2>&1
+check "hang: every sample exactly once per epoch, replicas equal" "grep -q '\"ok\": true' '$tmp/hang.check'" || cat "$tmp/hang.check"
+check "hang: nothing left on any node" "wait_for 20 nothing_left '$R'"
 
 finish

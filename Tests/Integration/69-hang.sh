@@ -7,21 +7,21 @@
 #     saved (rank 3's in time.sleep, the others' in backward), restarted, completed, every
 #     sample exactly once, replicas equal, nothing left.
 #  b. A collective only rank 0 calls (--fault mismatch:0:5): rank 0 named from the stacks.
-#  c. A marked evaluation phase 60x a step long with --hang-timeout 1s: no hang; the same
-#     pause unmarked: a hang (--on-hang fail: exit 4).
+#  c. A marked evaluation phase 100 steps long (5 s) with --hang-timeout 2s: no hang; the
+#     same pause unmarked: a hang (--on-hang fail: exit 4).
 #  d. No change to the trainer: a shell loop whose progress is its output (--progress-pattern);
 #     rank 1 stops printing: named, its stacks taken by a stack tool (eu-stack).
+#  e. A straggler: once the DDP job steps, every process of simulated node local-1 goes into a
+#     cgroup with a CPU quota of 20%; a straggler event names a rank of local-1 within 40 s
+#     (window + sustain: 20 s), with its score; local-0's ranks never.
 # Needs python3-torch for a and b: missing as root it FAILS, else SKIP. Bounded: about 90 s.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
 TRAIN=$root/Examples/pytorch/train.py
 CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
 PHASE=$root/Tests/Integration/trainers/phase_trainer.py
 unset PYTHONPATH
-if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
-  missing "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
-fi
+need_torch
 need_build
 make_tmp
 on_exit kill_env "BATON_ATTEMPT_TOKEN=$tmp/"
@@ -71,11 +71,11 @@ check "mismatch: nothing left" "wait_for 10 nothing_left"
 
 # c. a long marked phase is no hang; unmarked it is.
 R=$tmp/phase
-timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 1s -- "$PY" "$PHASE" 40 20 3 1 > "$tmp/phase.out" 2>&1
+timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 2s -- "$PY" "$PHASE" 40 20 5 1 > "$tmp/phase.out" 2>&1
 rc=$?
-check "phase: a 3 s eval phase (60 steps long) with a 1 s budget: exit 0, no hang" "[ $rc -eq 0 ] && ! grep -q '\"event\":\"hang\"' '$R/events.jsonl'" || tail -5 "$tmp/phase.out"
+check "phase: a 5 s eval phase (100 steps long) with a 2 s budget: exit 0, no hang" "[ $rc -eq 0 ] && ! grep -q '\"event\":\"hang\"' '$R/events.jsonl'" || tail -5 "$tmp/phase.out"
 R=$tmp/unmarked
-timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 1s --on-hang fail -- "$PY" "$PHASE" 40 20 3 0 > "$tmp/unmarked.out" 2>&1
+timeout 60 "$B" launch --local 2 --run-dir "$R" --hang-timeout 2s --on-hang fail -- "$PY" "$PHASE" 40 20 5 0 > "$tmp/unmarked.out" 2>&1
 rc=$?
 check "unmarked: the same pause unmarked is a hang: exit 4, --on-hang fail" "[ $rc -eq 4 ] && grep -q '\"event\":\"hang\"' '$R/events.jsonl'" || tail -5 "$tmp/unmarked.out"
 
@@ -89,4 +89,31 @@ h=$(event "$R/events.jsonl" hang)
 check "pattern: rank 1 named from its output alone, exit 4" "[ $rc -eq 4 ] && [ \"$(field "$h" rank)\" = 1 ]" || { echo "$h"; tail -5 "$tmp/pattern.out"; }
 check "pattern: rank 1's stacks taken by eu-stack" "grep -q '^TID' '$R/attempts/attempt-1.stacks/rank-1.txt'"
 check "pattern: nothing left" "wait_for 10 nothing_left"
+
+# e. a straggler (root: a cgroup with a CPU quota; cgroup v2's cpu.max, else v1's cpu controller).
+need_root "a CPU quota needs a cgroup (root)"
+R=$tmp/straggler
+cg=
+if grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+  cg=/sys/fs/cgroup/baton-69-$$; mkdir "$cg" && echo "20000 100000" > "$cg/cpu.max"
+elif [ -d /sys/fs/cgroup/cpu ]; then
+  cg=/sys/fs/cgroup/cpu/baton-69-$$; mkdir "$cg" && echo 20000 > "$cg/cpu.cfs_quota_us"
+fi
+[ -n "$cg" ] || fatal "no cgroup CPU controller (v2 cpu.max or v1 cpu) to slow a node with"
+on_exit rmdir "$cg" # after the processes in it are gone (on_exit runs in reverse order)
+setsid timeout 120 "$B" launch --local 2 --nproc-per-node 2 --run-dir "$R" --heartbeat-timeout 5s --grace 3s -- \
+  "$PY" "$TRAIN" --epochs 400 --quiet > "$tmp/straggler.out" 2>&1 &
+head=$!
+bg_pid "$head"
+wait_for 60 grep -q 'first step' "$tmp/straggler.out" || fatal "straggler: the job never stepped"
+t0=$(date +%s.%N)
+for p in $(ps -s "$(cat "$R/local/local-1.sid")" -o pid=); do echo "$p" > "$cg/cgroup.procs" 2>/dev/null; done
+wait_for 60 grep -q '"event":"straggler"' "$R/events.jsonl"
+s=$(event "$R/events.jsonl" straggler)
+check "straggler: a rank of local-1 named, with a score under 0.7" \
+  "[ \"$(field "$s" node)\" = local-1 ] && python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) < 0.7 else 1)' '$(field "$s" score)'" || echo "$s"
+echo "e. straggler named $(awk -v a="$t0" -v b="$(field "$s" time)" 'BEGIN { printf "%.1f", b - a }') s after the quota, score $(field "$s" score)"
+kill -TERM "$head"; wait "$head"
+check "straggler: local-0's ranks never named" "! grep '\"event\":\"straggler\"' '$R/events.jsonl' | grep -q '\"node\":\"local-0\"'"
+check "straggler: nothing left" "wait_for 10 nothing_left"
 finish

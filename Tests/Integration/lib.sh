@@ -53,6 +53,15 @@ need_cmd() { command -v "$1" > /dev/null || skip "${2:-$1 not installed}"; } # n
 # missing WHAT: something scripts/setup installs is missing. As root FAILED (exit 1): there
 # everything can run, so nothing may skip; otherwise SKIP (77).
 missing() { if [ "$(id -u)" -eq 0 ]; then fatal "$*"; fi; skip "$*"; }
+# need_torch: Debian's /usr/bin/python3 with torch and gloo (PY), the real client; missing
+# as root FAILED, else SKIP. PYTHONPATH unset: trainers find this checkout's python/baton.
+need_torch() {
+  PY=/usr/bin/python3
+  unset PYTHONPATH
+  if ! [ -x "$PY" ] || ! "$PY" -c 'import torch, torch.distributed as d; assert d.is_gloo_available()' 2>/dev/null; then
+    missing "$PY cannot import torch with gloo (scripts/setup installs python3-torch)"
+  fi
+}
 
 # need_build: BUILD ($BATON_BUILD, required), B (baton), T (the test trainer); FAILED
 # when there is no baton in it.

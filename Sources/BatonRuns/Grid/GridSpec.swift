@@ -34,8 +34,18 @@ public struct GridSpecError: BatonError, Sendable {
 /// One parameter of the grid and the values it takes, in the order the spec gives them.
 public struct GridParameter: Sendable {
     public var name: String
+    /// The values of a grid axis, or the choices of a random draw (empty for a distribution).
     public var values: [GridValue]
+    /// What `search: {random: N}` draws from, when not one of `values`.
+    public var distribution: GridDistribution?
     public var location: GridSourceLocation
+
+    init(name: String, values: [GridValue], distribution: GridDistribution? = nil, location: GridSourceLocation) {
+        self.name = name
+        self.values = values
+        self.distribution = distribution
+        self.location = location
+    }
 }
 
 /// A partial config to leave out of the grid.
@@ -60,17 +70,21 @@ public struct GridSpec: Sendable {
     public var zip: [[String]]
     public var exclude: [GridExclusion]
     /// Seeds added as a last parameter named `seed` (`repeats: 3` means seeds 0, 1, 2).
-    var seeds: [Int]?
+    public var seeds: [Int]?
     public var nodesPerConfig: Int
     public var ranksPerNode: Int
     public var objective: GridObjective?
     public var maxRetries: Int
     /// Seconds one attempt may run before it is stopped and counted as a failure.
     public var timeout: Double?
+    /// `search:` grid (the default) or random.
+    public var search: GridSearch = .grid
+    /// `scheduler:` the early-stopping rule; nil is `fifo` (every config runs to its end).
+    public var earlyStop: GridEarlyStop?
 
     static let keys = [
         "command", "parameters", "zip", "exclude", "repeats", "nodes_per_config", "ranks_per_node",
-        "objective", "max_retries", "timeout",
+        "objective", "max_retries", "timeout", "scheduler", "search",
     ]
 
     /// Reads and validates a spec file.
@@ -116,19 +130,25 @@ public struct GridSpecRecord: Codable, Sendable, Equatable {
     public var objective: GridObjective?
     var maxRetries: Int
     var timeout: Double?
+    var search: GridSearch?
+    public var earlyStop: GridEarlyStop?
 
     /// The store's meta key.
     public static let metaKey = "spec"
 
     public init(_ spec: GridSpec) {
         command = spec.command
-        parameters = spec.parameters.map { Parameter(name: $0.name, values: $0.values.map(\.description)) }
+        parameters = spec.parameters.map { p in
+            Parameter(name: p.name, values: p.distribution.map { [$0.description] } ?? p.values.map(\.description))
+        }
         seeds = spec.seeds
         nodesPerConfig = spec.nodesPerConfig
         ranksPerNode = spec.ranksPerNode
         objective = spec.objective
         maxRetries = spec.maxRetries
         timeout = spec.timeout
+        search = spec.search == .grid ? nil : spec.search
+        earlyStop = spec.earlyStop
     }
 
     /// The record of the YAML `text` (`null` when it does not parse: a simulated run's
@@ -148,7 +168,7 @@ public struct GridSpecRecord: Codable, Sendable, Equatable {
 }
 
 /// Turns Yams nodes into a `GridSpec`, pointing every error at the node it is about.
-private struct SpecParser {
+struct SpecParser {
     let file: String
 
     func loc(_ node: Node) -> GridSourceLocation {
@@ -239,6 +259,8 @@ private struct SpecParser {
         var objective: GridObjective?
         var maxRetries = 2
         var timeout: Double?
+        var search = GridSearch.grid
+        var earlyStop: GridEarlyStop?
 
         for (key, keyNode, value) in entries {
             switch key {
@@ -261,6 +283,11 @@ private struct SpecParser {
                 parameters = try params.map { name, nameNode, valuesNode in
                     guard name.range(of: "^[A-Za-z_][A-Za-z0-9_.-]*$", options: .regularExpression) != nil else {
                         throw fail("parameter name '\(name)' must start with a letter or _ and hold only letters, digits, _ . -", nameNode)
+                    }
+                    if case .mapping(let m) = valuesNode, m.count == 1, let pair = m.first, let key = pair.key.string,
+                        let d = try distribution(name: name, key: key, pair.value)
+                    {
+                        return GridParameter(name: name, values: [], distribution: d, location: loc(nameNode))
                     }
                     let values = try parameterValues(name: name, valuesNode)
                     return GridParameter(name: name, values: values, location: loc(nameNode))
@@ -290,6 +317,10 @@ private struct SpecParser {
                 } else {
                     seeds = Array(0..<(try positiveInt(value, what: "'repeats'")))
                 }
+            case "scheduler":
+                let e = try self.earlyStop(value)
+                earlyStop = e.rule == .fifo ? nil : e
+            case "search": search = try self.search(value)
             case "nodes_per_config": nodesPerConfig = try positiveInt(value, what: "'nodes_per_config'")
             case "ranks_per_node": ranksPerNode = try positiveInt(value, what: "'ranks_per_node'")
             case "max_retries": maxRetries = try positiveInt(value, what: "'max_retries'", allowZero: true)
@@ -330,6 +361,18 @@ private struct SpecParser {
             throw GridSpecError("the spec has no 'parameters' (name: list of values)", at: loc(root), file: file)
         }
         let names = Set(parameters.map(\.name))
+        if search == .grid, let p = parameters.first(where: { $0.distribution != nil }) {
+            throw GridSpecError(
+                "parameter '\(p.name)' is drawn from \(p.distribution!), which only 'search: {random: N}' uses; "
+                    + "give a list of values, or set search", at: p.location, file: file)
+        }
+        if search != .grid, let node = zipNodes.first ?? excludeNodes.first {
+            throw fail("'\(zipNodes.isEmpty ? "exclude" : "zip")' works on a grid, not with 'search: {random: N}'", node)
+        }
+        if earlyStop != nil, objective == nil {
+            let node = entries.first { $0.key == "scheduler" }!.keyNode
+            throw fail("the scheduler needs an 'objective' (metric and mode) to compare configs by", node)
+        }
         if let seeds {
             if names.contains("seed") {
                 throw GridSpecError(
@@ -381,7 +424,7 @@ private struct SpecParser {
         return GridSpec(
             file: file, command: command, commandLocation: loc(commandNode), parameters: parameters, zip: zip,
             exclude: exclude, seeds: seeds, nodesPerConfig: nodesPerConfig, ranksPerNode: ranksPerNode,
-            objective: objective, maxRetries: maxRetries, timeout: timeout)
+            objective: objective, maxRetries: maxRetries, timeout: timeout, search: search, earlyStop: earlyStop)
     }
 
     func parameterValues(name: String, _ node: Node) throws -> [GridValue] {
@@ -400,11 +443,11 @@ private struct SpecParser {
                     guard ends.count == 2 else { throw fail("'range' takes [start, stop] (stop excluded)", v) }
                     range = (try value(ends[0], what: "range start"), try value(ends[1], what: "range stop"), v)
                 case "step": step = (try value(v, what: "'step'"), v)
-                case "values":
+                case "values", "choice":
                     let items = try sequence(v, what: "'values'")
                     if items.isEmpty { throw fail("parameter '\(name)' has no values; give at least one", v) }
                     return try items.map { try value($0, what: "a value of '\(name)'") }
-                default: throw fail("unknown key '\(k)' in parameter '\(name)' (expected values, or range and step)", kn)
+                default: throw fail("unknown key '\(k)' in parameter '\(name)' (expected values, choice, range and step, or a distribution: uniform, loguniform, int, qloguniform)", kn)
                 }
             }
             guard let (start, stop, rangeNode) = range else {

@@ -6,6 +6,8 @@ import GRDB
 /// The state of a config in the run store.
 public enum GridConfigStatus: String, Sendable, Codable {
     case pending, running, done, failed
+    /// Stopped early by the spec's `scheduler` (ASHA, median); its decision says why.
+    case stopped
 }
 
 /// The state of a node in the run store.
@@ -53,6 +55,10 @@ public enum GridEventKind: String, Sendable, Codable, CaseIterable {
     case nodeLost = "node-lost"
     case nodeReadmitted = "node-readmitted"
     case nodeCheck = "node-check"
+    /// The scheduler stopped a config early (ASHA, median rule).
+    case earlyStop = "early-stop"
+    /// A config continues past a rung (ASHA's promotion).
+    case promoted
 }
 
 /// One change to the run store. The scheduler collects the changes of one step and commits
@@ -68,6 +74,9 @@ public enum GridStoreOp: Sendable {
     case endAttempt(id: Int64, endedAt: Double, status: GridAttemptStatus, exitCode: Int32?, reason: String)
     case node(name: String, position: Int, state: GridNodeState, since: Double, losses: Int)
     case event(time: Double, kind: GridEventKind, configID: String?, node: String?, text: String)
+    /// A running config's progress report (its `time_attr` and objective) and what the
+    /// early-stopping rule decided on it, if anything.
+    case progress(GridProgressRecord)
 }
 
 /// The grid's run store (`RUN/grid.sqlite`, a `RunStore`): configs, attempts, nodes, events
@@ -96,6 +105,17 @@ public final class GridStore {
         CREATE TABLE IF NOT EXISTS nodes(
           name TEXT PRIMARY KEY, position INTEGER NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
           losses INTEGER NOT NULL DEFAULT 0);
+        """
+    ), (
+        "grid-v2-progress",
+        // Every progress report the early-stopping rule took, in the order it took them
+        // (`seq`), with the decision it made on it: `--resume` feeds them back in that order.
+        """
+        CREATE TABLE IF NOT EXISTS progress(
+          seq INTEGER PRIMARY KEY, config_id TEXT NOT NULL, attempt_id INTEGER NOT NULL, time REAL NOT NULL,
+          value REAL NOT NULL, at REAL NOT NULL, decision TEXT, rung INTEGER, milestone REAL, cutoff REAL,
+          peers INTEGER, reason TEXT);
+        CREATE INDEX IF NOT EXISTS progress_config ON progress(config_id, seq);
         """
     )]
 
@@ -202,6 +222,15 @@ public final class GridStore {
             try s.run(db)
         case .event(let time, let kind, let configID, let node, let text):
             try RunStore.insertEvent(db, &st, time: time, kind: kind.rawValue, configID: configID, node: node, text: text)
+        case .progress(let p):
+            var s = try st.get(5, db,
+                """
+                INSERT INTO progress(config_id, attempt_id, time, value, at, decision, rung, milestone, cutoff, peers, reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            s.bind(p.configID); s.bind(p.attemptID); s.bind(p.time); s.bind(p.value); s.bind(p.at)
+            s.bind(p.decision?.rawValue); s.bind(p.rung); s.bind(p.milestone); s.bind(p.cutoff); s.bind(p.peers); s.bind(p.reason)
+            try s.run(db)
         }
     }
 
@@ -213,6 +242,28 @@ public final class GridStore {
     }
 
     public func meta() throws -> [String: String] { try store.meta() }
+
+    /// Every progress report, in the order the scheduler took them (all configs, or one).
+    public func progress(config: String? = nil) throws -> [GridProgressRecord] {
+        try db.read { db in try GridStore.progress(db, config: config, decisionsOnly: false) }
+    }
+
+    private static func progress(_ db: Database, config: String?, decisionsOnly: Bool) throws -> [GridProgressRecord] {
+        // A store of a build before early stopping, opened read-only (no migration ran).
+        guard try db.tableExists("progress") else { return [] }
+        var sql = "SELECT * FROM progress"
+        var clauses: [String] = []
+        var args: [(any DatabaseValueConvertible)?] = []
+        if let config { clauses.append("config_id = ?"); args.append(config) }
+        if decisionsOnly { clauses.append("decision IS NOT NULL") }
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        return try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: StatementArguments(args)).map { row in
+            GridProgressRecord(
+                configID: row["config_id"], attemptID: row["attempt_id"], time: row["time"], value: row["value"], at: row["at"],
+                decision: (row["decision"] as String?).flatMap(GridProgressRecord.Decision.init(rawValue:)), rung: row["rung"],
+                milestone: row["milestone"], cutoff: row["cutoff"], peers: row["peers"], reason: row["reason"])
+        }
+    }
 
     public func snapshot(events eventLimit: Int = 20) throws -> GridSnapshot {
         try db.read { db in
@@ -226,6 +277,8 @@ public final class GridStore {
                     resumed: row["resumed"], pid: row["pid"], session: row["session"])
                 attemptsByConfig[a.configID, default: []].append(a)
             }
+            var decisions: [String: [GridProgressRecord]] = [:]
+            for d in try GridStore.progress(db, config: nil, decisionsOnly: true) { decisions[d.configID, default: []].append(d) }
             let configs = try Row.fetchAll(db, sql: "SELECT * FROM configs ORDER BY position").map { row in
                 let id: String = row["id"]
                 return GridConfigRecord(
@@ -233,7 +286,8 @@ public final class GridStore {
                     paramsJSON: row["params"], argv: GridJSON.parseStringArray(row["argv"]),
                     status: GridConfigStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
                     failures: row["failures"], metrics: GridStore.parseMetrics(row["metrics"]), objective: row["objective"],
-                    lastOutput: row["last_output"], finishedAt: row["finished_at"], attemptRecords: attemptsByConfig[id] ?? [])
+                    lastOutput: row["last_output"], finishedAt: row["finished_at"], attemptRecords: attemptsByConfig[id] ?? [],
+                    decisions: decisions[id] ?? [])
             }
             let nodes = try GridStore.nodes(db)
             let events = try Row.fetchAll(
@@ -251,6 +305,8 @@ public final class GridStore {
         public var configs = 0
         public var done = 0
         public var failed = 0
+        /// Configs the early-stopping rule stopped.
+        public var stopped = 0
         /// Configs whose record breaks exactly-once: done without exactly one attempt that
         /// ended `done`, failed or not finished with any attempt `done`, or more than one
         /// attempt still `running` (none should be once the scheduler returns).
@@ -273,6 +329,7 @@ public final class GridStore {
                           FROM attempts GROUP BY config_id)
                         SELECT COUNT(*) AS configs,
                           COALESCE(SUM(c.status = 'done'), 0) AS done, COALESCE(SUM(c.status = 'failed'), 0) AS failed,
+                          COALESCE(SUM(c.status = 'stopped'), 0) AS stopped,
                           COALESCE(SUM(CASE WHEN c.status = 'done' THEN COALESCE(per.done, 0) != 1
                                             ELSE COALESCE(per.done, 0) != 0 END), 0) AS violations,
                           COALESCE(SUM(per.lost), 0) AS lost, COALESCE(SUM(per.failed), 0) AS failed_attempts,
@@ -281,7 +338,8 @@ public final class GridStore {
                         """)
             else { return Tally() }
             return Tally(
-                configs: row["configs"], done: row["done"], failed: row["failed"], violations: row["violations"],
+                configs: row["configs"], done: row["done"], failed: row["failed"], stopped: row["stopped"],
+                violations: row["violations"],
                 lostAttempts: row["lost"], failedAttempts: row["failed_attempts"], runningAttempts: row["running"])
         }
     }
@@ -353,6 +411,51 @@ public struct GridConfigRecord: Sendable {
     public var lastOutput: String?
     var finishedAt: Double?
     public var attemptRecords: [GridAttemptRecord]
+    /// The early-stopping rule's decisions about it, in order (the last one says why it
+    /// stopped, or the last rung it was promoted at).
+    public var decisions: [GridProgressRecord] = []
+}
+
+/// One progress report of a running config as the store keeps it (`progress` table), with
+/// the early-stopping decision made on it.
+public struct GridProgressRecord: Sendable, Equatable {
+    public enum Decision: String, Sendable, Codable {
+        /// Continues past the rung (ASHA's promotion; the median rule's "not worse").
+        case `continue`
+        case stop
+    }
+
+    public var configID: String
+    public var attemptID: Int64
+    /// The report's `time_attr` (step, epoch, ...) and objective value.
+    public var time: Double
+    public var value: Double
+    /// When the head took it (wall clock).
+    public var at: Double
+    public var decision: Decision?
+    /// ASHA's rung; nil for the median rule.
+    public var rung: Int?
+    public var milestone: Double?
+    /// The value the decision compared, and what it had to be at least as good as.
+    public var cutoff: Double?
+    public var peers: Int?
+    public var reason: String?
+
+    package init(configID: String, attemptID: Int64, time: Double, value: Double, at: Double, decision: Decision? = nil,
+                 rung: Int? = nil, milestone: Double? = nil, cutoff: Double? = nil, peers: Int? = nil, reason: String? = nil)
+    {
+        self.configID = configID
+        self.attemptID = attemptID
+        self.time = time
+        self.value = value
+        self.at = at
+        self.decision = decision
+        self.rung = rung
+        self.milestone = milestone
+        self.cutoff = cutoff
+        self.peers = peers
+        self.reason = reason
+    }
 }
 
 extension GridConfigRecord {

@@ -140,8 +140,8 @@ package enum GridJSON {
 
 /// FNV-1a, 64 bit: a short, stable, dependency-free hash for config ids. Ids only need to be
 /// stable and distinct within one grid; a collision is detected and reported at expansion.
-enum GridHash {
-    static func hash(_ text: String) -> UInt64 {
+package enum GridHash {
+    package static func hash(_ text: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {
             h ^= UInt64(byte)

@@ -18,6 +18,8 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
         var nodeRank: Int
         var shard: String?
         public var environment: [String: String]
+        /// With `--container`: the runtime command line `baton exec` starts for this rank.
+        public var container: [String]?
 
         // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).
         package init(rank: Int, node: String, localRank: Int, nodeRank: Int, shard: String?, environment: [String: String]) {
@@ -106,35 +108,12 @@ public enum LaunchMode: Sendable, Equatable, Codable {
 
 
 /// A launch that cannot start, or bad input: the Launch module's one error shape.
-public struct LaunchError: BatonError, Sendable {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        /// Bad input: nothing was started.
-        public static let badInput = Code(name: "bad input")
-        /// mpirun or the run directory could not be set up.
-        public static let cannotStart = Code(name: "cannot start")
-        /// A program Baton needs (mpirun) is not installed.
-        public static let unavailable = Code(name: "unavailable")
-        public var description: String { name }
-    }
+/// A launch that cannot start or went wrong (`CodedError`, with the launch's own codes).
+public typealias LaunchError = CodedError
 
-    var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-
-    public var exitCode: Int32 {
-        switch code {
-        case .badInput: ExitCodes.badInput
-        case .unavailable: ExitCodes.unavailable
-        default: ExitCodes.jobFailed
-        }
-    }
+extension CodedError.Code {
+    /// mpirun or the run directory could not be set up.
+    public static let cannotStart = CodedError.Code(name: "cannot start", exitCode: ExitCodes.jobFailed)
 }
 
 /// How one attempt ended, as the head judged it.
@@ -175,6 +154,8 @@ public enum LossSignal: String, Sendable, Codable, Equatable {
     /// no agent's end named the node: the node none of whose ranks spoke of its end, else
     /// the one whose rank ended first (a crash that killed the rank before its wrapper).
     case daemonFailed = "daemon failed"
+    /// Its ranks were stragglers (`--on-straggler exclude`): left out at a checkpoint.
+    case straggler
 }
 
 /// What a lost node looked like when the head gave up on it.

@@ -32,6 +32,8 @@ public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
     /// A rank stopped making progress while alive: the culprit, why, the stacks' directory
     /// (committed before the job is stopped).
     case hang
+    /// A rank slower than the others (its score, busy fraction, the median).
+    case straggler
     /// The health gate ran before an attempt: the nodes checked, those that failed and why,
     /// how long it took.
     case gate

@@ -212,39 +212,12 @@ enum FileDigest {
     }
 }
 
-/// A snapshot that cannot be taken, listed or restored; `description` says what to do.
-public struct SnapshotError: BatonError, Sendable {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        /// No such run or snapshot, a target that exists, a bad option: nothing was written.
-        static let badInput = Code(name: "bad input")
-        /// A snapshot's files do not match its manifest (or the manifest is unreadable).
-        public static let dataError = Code(name: "data error")
-        /// Reading or writing a file failed (disk full, permissions).
-        static let ioError = Code(name: "i/o error")
-        public var description: String { name }
-    }
+/// A snapshot that cannot be taken, listed or restored (`CodedError`); the message says what to do.
+public typealias SnapshotError = CodedError
 
-    var code: Code
-    var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
+extension CodedError {
     /// An I/O failure with `errno`'s text.
-    static func io(_ what: String) -> SnapshotError {
-        SnapshotError(.ioError, "\(what): \(String(cString: strerror(errno)))")
-    }
-
-    public var description: String { message }
-
-    public var exitCode: Int32 {
-        switch code {
-        case .dataError: ExitCodes.dataError
-        case .ioError: ExitCodes.ioError
-        default: ExitCodes.badInput
-        }
+    static func io(_ what: String) -> CodedError {
+        CodedError(.ioError, "\(what): \(String(cString: strerror(errno)))")
     }
 }

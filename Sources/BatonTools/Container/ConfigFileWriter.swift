@@ -20,22 +20,12 @@ public struct WrittenFile: Sendable, Equatable {
     public var action: Action
 }
 
-/// Why `container-config --write` wrote nothing, or stopped.
-public struct ContainerConfigError: BatonError, Sendable, Equatable {
-    public struct Code: Hashable, Sendable {
-        let name: String
-        /// A file is in the way that Baton did not write (and --force was not given).
-        static let notBatons = Code(name: "notBatons")
-        /// A file or directory could not be written.
-        static let io = Code(name: "io")
-    }
+/// Why `container-config --write` wrote nothing, or stopped (`CodedError`).
+public typealias ContainerConfigError = CodedError
 
-    let code: Code
-    let message: String
-
-    public var description: String { message }
-
-    public var exitCode: Int32 { code == .io ? ExitCodes.ioError : ExitCodes.badInput }
+extension CodedError.Code {
+    /// A file is in the way that Baton did not write (and --force was not given).
+    static let notBatons = CodedError.Code(name: "not Baton's", exitCode: ExitCodes.badInput)
 }
 
 /// Puts a runtime's files in place: each one atomically (a temporary file in the same
@@ -54,7 +44,7 @@ public enum ConfigFileWriter {
                 continue
             }
             guard (info.st_mode & S_IFMT) == S_IFREG, let data = FileManager.default.contents(atPath: path) else {
-                throw ContainerConfigError(code: .io, message: "\(path) is in the way and is not a regular file Baton can read")
+                throw ContainerConfigError(.ioError, "\(path) is in the way and is not a regular file Baton can read")
             }
             let existing = String(decoding: data, as: UTF8.self)
             if existing == file.contents {
@@ -66,7 +56,7 @@ public enum ConfigFileWriter {
             }
         }
         if !refused.isEmpty {
-            throw ContainerConfigError(code: .notBatons, message: "not written: \(refused.joined(separator: ", ")) \(refused.count == 1 ? "exists and was" : "exist and were") not written by Baton (no \"\(ConfigFile.mark)\" first line); move \(refused.count == 1 ? "it" : "them") aside, or give --force to replace")
+            throw ContainerConfigError(.notBatons, "not written: \(refused.joined(separator: ", ")) \(refused.count == 1 ? "exists and was" : "exist and were") not written by Baton (no \"\(ConfigFile.mark)\" first line); move \(refused.count == 1 ? "it" : "them") aside, or give --force to replace")
         }
         for entry in plan where entry.action != .unchanged {
             try replace(entry.path, with: entry.file.contents)
@@ -80,13 +70,13 @@ public enum ConfigFileWriter {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw ContainerConfigError(code: .io, message: "cannot create \(parent): \(error.localizedDescription)")
+            throw ContainerConfigError(.ioError, "cannot create \(parent): \(error.localizedDescription)")
         }
         let name = path.split(separator: "/").last.map(String.init) ?? "file"
         let temporary = "\(parent)/.\(name).baton-\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw ContainerConfigError(code: .io, message: "cannot create \(temporary): \(String(cString: strerror(errno)))")
+            throw ContainerConfigError(.ioError, "cannot create \(temporary): \(String(cString: strerror(errno)))")
         }
         let bytes = Array(contents.utf8)
         var done = 0
@@ -102,7 +92,7 @@ public enum ConfigFileWriter {
         if failure == nil && rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
         if let failure {
             unlink(temporary)
-            throw ContainerConfigError(code: .io, message: "cannot write \(path): \(failure)")
+            throw ContainerConfigError(.ioError, "cannot write \(path): \(failure)")
         }
     }
 }

@@ -16,6 +16,7 @@ struct GridCommand: ParsableCommand {
             baton grid plan SPEC           show the configs in the order they run
             baton grid status D            configs, nodes, recent events (--watch for a live view)
             baton grid results D           sorted by the objective, best first (--json, --csv)
+            baton grid explain D ID        the early-stopping decisions about one config
             baton grid stop D              stop the run; --resume continues it
             baton grid kill-node D NODE    fault injection on the local executor
             baton grid simulate            the scheduler at scale on simulated nodes
@@ -23,7 +24,7 @@ struct GridCommand: ParsableCommand {
             """,
         subcommands: [
             GridRunCommand.self, GridPlanCommand.self, GridStatusCommand.self, GridResultsCommand.self,
-            GridStopCommand.self, GridKillNodeCommand.self, GridSimulateCommand.self,
+            GridExplainCommand.self, GridStopCommand.self, GridKillNodeCommand.self, GridSimulateCommand.self,
         ],
         defaultSubcommand: GridRunCommand.self)
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BatonLaunch
 
 extension HangPolicy: ExpressibleByArgument {}
+extension StragglerPolicy: ExpressibleByArgument {}
 
 /// The hang-detection options of `launch` (docs/launch.md, "Hangs and stragglers").
 struct HangOptions: ParsableArguments {
@@ -12,13 +13,15 @@ struct HangOptions: ParsableArguments {
     @Option(help: "A marked phase (baton.phase(\"eval\")) not seen to end before may take this long.") var phaseTimeout = "30m"
     @Option(help: "After a hang (stacks saved): restart (same nodes; a 2nd hang on a node leaves it out), exclude (its node at once), or fail.")
     var onHang: HangPolicy = .restart
+    @Option(help: "A rank busier than the others (score under 0.7 for 15 s): warn (an event), exclude (its node left out at the next checkpoint), or off.")
+    var onStraggler: StragglerPolicy = .warn
     @Option(help: "An output line matching this regular expression is a step (no change to the trainer; the number in its first group, else the next).")
     var progressPattern: String?
     @Option(help: "A metrics line with this key (e.g. step) is a step.") var progressKey: String?
 
     var settings: HangSettings {
         var s = HangSettings()
-        (s.hangTimeout, s.startTimeout, s.phaseTimeout, s.onHang) = (hangTimeout, startTimeout, phaseTimeout, onHang)
+        (s.hangTimeout, s.startTimeout, s.phaseTimeout, s.onHang, s.onStraggler) = (hangTimeout, startTimeout, phaseTimeout, onHang, onStraggler)
         (s.progressPattern, s.progressKey) = (progressPattern, progressKey)
         return s
     }

@@ -51,6 +51,7 @@ struct LaunchCommand: ParsableCommand {
     var onRankFailure: RankFailurePolicy = .fail
     @OptionGroup(title: "Hangs") var hang: HangOptions
     @OptionGroup(title: "Spare nodes and the health gate") var spares: SpareOptions
+    @OptionGroup(title: "Containers") var containers: ContainerOptions
     @Option(help: "A node silent this long is lost.") var heartbeatTimeout: String = "10s"
     @Option(help: "Heartbeat interval of every rank.") var heartbeat: String = "1s"
     @Option(help: "How long a node may take to send its first line.") var startupTimeout: String = "30s"
@@ -88,6 +89,7 @@ struct LaunchCommand: ParsableCommand {
         s.onRankFailure = onRankFailure
         s.hang = hang.settings
         s.pool = spares.settings
+        s.container = containers.run
         (s.heartbeatTimeout, s.heartbeat, s.startupTimeout, s.lease, s.grace) = (heartbeatTimeout, heartbeat, startupTimeout, lease, grace)
         s.ranks = ranks
         (s.shardSamples, s.shardShuffle, s.shardSeed, s.shardEpoch) = (shardSamples, shardShuffle, shardSeed, shardEpoch)

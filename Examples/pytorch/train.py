@@ -10,6 +10,9 @@
 - DistributedDataParallel averages the gradients; a step takes one global batch of the
   epoch's order (positions consumed .. consumed+B), split over the ranks, so 1, 2 or 4 ranks
   train the same model and the loss is scaled so the gradient is the global batch's mean.
+  So the global batch, and the learning rate tuned for it, stay the same when a restart
+  changes the world size (a node lost with no spare, `baton.world_changed()`): the ranks'
+  shares change instead, and the run says so.
 - This rank's samples: baton.BatonSampler, from $BATON_SHARD_FILE when Baton sharded the
   epoch (--shard-samples; the plan's seed and shuffle then rule), else computed the same way.
 - Checkpoint and resume in $BATON_CHECKPOINT_DIR (./checkpoints without Baton): weights,
@@ -164,6 +167,11 @@ def main():
         if rank == 0:
             print("train.py: resumed from %s at epoch %d, %d of %d samples consumed, step %d (attempt %d, %d ranks)"
                   % (ckpt_path, epoch, consumed, n, step, attempt, world))
+        if rank == 0 and baton.world_changed():
+            # The global batch is the unit of a step, not the rank's share: the same
+            # --batch-size samples a step on any world, so the learning rate needs no rescaling.
+            print("train.py: world size %d -> %d: global batch stays %d (%d samples a rank a step)"
+                  % (baton.previous_world_size(), world, args.batch_size, -(-args.batch_size // world)))
     elif rank == 0:
         print("train.py: %d training and %d test samples, %d ranks, hidden %d, lr %g, global batch %d (attempt %d)"
               % (n, len(y_test), world, args.hidden, args.lr, args.batch_size, attempt))

@@ -20,7 +20,8 @@ extension ExecArguments {
             runDir: runDir ?? environment["BATON_RUN_DIR"] ?? currentDirectory + "/baton-run",
             configID: configID, configJSON: config, attempt: attempt, restartCount: max(attempt - 1, 0),
             masterAddr: masterAddr, masterPort: masterPort, shardDir: shardDir,
-            checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume)
+            checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume,
+            runID: runID, maxRestarts: maxRestarts, previousWorldSize: previousWorld)
         var options = ExecOptions(contract: contract, nodes: hosts, command: command)
         options.heartbeat = max(try seconds(heartbeat, "heartbeat"), 0.05)
         options.grace = try seconds(grace, "grace")

@@ -153,6 +153,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         p.checkpointDir = launch.checkpointDir
         p.metricsFile = launch.metricsPath
         p.resume = launch.resume
+        // The same for every attempt of the config (a launch: its run directory).
+        p.runID = "\(runDir)#\(launch.configID)"
         return p
     }
 

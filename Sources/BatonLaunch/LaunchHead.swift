@@ -118,7 +118,8 @@ public struct LaunchHead: Sendable {
         var list = source.hosts
         if let resume, !resume.hostsGiven {
             // The last attempt's nodes, unless a new allocation is where this head runs.
-            if case .slurm = source.kind {} else { list = resume.point.hosts }
+            // With spares (`--nnodes`) every host given stays in the pool: the gate decides.
+            if case .slurm = source.kind {} else if spec.pool.nnodes == nil { list = resume.point.hosts }
             guard !list.hosts.isEmpty else { throw bad("the last attempt lost every node; give hosts: --resume RUN --hostfile F") }
         }
         if let n = spec.nprocPerNode {
@@ -168,6 +169,7 @@ public struct LaunchHead: Sendable {
         planner.configID = "launch"
         planner.progressPattern = spec.hang.progressPattern
         planner.progressKey = spec.hang.progressKey
+        planner.maxRestarts = spec.maxRestarts
         planner.container = spec.container
         if !source.isLocal { planner.slurm = SlurmAllocation.current(environment: ProcessInfo.processInfo.environment) }
         // The lean wrapper beside baton starts in a third of the time of `baton exec` (docs/launch.md).
@@ -175,6 +177,15 @@ public struct LaunchHead: Sendable {
         var options = LaunchOptions(hosts: list, planner: planner)
         options.maxRestarts = spec.maxRestarts
         options.minNodes = spec.minNodes
+        if let range = try spec.pool.range(hosts: list.hosts.count) {
+            guard spec.minNodes == LaunchSpec().minNodes || spec.minNodes == range.min else {
+                throw bad("--min-nodes \(spec.minNodes) and --nnodes \(range): give the fewest nodes as --nnodes MIN:MAX alone")
+            }
+            options.nnodes = range
+            options.minNodes = range.min
+        }
+        options.coolDown = try spec.pool.coolDownSeconds()
+        options.gate = try spec.pool.gate(planner: planner, checkpointDir: RunDirectory(runDir).checkpoints)
         options.onRankFailure = spec.onRankFailure
         try options.setHang(spec.hang)
         options.heartbeatTimeout = timeout
@@ -196,8 +207,13 @@ public struct LaunchHead: Sendable {
     /// The first attempt's plan as JSON (`--dry-run`): nothing is started or written.
     public func dryRun(note: (String) -> Void = { _ in }) throws -> String {
         let p = try prepare(dryRun: true, note: note)
-        let plan = p.planner.plan(hosts: p.hosts, attempt: 1, shardDir: spec.shardSamples != nil ? "\(runDir)/shards/attempt-1" : nil,
+        // The pool as the first attempt finds it (before the gate, which a dry run does not run).
+        let o = p.options
+        let pool = HostPool(hosts: p.hosts, range: o.nnodes ?? NodeRange(min: max(o.minNodes, 1), max: max(p.hosts.hosts.count, 1)),
+                            coolDown: o.coolDown, gating: o.gate != nil, now: 0)
+        var plan = p.planner.plan(hosts: pool.active, attempt: 1, shardDir: spec.shardSamples != nil ? "\(runDir)/shards/attempt-1" : nil,
                                   port: spec.masterPort ?? 29500)
+        if o.nnodes != nil { plan.pool = pool.summary }
         return plan.json()
     }
 

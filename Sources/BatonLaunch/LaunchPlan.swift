@@ -26,6 +26,9 @@ public struct LaunchPlanner: Sendable {
     public var checkpointDir: String?
     public var metricsFile: String?
     public var resume: Bool?
+    /// TORCHELASTIC_RUN_ID (nil: the run directory) and TORCHELASTIC_MAX_RESTARTS (nil: unset).
+    public var runID: String?
+    public var maxRestarts: Int?
     var extraMpirunArguments: [String] = []
     /// The Slurm allocation mpirun runs in, if any: its `srun` steps then overlap a dead
     /// step's resources and exclude the nodes this attempt leaves out (`SlurmAllocation`).
@@ -90,11 +93,13 @@ public struct LaunchPlanner: Sendable {
 
     /// The plan of attempt `attempt` on `hosts`, with shards in `shardDir` if any, and
     /// `port` as MASTER_PORT (the pinned `masterPort` when there is one).
-    public func plan(hosts: HostList, attempt: Int, shardDir: String?, port: Int? = nil) -> LaunchPlan {
+    /// `previousWorld`: the world size of the attempt before (BATON_PREVIOUS_WORLD_SIZE).
+    public func plan(hosts: HostList, attempt: Int, shardDir: String?, port: Int? = nil, previousWorld: Int? = nil) -> LaunchPlan {
         let masterPort = self.masterPort ?? port ?? 29500
         let contract = JobContract(runDir: runDir, configID: configID, configJSON: configJSON ?? "{}", attempt: attempt,
                                    restartCount: attempt - 1, masterAddr: masterAddress(hosts), masterPort: masterPort,
-                                   shardDir: shardDir, checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume)
+                                   shardDir: shardDir, checkpointDir: checkpointDir, metricsFile: metricsFile, resume: resume,
+                                   runID: runID, maxRestarts: maxRestarts, previousWorldSize: previousWorld)
         let nodesSpec = hosts.hosts.map(\.spec).joined(separator: ",")
         var argv = [mpirunPath,
                     "--host", nodesSpec,
@@ -129,6 +134,9 @@ public struct LaunchPlanner: Sendable {
         exec.resume = resume
         exec.progressPattern = progressPattern
         exec.progressKey = progressKey
+        exec.runID = runID
+        exec.maxRestarts = maxRestarts
+        exec.previousWorld = previousWorld
         exec.container = container?.image
         exec.containerRuntime = container?.runtime ?? "podman"
         exec.containerOptions = container?.options ?? []

@@ -32,6 +32,8 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
     public var onRankFailure = RankFailurePolicy.fail
     /// Hang detection and what a hang leads to.
     public var hang = HangSettings()
+    /// `--nnodes` (spares), the health gate and `--cool-down`.
+    public var pool = PoolSettings()
     /// `--container`: every rank runs inside this image.
     public var container: ContainerRun?
     public var heartbeatTimeout = "10s"
@@ -68,6 +70,7 @@ public struct LaunchSpec: Codable, Sendable, Equatable {
         minNodes = try c.decodeIfPresent(Int.self, forKey: .minNodes) ?? d.minNodes
         onRankFailure = try c.decodeIfPresent(RankFailurePolicy.self, forKey: .onRankFailure) ?? d.onRankFailure
         hang = try c.decodeIfPresent(HangSettings.self, forKey: .hang) ?? d.hang
+        pool = try c.decodeIfPresent(PoolSettings.self, forKey: .pool) ?? d.pool
         container = try c.decodeIfPresent(ContainerRun.self, forKey: .container)
         heartbeatTimeout = try c.decodeIfPresent(String.self, forKey: .heartbeatTimeout) ?? d.heartbeatTimeout
         heartbeat = try c.decodeIfPresent(String.self, forKey: .heartbeat) ?? d.heartbeat

@@ -66,6 +66,13 @@ public struct LaunchOptions: Sendable {
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
+    /// `--nnodes`: how many nodes an attempt runs on, the other hosts spares; nil: every host
+    /// given, down to `--min-nodes`.
+    var nnodes: NodeRange?
+    /// How long a lost or suspect node stays out before the health gate may let it rejoin.
+    var coolDown: Double = 60
+    /// The health gate run on the nodes of every attempt before it starts; nil: none.
+    var gate: HealthGate?
 
     /// Hang detection and `--on-hang` from the settings as given.
     public mutating func setHang(_ settings: HangSettings) throws(LaunchError) {
@@ -193,10 +200,16 @@ public final class LaunchSupervisor: @unchecked Sendable {
             console.message("baton launch: resuming after attempt \(last.attempt) (\(last.text))"
                             + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
         }
+        var pool = HostPool(hosts: hosts, range: options.nnodes ?? NodeRange(min: max(options.minNodes, 1), max: max(hosts.hosts.count, 1)),
+                            coolDown: options.coolDown, gating: options.gate != nil, now: Date().timeIntervalSince1970)
         while true {
             // Committed with the restart that brought the loop here.
             ended = []
             endedOps = []
+            switch selectHosts(&pool, attempt: attempt, lastWorld: records.last?.worldSize) {
+            case .failure(let why): return finish(.failed, why.text, ExitCodes.jobFailed)
+            case .success(let chosen): hosts = chosen
+            }
             var shardDir: String?
             if let writer = options.shardWriter {
                 let dir = RunDirectory(runDir).shards(attempt)
@@ -209,7 +222,9 @@ public final class LaunchSupervisor: @unchecked Sendable {
             }
             let port = options.planner.masterPort == nil ? MasterPort.reserve(near: options.planner.masterAddress(hosts)) : nil
             defer { if let port { MasterPort.release(port) } }
-            let plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port)
+            var plan = options.planner.plan(hosts: hosts, attempt: attempt, shardDir: shardDir, port: port,
+                                            previousWorld: records.last?.worldSize)
+            if options.nnodes != nil { plan.pool = pool.summary }
             try? FileManager.default.createDirectory(atPath: RunDirectory(runDir).attempts, withIntermediateDirectories: true)
             let planJSON = plan.json()
             try? planJSON.write(toFile: RunDirectory(runDir).attemptPlan(attempt), atomically: true, encoding: .utf8)
@@ -235,7 +250,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             var policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
                                        onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
             policy.onHang = options.onHang
-            switch policy.decide(after: record, on: hosts, earlier: earlier) {
+            switch policy.decide(after: record, on: hosts, earlier: earlier, standby: pool.standby(now: Date().timeIntervalSince1970)) {
             case .finish(let result, let reason, let code):
                 return finish(result, reason, code)
             case .restart(let next, let lost, let cause, let message):
@@ -243,6 +258,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
                 if let cause { fields["cause"] = cause }
                 commitEvents(ended + [(.restart, fields)], ops: endedOps)
                 console.message("baton launch: \(message)")
+                pool.lose(lost, reason: cause ?? "lost in attempt \(attempt)", at: Date().timeIntervalSince1970)
                 hosts = next
                 attempt += 1
             }

@@ -50,3 +50,14 @@ func nodesNamedLost(inMpirunOutput lines: [String]) -> Set<String> {
     }
     return result
 }
+
+/// A line of a rank's output under `mpirun --tag-output`: `[JOBID,RANK]<stdout>:TEXT`
+/// (orterun's `--tag-output`, Open MPI 4.1.4). The health gate checks many nodes with one
+/// mpirun and tells their answers apart by it. Nil for any other line.
+func tagOutputLine(_ line: Substring) -> (rank: Int, text: Substring)? {
+    guard line.first == "[", let comma = line.firstIndex(of: ","), let close = line.firstIndex(of: "]"), comma < close,
+          let rank = Int(line[line.index(after: comma)..<close]) else { return nil }
+    let rest = line[line.index(after: close)...]
+    for stream in ["<stdout>:", "<stderr>:"] where rest.hasPrefix(stream) { return (rank, rest.dropFirst(stream.count)) }
+    return nil
+}

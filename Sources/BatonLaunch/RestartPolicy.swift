@@ -30,7 +30,9 @@ struct RestartPolicy: Sendable, Equatable {
     }
 
     /// `earlier`: the run's attempts before `record` (a second hang on one node excludes it).
-    func decide(after record: AttemptRecord, on hosts: HostList, earlier: [AttemptRecord] = []) -> Decision {
+    /// `standby`: nodes outside the attempt that may take a lost node's place (spares,
+    /// `HostPool.standby`); they count with the survivors against `--min-nodes`.
+    func decide(after record: AttemptRecord, on hosts: HostList, earlier: [AttemptRecord] = [], standby: Int = 0) -> Decision {
         let restartsUsed = record.attempt - firstAttempt
         switch record.outcome {
         case .hung:
@@ -44,7 +46,7 @@ struct RestartPolicy: Sendable, Equatable {
             if let node, onHang == .exclude || hungBefore {
                 let rest = hosts.removing([node])
                 let why = onHang == .exclude ? "--on-hang exclude" : "its second hang"
-                guard rest.hosts.count >= max(minNodes, 1) else {
+                guard rest.hosts.count + standby >= max(minNodes, 1) else {
                     return .finish(.failed, reason: "\(what); leaving \(node) out (\(why)) would leave \(rest.hosts.count) nodes, --min-nodes is \(minNodes)",
                                    exitCode: ExitCodes.jobFailed)
                 }
@@ -61,12 +63,14 @@ struct RestartPolicy: Sendable, Equatable {
             let lost = Set(record.lost.map(\.node))
             let survivors = hosts.removing(lost)
             let names = lost.sorted().joined(separator: ",")
-            if survivors.hosts.count >= minNodes && !survivors.hosts.isEmpty && restartsUsed < maxRestarts {
+            let left = survivors.hosts.count + standby
+            if left >= minNodes && left > 0 && restartsUsed < maxRestarts {
+                let whereTo = standby > 0 ? "the survivors and spares" : survivors.names.joined(separator: ",")
                 return .restart(on: survivors, lost: lost.sorted(), cause: nil,
-                                message: "lost \(names); restarting on \(survivors.names.joined(separator: ",")) (restart \(restartsUsed + 1) of \(maxRestarts))")
+                                message: "lost \(names); restarting on \(whereTo) (restart \(restartsUsed + 1) of \(maxRestarts))")
             }
-            let why = survivors.hosts.count < max(minNodes, 1)
-                ? "\(survivors.hosts.count) nodes left, --min-nodes is \(minNodes)"
+            let why = left < max(minNodes, 1)
+                ? "\(left) nodes left, --min-nodes is \(minNodes)"
                 : "no restart left (--max-restarts \(maxRestarts))"
             return .finish(.failed, reason: "lost \(names); \(why)", exitCode: ExitCodes.jobFailed)
         case .commandFailed, .mpirunFailed, .failedToStart, .headLost:

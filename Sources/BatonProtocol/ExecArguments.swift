@@ -27,6 +27,10 @@ public struct ExecArguments: Sendable, Equatable {
     public var progressPattern: String?
     /// `--progress-key KEY`: a metrics line with this key is a step (its value).
     public var progressKey: String?
+    /// TORCHELASTIC_RUN_ID, TORCHELASTIC_MAX_RESTARTS, BATON_PREVIOUS_WORLD_SIZE (`JobContract`).
+    public var runID: String?
+    public var maxRestarts: Int?
+    public var previousWorld: Int?
     /// `--container IMAGE`, `--container-runtime`, `--container-option` (repeatable): the
     /// command runs inside the image (`ContainerRun`).
     public var container: String?
@@ -89,6 +93,9 @@ public struct ExecArguments: Sendable, Equatable {
                 a.resume = v == "1"
             case "--progress-pattern": a.progressPattern = v
             case "--progress-key": a.progressKey = v
+            case "--run-id": a.runID = v
+            case "--max-restarts": guard let n = Int(v) else { return nil }; a.maxRestarts = n
+            case "--previous-world": guard let n = Int(v) else { return nil }; a.previousWorld = n
             case "--container": a.container = v
             case "--container-runtime": a.containerRuntime = v
             case "--container-option": a.containerOptions.append(v)
@@ -119,6 +126,9 @@ public struct ExecArguments: Sendable, Equatable {
         add("resume", resume.map { $0 ? "1" : "0" })
         add("progress-pattern", progressPattern)
         add("progress-key", progressKey)
+        add("run-id", runID)
+        add("max-restarts", maxRestarts.map(String.init))
+        add("previous-world", previousWorld.map(String.init))
         add("container", container)
         add("container-runtime", container == nil || containerRuntime == "podman" ? nil : containerRuntime)
         for o in containerOptions { argv.append("--container-option=\(o)") }

@@ -99,10 +99,18 @@ public struct JobContract: Sendable, Equatable, Codable {
     var metricsFile: String?
     /// BATON_RESUME; nil: resume on every attempt after the first.
     var resume: Bool?
+    /// TORCHELASTIC_RUN_ID: the same for every attempt of the run (a grid: of the config);
+    /// nil: the run directory.
+    var runID: String?
+    /// TORCHELASTIC_MAX_RESTARTS (`--max-restarts`); nil: not set (a grid's config).
+    var maxRestarts: Int?
+    /// BATON_PREVIOUS_WORLD_SIZE: the world size of the attempt before this one, when there was one.
+    var previousWorldSize: Int?
 
     public init(runDir: String, configID: String = "launch", configJSON: String = "{}", attempt: Int = 1, restartCount: Int = 0,
                 masterAddr: String? = nil, masterPort: Int = 29500, shardDir: String? = nil,
-                checkpointDir: String? = nil, metricsFile: String? = nil, resume: Bool? = nil) {
+                checkpointDir: String? = nil, metricsFile: String? = nil, resume: Bool? = nil,
+                runID: String? = nil, maxRestarts: Int? = nil, previousWorldSize: Int? = nil) {
         self.runDir = runDir
         self.configID = configID
         self.configJSON = configJSON
@@ -114,6 +122,9 @@ public struct JobContract: Sendable, Equatable, Codable {
         self.checkpointDir = checkpointDir ?? RunDirectory(runDir).checkpoints
         self.metricsFile = metricsFile
         self.resume = resume
+        self.runID = runID
+        self.maxRestarts = maxRestarts
+        self.previousWorldSize = previousWorldSize
     }
 
     public var logDir: String { RunDirectory(runDir).logs }
@@ -123,7 +134,12 @@ public struct JobContract: Sendable, Equatable, Codable {
     public func logPath(node: String, rank: Int) -> String { RunDirectory(runDir).rankLog(node: node, rank: rank) }
     public func shardFile(rank: Int) -> String? { shardDir.map { "\($0)/rank-\(rank).npy" } }
 
-    /// The variables `baton exec` sets for the command of rank `p` (torch names and BATON_*).
+    /// The variables `baton exec` sets for the command of rank `p`: torchrun's whole contract
+    /// (torch/distributed/elastic/agent/server/local_elastic_agent.py, `_start_workers`;
+    /// Baton runs one worker group a node and one role, so GROUP_* is the node's, ROLE_* the
+    /// world's) and BATON_*. TORCHELASTIC_RUN_ID makes torch (`is_torchelastic_launched`) and
+    /// frameworks (Lightning's TorchElasticEnvironment) treat the job as elastic: they read
+    /// the world from here and refuse a world they were not given, instead of waiting for it.
     public func environment(for p: RankPlacement, firstNode: String? = nil) -> [String: String] {
         var env: [String: String] = [
             "RANK": String(p.rank),
@@ -148,7 +164,16 @@ public struct JobContract: Sendable, Equatable, Codable {
             "BATON_PROGRESS_FD": String(Self.progressFD),
             "BATON_CORRUPT_CHECKPOINT_EXIT": String(Self.corruptCheckpointExit),
             "TORCHELASTIC_RESTART_COUNT": String(restartCount),
+            "TORCHELASTIC_RUN_ID": runID ?? runDir,
+            // No agent store: rank 0 hosts the TCPStore at MASTER_ADDR:MASTER_PORT (env://).
+            "TORCHELASTIC_USE_AGENT_STORE": "False",
+            "GROUP_WORLD_SIZE": String(p.nodeCount),
+            "ROLE_NAME": "default",
+            "ROLE_RANK": String(p.rank),
+            "ROLE_WORLD_SIZE": String(p.worldSize),
         ]
+        if let maxRestarts { env["TORCHELASTIC_MAX_RESTARTS"] = String(maxRestarts) }
+        if let previousWorldSize { env["BATON_PREVIOUS_WORLD_SIZE"] = String(previousWorldSize) }
         if let shard = shardFile(rank: p.rank) { env["BATON_SHARD_FILE"] = shard }
         // torchrun's default; the wrapper keeps a value the user set.
         env["OMP_NUM_THREADS"] = "1"

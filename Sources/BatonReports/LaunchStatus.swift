@@ -51,10 +51,14 @@ public enum LaunchStatus {
         // The nodes and how they were lost: in the store (runs made before it have none).
         let nodes = (try? LaunchStore.reading(dir)?.nodes()) ?? []
         if !nodes.isEmpty {
-            var n = TextTable(header: ["node", "state", "attempt", "lost how"], rightAligned: [2])
+            // With spares (`--nnodes`) the nodes outside the job are there too: a spare (one
+            // that rejoined says so), or suspect with the health gate's reason.
+            var n = TextTable(header: ["node", "state", "attempt", "lost how / why", "since"], rightAligned: [2])
+            let t0 = (LaunchRunFiles.events(dir).first?["time"] as? NSNumber)?.doubleValue ?? 0
             for r in nodes {
-                n.add([r.name, r.state.rawValue, String(r.attempt),
-                       r.state == .lost ? [r.signal?.rawValue, r.cause].compactMap { $0 }.joined(separator: ": ") : "-"])
+                let why = r.state == .healthy ? "-" : [r.signal?.rawValue, r.cause].compactMap { $0 }.joined(separator: ": ")
+                n.add([r.name, r.state.rawValue, String(r.attempt), why.isEmpty ? "-" : why,
+                       t0 > 0 ? String(format: "+%.1f s", r.since - t0) : "-"])
             }
             out += "\n" + n.render() + "\n"
         }
@@ -101,7 +105,7 @@ public enum LaunchStatus {
         if let pid = s.headPID { o["head_pid"] = Int(pid) }
         if let nodes = try? LaunchStore.reading(dir)?.nodes(), !nodes.isEmpty {
             o["nodes"] = nodes.map { r -> [String: Any] in
-                var n: [String: Any] = ["name": r.name, "state": r.state.rawValue, "attempt": r.attempt]
+                var n: [String: Any] = ["name": r.name, "state": r.state.rawValue, "attempt": r.attempt, "since": r.since]
                 if let how = r.signal { n["how"] = how.rawValue }
                 if let cause = r.cause { n["cause"] = cause }
                 return n

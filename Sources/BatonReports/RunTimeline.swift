@@ -81,6 +81,12 @@ public struct RunTimeline: Sendable {
                 let n = e["node"] as? String
                 t.marks.append(Mark(kind: .hang, time: time, node: n, text: "rank \((e["rank"] as? NSNumber)?.intValue ?? -1) hung"))
             case .resume?: t.marks.append(Mark(kind: .resume, time: time, text: "resumed: attempt \(attempt)"))
+            case .spareIn?:
+                // A spare taking a lost node's place is drawn as a hand-off from its lane.
+                if let spare = e["node"] as? String, let from = e["replacing"] as? String {
+                    t.marks.append(Mark(kind: .handoff, time: time, node: from, toNode: spare, toTime: time,
+                                        text: "spare \(spare) for \(from) (attempt \(attempt))"))
+                }
             default: break
             }
         }

@@ -41,6 +41,8 @@ func currentEnvironment() -> [String: String] {
 
 // `baton-exec guard --head MARK`: what a head starts with its first attempt (MpirunGuard).
 if let mark = GuardArguments.parse(args) { MpirunGuard.run(head: mark) }
+// `baton-exec health ...`: the node side of launch's health gate (NodeHealth).
+if let health = HealthArguments.parse(args) { NodeHealth.run(health) }
 
 guard let parsed = ExecArguments.parse(args) else { handOver() }
 let dir = currentDirectory()

@@ -17,7 +17,8 @@ struct StoredValuesTests {
     func eventKinds() {
         #expect(LaunchEventKind.allCases.map(\.rawValue) == [
             "attempt-start", "attempt-end", "end", "resume", "restart", "node-lost", "interrupt", "sigkill-mpirun",
-            "fence-wait", "agent-loss-check", "never-started", "hang", "straggler",
+            "fence-wait", "agent-loss-check", "never-started", "hang", "straggler", "gate", "node-suspect", "node-rejoined",
+            "spare-in", "pool",
         ])
         #expect(GridEventKind.allCases.map(\.rawValue) == [
             "run", "started", "finished", "failed", "retry", "rollback", "handoff", "node", "node-lost", "node-readmitted",
@@ -31,7 +32,7 @@ struct StoredValuesTests {
 
     @Test("node states keep their strings")
     func nodeStates() {
-        #expect([LaunchNodeState.healthy, .lost].map(\.rawValue) == ["healthy", "lost"])
+        #expect([LaunchNodeState.healthy, .lost, .spare, .suspect].map(\.rawValue) == ["healthy", "lost", "spare", "suspect"])
         #expect([GridNodeState.healthy, .suspect, .dead].map(\.rawValue) == ["healthy", "suspect", "dead"])
     }
 }

@@ -11,7 +11,10 @@
 #     another node and ends with the weight hash of an uninterrupted run of that config
 #     (run once more under `baton launch` to compare);
 #  d. the head SIGKILLed after the first checkpoint, then `baton launch --resume RUN`:
-#     attempt 2 resumes from the checkpoint, exactly once over both heads, replicas equal.
+#     attempt 2 resumes from the checkpoint, exactly once over both heads, replicas equal;
+#  e. `--local 3 --nnodes 2` (a spare) with local-1 crashed: local-2 takes its place, the
+#     world stays 4 (every checkpoint segment), exactly once, replicas equal, and resumed
+#     from the same point as part d, the same weights as part d.
 # Exactly-once and the hashes are checked from what the trainer left on disk by
 # Tests/Integration/trainers/check_pytorch_run.py, not from the trainer's own words.
 # Needs python3-torch: missing as root it FAILS (nothing may skip as root), else SKIP (77).
@@ -197,5 +200,38 @@ check "head kill: nothing left" "wait_for 10 nothing_left"
 resumed_at=$(grep -o 'attempt 2 first step at [0-9.]*' "$tmp/resume.out" | awk '{print $NF}')
 [ -n "$resumed_at" ] && awk -v k="$killed_at" -v r="$resumed_at" 'BEGIN { printf "d. head SIGKILL: first resumed step %.2f s after the kill (the --resume command given at once)\n", r - k }'
 echo "d. launch, head killed, --resume: $(since "$t") s"
+
+# e. A spare: --local 3 --nnodes 2, local-1 crashed once the first checkpoint exists: local-2
+# takes its place and the world stays 4 ranks.
+t=$(now)
+R=$tmp/spare
+setsid timeout 150 "$B" launch --local 3 --nproc-per-node 2 --nnodes 2 --run-dir "$R" "${launch_args[@]}" -- \
+  "$PY" "$TRAIN" --epochs "$EPOCHS" --quiet --step-sleep 0.05 > "$tmp/spare.out" 2> "$tmp/spare.err" &
+head=$!
+bg_pid "$head"
+wait_for 60 test -s "$R/checkpoints/checkpoint.pt"
+check "spare: first checkpoint written" "[ -s '$R/checkpoints/checkpoint.pt' ] && [ -s '$R/local/local-1.sid' ]"
+sid=$(cat "$R/local/local-1.sid"); pkill -STOP -s "$sid"; pkill -KILL -s "$sid"
+wait "$head"
+rc=$?
+check "spare: exit 0" "[ $rc -eq 0 ]" || tail -30 "$tmp/spare.err" "$tmp/spare.out"
+check "spare: local-2 took local-1's place, WORLD_SIZE 4 as before" \
+  "grep -q 'spare local-2 for local-1; WORLD_SIZE stays 4' '$tmp/spare.err' && grep -q 'attempt 2 on local-0,local-2 (4 ranks): completed' '$tmp/spare.err'"
+check "spare: attempt 2 resumed from the checkpoint on 4 ranks" "grep -q 'train.py: resumed from .* (attempt 2, 4 ranks)' '$tmp/spare.out' && ! grep -q 'world size .* -> ' '$tmp/spare.out'"
+"$PY" "$CHECK" "$R/checkpoints" "$EPOCHS" > "$tmp/spare.check" 2>&1
+check "spare: every sample committed exactly once per epoch across attempts, replicas equal" "[ \"\$(json_field '$tmp/spare.check' ok)\" = True ] && grep -q '\"attempts\": \[1, 2\]' '$tmp/spare.check'" || cat "$tmp/spare.check"
+check "spare: every segment of the checkpoint's history on 4 ranks (no re-shard, global batch unchanged)" \
+  "'$PY' -c \"import torch, sys; h = torch.load('$R/checkpoints/checkpoint.pt')['history']; sys.exit(0 if h and all(x['world'] == 4 for x in h) else 1)\""
+# Part d resumed on its own nodes from a checkpoint too: from the same point, the spare must
+# end with the same weights (the node under ranks 2 and 3 changes nothing of the math).
+at() { grep -o 'resumed from .* at epoch [0-9]*, [0-9]* of' "$1" | sed 's/.* at epoch/epoch/'; }
+if [ -n "$(at "$tmp/spare.out")" ] && [ "$(at "$tmp/spare.out")" = "$(at "$tmp/resume.out")" ]; then
+  check "spare: the weights of part d's resume from the same point" \
+    "[ \$(hashes '$tmp/spare.out' | wc -l) -eq 1 ] && [ \"\$(hashes '$tmp/spare.out')\" = \"\$(hashes '$tmp/resume.out')\" ]"
+else
+  echo "  spare: resumed at another point than part d ($(at "$tmp/spare.out") vs $(at "$tmp/resume.out")): weights not compared"
+fi
+check "spare: nothing left" "wait_for 10 nothing_left"
+echo "e. launch with a spare: $(since "$t") s"
 
 finish

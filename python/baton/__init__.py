@@ -6,14 +6,15 @@
     baton.save_atomic(path, lambda f: torch.save(state, f))
     baton.report(consumed=n, loss=0.3)            # after the checkpoint is durable
     baton.checkpoint_dir(), baton.resuming(), baton.attempt()
+    baton.world_changed()                         # the world size differs from the last attempt's
     baton.step(); with baton.phase("eval"): ...  # progress: a hang is found in seconds
     baton.torch.watch(optimizer)                  # a step on every optimizer.step()
 
 Standard library and numpy only; torch is imported only by BatonSampler.
 """
 
-from .env import (attempt, checkpoint_dir, config, config_id, local_rank, rank, restart_count, resuming,
-                  run_dir, world_size)
+from .env import (attempt, checkpoint_dir, config, config_id, local_rank, previous_world_size, rank, restart_count,
+                  resuming, run_dir, world_changed, world_size)
 from .files import save_atomic
 from .metrics import report
 from .order import epoch_ids
@@ -24,8 +25,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatonSampler", "Shard", "ShardMismatch", "ShardPlan", "attempt", "checkpoint_dir", "config", "config_id",
-    "epoch_ids", "local_rank", "phase", "step", "rank", "rank_sample_ids", "read_shard", "report", "restart_count", "resuming",
-    "run_dir", "save_atomic", "stripe_positions", "world_size",
+    "epoch_ids", "local_rank", "phase", "previous_world_size", "step", "rank", "rank_sample_ids", "read_shard", "report", "restart_count", "resuming",
+    "run_dir", "save_atomic", "stripe_positions", "world_changed", "world_size",
 ]
 
 

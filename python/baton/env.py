@@ -76,3 +76,17 @@ def config_id():
 def run_dir():
     """$BATON_RUN_DIR (None without Baton)."""
     return os.environ.get("BATON_RUN_DIR")
+
+
+def previous_world_size():
+    """$BATON_PREVIOUS_WORLD_SIZE: the world size of the attempt before this one (None on the first)."""
+    return _int("BATON_PREVIOUS_WORLD_SIZE", None)
+
+
+def world_changed():
+    """True when this attempt's world size differs from the attempt before (a node was lost and
+    no spare took its place, or the world grew back): a trainer that keeps its global batch
+    rescales here (gradient accumulation, learning rate). False on the first attempt and when a
+    spare kept WORLD_SIZE (`baton launch --nnodes`)."""
+    before = previous_world_size()
+    return before is not None and before != world_size()

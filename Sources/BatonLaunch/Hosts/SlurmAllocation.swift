@@ -1,4 +1,5 @@
 import BatonProtocol
+import Foundation
 
 /// The Slurm allocation a command runs in (`salloc`, `sbatch`), from its environment.
 /// Inside one, mpirun starts its daemons with one `srun` step over the job's nodes.
@@ -40,5 +41,28 @@ public struct SlurmAllocation: Sendable, Equatable, Codable {
     /// The mpirun arguments that pass `srunArguments(for:)` on.
     public func mpirunArguments(for hosts: [String]) -> [String] {
         ["--mca", "plm_slurm_args", srunArguments(for: hosts).joined(separator: " ")]
+    }
+
+    /// `sinfo`'s argv that lists the state of each of `nodes`, one `NAME STATE` line a node
+    /// (`%T`: the long state, e.g. `allocated`, `drained`, `down*`).
+    static func stateQuery(_ nodes: [String]) -> [String] {
+        ["sinfo", "--noheader", "--Node", "--format=%N %T", "--nodes=\(nodes.joined(separator: ","))"]
+    }
+
+    /// The nodes of `sinfo`'s lines (`stateQuery`) Slurm says must not be used, and why: a
+    /// state DOWN, DRAIN (drained or draining), FAIL (failing), or not responding (a `*`
+    /// after the state, sinfo(1) "NODE STATE CODES").
+    static func unusable(sinfoOutput text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard words.count >= 2 else { continue }
+            let state = words[1].lowercased()
+            let base = state.trimmingCharacters(in: CharacterSet(charactersIn: "*~#!%$@^-+"))
+            if ["down", "drain", "fail"].contains(where: { base.hasPrefix($0) }) || state.hasSuffix("*") {
+                out[String(words[0])] = "Slurm reports the node \(state)"
+            }
+        }
+        return out
     }
 }

@@ -51,6 +51,25 @@ public struct LaunchPlan: Sendable, Codable, Equatable {
     /// head starts dies with it; nil when `baton-exec` is not beside `baton` (then nothing
     /// stops mpirun, its agents and daemons if the head is killed).
     public var guardPath: String?
+    /// The host pool when the launch has spares (`--nnodes`): which nodes are in the job, which
+    /// wait as spares, which are suspect or lost, as this attempt started (`--dry-run`: before
+    /// the health gate).
+    public var pool: Pool?
+
+    /// The host pool's nodes by state (`HostPool`).
+    public struct Pool: Sendable, Codable, Equatable {
+        public var nnodes: String
+        public var active: [String]
+        public var spare: [String]
+        public var suspect: [String]
+        public var lost: [String]
+        /// Whether the health gate runs before every attempt.
+        public var gate: Bool
+
+        package init(nnodes: String, active: [String], spare: [String], suspect: [String], lost: [String], gate: Bool) {
+            (self.nnodes, self.active, self.spare, self.suspect, self.lost, self.gate) = (nnodes, active, spare, suspect, lost, gate)
+        }
+    }
 
     // Package-wide: the launch, a layer up, builds these (a memberwise initializer is internal).
     package init(attempt: Int, mode: LaunchMode, hosts: [BatonProtocol.Host], worldSize: Int, mpirun: [String],

@@ -2,9 +2,11 @@ import BatonProtocol
 import Foundation
 import GRDB
 
-/// A node of a launch run, as the store keeps it.
+/// A node of a launch run, as the store keeps it: in the job (`healthy`), lost in an
+/// attempt, or, with `--nnodes` and more hosts than it, outside the job: a spare (also a lost
+/// node that rejoined after `--cool-down`), or suspect (it failed the health gate).
 public enum LaunchNodeState: String, Sendable, Codable {
-    case healthy, lost
+    case healthy, lost, spare, suspect
 }
 
 /// The kind of a launch event: the `event` field of its line in `RUN/events.jsonl` and the
@@ -32,6 +34,18 @@ public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
     case hang
     /// A rank slower than the others (its score, busy fraction, the median).
     case straggler
+    /// The health gate ran before an attempt: the nodes checked, those that failed and why,
+    /// how long it took.
+    case gate
+    /// A node failed the health gate and is suspect (left out until it passes again after
+    /// `--cool-down`).
+    case nodeSuspect = "node-suspect"
+    /// A lost or suspect node passed the gate after `--cool-down` and is a spare again.
+    case nodeRejoined = "node-rejoined"
+    /// A spare takes a lost or suspect node's place (or joins: the world grows back).
+    case spareIn = "spare-in"
+    /// The pool at an attempt's start: the nodes in the job, spares, suspect, lost.
+    case pool
 
     /// The kind of an event as `LaunchStore.events()` returns it; nil for an unknown one.
     public static func of(_ event: [String: Any]) -> LaunchEventKind? {
@@ -79,7 +93,7 @@ public struct LaunchNodeRow: Sendable, Equatable {
     public var name: String
     var position: Int
     public var state: LaunchNodeState
-    var since: Double
+    public var since: Double
     /// The attempt that lost it (or last ran on it).
     public var attempt: Int
     public var signal: LossSignal?

@@ -35,6 +35,9 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "An output line matching this regular expression is a step (the number in its first group, else the next).")
     var progressPattern: String?
     @Option(help: "A metrics line with this key is a step (its value).") var progressKey: String?
+    @Option(help: "TORCHELASTIC_RUN_ID (default: the run directory).") var runId: String?
+    @Option(help: "TORCHELASTIC_MAX_RESTARTS (unset by default).") var maxRestarts: Int?
+    @Option(help: "BATON_PREVIOUS_WORLD_SIZE: the world size of the attempt before.") var previousWorld: Int?
     @Option(name: .customLong("env"), help: "KEY=VALUE set for the command after the contract (repeatable; a head's overrides).")
     var extraEnv: [String] = []
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
@@ -60,6 +63,7 @@ struct ExecCommand: ParsableCommand {
         }
         a.progressPattern = progressPattern
         a.progressKey = progressKey
+        (a.runID, a.maxRestarts, a.previousWorld) = (runId, maxRestarts, previousWorld)
         a.env = extraEnv
         a.command = command
         let options: ExecOptions

@@ -22,6 +22,8 @@ struct LaunchCommand: ParsableCommand {
             A rank that fails by itself on a healthy node ends the job (--on-rank-failure fail, as mpirun
             and srun do) or, with --on-rank-failure restart, restarts it on the same nodes from the last
             consumed count (as torchrun does), counted against --max-restarts.
+            --nnodes N (or MIN:MAX) with more hosts: the rest are spares; a lost node's place goes to a health-checked
+            spare (WORLD_SIZE stays), lost nodes rejoin after --cool-down (docs/launch.md, "Spare nodes").
             Run state: RUN/events.jsonl, RUN/report.json, RUN/logs/<node>.<rank>.log, RUN/attempts/.
             MASTER_ADDR is the first node (a loopback address of its own for --local nodes), MASTER_PORT a
             free port per attempt unless --master-port pins it.
@@ -48,6 +50,7 @@ struct LaunchCommand: ParsableCommand {
     @Option(help: "A rank that fails on a healthy node: fail (end the job) or restart (on the same nodes, counted against --max-restarts).")
     var onRankFailure: RankFailurePolicy = .fail
     @OptionGroup(title: "Hangs") var hang: HangOptions
+    @OptionGroup(title: "Spare nodes and the health gate") var spares: SpareOptions
     @OptionGroup(title: "Containers") var containers: ContainerOptions
     @Option(help: "A node silent this long is lost.") var heartbeatTimeout: String = "10s"
     @Option(help: "Heartbeat interval of every rank.") var heartbeat: String = "1s"
@@ -85,6 +88,7 @@ struct LaunchCommand: ParsableCommand {
         s.minNodes = minNodes
         s.onRankFailure = onRankFailure
         s.hang = hang.settings
+        s.pool = spares.settings
         s.container = containers.run
         (s.heartbeatTimeout, s.heartbeat, s.startupTimeout, s.lease, s.grace) = (heartbeatTimeout, heartbeat, startupTimeout, lease, grace)
         s.ranks = ranks

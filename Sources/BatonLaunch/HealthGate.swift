@@ -1,0 +1,112 @@
+import BatonProtocol
+import BatonSystem
+import Foundation
+
+/// The health gate's effects: before an attempt, every node about to be used runs one
+/// rank through the engine (mpirun, with the same Open MPI settings and agent the job
+/// gets), and that rank is `baton-exec health` (`NodeHealth`: the run and checkpoint
+/// directories writable with room, memlock when asked); without `baton-exec` beside `baton`,
+/// `true` (the node answers, nothing more). First one mpirun for all the nodes (a rank
+/// each, answers told apart by `--tag-output`): what answered is judged; then a one-node
+/// mpirun for each node that gave no answer (one unreachable node aborts the common job, and
+/// must not take the others' verdicts with it). Each round is bounded by `timeout`. What a
+/// verdict leads to is `HostPool`'s to decide.
+struct HealthGate: Sendable {
+    var planner: LaunchPlanner
+    var timeout: Double
+    var check: HealthArguments
+    /// mpirun's environment (the head's, with the head's mark added by `run`).
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    /// The argv that checks `hosts`, a rank each, rank i on the i-th (never through a shell:
+    /// a host name is one word of it).
+    func argv(_ hosts: [BatonProtocol.Host]) -> [String] {
+        let list = HostList(hosts: hosts.map { BatonProtocol.Host(name: $0.name, slots: 1) })
+        let context = planner.mpiContext(list)
+        var argv = [planner.mpirunPath, "--host", list.hosts.map(\.spec).joined(separator: ","), "-np", String(hosts.count)]
+        if hosts.count > 1 { argv.append("--tag-output") }
+        argv += MPISettings.arguments(context, part: .job) + MPISettings.arguments(context, part: .hosts)
+        if let exec = planner.execPath { argv += [exec] + check.encode() } else { argv += ["true"] }
+        return argv
+    }
+
+    /// The token every process of the gate carries (`AttemptSweep` finds what a timed-out
+    /// check left by it).
+    var token: String { "\(planner.runDir)#gate" }
+
+    /// Checks `hosts` in parallel; returns each node's verdict and the gate's wall time.
+    func run(_ hosts: [BatonProtocol.Host]) -> (verdicts: [String: GateVerdict], seconds: Double) {
+        let start = monotonicNow()
+        let verdicts = Locked<[String: GateVerdict]>([:])
+        let group = DispatchGroup()
+        var env = environment
+        let one = HostList(hosts: Array(hosts.prefix(1)))
+        env.merge(MPISettings.environment(planner.mpiContext(one))) { $1 }
+        env = DaemonEnvironment.adding(to: env)
+        env[LaunchPlanner.attemptTokenVariable] = token
+        env[DaemonEnvironment.headKey] = HeadGuard.mark
+        var rest = hosts
+        // Inside a Slurm allocation a node Slurm reports down, drained or failing is never
+        // used, whatever it would answer.
+        if planner.slurm != nil, let out = try? ChildProcess.run(SlurmAllocation.stateQuery(hosts.map(\.name)), environment: env, timeout: timeout),
+           out.status.code == 0 {
+            let refused = SlurmAllocation.unusable(sinfoOutput: out.stdout)
+            verdicts.with { for (n, why) in refused { $0[n] = .failed(why) } }
+            rest = hosts.filter { refused[$0.name] == nil }
+        }
+        if rest.count > 1 {
+            let common = rest
+            let output = try? ChildProcess.run(argv(common), environment: env, timeout: timeout)
+            var answers = Self.answers(output?.stdout ?? "", nodes: common.map(\.name))
+            // `true` says nothing: mpirun's success is every node's answer.
+            if planner.execPath == nil, let output, !output.timedOut, output.status.code == 0 {
+                answers = Dictionary(uniqueKeysWithValues: common.map { ($0.name, GateVerdict.passed) })
+            }
+            verdicts.with { $0.merge(answers) { $1 } }
+            rest = common.filter { answers[$0.name] == nil }
+            if output?.timedOut ?? false { _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2) }
+        }
+        for host in rest {
+            group.enter()
+            let argv = argv([host])
+            let timeout = timeout
+            startThread("baton-gate") { [env] in
+                let verdict = Self.verdict(try? ChildProcess.run(argv, environment: env, timeout: timeout), timeout: timeout)
+                verdicts.with { $0[host.name] = verdict }
+                group.leave()
+            }
+        }
+        group.wait()
+        // A check that timed out may leave its daemon behind on a node this machine sees.
+        if verdicts.get.values.contains(where: { $0 != .passed }) {
+            _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2)
+        }
+        return (verdicts.get, monotonicNow() - start)
+    }
+
+    /// The verdicts of the nodes that answered a common check (rank i is `nodes[i]`).
+    static func answers(_ stdout: String, nodes: [String]) -> [String: GateVerdict] {
+        var found: [String: GateVerdict] = [:]
+        for line in stdout.split(separator: "\n") {
+            guard let (rank, text) = tagOutputLine(line), nodes.indices.contains(rank),
+                  let answer = HealthArguments.problem(inOutput: String(text)) else { continue }
+            found[nodes[rank]] = answer.map { .failed($0) } ?? .passed
+        }
+        return found
+    }
+
+    /// The verdict on one node's check.
+    static func verdict(_ output: ChildProcess.Output?, timeout: Double) -> GateVerdict {
+        guard let output else { return .failed("mpirun could not be started") }
+        if output.timedOut { return .failed("no answer within \(formatDuration(timeout, .argument)) (--health-timeout)") }
+        switch HealthArguments.problem(inOutput: output.stdout) {
+        case .some(nil): return .passed
+        case .some(let why?): return .failed(why)
+        case nil:
+            if output.status.code == 0 { return .passed }  // `true`: the node answered
+            let said = (output.stderr + output.stdout).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                .first { !$0.isEmpty && !$0.hasPrefix("---") }
+            return .failed("the node did not answer through mpirun (\(output.status))" + (said.map { ": \($0)" } ?? ""))
+        }
+    }
+}

@@ -21,22 +21,63 @@ public enum ProcessTable {
         public var startTime: UInt64
         /// CPU time in user and kernel mode, all threads, in clock ticks.
         var cpuTicks: UInt64 = 0
+        /// The kernel's flags of the task (PF_*).
+        var flags: UInt32 = 0
 
         public var isZombie: Bool { state == "Z" || state == "X" }
+        /// Past the point of no return (PF_EXITING): a killed process on its way out, which
+        /// runs no code of its own any more. Its memory may still be being unmapped, and
+        /// reading its environment then waits for that (measured: SIGKILLed ranks at nice 19
+        /// on a loaded machine held a walk over every process for seconds).
+        var isExiting: Bool { flags & 0x4 != 0 }
+        /// Neither a zombie nor exiting.
+        public var isLive: Bool { !isZombie && !isExiting }
         var isStopped: Bool { state == "T" || state == "t" }
     }
 
     public static func stat(_ pid: pid_t) -> Stat? {
-        guard let bytes = readFile("/proc/\(pid)/stat", from: 0) else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return nil }
+        var buf = [UInt8](repeating: 0, count: 512)
+        return stat(pid, buffer: &buf)
+    }
+
+    /// `stat(_:)` reading into `buf` (a walk over every process reuses one buffer).
+    static func stat(_ pid: pid_t, buffer buf: inout [UInt8]) -> Stat? {
+        guard let n = read("/proc/\(pid)/stat", into: &buf),
+              let close = buf[..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
         // Fields after "(comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt
         // majflt cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime
-        let f = text[text.index(after: close)...].split(separator: " ")
-        guard f.count > 19, let state = f[0].first, let ppid = pid_t(f[1]), let pgrp = pid_t(f[2]), let sid = pid_t(f[3]),
-              let start = UInt64(f[19]) else { return nil }
-        return Stat(state: state, parent: ppid, group: pgrp, session: sid, startTime: start,
-                    cpuTicks: (UInt64(f[11]) ?? 0) + (UInt64(f[12]) ?? 0))
+        let f = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "), maxSplits: 21)
+        func int<T: FixedWidthInteger>(_ i: Int) -> T? {
+            guard i < f.count else { return nil }
+            var v: T = 0
+            for c in f[i] {
+                if c == UInt8(ascii: "\n") { break }
+                guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+                v = v &* 10 &+ T(c - UInt8(ascii: "0"))
+            }
+            return v
+        }
+        guard f.count > 19, let state = f[0].first, let ppid: pid_t = int(1), let pgrp: pid_t = int(2), let sid: pid_t = int(3),
+              let start: UInt64 = int(19) else { return nil }
+        return Stat(state: Character(UnicodeScalar(state)), parent: ppid, group: pgrp, session: sid, startTime: start,
+                    cpuTicks: (int(11) ?? 0) + (int(12) ?? 0), flags: int(6) ?? 0)
+    }
+
+    /// Reads a /proc file whole into `buf` (grown as needed); its length, or nil when it
+    /// cannot be opened or read (the process is gone, or not ours to read).
+    static func read(_ path: String, into buf: inout [UInt8]) -> Int? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var used = 0
+        while true {
+            if used == buf.count { buf.append(contentsOf: repeatElement(0, count: max(buf.count, 4096))) }
+            let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + used, $0.count - used, off_t(used)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { return used > 0 ? used : nil }
+            if n == 0 { return used }
+            used += n
+        }
     }
 
     /// Seconds a process and its children (two levels: a shell's command, its workers) have
@@ -104,29 +145,79 @@ public enum ProcessTable {
         return env
     }
 
-    /// Live (not zombie) members of a session: on a simulated node, the node's processes
+    /// Live (`Stat.isLive`) members of a session: on a simulated node, the node's processes
     /// (Open MPI gives each rank its own process group, but they stay in the session).
     public static func members(ofSession session: pid_t) -> [pid_t] {
         allPIDs().filter { pid in
             guard let s = stat(pid) else { return false }
-            return s.session == session && !s.isZombie
+            return s.session == session && s.isLive
         }
     }
 
     /// Live processes whose environment holds `key=value` exactly.
     public static func processes(withEnvironment key: String, _ value: String) -> [pid_t] {
+        scan(environment: key, value).map(\.pid)
+    }
+
+    /// A process `scan` found.
+    public struct Entry: Sendable, Equatable {
+        public var pid: pid_t
+        public var parent: pid_t
+        public var startTime: UInt64
+        /// The values its environment holds for the keys asked (those it has).
+        public var values: [String: String]
+    }
+
+    /// Live processes whose environment holds `key=value` exactly, each with the values of
+    /// `keys` in its environment: one pass over /proc, reading each process's stat and the
+    /// environment only of those started at or after `since` (clock ticks after boot). A
+    /// variable given to a process at its start is carried only by its descendants, which
+    /// started after it: with that process's start time as `since`, the older processes of
+    /// the machine cost a stat each, not an environment read.
+    public static func scan(environment key: String, _ value: String, startedSince since: UInt64 = 0, reading keys: [String] = []) -> [Entry] {
         let needle = Array("\(key)=\(value)".utf8)
-        return allPIDs().filter { pid in
-            guard let bytes = readFile("/proc/\(pid)/environ", from: 0),
-                  bytes.split(separator: 0).contains(where: { $0.elementsEqual(needle) }) else { return false }
-            return stat(pid).map { !$0.isZombie } ?? false
+        let prefixes = keys.map { Array("\($0)=".utf8) }
+        var statBuf = [UInt8](repeating: 0, count: 512)
+        var envBuf = [UInt8](repeating: 0, count: 16 * 1024)
+        var found: [Entry] = []
+        for pid in allPIDs() {
+            guard let s = stat(pid, buffer: &statBuf), s.isLive, s.startTime >= since,
+                  let n = read("/proc/\(pid)/environ", into: &envBuf) else { continue }
+            var matched = false
+            var values: [String: String] = [:]
+            envBuf.withUnsafeBufferPointer { b in
+                var i = 0
+                while i < n {
+                    var end = i
+                    while end < n && b[end] != 0 { end += 1 }
+                    let entry = UnsafeBufferPointer(rebasing: b[i..<end])
+                    if entry.count == needle.count && entry.elementsEqual(needle) { matched = true }
+                    for (k, prefix) in prefixes.enumerated() where entry.count >= prefix.count && entry.starts(with: prefix) {
+                        values[keys[k]] = String(decoding: UnsafeBufferPointer(rebasing: entry[prefix.count...]), as: UTF8.self)
+                    }
+                    i = end + 1
+                }
+            }
+            if matched { found.append(Entry(pid: pid, parent: s.parent, startTime: s.startTime, values: values)) }
         }
+        return found
+    }
+
+    /// True while `pid` names a live process (`Stat.isLive`).
+    public static func isAlive(_ pid: pid_t) -> Bool {
+        stat(pid)?.isLive ?? false
+    }
+
+    /// True while the process that started at `startTime` is live (`Stat.isLive`).
+    public static func isLive(_ pid: pid_t, startTime: UInt64) -> Bool {
+        guard let s = stat(pid) else { return false }
+        return s.startTime == startTime && s.isLive
     }
 
     /// Live processes whose environment satisfies `matches`.
     public static func processes(where matches: ([String: String]) -> Bool) -> [pid_t] {
         allPIDs().filter { pid in
-            guard let s = stat(pid), !s.isZombie else { return false }
+            guard let s = stat(pid), s.isLive else { return false }
             return matches(environment(pid))
         }
     }
@@ -135,7 +226,7 @@ public enum ProcessTable {
     public static func children(of parent: pid_t) -> [pid_t] {
         allPIDs().filter { pid in
             guard let s = stat(pid) else { return false }
-            return s.parent == parent && !s.isZombie
+            return s.parent == parent && s.isLive
         }
     }
 

@@ -53,8 +53,10 @@ public struct Teardown: Sendable, Equatable {
     /// Runs the steps against `target`, stopping early once it has ended, then SIGKILL.
     /// Every wait is bounded (a child's end is learnt by its own wait, anything else by a
     /// poll of /proc every `target.pollInterval` seconds), except a SIGKILLed child's reaping.
+    /// `listed`: a set target's processes as the caller has just listed them, taken for its
+    /// first listing when there are no steps before the SIGKILL (saves a pass over /proc).
     @discardableResult
-    public func run(against target: Target) -> Result {
+    public func run(against target: Target, listed given: [pid_t]? = nil) -> Result {
         var result = Result(status: nil, killed: false, killedPIDs: [], left: [])
         for step in steps {
             if target.hasEnded(&result) { return result }
@@ -69,14 +71,21 @@ public struct Teardown: Sendable, Equatable {
                 if target.waitUntilEnded(atMost: seconds, &result) { return result }
             }
         }
-        if target.hasEnded(&result) { return result }
+        // A set of processes is listed once here, and that listing is the first to be frozen.
+        var listed: [pid_t] = []
+        switch target {
+        case .child: if target.hasEnded(&result) { return result }
+        case .processGroup, .session, .processes:
+            listed = steps.isEmpty ? given ?? target.pids() : target.pids()
+            if listed.isEmpty { return result }
+        }
         result.killed = true
         switch target {
         case .child(let child):
             child.signal(SIGKILL)
             result.status = child.wait()
         case .processGroup(let group):
-            result.killedPIDs = Set(target.pids())
+            result.killedPIDs = Set(listed)
             Glibc.kill(-group, SIGKILL)
             result.left = target.pidsStillThere(afterKill: afterKill, killing: &result.killedPIDs)
         case .session, .processes:
@@ -89,11 +98,12 @@ public struct Teardown: Sendable, Equatable {
             // most 20 rounds), and only then SIGKILL.
             var frozen = Set<pid_t>()
             for _ in 0..<20 {
-                let fresh = target.pids().filter { !frozen.contains($0) }
+                let fresh = listed.filter { !frozen.contains($0) }
                 if fresh.isEmpty { break }
                 for p in fresh where Glibc.kill(p, SIGSTOP) == 0 { frozen.insert(p) }
+                listed = target.pids()
             }
-            for p in frozen.union(target.pids()) { Glibc.kill(p, SIGKILL) }
+            for p in frozen.union(listed) { Glibc.kill(p, SIGKILL) }
             result.killedPIDs = frozen
             result.left = target.pidsStillThere(afterKill: afterKill, killing: &result.killedPIDs)
         }
@@ -125,7 +135,7 @@ public struct Teardown: Sendable, Equatable {
             case .processGroup(let group):
                 return ProcessTable.allPIDs().filter { pid in
                     guard let s = ProcessTable.stat(pid) else { return false }
-                    return s.group == group && !s.isZombie
+                    return s.group == group && s.isLive
                 }
             case .session(let session): return ProcessTable.members(ofSession: session)
             case .processes(let find): return find()
@@ -169,9 +179,15 @@ public struct Teardown: Sendable, Equatable {
         func pidsStillThere(afterKill seconds: Double, killing killed: inout Set<pid_t>) -> [pid_t] {
             // Zero: the caller does not look (a crash injected: what it leaves is the point).
             guard seconds > 0 else { return [] }
-            var left = pids()
+            let deadline = monotonicNow() + seconds
+            // The killed ones by their own entries first (a stat each, where a listing may
+            // read every process of the machine), then listings until none is found.
+            let first = killed
+            _ = pollUntil(atMost: seconds, every: 0.02) { !first.contains { ProcessTable.isAlive($0) } }
+            var left: [pid_t] = []
             var all = killed
-            _ = pollUntil(atMost: seconds, every: pollInterval) {
+            // Looks at least once, however little time is left.
+            _ = pollUntil(atMost: max(0, deadline - monotonicNow()), every: pollInterval) {
                 left = pids()
                 all.formUnion(left)
                 for p in left { Glibc.kill(p, SIGKILL) }

@@ -75,6 +75,22 @@ import Glibc
         #expect(child.wait() == .signaled(SIGKILL))
     }
 
+    @Test func aListingGivenByTheCallerIsKilledWithoutAnotherLook() throws {
+        let child = try stubborn()
+        let pid = child.pid
+        let looks = Locked(0)
+        let find = { () -> [pid_t] in
+            looks.with { $0 += 1 }
+            return ProcessTable.isAlive(pid) ? [pid] : []
+        }
+        let result = Teardown(afterKill: 2).run(against: .processes(find), listed: [pid])
+        #expect(result.killedPIDs == [pid])
+        #expect(result.left.isEmpty)
+        // One look after the SIGSTOP (a fork in between), one once the killed are gone.
+        #expect(looks.get == 2)
+        #expect(child.wait() == .signaled(SIGKILL))
+    }
+
     @Test func aProcessGroupIsKilledWhole() throws {
         let child = try stubborn("sleep 30 & sleep 30; wait")
         let result = Teardown.gracefulShutDown(grace: 0.3, afterKill: 5).run(against: .processGroup(child.pid))

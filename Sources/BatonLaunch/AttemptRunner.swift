@@ -52,7 +52,7 @@ final class AttemptRunner {
     private let start: Double
     private let nodeOfRank: [Int: String]
     private var agents: AgentWatch
-    private let sweep: AttemptSweep
+    private var sweep: AttemptSweep
     /// Agent ends already told to the classifier.
     private var agentEndsTold = Set<String>()
     private var lastAgentScan = 0.0
@@ -65,6 +65,8 @@ final class AttemptRunner {
     /// on --local, measured: a config stopped early held its node 4.2 s).
     private var killedMpirun = false
     private var outputWait: Double { killedMpirun ? 0.3 : 2 }
+    /// The attempt's processes, as the gone check just listed them for the sweep that follows.
+    private var listed: [AttemptSweep.Leftover]?
     /// Leases: renewed every heartbeat interval while the head trusts the job.
     private let leasing = Locked(true)
     /// Ranks whose wrapper said where their stacks are (after a `stacks` request).
@@ -130,6 +132,7 @@ final class AttemptRunner {
             return (record, ["attempt": attemptNo, "outcome": record.outcome.rawValue, "mpirun": "not started"], nil)
         }
         agents = AgentWatch(mpirun: job.pid, hosts: hosts.names, nodeOfRank: nodeOfRank)
+        sweep.since = ProcessTable.stat(job.pid)?.startTime ?? 0
         // The loop learns of mpirun's end at once, not at its next look.
         let inbox = self.inbox
         startThread("baton-launch-end") {
@@ -284,7 +287,9 @@ final class AttemptRunner {
                 // Gone for sure only when this machine can see the node's processes and none is
                 // left; else (ssh to a real host) its wrappers may live on cut off: wait out
                 // their lease.
-                let gone = sweep.nodesAreGone(v.lost.map(\.node), seenHere: agents.seenHere)
+                let left = sweep.leftovers()
+                let gone = sweep.nodesAreGone(v.lost.map(\.node), in: left, seenHere: agents.seenHere)
+                if gone { listed = left }
                 supervisor.event(.agentLossCheck, ["attempt": attemptNo, "gone": gone])
                 if !gone { waitForFencing() }
             }
@@ -370,13 +375,27 @@ final class AttemptRunner {
     /// hangs in its own abort with its output stalled. Ranks on surviving nodes are stopped
     /// by their daemons, and wrappers fence when their daemon goes. What the readers post
     /// meanwhile still reaches the classifier.
+    ///
+    /// On node loss where this machine sees every surviving node (simulated nodes, the test
+    /// bed) and mpirun is still there, the head also sends SIGTERM to the survivors'
+    /// wrappers itself, and the window ends once they are gone: an aborting mpirun passes
+    /// the stop on daemon by daemon and forwards no `exit` line, so at 128 nodes the whole
+    /// window ran out (measured: the SIGKILL came 1.65 s after the verdict). Each wrapper
+    /// still gives its command SIGTERM and its grace.
     private func teardown(_ job: RunningJob, lost: Set<String> = [], window shortWindow: Double? = nil) {
         stopLeases()
         job.terminate()
         let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
+        var wrappers: [AttemptSweep.Leftover]?
+        if !lost.isEmpty && job.poll() == nil && sweep.sees(Set(hosts.names).subtracting(lost), seenHere: agents.seenHere) {
+            let found = AttemptSweep.wrappers(sweep.leftovers()).filter { !lost.contains($0.node ?? "") }
+            for w in found { kill(w.pid, SIGTERM) }
+            wrappers = found
+        }
         waitFor(atMost: window) {
             job.poll() != nil
                 || classifier.monitor.allEndedOrFenced(except: lost)
+                || (wrappers.map { $0.allSatisfy { !ProcessTable.isLive($0.pid, startTime: $0.startTime) } } ?? false)
         }
         if job.poll() == nil {
             supervisor.event(.sigkillMpirun, ["attempt": attemptNo])
@@ -385,8 +404,11 @@ final class AttemptRunner {
             waitFor(atMost: 5) { job.poll() != nil }
         }
         // Daemons may hold mpirun's output open a little longer; a torn-down attempt's last
-        // lines are not worth waiting for on node loss, nor once mpirun was killed.
-        waitFor(atMost: lost.isEmpty && shortWindow == nil ? outputWait : 0.3) { job.outputFinished }
+        // lines are not worth waiting for once mpirun was killed, and not at all on node
+        // loss: the verdict is in, and the daemons holding mpirun's output (the lost one's
+        // agent, the survivors' daemons) let it go only when the sweep ends them.
+        let linger = !lost.isEmpty ? 0 : shortWindow == nil ? outputWait : 0.3
+        waitFor(atMost: linger) { job.outputFinished }
         pump()
     }
 
@@ -432,7 +454,8 @@ final class AttemptRunner {
         // Nothing of this attempt may outlive it on a node this machine can reach: not the
         // next attempt's neighbour, and not past `baton launch`'s own end.
         let lost = Set(record.lost.map(\.node))
-        let (killed, left) = sweep.clear(excluding: lost, within: 5)
+        let (killed, left) = sweep.clear(excluding: lost, within: 5, listed: listed)
+        listed = nil
         if !left.isEmpty {
             record.leftovers = left
             console.message("baton launch: still running after 5 s of teardown: \(left.joined(separator: ", "))")

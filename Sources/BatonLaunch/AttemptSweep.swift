@@ -17,38 +17,65 @@ struct AttemptSweep: Sendable {
     let simulated: Bool
     /// Where each rank of the attempt runs.
     var nodeOfRank: [Int: String] = [:]
+    /// mpirun's start time (clock ticks after boot; 0: not known): every process of the
+    /// attempt descends from mpirun, so only processes started since then are read for the
+    /// token (a stat each for the rest of the machine, not an environment read).
+    var since: UInt64 = 0
 
-    struct Leftover {
+    struct Leftover: Equatable {
         var pid: pid_t
+        var parent: pid_t = 0
+        var startTime: UInt64 = 0
         var node: String?
+        /// `OMPI_COMM_WORLD_RANK` in its environment: a wrapper, its command, their children.
+        var rank: Int?
     }
 
+    /// One pass over /proc.
     func leftovers() -> [Leftover] {
         guard !token.isEmpty else { return [] }
         let me = getpid()
-        return ProcessTable.processes(withEnvironment: LaunchPlanner.attemptTokenVariable, token).compactMap { pid in
-            guard pid != me else { return nil }
-            let env = ProcessTable.environment(pid)
-            return Leftover(pid: pid, node: env["BATON_AGENT_NODE"] ?? env["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) }.flatMap { nodeOfRank[$0] })
+        return ProcessTable.scan(environment: LaunchPlanner.attemptTokenVariable, token, startedSince: since,
+                                 reading: ["BATON_AGENT_NODE", "OMPI_COMM_WORLD_RANK"]).compactMap { e in
+            guard e.pid != me else { return nil }
+            let rank = e.values["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) }
+            return Leftover(pid: e.pid, parent: e.parent, startTime: e.startTime,
+                            node: e.values["BATON_AGENT_NODE"] ?? rank.flatMap { nodeOfRank[$0] }, rank: rank)
         }
+    }
+
+    /// The ranks' wrappers among `left`: the processes with a rank whose parent has none (a
+    /// daemon started them; their commands, and the commands' children, inherit the rank).
+    static func wrappers(_ left: [Leftover]) -> [Leftover] {
+        let ranked = Set(left.filter { $0.rank != nil }.map(\.pid))
+        return left.filter { $0.rank != nil && !ranked.contains($0.parent) }
+    }
+
+    /// True when this machine sees every process of the attempt on `nodes`: simulated nodes,
+    /// or nodes whose processes it has seen under their agents (`seenHere`).
+    func sees(_ nodes: some Sequence<String>, seenHere: Set<String>) -> Bool {
+        simulated || nodes.allSatisfy(seenHere.contains)
     }
 
     /// True when this machine sees the processes of some node of the attempt (or saw those
     /// of every one of `nodes`: `seenHere`) but none of `nodes` now: those are gone, and need
     /// no lease wait.
-    func nodesAreGone(_ nodes: [String], seenHere: Set<String> = []) -> Bool {
-        let left = leftovers()
+    /// `left`: the attempt's processes as just listed (nil: listed here).
+    func nodesAreGone(_ nodes: [String], in listed: [Leftover]? = nil, seenHere: Set<String> = []) -> Bool {
+        let left = listed ?? leftovers()
         let attributed = left.compactMap(\.node)
-        guard !attributed.isEmpty || simulated || nodes.allSatisfy(seenHere.contains) else { return false }
+        guard !attributed.isEmpty || sees(nodes, seenHere: seenHere) else { return false }
         return !attributed.contains { nodes.contains($0) }
     }
 
     /// SIGKILLs what is left of the attempt outside the `lost` nodes (a cut-off node's
     /// processes are out of reach: they fence themselves) and waits up to `seconds` for it
     /// to be gone. Returns how many it killed and what is still there, as "pid N (NAME) on NODE".
-    func clear(excluding lost: Set<String>, within seconds: Double) -> (killed: Int, left: [String]) {
-        let within = { leftovers().filter { simulated || !lost.contains($0.node ?? "") } }
-        let result = Teardown(afterKill: seconds).run(against: .processes { within().map(\.pid) })
+    /// `listed`: the attempt's processes as just listed (saves a pass over /proc).
+    func clear(excluding lost: Set<String>, within seconds: Double, listed: [Leftover]? = nil) -> (killed: Int, left: [String]) {
+        let outside = { (left: [Leftover]) in left.filter { simulated || !lost.contains($0.node ?? "") } }
+        let within = { outside(leftovers()) }
+        let result = Teardown(afterKill: seconds).run(against: .processes { within().map(\.pid) }, listed: listed.map { outside($0).map(\.pid) })
         guard !result.left.isEmpty else { return (result.killedPIDs.count, []) }
         let nodes = Dictionary(within().map { ($0.pid, $0.node) }, uniquingKeysWith: { a, _ in a })
         return (result.killedPIDs.count, result.left.map { pid in

@@ -1,0 +1,67 @@
+@testable import BatonSystem
+import Foundation
+import Testing
+@testable import BatonLaunch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct AttemptSweepTests {
+    typealias L = AttemptSweep.Leftover
+
+    @Test("the wrappers are the processes with a rank whose parent has none (daemon, shell, agent)")
+    func wrappersAreTheRankedProcessesUnderAnUnrankedParent() {
+        let left = [
+            L(pid: 10, parent: 1, node: "a"),                  // a shell the agent ran
+            L(pid: 11, parent: 10, node: "a"),                 // the daemon
+            L(pid: 12, parent: 11, node: "a", rank: 0),        // a wrapper
+            L(pid: 13, parent: 12, node: "a", rank: 0),        // its command
+            L(pid: 14, parent: 13, node: "a", rank: 0),        // a data loader worker
+            L(pid: 15, parent: 11, node: "a", rank: 1),        // a second wrapper
+            L(pid: 20, parent: 1, node: "b", rank: 2),         // orphaned by its daemon
+        ]
+        #expect(AttemptSweep.wrappers(left).map(\.pid) == [12, 15, 20])
+        #expect(AttemptSweep.wrappers([]).isEmpty)
+    }
+
+    @Test func theSweepSeesSimulatedNodesAndTheNodesSeenUnderTheirAgents() {
+        let real = AttemptSweep(token: "t", simulated: false)
+        #expect(real.sees(["a", "b"], seenHere: ["a", "b", "c"]))
+        #expect(!real.sees(["a", "b"], seenHere: ["a"]))
+        #expect(AttemptSweep(token: "t", simulated: true).sees(["a"], seenHere: []))
+        // Gone: nothing of the node left among processes this machine sees.
+        let left = [L(pid: 5, node: "b")]
+        #expect(real.nodesAreGone(["a"], in: left))
+        #expect(!real.nodesAreGone(["b"], in: left))
+        // Nothing attributed at all: gone only where the node was seen here.
+        #expect(!real.nodesAreGone(["a"], in: []))
+        #expect(real.nodesAreGone(["a"], in: [], seenHere: ["a"]))
+    }
+
+    @Test func leftoversAreFoundByTokenAndAttributedByNodeOrRank() throws {
+        let token = "/run/sweep-test-\(getpid())-\(monotonicNow())#1"
+        var env = ProcessInfo.processInfo.environment
+        env[LaunchPlanner.attemptTokenVariable] = token
+        env["OMPI_COMM_WORLD_RANK"] = "1"
+        let ranked = try ChildProcess.spawn(["sleep", "30"], environment: env, stdin: .null, stdout: .null, stderr: .null)
+        env["OMPI_COMM_WORLD_RANK"] = nil
+        env["BATON_AGENT_NODE"] = "node-c"
+        let named = try ChildProcess.spawn(["sleep", "30"], environment: env, stdin: .null, stdout: .null, stderr: .null)
+        defer { for c in [ranked, named] { c.signal(SIGKILL); _ = c.wait() } }
+        var sweep = AttemptSweep(token: token, simulated: true, nodeOfRank: [0: "node-a", 1: "node-b"])
+        sweep.since = ProcessTable.stat(ranked.pid)?.startTime ?? 0
+        // A just-spawned child shows the parent's environment until it has exec'd: polled.
+        var left: [L] = []
+        _ = pollUntil(atMost: 5, every: 0.01) {
+            left = sweep.leftovers().sorted { $0.pid < $1.pid }
+            return left.count == 2 && left[0].rank == 1
+        }
+        #expect(left.map(\.pid) == [ranked.pid, named.pid].sorted())
+        #expect(Dictionary(uniqueKeysWithValues: left.map { ($0.pid, $0.node) }) == [ranked.pid: "node-b", named.pid: "node-c"])
+        #expect(AttemptSweep.wrappers(left).map(\.pid) == [ranked.pid])
+        let (killed, still) = sweep.clear(excluding: [], within: 5, listed: left)
+        #expect(killed == 2)
+        #expect(still.isEmpty)
+        #expect(sweep.leftovers().isEmpty)
+    }
+}

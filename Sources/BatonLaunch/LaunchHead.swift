@@ -186,6 +186,7 @@ public struct LaunchHead: Sendable {
         }
         options.coolDown = try spec.pool.coolDownSeconds()
         options.gate = try spec.pool.gate(planner: planner, checkpointDir: RunDirectory(runDir).checkpoints)
+        options.grow = try spec.pool.grow(range: options.nnodes, gating: options.gate != nil)
         options.onRankFailure = spec.onRankFailure
         try options.setHang(spec.hang)
         options.heartbeatTimeout = timeout

@@ -33,7 +33,10 @@ struct RestartPolicy: Sendable, Equatable {
     /// `standby`: nodes outside the attempt that may take a lost node's place (spares,
     /// `HostPool.standby`); they count with the survivors against `--min-nodes`.
     func decide(after record: AttemptRecord, on hosts: HostList, earlier: [AttemptRecord] = [], standby: Int = 0) -> Decision {
-        let restartsUsed = record.attempt - firstAttempt
+        // A planned restart (to grow back) is not a failure: it uses up no restart, as
+        // torchrun's membership changes use up none of its --max-restarts.
+        let planned = earlier.filter { $0.attempt >= firstAttempt && $0.outcome == .grow }.count
+        let restartsUsed = record.attempt - firstAttempt - planned
         switch record.outcome {
         case .hung:
             let node = record.failedNode
@@ -55,6 +58,9 @@ struct RestartPolicy: Sendable, Equatable {
             }
             return .restart(on: hosts, lost: [], cause: what,
                             message: "\(what); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-hang restart; restart \(restartsUsed + 1) of \(maxRestarts))")
+        case .grow:
+            return .restart(on: hosts, lost: [], cause: record.text + ": " + (record.detail ?? ""),
+                            message: "\(record.detail ?? "stopped to grow"); restarting to grow back (a planned restart: no --max-restarts used)")
         case .completed:
             return .finish(.completed, reason: "every rank exited 0 (attempt \(record.attempt))", exitCode: ExitCodes.success)
         case .interrupted:

@@ -44,6 +44,23 @@ import Testing
         #expect(cause != nil)
     }
 
+    @Test("an attempt stopped to grow restarts on its nodes, and uses up no restart (torchrun: membership changes are not failures)")
+    func growIsAPlannedRestart() {
+        // Attempt 3 after two planned restarts: --max-restarts 2 is untouched.
+        let earlier = [Self.record(.grow, attempt: 1), Self.record(.grow, attempt: 2)]
+        guard case .restart(let next, let lost, _, let message) = policy.decide(after: Self.record(.grow, attempt: 3), on: Self.hosts, earlier: earlier) else {
+            Issue.record("no restart"); return
+        }
+        #expect(next == Self.hosts && lost.isEmpty)
+        #expect(message.contains("planned restart"))
+        // A loss after them still has both restarts.
+        guard case .restart(_, _, _, let m) = policy.decide(after: Self.record(.nodesLost, attempt: 4, lost: ["b"]), on: Self.hosts,
+                                                             earlier: earlier + [Self.record(.grow, attempt: 3)]) else {
+            Issue.record("no restart after the planned ones"); return
+        }
+        #expect(m.hasSuffix("(restart 1 of 2)"))
+    }
+
     @Test("completion and interruption end the launch with 0 and 130")
     func ends() {
         #expect(policy.decide(after: Self.record(.completed), on: Self.hosts) == .finish(.completed, reason: "every rank exited 0 (attempt 1)", exitCode: 0))

@@ -249,6 +249,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         ("clean-end.jsonl", .completed, [], nil),
         ("hang-ddp-rank-asleep-progress.jsonl", .hung, [], nil),
         ("straggler-ddp-node-throttled.jsonl", .completed, [], nil),
+        ("grow-after-partition-healed.jsonl", .grow, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

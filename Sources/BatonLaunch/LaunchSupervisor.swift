@@ -66,6 +66,9 @@ public struct LaunchOptions: Sendable {
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
+    /// With `--nnodes`, the pool an earlier head of this run left (`--resume`): the last
+    /// attempt's nodes and the store's node rows (`HostPool.resume`).
+    var resumedPool: (last: [String], rows: [LaunchNodeRow])?
     /// `--nnodes`: how many nodes an attempt runs on, the other hosts spares; nil: every host
     /// given, down to `--min-nodes`.
     var nnodes: NodeRange?
@@ -207,6 +210,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
         var pool = HostPool(hosts: hosts, range: options.nnodes ?? NodeRange(min: max(options.minNodes, 1), max: max(hosts.hosts.count, 1)),
                             coolDown: options.coolDown, gating: options.gate != nil, now: Date().timeIntervalSince1970)
+        if options.nnodes != nil, let r = options.resumedPool { pool.resume(last: r.last, rows: r.rows) }
         while true {
             // Committed with the restart that brought the loop here.
             ended = []
@@ -258,6 +262,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             var policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
                                        onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
             policy.onHang = options.onHang
+            policy.nnodes = options.nnodes
             switch policy.decide(after: record, on: hosts, earlier: earlier, standby: pool.standby(now: Date().timeIntervalSince1970)) {
             case .finish(let result, let reason, let code):
                 return finish(result, reason, code)

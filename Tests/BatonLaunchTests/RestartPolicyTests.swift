@@ -31,6 +31,21 @@ import Testing
         #expect(spent == .finish(.failed, reason: "lost b; no restart left (--max-restarts 2)", exitCode: 4))
     }
 
+    @Test("--nnodes N never shrinks below N: with no spare the launch ends at once and says why; MIN:MAX names its MIN")
+    func fixedWorldEndsAtOnce() {
+        var fixed = RestartPolicy(maxRestarts: 2, minNodes: 3, onRankFailure: .fail, firstAttempt: 1)
+        fixed.nnodes = NodeRange(min: 3, max: 3)
+        #expect(fixed.decide(after: Self.record(.nodesLost, lost: ["b"]), on: Self.hosts)
+                == .finish(.failed, reason: "lost b; 2 nodes left and no spare: --nnodes 3 never runs on fewer than 3 (--nnodes MIN:3 lets the world shrink)", exitCode: 4))
+        // A spare standing by: the restart goes on (the pool puts it in b's place).
+        if case .restart = fixed.decide(after: Self.record(.nodesLost, lost: ["b"]), on: Self.hosts, standby: 1) {} else { Issue.record("no restart with a spare") }
+        var range = fixed
+        range.minNodes = 3
+        range.nnodes = NodeRange(min: 3, max: 4)
+        #expect(range.decide(after: Self.record(.nodesLost, lost: ["b"]), on: Self.hosts)
+                == .finish(.failed, reason: "lost b; 2 nodes left, --nnodes 3:4 needs at least 3", exitCode: 4))
+    }
+
     @Test("a rank that fails by itself ends the launch, unless --on-rank-failure restart, which reuses the same nodes")
     func rankFailure() {
         if case .finish(.failed, _, 4) = policy.decide(after: Self.record(.commandFailed), on: Self.hosts) {} else { Issue.record("not failed") }

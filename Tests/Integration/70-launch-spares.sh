@@ -114,21 +114,42 @@ check "grow-after: exactly once, the checkpoint of attempt 2 on 4 ranks and the 
   "python3 -c \"import json,sys; h=json.load(open('$R/checkpoints/latest.json'))['history']; e=json.load(open('$R/exactly-once.json')); sys.exit(0 if e['ok'] and h[0]['world']==4 and h[0]['attempt']==2 and h[-1]['world']==6 else 1)\"" || cat "$R/exactly-once.json" "$R/checkpoints/latest.json"
 check "grow-after: nothing left" "wait_for 20 all_gone '$R'"
 
-# 3. A script that fixes its world (as Lightning's TorchElasticEnvironment checks
-# WORLD_SIZE) with no spare left: attempt 2 ends at once with its reason, never hangs.
-R=$tmp/fixed
-( timeout 60 "$B" launch --hostfile "$tmp/hostfile3" --nnodes 2:3 --heartbeat-timeout 3s --grace 2s --run-dir "$R" -- sh -c '[ "$WORLD_SIZE" = 6 ] || { echo "fixed world: WORLD_SIZE $WORLD_SIZE, expected 6" >&2; exit 1; }; sleep 60' \
-    > "$tmp/fixed.out" 2> "$tmp/fixed.err"
-  echo $? > "$tmp/fixed.rc" ) &
-bg_pid $!
-on_exit kill_env "BATON_ATTEMPT_TOKEN=$R#"
-wait_for 30 bash -c "ls '$R'/logs/*.log 2> /dev/null | wc -l | grep -qx 6" || fatal "fixed: attempt 1 never started"
-t0=$SECONDS
+# 3. A trainer that fixes its world as PyTorch Lightning does (trainers/fixed_world.py:
+# TORCHELASTIC_RUN_ID set, so WORLD_SIZE is read and must be num_nodes 3 x devices 2, else
+# Lightning's ValueError). (a) With a spare it resumes on the same world and finishes. (b)
+# With none, --nnodes 3 never shrinks: the launch ends at once, saying why, attempt 2 never
+# starts. (c) --nnodes 2:3 allows the smaller world, which the script refuses at once: the
+# launch ends with its error, never hangs.
+fixed() { # fixed NAME HOSTFILE NNODES: the launch in the background, once it saved a step
+  local R=$tmp/$1
+  ( timeout 60 "$B" launch --hostfile "$2" --nnodes "$3" --heartbeat-timeout 3s --grace 2s --run-dir "$R" -- \
+      python3 "$root/Tests/Integration/trainers/fixed_world.py" 3 2 50 0.1 > "$tmp/$1.out" 2> "$tmp/$1.err"
+    echo $? > "$tmp/$1.rc" ) &
+  bg_pid $!
+  on_exit kill_env "BATON_ATTEMPT_TOKEN=$R#"
+  wait_for 30 grep -qs '^[1-9]' "$R/checkpoints/step" || fatal "$1: no step saved: $(tail -5 "$tmp/$1.err")"
+}
+fixed fixed-spare "$tmp/hostfile" 3
 "$C" crash sp-n3
-wait_for 40 test -s "$tmp/fixed.rc"
-check "fixed: exit 4 within 20 s of the crash, the reason in the report" \
-  "[ \"\$(cat '$tmp/fixed.rc')\" = 4 ] && [ \$((SECONDS - t0)) -le 20 ] && cat '$tmp/fixed.out' '$tmp/fixed.err' | grep -q 'WORLD_SIZE 4, expected 6'" || tail -5 "$tmp/fixed.err"
-check "fixed: nothing left" "wait_for 20 all_gone '$R'"
+wait_for 50 test -s "$tmp/fixed-spare.rc"
+R=$tmp/fixed-spare
+check "fixed world, a spare: exit 0, attempt 2 on sp-n1,sp-n2,sp-n4, every rank resumed past step 0 with WORLD_SIZE 6" \
+  "[ \"\$(cat '$tmp/fixed-spare.rc')\" = 0 ] && grep -q '\"attempt\":2.*\"nodes\":\[\"sp-n1\",\"sp-n2\",\"sp-n4\"\]' '$R/events.jsonl' && [ \$(grep -h 'attempt 2: resuming at step [1-9]' '$R'/logs/*.log | grep -c '/6 ') -eq 6 ] && ! grep -q 'does not match' '$tmp/fixed-spare.out' '$tmp/fixed-spare.err'" || tail -5 "$tmp/fixed-spare.err"
+check "fixed world, a spare: nothing left" "wait_for 20 all_gone '$R'"
+for part in nospare:3 shrink:2:3; do
+  fixed "fixed-${part%%:*}" "$tmp/hostfile3" "${part#*:}"
+  t0=$SECONDS
+  "$C" crash sp-n3
+  wait_for 40 test -s "$tmp/fixed-${part%%:*}.rc"
+  eval "t_${part%%:*}=\$((SECONDS - t0))"
+done
+R=$tmp/fixed-nospare
+check "fixed world, no spare, --nnodes 3: exit 4 within 20 s of the crash, the reason said, no attempt 2" \
+  "[ \"\$(cat '$tmp/fixed-nospare.rc')\" = 4 ] && [ $t_nospare -le 20 ] && grep -q 'no spare: --nnodes 3 never runs on fewer than 3' '$tmp/fixed-nospare.err' && ! grep -q '\"attempt\":2' '$R/events.jsonl'" || tail -5 "$tmp/fixed-nospare.err"
+R=$tmp/fixed-shrink
+check "fixed world, --nnodes 2:3: the smaller world refused at once (Lightning's ValueError), exit 4 within 20 s" \
+  "[ \"\$(cat '$tmp/fixed-shrink.rc')\" = 4 ] && [ $t_shrink -le 20 ] && cat '$tmp/fixed-shrink.out' '$tmp/fixed-shrink.err' | grep -q 'does not match the world size (4)'" || tail -5 "$tmp/fixed-shrink.err"
+check "fixed world: nothing left" "wait_for 20 all_gone '$tmp/fixed-nospare' && wait_for 20 all_gone '$tmp/fixed-shrink'"
 
 # 4. A node cut off before the start fails the gate: never started on, the spare takes its place.
 R=$tmp/gate

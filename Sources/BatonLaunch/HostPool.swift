@@ -110,6 +110,32 @@ struct HostPool: Sendable, Equatable {
         self.gating = gating
     }
 
+    /// The pool as an earlier head of the run left it (`--resume`): the last attempt's nodes
+    /// (`last`, in rank order) keep their places, so `WORLD_SIZE` and every rank's place stay
+    /// as they were; the run store's rows say which nodes were spare, suspect or lost, since
+    /// when and why (a lost node's cool-down runs from its loss, not from the resume); a host
+    /// the store never saw is a spare.
+    mutating func resume(last: [String], rows: [LaunchNodeRow]) {
+        let row = Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        let inLast = Set(last)
+        for i in members.indices {
+            let name = members[i].host.name
+            let r = row[name]
+            switch r?.state {
+            case .lost?: members[i].state = .lost
+            case .suspect?: members[i].state = .suspect
+            case .spare?: members[i].state = .spare
+            case .healthy?, nil: members[i].state = inLast.contains(name) ? .active : .spare
+            }
+            if let r, r.state != .healthy {
+                members[i].since = r.since
+                members[i].reason = r.cause
+            }
+        }
+        let known = last.filter { member($0) != nil }
+        if !known.isEmpty { places = Array(known.prefix(range.max)) }
+    }
+
     /// The job's nodes now, in rank order.
     var active: HostList { HostList(hosts: places.compactMap { p in member(p).flatMap { $0.state == .active ? $0.host : nil } }) }
     func names(_ state: State) -> [String] { members.filter { $0.state == state }.map(\.host.name) }

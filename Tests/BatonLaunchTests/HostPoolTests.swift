@@ -134,4 +134,29 @@ import Testing
                 == "c rejoined as a spare, c added; WORLD_SIZE 4 -> 6")
         #expect(HostPool.describe([.dropped(node: "c")], world: 6, after: 4) == nil)
     }
+
+    @Test("--resume keeps the last attempt's nodes in their places and the store's spare, suspect and lost nodes as they were")
+    func resumesThePool() {
+        var p = Self.pool(Self.hosts("a", "b", "c", "d", "e"), "3")
+        // The earlier head: attempt 2 ran on a, d, c (d in b's place); b lost at 100, e a spare.
+        let rows = [LaunchNodeRow(name: "a", position: 0, state: .healthy, since: 90, attempt: 2),
+                    LaunchNodeRow(name: "d", position: 1, state: .healthy, since: 90, attempt: 2),
+                    LaunchNodeRow(name: "c", position: 2, state: .healthy, since: 90, attempt: 2),
+                    LaunchNodeRow(name: "b", position: 1, state: .lost, since: 100, attempt: 1, signal: .agentEnded, cause: "its agent ended"),
+                    LaunchNodeRow(name: "e", position: 4, state: .spare, since: 90, attempt: 2)]
+        p.resume(last: ["a", "d", "c"], rows: rows)
+        #expect(p.active.names == ["a", "d", "c"] && p.names(.spare) == ["e"] && p.names(.lost) == ["b"])
+        #expect(p.member("b")?.since == 100 && p.member("b")?.reason == "its agent ended")
+        // b's cool-down (60 s) runs from its loss: not checked at 150, checked at 160.
+        let (s, asked) = Self.settle(&p, now: 150)
+        #expect(asked == [["a", "d", "c"]] && s == .start(Self.hosts("a", "d", "c"), changes: []))
+        #expect(p.dueForProbe(now: 160) == ["b"])
+    }
+
+    @Test("--resume after a loss the earlier head never restarted from: a spare takes the lost node's place")
+    func resumesAfterALoss() {
+        var p = Self.pool(Self.hosts("a", "b", "c", "d"), "3")
+        p.resume(last: ["a", "b", "c"], rows: [LaunchNodeRow(name: "b", position: 1, state: .lost, since: 100, attempt: 1)])
+        #expect(Self.settle(&p, now: 101).0 == .start(Self.hosts("a", "d", "c"), changes: [.spareIn(spare: "d", replacing: "b")]))
+    }
 }

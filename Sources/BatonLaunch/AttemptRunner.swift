@@ -329,8 +329,12 @@ final class AttemptRunner {
         case .grow(let v, let nodes):
             supervisor.event(.grow, ["attempt": attemptNo, "nodes": nodes, "consumed": classifier.monitor.consumed ?? 0])
             if let m = v.message { console.message("baton launch: \(m)") }
-            // The full grace: the ranks have just checkpointed, and may save what they hold.
-            teardown(job)
+            // The ranks have checkpointed: SIGTERM to each through its wrapper, then the
+            // node-loss window, not the grace. The first rank to end makes Open MPI 4.1's
+            // mpirun abort the job, and an aborting mpirun hangs (measured on the bed: 2 s,
+            // then a SIGSEGV in PMIx_Finalize); with the grace, every grow cost it.
+            job.send(.signal(attempt: attemptNo, signal: SIGTERM))
+            teardown(job, window: options.nodeLossWindow)
             apply(v, job)
             return true
         case .straggler(let f):

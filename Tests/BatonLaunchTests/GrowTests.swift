@@ -112,4 +112,20 @@ import Testing
         p.lose(["c"], reason: "lost", at: 2)
         #expect(p.dueForProbe(now: 100).isEmpty)
     }
+
+    @Test("--grow-after needs --nnodes MIN:MAX with MIN below MAX and the gate; durations are checked")
+    func growSettings() throws {
+        var p = PoolSettings()
+        #expect(try p.grow(range: NodeRange(min: 2, max: 3), gating: true) == nil)
+        p.growAfter = "10m"
+        #expect(try p.grow(range: NodeRange(min: 2, max: 3), gating: true) == GrowWatch.Rule(after: 600, wait: 300))
+        #expect(throws: LaunchError.self) { try p.grow(range: NodeRange(min: 3, max: 3), gating: true) }
+        #expect(throws: LaunchError.self) { try p.grow(range: nil, gating: true) }
+        #expect(throws: LaunchError.self) { try p.grow(range: NodeRange(min: 2, max: 3), gating: false) }
+        p.growWait = "0s"
+        #expect(throws: LaunchError.self) { try p.grow(range: NodeRange(min: 2, max: 3), gating: true) }
+        p.growWait = "5m"
+        p.growAfter = "soon"
+        #expect(throws: LaunchError.self) { try p.grow(range: NodeRange(min: 2, max: 3), gating: true) }
+    }
 }

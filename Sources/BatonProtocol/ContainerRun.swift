@@ -52,16 +52,20 @@ public struct ContainerRun: Codable, Sendable, Equatable {
     }
 
     /// One rank's `run` command line from the job's contract: the rank's environment (the
-    /// contract, the head's `extra` settings and `marks`), and the run, checkpoint and shard
-    /// directories and `workdir` mounted at the same paths.
+    /// contract, the head's `extra` settings and `marks`), and the run, checkpoint, shard and
+    /// metrics directories and `workdir` mounted at the same paths (a grid's metrics file is
+    /// beside its config's checkpoint directory, outside the attempt's run directory).
     public func rankArguments(contract: JobContract, placement: RankPlacement, firstNode: String?, extra: [String: String],
                               marks: [String: String], workdir: String, user: (uid: UInt32, gid: UInt32),
                               command: [String]) -> [String] {
         var inside = contract.environment(for: placement, firstNode: firstNode)
         for (k, v) in extra { inside[k] = v }
         for (k, v) in marks { inside[k] = v }
-        let shardDir = contract.shardFile(rank: placement.rank).map { String($0[..<($0.lastIndex(of: "/") ?? $0.endIndex)]) }
-        let volumes = [contract.runDir, contract.checkpointDir, shardDir ?? "", workdir]
+        func directory(_ path: String) -> String { String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
+        let shardDir = contract.shardFile(rank: placement.rank).map(directory)
+        let metricsDir = directory(inside["BATON_METRICS"] ?? contract.metricsPath(rank: placement.rank))
+        let volumes = [contract.runDir, contract.checkpointDir, shardDir ?? "",
+                       metricsDir.hasPrefix(contract.runDir + "/") ? "" : metricsDir, workdir]
         return runArguments(name: Self.name(runDir: contract.runDir, attempt: contract.attempt, rank: placement.rank),
                             environment: inside, volumes: volumes, workdir: workdir, user: user, command: command)
     }

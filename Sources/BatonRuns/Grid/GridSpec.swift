@@ -450,7 +450,7 @@ struct SpecParser {
             switch k {
             case "image": run.image = try word(v, imageWhat)
             case "runtime":
-                run.runtime = try word(v, "'runtime' must be podman, docker, or the path of an executable that runs one")
+                run.runtime = try word(v, "'runtime' must be podman, docker, apptainer, enroot, or the path of an executable that runs one")
             case "options":
                 let what = "'options' must be a list of the runtime's run options, e.g. [--device=baton.dev/rdma=all]"
                 guard case .sequence = v else { throw fail(what, v) }

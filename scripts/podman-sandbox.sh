@@ -13,8 +13,11 @@
 #    default_ulimits, so nofile, nproc and memlock are all given.
 # shellcheck shell=bash disable=SC2034 # its variables are for the scripts that source it
 
-# podman_sandbox DIR: podman with its storage in DIR (DIR/storage, DIR/run, DIR/ptmp), in
-# this private mount namespace. Sets
+# podman_sandbox DIR [DRIVER]: podman with its storage in DIR (DIR/storage, DIR/run,
+# DIR/ptmp), in this private mount namespace; DRIVER is the storage driver, vfs by default
+# (what the tests use: their image is the host's root through --rootfs, which vfs never
+# copies; overlay works here too, and an imported image wants it: vfs copies the whole image
+# for every container, docs/benchmarks.md). Sets
 #   PODMAN          podman with those global options (an array: "${PODMAN[@]}" ps -a)
 #   DIR/podman      the same as an executable, for `--container-runtime` and a spec's
 #                   `runtime:` (which take a program, not words)
@@ -25,7 +28,7 @@
 # (vfs layers hold read-only files: chmod -R u+w first).
 podman_sandbox() {
   local dir=$1 nofile nproc pidmax memlock
-  PODMAN=(podman --root "$dir/storage" --runroot "$dir/run" --storage-driver vfs --cgroup-manager cgroupfs
+  PODMAN=(podman --root "$dir/storage" --runroot "$dir/run" --storage-driver "${2:-vfs}" --cgroup-manager cgroupfs
           --events-backend file --tmpdir "$dir/ptmp")
   mkdir -p "$dir/ptmp" || return 1
   printf '#!/bin/sh\nexec %s "$@"\n' "$(printf '%q ' "${PODMAN[@]}")" > "$dir/podman" && chmod +x "$dir/podman" || return 1

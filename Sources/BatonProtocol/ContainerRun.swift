@@ -67,7 +67,9 @@ public struct ContainerRun: Codable, Sendable, Equatable {
     /// paths (each once).
     func runArguments(name: String, environment: [String: String], volumes: [String], workdir: String,
                              user: (uid: UInt32, gid: UInt32), command: [String]) -> [String] {
-        var seen = Set<String>()
+        // A directory the caller's own options already mount there is left to them: the
+        // runtime refuses two mounts at one destination (podman: exit 125).
+        var seen = userMountTargets
         let volumes = volumes.filter { !$0.isEmpty && seen.insert($0).inserted }
         let env = environment.sorted { $0.key < $1.key }
         switch dialect {
@@ -99,6 +101,40 @@ public struct ContainerRun: Codable, Sendable, Equatable {
             for v in volumes { argv += ["--mount", "\(v):\(v):none:x-create=dir,rbind"] }
             return argv + options + [image] + command
         }
+    }
+
+    /// The destinations the caller's `options` mount (`--volume`/`-v`/`--bind`/`-B SRC:DST`,
+    /// `--mount type=bind,...,destination=DST` for podman and docker, enroot's
+    /// `--mount SRC:DST:...`); a bare `-v DIR` mounts DIR at DIR.
+    var userMountTargets: Set<String> {
+        var out = Set<String>()
+        func target(of spec: String, fstab: Bool = false) {
+            if !fstab, spec.contains("=") {  // --mount type=bind,src=A,dst=B
+                for field in spec.split(separator: ",") {
+                    let kv = field.split(separator: "=", maxSplits: 1).map(String.init)
+                    if kv.count == 2, ["destination", "dst", "target"].contains(kv[0]) { out.insert(kv[1]) }
+                }
+                return
+            }
+            let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if let d = parts.count > 1 ? parts[1] : parts.first, !d.isEmpty { out.insert(d) }
+        }
+        let flags: Set<String> = ["--volume", "-v", "--bind", "-B", "--mount"]
+        var i = options.startIndex
+        while i < options.endIndex {
+            let o = options[i]
+            if flags.contains(o), i + 1 < options.endIndex {
+                target(of: options[i + 1], fstab: dialect == .enroot || o != "--mount")
+                i += 2
+                continue
+            }
+            if let eq = o.firstIndex(of: "="), flags.contains(String(o[..<eq])), o.hasPrefix("--") {
+                let flag = String(o[..<eq])
+                target(of: String(o[o.index(after: eq)...]), fstab: dialect == .enroot || flag != "--mount")
+            }
+            i += 1
+        }
+        return out
     }
 
     /// One rank's `run` command line from the job's contract: the rank's environment (the

@@ -54,6 +54,30 @@ import Testing
         #expect(c.removeArguments(name: name) == ["podman", "rm", "--force", "--time", "0", name])
     }
 
+    @Test("a directory the caller's own options mount is not mounted again (the runtime would refuse two mounts there)")
+    func userMountsWin() {
+        let contract = JobContract(runDir: "/runs/r", configID: "c", configJSON: "{}", attempt: 1)
+        let p = RankPlacement(rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, nodeRank: 0, nodeCount: 1, node: "n0")
+        func volumes(_ runtime: String, _ options: [String]) -> [String] {
+            let a = ContainerRun(image: "img", runtime: runtime, options: options).rankArguments(
+                contract: contract, placement: p, firstNode: "n0", extra: [:], marks: [:], workdir: "/work",
+                user: (0, 0), command: ["true"])
+            let image = a.lastIndex(of: "img")!
+            let flag = runtime == "apptainer" ? "--bind" : runtime == "enroot" ? "--mount" : "--volume"
+            return a[..<image].indices.filter { a[$0] == flag }.map { a[$0 + 1] }
+        }
+        let own = volumes("podman", [])
+        #expect(own.contains("/work:/work") && own.contains("/runs/r:/runs/r"))
+        #expect(volumes("podman", ["--volume", "/data/w:/work:ro"]) == own.filter { $0 != "/work:/work" } + ["/data/w:/work:ro"])
+        #expect(!volumes("podman", ["-v", "/x:/runs/r"]).contains("/runs/r:/runs/r"))
+        #expect(!volumes("docker", ["--volume=/x:/work"]).contains("/work:/work"))
+        #expect(!volumes("podman", ["--mount", "type=bind,source=/x,destination=/work"]).contains("/work:/work"))
+        #expect(!volumes("apptainer", ["--bind", "/x:/work"]).contains("/work:/work"))
+        #expect(!volumes("enroot", ["--mount", "/x:/work:none:rbind"]).contains("/work:/work:none:x-create=dir,rbind"))
+        // Another destination leaves Baton's own mounts alone.
+        #expect(volumes("podman", ["--volume", "/x:/elsewhere"]).count == own.count + 1)
+    }
+
     @Test("the runtime's dialect by the end of its name; apptainer and enroot as their documentation spells them")
     func containerDialects() {
         let d = { (r: String) in ContainerRun.Dialect(runtime: r) }

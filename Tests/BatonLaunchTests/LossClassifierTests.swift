@@ -56,6 +56,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
     switch action {
     case .nodesLost(let v, _)?, .ended(let v)?, .neverStarted(let v)?: return v.outcome
     case .hung?: return .hung
+    case .grow(let v, _)?: return v.outcome
     default: return nil
     }
 }
@@ -227,6 +228,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         s.at(1, .mpirun("text with \"quotes\" and \\ backslashes"))
         s.at(1.5, .agentEnded(node: "n2"))
         s.at(2, .interrupt)
+        s.at(2.5, .spareReady(node: "n4"))
         s.at(3, .mpirunExited(.signaled(9)))
         s.at(3.25, .mpirunExited(.exited(1)))
         s.at(3.5, .mpirunExited(nil))
@@ -262,6 +264,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         ("clean-end.jsonl", .completed, [], nil),
         ("hang-ddp-rank-asleep-progress.jsonl", .hung, [], nil),
         ("straggler-ddp-node-throttled.jsonl", .completed, [], nil),
+        ("grow-after-partition-healed.jsonl", .grow, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

@@ -111,8 +111,8 @@ public final class ExecWrapper: @unchecked Sendable {
 
     /// Removes the rank's container (a killed runtime client leaves it running), bounded.
     private func removeContainer() {
-        guard let c = options.container,
-              let rm = try? ChildProcess.spawn(c.removeArguments(name: containerName), environment: ProcessInfo.processInfo.environment,
+        guard let argv = options.container?.removeArguments(name: containerName),
+              let rm = try? ChildProcess.spawn(argv, environment: ProcessInfo.processInfo.environment,
                                                stdin: .null, stdout: .null, stderr: .null) else { return }
         Teardown([.wait(atMost: 10)]).run(against: .child(rm))
     }

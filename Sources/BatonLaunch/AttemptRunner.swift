@@ -270,8 +270,8 @@ final class AttemptRunner {
             console.message("baton launch: interrupted; SIGINT to every rank, \(formatDuration(plan.grace, .argument)) grace (Ctrl-C again to stop at once)")
             job.send(.signal(attempt: attemptNo, signal: SIGINT))
             return false
-        case .stopJob:
-            teardown(job)
+        case .stopJob(let atOnce):
+            teardown(job, window: atOnce ? options.nodeLossWindow : nil)
             return false
         case .stopAborted:
             // The short window, but the ranks that can still say how they ended may: who said

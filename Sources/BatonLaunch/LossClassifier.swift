@@ -29,9 +29,10 @@ enum AttemptEvent: Sendable, Equatable {
 enum LossAction: Sendable, Equatable {
     /// The first Ctrl-C: forward SIGINT to every rank, and stop the job after the grace.
     case forwardInterrupt
-    /// The grace after Ctrl-C is over (or Ctrl-C came again): stop the job with the full
-    /// grace, then report mpirun's end.
-    case stopJob
+    /// The grace after Ctrl-C is over: stop the job with the full grace, then report
+    /// mpirun's end. `atOnce` (Ctrl-C came again, or a grid stopping a config): the short
+    /// window instead, as on node loss; the ranks already had their SIGINT.
+    case stopJob(atOnce: Bool)
     /// mpirun is aborting the job and may hang there: stop it at once (short window), then
     /// report its end, which is judged by what was said.
     case stopAborted
@@ -325,12 +326,14 @@ struct LossClassifier: Sendable {
                 interruptDeadline = now + settings.grace
                 return .forwardInterrupt
             }
-            interruptDeadline = now
+            interruptDeadline = nil
+            awaitingEnd = true
+            return .stopJob(atOnce: true)
         }
         if let d = interruptDeadline, now >= d {
             interruptDeadline = nil
             awaitingEnd = true
-            return .stopJob
+            return .stopJob(atOnce: false)
         }
         return nil
     }

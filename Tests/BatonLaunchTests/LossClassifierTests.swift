@@ -191,8 +191,23 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         s.at(3.5, .mpirunExited(.signaled(SIGTERM)))
         let actions = s.transcript.replay().map(\.action)
         #expect(actions.first == .forwardInterrupt)
-        #expect(actions.dropFirst().first == .stopJob)
+        #expect(actions.dropFirst().first == .stopJob(atOnce: false))
         #expect(outcome(actions.last) == .interrupted)
+    }
+
+    @Test("Ctrl-C again stops the job at once (the short window), without waiting out the grace")
+    func secondInterruptStopsAtOnce() {
+        var s = Script()
+        s.running()
+        s.at(1, .interrupt)
+        s.at(1.05, .interrupt)
+        s.at(1.6, .mpirunExited(.signaled(SIGKILL)))
+        let replay = s.transcript.replay()
+        #expect(replay.map(\.action).first == .forwardInterrupt)
+        let stop = replay.dropFirst().first
+        #expect(stop?.action == .stopJob(atOnce: true))
+        #expect(stop?.time == 1.05)
+        #expect(outcome(replay.last?.action) == .interrupted)
     }
 
     @Test("an aborting mpirun is stopped after the node-loss window and judged by what was said")

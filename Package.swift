@@ -130,7 +130,7 @@ let package = Package(
 
         // A small data-parallel trainer used by the launch and grid tests; it spells the
         // RUN/exactly-once.json it writes through BatonProtocol's RunDirectory.
-        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI", "BatonProtocol"]),
+        .executableTarget(name: "baton-test-trainer", dependencies: ["MPI", "BatonProtocol", "BatonTrainer"]),
 
         // The example trainer: data-parallel digits classifier, the demo's main job. It links
         // what a user's trainer would (the trainer helper, MPI), not the launcher.

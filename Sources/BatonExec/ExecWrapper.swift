@@ -111,8 +111,8 @@ public final class ExecWrapper: @unchecked Sendable {
 
     /// Removes the rank's container (a killed runtime client leaves it running), bounded.
     private func removeContainer() {
-        guard let c = options.container,
-              let rm = try? ChildProcess.spawn(c.removeArguments(name: containerName), environment: ProcessInfo.processInfo.environment,
+        guard let argv = options.container?.removeArguments(name: containerName),
+              let rm = try? ChildProcess.spawn(argv, environment: ProcessInfo.processInfo.environment,
                                                stdin: .null, stdout: .null, stderr: .null) else { return }
         Teardown([.wait(atMost: 10)]).run(against: .child(rm))
     }
@@ -245,6 +245,9 @@ public final class ExecWrapper: @unchecked Sendable {
                 case .stacks?:
                     let first = state.with { s -> Bool in defer { s.stacksAsked = true }; return !s.stacksAsked }
                     if first { startThread("baton-exec-stacks") { [self] in writeStacks(proc) } }
+                case .checkpoint?:
+                    state.with { $0.lastLease = monotonicNow() }
+                    requestCheckpoint()
                 case nil: break
                 }
             }
@@ -305,6 +308,21 @@ public final class ExecWrapper: @unchecked Sendable {
         emit(.exit, RankExit(status: status, after: state.with { $0.stopSignal }).payload)
         log("# baton exec: command ended with \(status)")
         return status.code
+    }
+
+    /// Makes the command's BATON_CHECKPOINT_REQUEST file appear (the head asked for a
+    /// checkpoint): written whole and renamed into place, so a reader never sees half of
+    /// it. Every wrapper writes it, so it is there on every node, shared run directory or not.
+    private func requestCheckpoint() {
+        let path = options.contract.checkpointRequestPath
+        try? FileManager.default.createDirectory(atPath: parentDirectory(path), withIntermediateDirectories: true)
+        let tmp = "\(path).\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = writeAll(fd: fd, "\(fixedPoint(Date().timeIntervalSince1970, digits: 3))\n")
+        close(fd)
+        if rename(tmp, path) != 0 { unlink(tmp) }
+        log("# baton exec: the head asked for a checkpoint (\(path))")
     }
 
     /// Sends the lines appended to `$BATON_METRICS` since the last call.

@@ -16,13 +16,14 @@ public enum GridHead {
 
     /// The executor of a run: every attempt an mpirun job; `--local` runs reach their
     /// simulated nodes through the agent in `RUN/local`.
-    static func executor(settings: GridRun.Settings, runDir: String,
-                                failures: [MpirunGridExecutor.Failure] = []) throws -> MpirunGridExecutor {
+    static func executor(settings: GridRun.Settings, runDir: String, failures: [MpirunGridExecutor.Failure] = [],
+                         container: ContainerRun? = nil) throws -> MpirunGridExecutor {
         var s = MpirunGridExecutor.Settings(batonPath: DetachedHead.executablePath())
         s.heartbeatTimeout = settings.heartbeatTimeout
         s.lease = settings.heartbeatTimeout
         s.hang = settings.hang
         s.failures = failures
+        s.container = container
         if settings.executor == "local" {
             s.mode = .local(agentPath: try LocalNodes.installAgent(dir: RunDirectory(runDir).local))
         } else {
@@ -100,7 +101,7 @@ public enum GridHead {
         interrupted: @escaping () -> Bool, say: @escaping @Sendable (String) -> Void
     ) throws -> GridOutcome {
         let fm = FileManager.default
-        let executor = try executor(settings: settings, runDir: runDir, failures: failures)
+        let executor = try executor(settings: settings, runDir: runDir, failures: failures, container: spec.container)
         let snapshotMeta = (snapshots ?? SnapshotSchedule.Settings(every: nil)).meta.map { GridStoreOp.meta($0.0, $0.1) }
         try store.commit(settings.metaOps + snapshotMeta
                          + [.meta("head_pid", String(getpid())), .meta("head_started", String(Date().timeIntervalSince1970))])

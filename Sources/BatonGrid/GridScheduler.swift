@@ -189,6 +189,9 @@ final class GridScheduler {
             if first.contains(c.id) { front.append(i) } else { queueBack.append(i) }
         }
         queueFront = front.reversed()
+        if options.earlyStop?.dispatchOrder == .shuffled {
+            queueBack = Self.shuffled(queueBack, ids: self.configs.map(\.id))
+        }
         for (i, name) in executor.nodeNames.enumerated() {
             let stored = nodeStates[name]
             let state: GridNodeState = stored?.state == .dead ? .dead : .healthy
@@ -204,6 +207,12 @@ final class GridScheduler {
     }
 
     // MARK: Queue
+
+    /// Config indices in the early-stopping order `shuffled`: sorted by a hash of each id, a
+    /// permutation that depends only on the ids (the same after `--resume`).
+    static func shuffled(_ indices: [Int], ids: [String]) -> [Int] {
+        indices.map { (GridHash.hash("order/" + ids[$0]), $0) }.sorted { $0 < $1 }.map(\.1)
+    }
 
     var queueIsEmpty: Bool { queueFront.isEmpty && queueBackHead == queueBack.count }
     var queueCount: Int { queueFront.count + queueBack.count - queueBackHead }

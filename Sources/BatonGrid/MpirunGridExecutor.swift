@@ -43,6 +43,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         var hang = HangSettings()
         /// Injected node failures (simulated nodes only).
         var failures: [Failure] = []
+        /// The spec's `container:`: every rank of every attempt runs inside it.
+        var container: ContainerRun?
         /// mpirun's environment (the head's, without the variables of an MPI job it runs in).
         var environment: [String: String]
 
@@ -153,6 +155,7 @@ public final class MpirunGridExecutor: ConfigExecutor {
         p.checkpointDir = launch.checkpointDir
         p.metricsFile = launch.metricsPath
         p.resume = launch.resume
+        p.container = settings.container
         // The same for every attempt of the config (a launch: its run directory).
         p.runID = "\(runDir)#\(launch.configID)"
         return p

@@ -72,11 +72,16 @@ final class AttemptRunner {
     /// Ranks whose wrapper said where their stacks are (after a `stacks` request).
     private let stacksWritten = Locked<[Int: String]>([:])
     private let lastRenewal = Locked(0.0)
+    /// The pool as the attempt found it, changed by the background gate's verdicts while it
+    /// runs (`lookAtPool`); the supervisor takes it back at the end.
+    private(set) var pool: HostPool
+    private var lastPoolLook = 0.0
 
-    init(supervisor: LaunchSupervisor, plan: LaunchPlan, hosts: HostList, consumedAtStart: Int?) {
+    init(supervisor: LaunchSupervisor, plan: LaunchPlan, hosts: HostList, pool: HostPool, consumedAtStart: Int?) {
         self.supervisor = supervisor
         self.plan = plan
         self.hosts = hosts
+        self.pool = pool
         start = monotonicNow()
         let o = supervisor.options
         var settings = LossClassifier.Settings(heartbeatTimeout: o.heartbeatTimeout, startupTimeout: o.startupTimeout,
@@ -86,6 +91,8 @@ final class AttemptRunner {
             settings.progress = o.hang
             settings.progress?.steppedBefore = supervisor.steppedRanks.get
         }
+        // Only a world below MAX can grow.
+        if hosts.hosts.count < pool.range.max { settings.grow = o.grow }
         classifier = LossClassifier(hosts: hosts, settings: settings, start: start)
         record = AttemptRecord(attempt: plan.attempt, nodes: hosts.names, worldSize: hosts.totalSlots)
         record.masterPort = plan.contract.masterPort
@@ -235,6 +242,10 @@ final class AttemptRunner {
                 lastAgentScan = now
                 actions += scanAgents()
             }
+            if now - lastPoolLook >= 0.25 {
+                lastPoolLook = now
+                actions += lookAtPool()
+            }
             if actions.isEmpty, let a = feed(.tick, at: now) { actions.append(a) }
             for action in actions where carryOut(action, job) { return }
             if now - lastStatus >= 1 {
@@ -273,8 +284,8 @@ final class AttemptRunner {
             console.message("baton launch: interrupted; SIGINT to every rank, \(formatDuration(plan.grace, .argument)) grace (Ctrl-C again to stop at once)")
             job.send(.signal(attempt: attemptNo, signal: SIGINT))
             return false
-        case .stopJob:
-            teardown(job)
+        case .stopJob(let atOnce):
+            teardown(job, window: atOnce ? options.nodeLossWindow : nil)
             return false
         case .stopAborted:
             // The short window, but the ranks that can still say how they ended may: who said
@@ -321,6 +332,27 @@ final class AttemptRunner {
         case .hung(let finding):
             handleHang(finding, job)
             return true
+        case .requestCheckpoint(let nodes):
+            supervisor.event(.checkpointRequest, ["attempt": attemptNo, "nodes": nodes, "reason": "grow"])
+            console.message("baton launch: \(nodes.joined(separator: ",")) back in the pool for \(formatDuration(options.grow?.after ?? 0, .argument)) "
+                            + "(--grow-after); asking every rank for a checkpoint, to restart with \(pool.range.max) nodes at most")
+            job.send(.checkpoint(attempt: attemptNo))
+            return false
+        case .growGivenUp(let nodes, let reason):
+            supervisor.event(.grow, ["attempt": attemptNo, "nodes": nodes, "skipped": reason])
+            console.message("baton launch: not growing in attempt \(attemptNo): \(reason); \(nodes.joined(separator: ",")) joins at the next restart")
+            return false
+        case .grow(let v, let nodes):
+            supervisor.event(.grow, ["attempt": attemptNo, "nodes": nodes, "consumed": classifier.monitor.consumed ?? 0])
+            if let m = v.message { console.message("baton launch: \(m)") }
+            // The ranks have checkpointed: SIGTERM to each through its wrapper, then the
+            // node-loss window, not the grace. The first rank to end makes Open MPI 4.1's
+            // mpirun abort the job, and an aborting mpirun hangs (measured on the bed: 2 s,
+            // then a SIGSEGV in PMIx_Finalize); with the grace, every grow cost it.
+            job.send(.signal(attempt: attemptNo, signal: SIGTERM))
+            teardown(job, window: options.nodeLossWindow)
+            apply(v, job)
+            return true
         case .straggler(let f):
             supervisor.event(.straggler, ["attempt": attemptNo, "rank": f.rank, "node": f.node, "score": f.score,
                                           "busy": f.busy, "median": f.median, "rule": f.rule,
@@ -363,6 +395,27 @@ final class AttemptRunner {
                         + "; stopping attempt \(attemptNo)")
         teardown(job, window: min(plan.grace, 5))
         apply(v, job)
+    }
+
+    /// The background gate: takes the verdicts of a finished check (the pool decides what
+    /// they mean; a node back in it is told to the classifier), and starts a check of the
+    /// lost and suspect nodes whose wait is over. Looked at every 0.25 s.
+    private func lookAtPool(startingChecks: Bool = true) -> [LossAction] {
+        guard let probe = supervisor.probe else { return [] }
+        var actions: [LossAction] = []
+        let wall = Date().timeIntervalSince1970
+        if let r = probe.take() {
+            let changes = pool.probed(r.verdicts, at: wall)
+            supervisor.recordProbe(pool, r, changes: changes, attempt: attemptNo)
+            for case .rejoined(let node) in changes {
+                if let a = feed(.spareReady(node: node)) { actions.append(a) }
+            }
+        }
+        if startingChecks && !probe.isRunning {
+            let due = pool.dueForProbe(now: wall)
+            if !due.isEmpty { probe.start(due.compactMap { pool.member($0)?.host }) }
+        }
+        return actions
     }
 
     /// Looks at the agents; tells the classifier of each new end.
@@ -461,6 +514,10 @@ final class AttemptRunner {
     /// its record.
     private func finish(_ job: RunningJob) -> (record: AttemptRecord, endFields: [String: Any], consumed: Int?) {
         stopLeases()
+        // A background check under way is ended, not waited for: the boundary's gate checks
+        // the nodes that are due (a finished one's verdicts still count).
+        _ = lookAtPool(startingChecks: false)
+        supervisor.probe?.cancel()
         if job.poll() == nil {
             job.kill()
             _ = job.waitForExit(atMost: 5)

@@ -48,6 +48,7 @@ struct AttemptTranscript: Sendable, Equatable {
         case .mpirun(let line): obj["mpirun"] = line
         case .agentEnded(let node): obj["agentEnded"] = node
         case .interrupt: obj["interrupt"] = true
+        case .spareReady(let node): obj["spareReady"] = node
         case .mpirunExited(let status):
             switch status {
             case .exited(let c)?: obj["exit"] = ["code": Int(c)]
@@ -83,6 +84,7 @@ struct AttemptTranscript: Sendable, Equatable {
             else if let s = obj["mpirun"] as? String { event = .mpirun(s) }
             else if let s = obj["agentEnded"] as? String { event = .agentEnded(node: s) }
             else if obj["interrupt"] != nil { event = .interrupt }
+            else if let s = obj["spareReady"] as? String { event = .spareReady(node: s) }
             else if obj["tick"] != nil { event = .tick }
             else if obj["note"] != nil { continue }
             else if let e = obj["exit"] {

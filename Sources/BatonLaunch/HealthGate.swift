@@ -31,11 +31,14 @@ struct HealthGate: Sendable {
     }
 
     /// The token every process of the gate carries (`AttemptSweep` finds what a timed-out
-    /// check left by it).
-    var token: String { "\(planner.runDir)#gate" }
+    /// check left by it): `RUN#gate` before an attempt, `RUN#probe` in the background
+    /// (`BackgroundGate`), so neither sweeps the other's.
+    var tokenName = "gate"
+    var token: String { "\(planner.runDir)#\(tokenName)" }
 
     /// Checks `hosts` in parallel; returns each node's verdict and the gate's wall time.
-    func run(_ hosts: [BatonProtocol.Host]) -> (verdicts: [String: GateVerdict], seconds: Double) {
+    /// `stop` is asked before the second round (a background check being cancelled).
+    func run(_ hosts: [BatonProtocol.Host], stop: () -> Bool = { false }) -> (verdicts: [String: GateVerdict], seconds: Double) {
         let start = monotonicNow()
         let verdicts = Locked<[String: GateVerdict]>([:])
         let group = DispatchGroup()
@@ -66,6 +69,7 @@ struct HealthGate: Sendable {
             rest = common.filter { answers[$0.name] == nil }
             if output?.timedOut ?? false { _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2) }
         }
+        if stop() { rest = [] }
         for host in rest {
             group.enter()
             let argv = argv([host])

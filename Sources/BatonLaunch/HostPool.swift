@@ -38,9 +38,11 @@ enum GateVerdict: Sendable, Equatable {
 /// decides what the launch always did: the survivors.
 ///
 /// The rules, in order, at every attempt boundary (`select`):
-/// 1. A lost or suspect node whose `--cool-down` has passed since it was lost (or last failed
-///    the gate) is gated again; passing, it rejoins as a spare; failing, it stays suspect and
-///    its cool-down starts again.
+/// 1. A lost or suspect node whose wait has passed since it was lost (or last failed the
+///    gate) is gated again; passing, it rejoins as a spare; failing, it stays suspect and
+///    waits again. The wait is `--cool-down`, doubled by each failed check in a row, up to
+///    16 times it (`probeWait`). The same rule runs while an attempt runs (`dueForProbe`,
+///    `probed`: the runner gates such nodes in the background).
 /// 2. A node of the proposal that failed the gate becomes suspect.
 /// 3. The proposal keeps every node of the last attempt still in the job, in its place; a
 ///    place whose node was lost or is suspect takes the next spare (the given order), so the
@@ -62,6 +64,8 @@ struct HostPool: Sendable, Equatable {
         /// When it entered its state (seconds since 1970).
         var since: Double
         var reason: String?
+        /// Failed gate checks in a row since it left the job (the back-off of rule 1).
+        var failedChecks = 0
     }
 
     /// A change the supervisor records (the store's nodes and events).
@@ -106,6 +110,32 @@ struct HostPool: Sendable, Equatable {
         self.gating = gating
     }
 
+    /// The pool as an earlier head of the run left it (`--resume`): the last attempt's nodes
+    /// (`last`, in rank order) keep their places, so `WORLD_SIZE` and every rank's place stay
+    /// as they were; the run store's rows say which nodes were spare, suspect or lost, since
+    /// when and why (a lost node's cool-down runs from its loss, not from the resume); a host
+    /// the store never saw is a spare.
+    mutating func resume(last: [String], rows: [LaunchNodeRow]) {
+        let row = Dictionary(rows.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        let inLast = Set(last)
+        for i in members.indices {
+            let name = members[i].host.name
+            let r = row[name]
+            switch r?.state {
+            case .lost?: members[i].state = .lost
+            case .suspect?: members[i].state = .suspect
+            case .spare?: members[i].state = .spare
+            case .healthy?, nil: members[i].state = inLast.contains(name) ? .active : .spare
+            }
+            if let r, r.state != .healthy {
+                members[i].since = r.since
+                members[i].reason = r.cause
+            }
+        }
+        let known = last.filter { member($0) != nil }
+        if !known.isEmpty { places = Array(known.prefix(range.max)) }
+    }
+
     /// The job's nodes now, in rank order.
     var active: HostList { HostList(hosts: places.compactMap { p in member(p).flatMap { $0.state == .active ? $0.host : nil } }) }
     func names(_ state: State) -> [String] { members.filter { $0.state == state }.map(\.host.name) }
@@ -120,14 +150,49 @@ struct HostPool: Sendable, Equatable {
 
     /// Nodes an attempt lost (or `--on-hang` left out): out of the job until they rejoin.
     mutating func lose(_ names: [String], reason: String, at now: Double) {
-        for n in names where member(n) != nil { set(n, .lost, at: now, reason: reason) }
+        for n in names where member(n) != nil {
+            set(n, .lost, at: now, reason: reason)
+            if let i = members.firstIndex(where: { $0.host.name == n }) { members[i].failedChecks = 0 }
+        }
     }
 
     /// The nodes outside the job that may take a place at the next boundary: the spares, and
-    /// lost or suspect nodes whose cool-down has passed (if the gate clears them). The restart
+    /// lost or suspect nodes whose wait has passed (if the gate clears them). The restart
     /// policy counts them with the survivors against MIN.
     func standby(now: Double) -> Int {
-        members.filter { $0.state == .spare || (gating && ($0.state == .lost || $0.state == .suspect) && now >= $0.since + coolDown) }.count
+        members.filter { $0.state == .spare }.count + dueForProbe(now: now).count
+    }
+
+    /// How long a lost or suspect node waits before its next check: `--cool-down`, doubled by
+    /// each failed check in a row, at most 16 times (a node that stays down is not checked
+    /// every cool-down for ever; one back soon is checked soon).
+    func probeWait(_ m: Member) -> Double { coolDown * Double(1 << min(m.failedChecks, 4)) }
+
+    /// Rule 1's nodes: lost or suspect, their wait over (none without a gate).
+    func dueForProbe(now: Double) -> [String] {
+        guard gating else { return [] }
+        return members.filter { ($0.state == .lost || $0.state == .suspect) && now >= $0.since + probeWait($0) }.map(\.host.name)
+    }
+
+    /// Rule 1's outcome for the gate's verdicts on such nodes: passing, a spare again;
+    /// failing, suspect, its wait doubled. Verdicts on other nodes are ignored.
+    mutating func probed(_ verdicts: [String: GateVerdict], at now: Double) -> [Change] {
+        var changes: [Change] = []
+        for m in members where m.state == .lost || m.state == .suspect {
+            guard let i = members.firstIndex(where: { $0.host.name == m.host.name }) else { continue }
+            switch verdicts[m.host.name] {
+            case nil: continue
+            case .passed?:
+                set(m.host.name, .spare, at: now, reason: "rejoined: passed the health gate after --cool-down")
+                members[i].failedChecks = 0
+                changes.append(.rejoined(node: m.host.name))
+            case .failed(let why)?:
+                set(m.host.name, .suspect, at: now, reason: why)
+                members[i].failedChecks += 1
+                changes.append(.suspect(node: m.host.name, reason: why))
+            }
+        }
+        return changes
     }
 
     /// The next attempt's nodes, given the gate's verdicts of this round (empty at first).
@@ -136,16 +201,9 @@ struct HostPool: Sendable, Equatable {
         var changes: [Change] = []
         defer { roundChanges += changes }
         // 1. Rejoins.
-        var toGate: [String] = []
-        for m in members where (m.state == .lost || m.state == .suspect) && gating && now >= m.since + coolDown {
-            switch verdicts[m.host.name] {
-            case nil: toGate.append(m.host.name)
-            case .passed?: set(m.host.name, .spare, at: now, reason: "rejoined: passed the health gate after --cool-down")
-                changes.append(.rejoined(node: m.host.name))
-            case .failed(let why)?: set(m.host.name, .suspect, at: now, reason: why)
-                changes.append(.suspect(node: m.host.name, reason: why))
-            }
-        }
+        let due = dueForProbe(now: now)
+        var toGate = due.filter { verdicts[$0] == nil }
+        changes += probed(verdicts.filter { due.contains($0.key) }, at: now)
         // 2. Failed nodes of the job and spares become suspect.
         for m in members where m.state == .active || m.state == .spare {
             if case .failed(let why)? = verdicts[m.host.name] {

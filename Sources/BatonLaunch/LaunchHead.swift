@@ -118,7 +118,9 @@ public struct LaunchHead: Sendable {
         var list = source.hosts
         if let resume, !resume.hostsGiven {
             // The last attempt's nodes, unless a new allocation is where this head runs.
-            // With spares (`--nnodes`) every host given stays in the pool: the gate decides.
+            // With spares (`--nnodes`) every host given stays in the pool, as the run store
+            // left it: the last attempt's nodes in their places, the others spare, suspect or
+            // lost (`HostPool.resume`).
             if case .slurm = source.kind {} else if spec.pool.nnodes == nil { list = resume.point.hosts }
             guard !list.hosts.isEmpty else { throw bad("the last attempt lost every node; give hosts: --resume RUN --hostfile F") }
         }
@@ -186,6 +188,7 @@ public struct LaunchHead: Sendable {
         }
         options.coolDown = try spec.pool.coolDownSeconds()
         options.gate = try spec.pool.gate(planner: planner, checkpointDir: RunDirectory(runDir).checkpoints)
+        options.grow = try spec.pool.grow(range: options.nnodes, gating: options.gate != nil)
         options.onRankFailure = spec.onRankFailure
         try options.setHang(spec.hang)
         options.heartbeatTimeout = timeout
@@ -195,6 +198,7 @@ public struct LaunchHead: Sendable {
             options.firstAttempt = point.lastAttempt + 1
             options.initialConsumed = point.consumed
             options.priorAttempts = point.records
+            options.resumedPool = (point.lastNodes, point.nodeRows)
         }
         if let n = spec.shardSamples {
             guard n >= 0 else { throw bad("--shard-samples must be >= 0") }

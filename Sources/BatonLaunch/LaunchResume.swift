@@ -155,6 +155,11 @@ public struct LaunchResumePoint: Sendable, Equatable {
     public var records: [AttemptRecord]
     /// Set when the run had completed: there is nothing to resume.
     public var completed: Bool
+    /// The last attempt's nodes in rank order, lost ones included (a pool with spares keeps
+    /// their places: `HostPool.resume`).
+    var lastNodes: [String] = []
+    /// The run store's nodes: what the pool was when the earlier head stopped.
+    var nodeRows: [LaunchNodeRow] = []
 
     /// Reads the run directory. Fails (bad input) when it holds no launch attempt.
     public static func read(runDir: String) throws(LaunchError) -> LaunchResumePoint {
@@ -179,7 +184,8 @@ public struct LaunchResumePoint: Sendable, Equatable {
         let report = LaunchRunFiles.report(runDir)
         let completed = report?.result == .completed && report?.attempts.last?.attempt == last
         return LaunchResumePoint(lastAttempt: last, hosts: hosts, consumed: LaunchRunFiles.consumed(runDir) ?? 0,
-                                 records: records, completed: completed)
+                                 records: records, completed: completed, lastNodes: plan.hosts.map(\.name),
+                                 nodeRows: (try? LaunchStore.reading(runDir)?.nodes()) ?? [])
     }
 
     /// Waits for every rank of the run's earlier attempts that this machine can see to be

@@ -42,6 +42,19 @@ extension LaunchSupervisor {
         return .failure(NoNodes(text: "the health gate did not settle on the nodes of attempt \(attempt)"))
     }
 
+    /// A background check's verdicts (`BackgroundGate`, while attempt `attempt` runs): the
+    /// `gate` event, then what the pool made of them, as at a boundary.
+    func recordProbe(_ pool: HostPool, _ r: BackgroundGate.Result, changes: [HostPool.Change], attempt: Int) {
+        var failed: [String: String] = [:]
+        for (n, v) in r.verdicts { if case .failed(let why) = v { failed[n] = why } }
+        event(.gate, ["attempt": attempt, "nodes": r.nodes, "seconds": r.seconds, "failed": failed, "background": true])
+        guard !changes.isEmpty else { return }
+        record(pool, changes, attempt: attempt, lastWorld: nil, world: nil)
+        for case .rejoined(let n) in changes {
+            console.message("baton launch: \(n) passed the health gate after --cool-down: back in the pool as a spare")
+        }
+    }
+
     /// Commits the pool's changes and its state (in one transaction) and tells the console.
     /// A launch without `--nnodes` or a gate records nothing here.
     private func record(_ pool: HostPool, _ changes: [HostPool.Change], attempt: Int, lastWorld: Int?, world: Int?) {

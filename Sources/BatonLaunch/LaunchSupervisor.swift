@@ -66,6 +66,9 @@ public struct LaunchOptions: Sendable {
     /// The records of attempts an earlier head of this run made (`--resume`): reported
     /// before this head's own.
     var priorAttempts: [AttemptRecord] = []
+    /// With `--nnodes`, the pool an earlier head of this run left (`--resume`): the last
+    /// attempt's nodes and the store's node rows (`HostPool.resume`).
+    var resumedPool: (last: [String], rows: [LaunchNodeRow])?
     /// `--nnodes`: how many nodes an attempt runs on, the other hosts spares; nil: every host
     /// given, down to `--min-nodes`.
     var nnodes: NodeRange?
@@ -73,6 +76,8 @@ public struct LaunchOptions: Sendable {
     var coolDown: Double = 60
     /// The health gate run on the nodes of every attempt before it starts; nil: none.
     var gate: HealthGate?
+    /// `--grow-after`: grow back at a checkpoint (nil: at the next restart only).
+    var grow: GrowWatch.Rule?
 
     /// Hang detection and `--on-hang` from the settings as given.
     public mutating func setHang(_ settings: HangSettings) throws(LaunchError) {
@@ -107,11 +112,14 @@ public final class LaunchSupervisor: @unchecked Sendable {
     let pendingMetrics = Locked([LaunchStoreOp]())
     /// Set once a commit failed, so the console hears it once.
     private var storeFailed = false
+    /// The gate on nodes outside the job while an attempt runs (nil without a gate).
+    let probe: BackgroundGate?
 
     public init(options: LaunchOptions, executor: JobExecutor, console: LaunchConsole) throws(LaunchError) {
         self.options = options
         self.executor = executor
         self.console = console
+        probe = options.gate.map { BackgroundGate(gate: $0) }
         do {
             try FileManager.default.createDirectory(atPath: options.planner.runDir, withIntermediateDirectories: true)
         } catch {
@@ -202,6 +210,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
         }
         var pool = HostPool(hosts: hosts, range: options.nnodes ?? NodeRange(min: max(options.minNodes, 1), max: max(hosts.hosts.count, 1)),
                             coolDown: options.coolDown, gating: options.gate != nil, now: Date().timeIntervalSince1970)
+        if options.nnodes != nil, let r = options.resumedPool { pool.resume(last: r.last, rows: r.rows) }
         while true {
             // Committed with the restart that brought the loop here.
             ended = []
@@ -236,8 +245,11 @@ public final class LaunchSupervisor: @unchecked Sendable {
                     + hosts.names.enumerated().map { .node(name: $1, position: $0, state: .healthy, since: now, attempt: attempt, signal: nil, cause: nil) })
             console.message("baton launch: attempt \(attempt) on \(hosts.hosts.count) nodes (\(hosts.names.joined(separator: ","))), \(hosts.totalSlots) ranks"
                             + (options.shardWriter != nil ? ", \(consumed) samples already consumed" : ""))
-            let (record, endFields, reported) = AttemptRunner(supervisor: self, plan: plan, hosts: hosts,
-                                                              consumedAtStart: options.shardWriter != nil ? consumed : nil).run()
+            let runner = AttemptRunner(supervisor: self, plan: plan, hosts: hosts, pool: pool,
+                                       consumedAtStart: options.shardWriter != nil ? consumed : nil)
+            let (record, endFields, reported) = runner.run()
+            // Nodes the gate let back in while the attempt ran.
+            pool = runner.pool
             ended = [(.attemptEnd, endFields)]
             endedOps = [.attemptEnd(record, endedAt: Date().timeIntervalSince1970)]
             if let c = reported { consumed = max(consumed, c) }
@@ -250,6 +262,7 @@ public final class LaunchSupervisor: @unchecked Sendable {
             var policy = RestartPolicy(maxRestarts: options.maxRestarts, minNodes: options.minNodes,
                                        onRankFailure: options.onRankFailure, firstAttempt: options.firstAttempt)
             policy.onHang = options.onHang
+            policy.nnodes = options.nnodes
             switch policy.decide(after: record, on: hosts, earlier: earlier, standby: pool.standby(now: Date().timeIntervalSince1970)) {
             case .finish(let result, let reason, let code):
                 return finish(result, reason, code)

@@ -18,6 +18,9 @@ enum AttemptEvent: Sendable, Equatable {
     case interrupt
     /// mpirun ended (nil: its status is unknown, it was killed and reaped elsewhere).
     case mpirunExited(ExitStatus?)
+    /// A node outside the job passed the health gate while the attempt ran: it is back in
+    /// the pool (`--grow-after` may grow the world with it).
+    case spareReady(node: String)
     /// Time passed; nothing else happened.
     case tick
 }
@@ -26,9 +29,10 @@ enum AttemptEvent: Sendable, Equatable {
 enum LossAction: Sendable, Equatable {
     /// The first Ctrl-C: forward SIGINT to every rank, and stop the job after the grace.
     case forwardInterrupt
-    /// The grace after Ctrl-C is over (or Ctrl-C came again): stop the job with the full
-    /// grace, then report mpirun's end.
-    case stopJob
+    /// The grace after Ctrl-C is over: stop the job with the full grace, then report
+    /// mpirun's end. `atOnce` (Ctrl-C came again, or a grid stopping a config): the short
+    /// window instead, as on node loss; the ranks already had their SIGINT.
+    case stopJob(atOnce: Bool)
     /// mpirun is aborting the job and may hang there: stop it at once (short window), then
     /// report its end, which is judged by what was said.
     case stopAborted
@@ -45,6 +49,13 @@ enum LossAction: Sendable, Equatable {
     case hung(HangFinding)
     /// A rank slower than the others (`StragglerWatch`): say so; the job goes on.
     case straggler(StragglerFinding)
+    /// Nodes are back in the pool (`GrowWatch`): ask every rank for a checkpoint.
+    case requestCheckpoint(nodes: [String])
+    /// The job checkpointed after the request: stop it with the full grace, so the next
+    /// attempt grows with `nodes`. Final.
+    case grow(AttemptVerdict, nodes: [String])
+    /// No checkpoint came within `--grow-wait`: say so; the job goes on.
+    case growGivenUp(nodes: [String], reason: String)
 }
 
 /// When the runner must wait out the lease before the next attempt may start.
@@ -98,6 +109,9 @@ struct AttemptVerdict: Sendable, Equatable {
 /// 7. A rank whose busy fraction stays well above the others' (`StragglerWatch`): a
 ///    straggler, said once; with `--on-straggler exclude` its node is lost at the next
 ///    checkpoint (a larger consumed count).
+/// 8. With `--grow-after` and a world below MAX (`GrowWatch`): a node back in the pool
+///    (`spareReady`) for that long makes the head ask the job for a checkpoint; the next
+///    larger consumed count stops the attempt so the next one grows.
 /// 5. At mpirun's end: a daemon mpirun named lost; else, when an agent ended abnormally
 ///    after the job started (ORTE then says it was "unable to reliably start one or more
 ///    daemons", at any time, also for a daemon that ran for hours), the node whose agent
@@ -123,6 +137,8 @@ struct LossClassifier: Sendable {
         var progress: ProgressWatch.Rule?
         /// Straggler detection (nil: off).
         var stragglers: StragglerWatch.Rule?
+        /// Growing back at a checkpoint (nil: off, or the world is at MAX).
+        var grow: GrowWatch.Rule?
 
         init(heartbeatTimeout: Double, startupTimeout: Double, nodeLossWindow: Double, grace: Double) {
             self.heartbeatTimeout = heartbeatTimeout
@@ -154,6 +170,7 @@ struct LossClassifier: Sendable {
     private(set) var isFinished = false
     private(set) var progress: ProgressWatch
     private(set) var stragglers: StragglerWatch
+    private(set) var grow: GrowWatch?
     /// `--on-straggler exclude`: the straggler found, and the consumed count to go past first.
     var excluding: (finding: StragglerFinding, consumed: Int)?
     var lastStragglerCheck = -Double.infinity
@@ -163,6 +180,7 @@ struct LossClassifier: Sendable {
         self.settings = settings
         progress = ProgressWatch(rule: settings.progress ?? ProgressWatch.Rule(timeout: .off))
         stragglers = StragglerWatch(rule: settings.stragglers ?? StragglerWatch.Rule(policy: .off))
+        grow = settings.grow.map { GrowWatch(rule: $0) }
         placements = RankPlacement.all(hosts)
         monitor = HeartbeatMonitor(hosts: hosts, timeout: settings.heartbeatTimeout, start: start,
                                    startupTimeout: settings.startupTimeout)
@@ -196,6 +214,8 @@ struct LossClassifier: Sendable {
             if agentEnds[node] == nil { agentEnds[node] = now }
         case .interrupt:
             interrupts += 1
+        case .spareReady(let node):
+            grow?.spareReady(node, at: now)
         case .mpirunExited(let status):
             isFinished = true
             return .ended(classifyEnd(status, at: now))
@@ -217,6 +237,7 @@ struct LossClassifier: Sendable {
         // A hang waits while a node is silent (rule 6); that node's line or loss comes first.
         if interruptsSeen == 0, let p = progress.nextDeadline(),
            p <= (monitor.oldestLastSeen ?? p) + settings.heartbeatTimeout / 2 { times.append(p) }
+        if interruptsSeen == 0, let g = grow?.nextDeadline() { times.append(g) }
         return times.min()
     }
 
@@ -283,6 +304,19 @@ struct LossClassifier: Sendable {
                     return .straggler(f)
                 }
             }
+            // 8: grow back at a checkpoint.
+            if let step = grow?.check(at: now, consumed: monitor.consumed) {
+                switch step {
+                case .request(let nodes): return .requestCheckpoint(nodes: nodes)
+                case .giveUp(let nodes, let reason): return .growGivenUp(nodes: nodes, reason: reason)
+                case .grow(let nodes, let consumed):
+                    isFinished = true
+                    var v = AttemptVerdict(outcome: .grow)
+                    v.detail = "\(nodes.joined(separator: ",")) back in the pool; stopped at the checkpoint of \(consumed) samples consumed"
+                    v.message = "checkpoint at \(consumed) samples consumed; stopping attempt to grow with \(nodes.joined(separator: ","))"
+                    return .grow(v, nodes: nodes)
+                }
+            }
         }
         if interrupts > interruptsSeen {
             let first = interruptsSeen == 0
@@ -292,12 +326,14 @@ struct LossClassifier: Sendable {
                 interruptDeadline = now + settings.grace
                 return .forwardInterrupt
             }
-            interruptDeadline = now
+            interruptDeadline = nil
+            awaitingEnd = true
+            return .stopJob(atOnce: true)
         }
         if let d = interruptDeadline, now >= d {
             interruptDeadline = nil
             awaitingEnd = true
-            return .stopJob
+            return .stopJob(atOnce: false)
         }
         return nil
     }

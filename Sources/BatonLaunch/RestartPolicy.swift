@@ -13,6 +13,8 @@ struct RestartPolicy: Sendable, Equatable {
     var onHang: HangPolicy = .restart
     /// The number of the run's first attempt (restarts are counted from it).
     var firstAttempt: Int
+    /// `--nnodes`, when given: `minNodes` is its MIN, and the reason for too few says so.
+    var nnodes: NodeRange?
 
     init(maxRestarts: Int, minNodes: Int, onRankFailure: RankFailurePolicy, firstAttempt: Int) {
         self.maxRestarts = maxRestarts
@@ -33,7 +35,10 @@ struct RestartPolicy: Sendable, Equatable {
     /// `standby`: nodes outside the attempt that may take a lost node's place (spares,
     /// `HostPool.standby`); they count with the survivors against `--min-nodes`.
     func decide(after record: AttemptRecord, on hosts: HostList, earlier: [AttemptRecord] = [], standby: Int = 0) -> Decision {
-        let restartsUsed = record.attempt - firstAttempt
+        // A planned restart (to grow back) is not a failure: it uses up no restart, as
+        // torchrun's membership changes use up none of its --max-restarts.
+        let planned = earlier.filter { $0.attempt >= firstAttempt && $0.outcome == .grow }.count
+        let restartsUsed = record.attempt - firstAttempt - planned
         switch record.outcome {
         case .hung:
             let node = record.failedNode
@@ -47,7 +52,7 @@ struct RestartPolicy: Sendable, Equatable {
                 let rest = hosts.removing([node])
                 let why = onHang == .exclude ? "--on-hang exclude" : "its second hang"
                 guard rest.hosts.count + standby >= max(minNodes, 1) else {
-                    return .finish(.failed, reason: "\(what); leaving \(node) out (\(why)) would leave \(rest.hosts.count) nodes, --min-nodes is \(minNodes)",
+                    return .finish(.failed, reason: "\(what); leaving \(node) out (\(why)): \(tooFew(rest.hosts.count + standby))",
                                    exitCode: ExitCodes.jobFailed)
                 }
                 return .restart(on: rest, lost: [node], cause: what,
@@ -55,6 +60,9 @@ struct RestartPolicy: Sendable, Equatable {
             }
             return .restart(on: hosts, lost: [], cause: what,
                             message: "\(what); restarting on the same nodes \(hosts.names.joined(separator: ",")) (--on-hang restart; restart \(restartsUsed + 1) of \(maxRestarts))")
+        case .grow:
+            return .restart(on: hosts, lost: [], cause: record.text + ": " + (record.detail ?? ""),
+                            message: "\(record.detail ?? "stopped to grow"); restarting to grow back (a planned restart: no --max-restarts used)")
         case .completed:
             return .finish(.completed, reason: "every rank exited 0 (attempt \(record.attempt))", exitCode: ExitCodes.success)
         case .interrupted:
@@ -69,9 +77,7 @@ struct RestartPolicy: Sendable, Equatable {
                 return .restart(on: survivors, lost: lost.sorted(), cause: nil,
                                 message: "lost \(names); restarting on \(whereTo) (restart \(restartsUsed + 1) of \(maxRestarts))")
             }
-            let why = left < max(minNodes, 1)
-                ? "\(left) nodes left, --min-nodes is \(minNodes)"
-                : "no restart left (--max-restarts \(maxRestarts))"
+            let why = left < max(minNodes, 1) ? tooFew(left) : "no restart left (--max-restarts \(maxRestarts))"
             return .finish(.failed, reason: "lost \(names); \(why)", exitCode: ExitCodes.jobFailed)
         case .commandFailed, .mpirunFailed, .failedToStart, .headLost:
             var reason = record.text
@@ -85,5 +91,16 @@ struct RestartPolicy: Sendable, Equatable {
             }
             return .finish(.failed, reason: reason, exitCode: ExitCodes.jobFailed)
         }
+    }
+
+    /// Why `left` nodes (survivors and nodes standing by) cannot go on.
+    func tooFew(_ left: Int) -> String {
+        guard let nnodes else { return "\(left) nodes left, --min-nodes is \(minNodes)" }
+        if nnodes.min == nnodes.max {
+            // A job that fixed its world (Lightning's num_nodes) could not run on fewer: end
+            // now, with the reason, rather than start a world it refuses or waits for.
+            return "\(left) nodes left and no spare: --nnodes \(nnodes) never runs on fewer than \(nnodes.min) (--nnodes MIN:\(nnodes.max) lets the world shrink)"
+        }
+        return "\(left) nodes left, --nnodes \(nnodes) needs at least \(nnodes.min)"
     }
 }

@@ -21,6 +21,11 @@ public struct PoolSettings: Codable, Sendable, Equatable {
     public var healthTimeout = "10s"
     public var healthMinFree = "256M"
     public var healthMinMemlock: String?
+    /// `--grow-after`: a world below MAX grows back by a planned restart at a checkpoint once
+    /// a node has been back in the pool this long; nil: at the next restart only.
+    public var growAfter: String?
+    /// `--grow-wait`: how long the head waits for the checkpoint it asked for.
+    public var growWait = "5m"
 
     public init() {}
 
@@ -33,6 +38,8 @@ public struct PoolSettings: Codable, Sendable, Equatable {
         healthTimeout = try c.decodeIfPresent(String.self, forKey: .healthTimeout) ?? d.healthTimeout
         healthMinFree = try c.decodeIfPresent(String.self, forKey: .healthMinFree) ?? d.healthMinFree
         healthMinMemlock = try c.decodeIfPresent(String.self, forKey: .healthMinMemlock)
+        growAfter = try c.decodeIfPresent(String.self, forKey: .growAfter)
+        growWait = try c.decodeIfPresent(String.self, forKey: .growWait) ?? d.growWait
     }
 
     /// The node range for `hosts` hosts; nil without `--nnodes`.
@@ -43,6 +50,24 @@ public struct PoolSettings: Codable, Sendable, Equatable {
             throw LaunchError(.badInput, "--nnodes \(nnodes) needs at least \(r.min) hosts, \(hosts) given")
         }
         return r
+    }
+
+    /// The grow rule for `range` with the gate on or off; nil without `--grow-after`.
+    func grow(range: NodeRange?, gating: Bool) throws(LaunchError) -> GrowWatch.Rule? {
+        guard let growAfter else { return nil }
+        guard let after = parseDuration(growAfter), after >= 0 else {
+            throw LaunchError(.badInput, "--grow-after: '\(growAfter)' is not a duration (e.g. 10m)")
+        }
+        guard let wait = parseDuration(growWait), wait > 0 else {
+            throw LaunchError(.badInput, "--grow-wait: '\(growWait)' is not a positive duration (e.g. 5m)")
+        }
+        guard let range, range.min < range.max else {
+            throw LaunchError(.badInput, "--grow-after needs --nnodes MIN:MAX with MIN below MAX: only a world that shrank can grow back")
+        }
+        guard gating else {
+            throw LaunchError(.badInput, "--grow-after needs the health gate (--health-check off leaves no way for a node to come back)")
+        }
+        return GrowWatch.Rule(after: after, wait: wait)
     }
 
     func coolDownSeconds() throws(LaunchError) -> Double {

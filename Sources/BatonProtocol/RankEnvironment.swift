@@ -128,6 +128,8 @@ public struct JobContract: Sendable, Equatable, Codable {
     }
 
     public var logDir: String { RunDirectory(runDir).logs }
+    /// The file that appears when the head asks for a checkpoint (BATON_CHECKPOINT_REQUEST).
+    public var checkpointRequestPath: String { RunDirectory(runDir).checkpointRequest(attempt) }
     public func metricsPath(rank: Int) -> String { metricsFile ?? RunDirectory(runDir).rankMetrics(attempt, rank: rank) }
     /// Whether rank `rank`'s wrapper forwards the metrics file (each line once over the job).
     public func forwardsMetrics(rank: Int) -> Bool { metricsFile == nil || rank == 0 }
@@ -161,6 +163,7 @@ public struct JobContract: Sendable, Equatable, Codable {
             "BATON_RESTART_COUNT": String(restartCount),
             "BATON_METRICS": metricsPath(rank: p.rank),
             "BATON_STACKS": RunDirectory(runDir).rankStacks(attempt, rank: p.rank),
+            "BATON_CHECKPOINT_REQUEST": checkpointRequestPath,
             "BATON_PROGRESS_FD": String(Self.progressFD),
             "BATON_CORRUPT_CHECKPOINT_EXIT": String(Self.corruptCheckpointExit),
             "TORCHELASTIC_RESTART_COUNT": String(restartCount),

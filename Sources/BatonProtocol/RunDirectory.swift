@@ -55,6 +55,7 @@ public struct RunDirectory: Sendable, Hashable {
         static func headChannel(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).head" }
         static func attemptTranscript(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).transcript.jsonl" }
         static func attemptScores(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).scores.json" }
+        static func checkpointRequest(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).checkpoint-request" }
         static func attemptStacks(_ n: String) -> String { "\(attempts)/\(attemptPrefix)\(n).stacks" }
         static func rankStacks(_ n: String, _ rank: String) -> String { "\(attemptStacks(n))/rank-\(rank).txt" }
         static func shards(_ n: String) -> String { "shards/\(attemptPrefix)\(n)" }
@@ -110,6 +111,7 @@ public struct RunDirectory: Sendable, Hashable {
     func headChannel(_ attempt: Int) -> String { appending(Relative.headChannel(String(attempt))) }
     public func attemptTranscript(_ attempt: Int) -> String { appending(Relative.attemptTranscript(String(attempt))) }
     public func attemptScores(_ attempt: Int) -> String { appending(Relative.attemptScores(String(attempt))) }
+    public func checkpointRequest(_ attempt: Int) -> String { appending(Relative.checkpointRequest(String(attempt))) }
     public func attemptStacks(_ attempt: Int) -> String { appending(Relative.attemptStacks(String(attempt))) }
     public func rankStacks(_ attempt: Int, rank: Int) -> String { appending(Relative.rankStacks(String(attempt), String(rank))) }
     public func shards(_ attempt: Int) -> String { appending(Relative.shards(String(attempt))) }
@@ -170,6 +172,7 @@ public struct RunDirectory: Sendable, Hashable {
             Entry(path: Relative.headChannel("N"), about: "the head's messages to the ranks mpirun started on its own node"),
             Entry(path: Relative.attemptTranscript("N"), about: "what the head saw during attempt N"),
             Entry(path: Relative.attemptScores("N"), about: "each rank's straggler score and busy fraction while attempt N runs (rewritten every 5 s)"),
+            Entry(path: Relative.checkpointRequest("N"), about: "the head asks attempt N for a checkpoint (`--grow-after`): written by every rank's wrapper, the command's BATON_CHECKPOINT_REQUEST"),
             Entry(path: Relative.rankStacks("N", "R"), about: "rank R's stacks, written when attempt N hung (`baton exec` asks the rank's helper, else a stack tool)"),
             Entry(path: Relative.shards("N") + "/", about: "the per-rank shard files of attempt N (BatonShard's layout)"),
             Entry(path: Relative.rankMetrics("N", "R"), about: "the metrics lines rank R wrote in attempt N"),

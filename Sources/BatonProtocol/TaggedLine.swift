@@ -118,12 +118,16 @@ public enum HeadMessage: Sendable, Equatable {
     /// Write every rank's stacks (a hang was seen): each wrapper answers with a `prog`
     /// line `stacks PATH` once its rank's are written.
     case stacks(attempt: Int)
+    /// Checkpoint soon (the head wants to restart at a checkpoint, `--grow-after`): each
+    /// wrapper writes the command's BATON_CHECKPOINT_REQUEST file.
+    case checkpoint(attempt: Int)
 
     public var encoded: String {
         switch self {
         case .lease(let a, let s): return "\(TaggedLine.prefix) lease \(a) \(s)"
         case .signal(let a, let n): return "\(TaggedLine.prefix) signal \(a) \(n)"
         case .stacks(let a): return "\(TaggedLine.prefix) stacks \(a) 0"
+        case .checkpoint(let a): return "\(TaggedLine.prefix) checkpoint \(a) 0"
         }
     }
 
@@ -134,6 +138,7 @@ public enum HeadMessage: Sendable, Equatable {
         case "lease": return Int(parts[3]).map { .lease(attempt: a, sequence: $0) }
         case "signal": return Int32(parts[3]).map { .signal(attempt: a, signal: $0) }
         case "stacks": return .stacks(attempt: a)
+        case "checkpoint": return .checkpoint(attempt: a)
         default: return nil
         }
     }

@@ -99,7 +99,7 @@ public struct RunTimeline: Sendable {
             switch end.map(\.outcome) {
             case .completed??: status = "done"
             case .nodesLost??: status = "lost"
-            case .interrupted??: status = "stopped"
+            case .interrupted??, .grow??: status = "stopped"
             case nil: status = running && next == nil ? "running" : "head lost"
             default: status = "failed"
             }

@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// Progress for Baton's hang detection, the twin of `python/baton`'s `step()` and `phase()`:
+/// Progress for Baton's hang detection, the twin of `python/baton`'s `step()` and `phase()`
+/// (and `shouldCheckpoint()`, Baton's request for a checkpoint):
 /// one line per mark on the pipe `baton exec` gives every rank (BATON_PROGRESS_FD; the
 /// `ProgressMark` lines of docs/launch.md, "Hangs"). Outside Baton (no such variable, or
 /// the descriptor closed) every call does nothing. Not thread-safe: mark from the thread
@@ -33,6 +34,20 @@ public enum Progress {
         if let fd { write(fd, "phase \(word.isEmpty ? "phase" : word)") }
         defer { if let fd { write(fd, "phase -") } }
         return try body()
+    }
+
+    nonisolated(unsafe) private static var checkpointAnswered = false
+
+    /// True once after Baton asked this attempt for a checkpoint (the file
+    /// BATON_CHECKPOINT_REQUEST appeared: `baton launch --grow-after` restarts at the next
+    /// checkpoint to grow the world), the twin of `baton.should_checkpoint()`. Checkpoint,
+    /// then report `consumed`: that report is the boundary the head waits for. Ranks may see
+    /// the request at different steps: where they checkpoint together, act on one rank's
+    /// answer (broadcast it). False outside Baton; one `access` a call.
+    public static func shouldCheckpoint() -> Bool {
+        guard !checkpointAnswered, let path = getenv("BATON_CHECKPOINT_REQUEST"), access(path, F_OK) == 0 else { return false }
+        checkpointAnswered = true
+        return true
     }
 
     private static func write(_ fd: Int32, _ line: String) {

@@ -11,7 +11,10 @@
 //
 // Options: --samples N (required), --batch B (2), --checkpoint-every K (2), --step-ms T (50),
 // --fail-rank R --fail-step S (that rank exits 3 at that step in attempt 1: a command failure).
+// When Baton asks for a checkpoint (`Progress.shouldCheckpoint()`, rank 0's answer shared by
+// an allreduce) the ranks commit at that step, whatever --checkpoint-every says.
 import BatonProtocol
+import BatonTrainer
 import Foundation
 import MPI
 
@@ -158,7 +161,8 @@ do {
             exit(3)
         }
         usleep(UInt32(options["--step-ms"]! * 1000))
-        if step % every == 0 { try commit() }
+        let asked = try world.allReduce(rank == 0 && BatonTrainer.Progress.shouldCheckpoint() ? 1 : 0, op: .sum)
+        if step % every == 0 || asked > 0 { try commit() }
     }
     if consumed != segStart || !segIDs.isEmpty { try commit() }
 

@@ -16,7 +16,9 @@ struct GridEarlyStopSchedulerTests {
         var epoch: [String: Int] = [:]
     }
 
-    static func options(_ rule: GridEarlyStop.Rule) -> GridSchedulerOptions {
+    /// The rule's settings; `order: spec` unless asked, so the decisions below follow the
+    /// configs' positions.
+    static func options(_ rule: GridEarlyStop.Rule, order: GridEarlyStop.Order = .spec) -> GridSchedulerOptions {
         var o = GridSchedulerOptions()
         o.objective = GridObjective(metric: "acc", mode: .max)
         var e = GridEarlyStop(rule: rule)
@@ -25,6 +27,7 @@ struct GridEarlyStopSchedulerTests {
         e.reductionFactor = 3
         e.maxT = 27
         e.minSamples = 2
+        e.order = order
         o.earlyStop = e
         return o
     }
@@ -125,15 +128,19 @@ struct GridEarlyStopSchedulerTests {
         #expect(eight.decision == .stop && abs(eight.cutoff! - 0.55) < 1e-12 && eight.peers == 8)
     }
 
-    @Test("a head killed mid-run and resumed reaches the same decisions as an uninterrupted run; no report is taken twice")
-    func resumeKeepsDecisions() throws {
-        let whole = try GridSchedulerTests.harness(configs: 9, nodes: 1, options: Self.options(.asha), model: Self.model(Checkpoints()))
-        _ = try whole.scheduler.run()
+    @Test("a head killed mid-run and resumed reaches the same decisions as an uninterrupted run; no report is taken twice",
+          arguments: GridEarlyStop.Order.allCases)
+    func resumeKeepsDecisions(order: GridEarlyStop.Order) throws {
+        let whole = try GridSchedulerTests.harness(configs: 9, nodes: 1, options: Self.options(.asha, order: order), model: Self.model(Checkpoints()))
+        let outcome = try whole.scheduler.run()
         let expected = try Self.decisions(whole.store, whole.configs)
+        // Four moments spread over the run (mid-epoch, so mid-rung for some).
+        let end = whole.executor.now()
+        #expect(end > 10)
 
-        for crashAt in [2.5, 14.0, 19.5, 30.0] {
+        for crashAt in [0.1, 0.45, 0.65, 0.9].map({ ($0 * end).rounded(.down) + 0.5 }) {
             let checkpoints = Checkpoints()
-            let h = try GridSchedulerTests.harness(configs: 9, nodes: 1, options: Self.options(.asha), model: Self.model(checkpoints))
+            let h = try GridSchedulerTests.harness(configs: 9, nodes: 1, options: Self.options(.asha, order: order), model: Self.model(checkpoints))
             h.scheduler.crashAt = crashAt
             #expect(throws: GridScheduler.SimulatedHeadCrash.self) { try h.scheduler.run() }
             let partial = try Self.decisions(h.store, h.configs)
@@ -144,9 +151,9 @@ struct GridEarlyStopSchedulerTests {
             // A checkpoint every epoch: the resumed attempt starts after the last one taken.
             for p in r.progress { checkpoints.epoch[p.configID] = Int(p.time) }
             let scheduler = GridScheduler(
-                executor: executor, store: store, options: Self.options(.asha), configs: r.configs, resumeFirst: r.resumeFirst,
+                executor: executor, store: store, options: Self.options(.asha, order: order), configs: r.configs, resumeFirst: r.resumeFirst,
                 nodeStates: r.nodeStates, nextAttemptID: r.nextAttemptID, progress: r.progress)
-            #expect(try scheduler.run() == .finished(done: 3, failed: 0))
+            #expect(try scheduler.run() == outcome)
             #expect(try Self.decisions(store, h.configs) == expected, "crash at \(crashAt)")
             // Every epoch of every config is in the store once: the resumed attempt continued
             // from its checkpoint, and nothing it repeated was taken again.
@@ -155,6 +162,27 @@ struct GridEarlyStopSchedulerTests {
             #expect(Set(pairs).count == pairs.count, "crash at \(crashAt)")
             #expect(try store.tally().violations == 0)
         }
+    }
+
+    @Test("order shuffled (the default): configs start in a permutation fixed by their ids, the same after --resume")
+    func shuffledOrder() throws {
+        var rule = GridEarlyStop(rule: .asha)
+        #expect(rule.dispatchOrder == .shuffled)
+        rule.order = .spec
+        #expect(rule.dispatchOrder == .spec)
+        let h = try GridSchedulerTests.harness(
+            configs: 9, nodes: 1, options: Self.options(.asha, order: .shuffled), model: Self.model(Checkpoints()))
+        _ = try h.scheduler.run()
+        let firstAttempt = try h.store.snapshot().configs.flatMap(\.attemptRecords).sorted { $0.id < $1.id }.map(\.configID)
+        let expected = h.configs.map(\.id).sorted { GridHash.hash("order/" + $0) < GridHash.hash("order/" + $1) }
+        #expect(firstAttempt == expected)
+        #expect(expected != h.configs.map(\.id), "the permutation is not the spec's order")
+        // The same ids in another order give the same permutation.
+        let ids = h.configs.map(\.id)
+        let forward = GridScheduler.shuffled(Array(ids.indices), ids: ids).map { ids[$0] }
+        let reversedIDs = Array(ids.reversed())
+        let backward = GridScheduler.shuffled(Array(reversedIDs.indices), ids: reversedIDs).map { reversedIDs[$0] }
+        #expect(forward == backward && forward == expected)
     }
 
     @Test("a node lost mid-rung: the config resumes on a survivor and its rung history continues")

@@ -39,6 +39,32 @@ import Testing
         #expect(plan.lease == 4)
     }
 
+    @Test func theSpecsContainerReachesEveryWrapperAndEveryRanksRunCommandMountsTheConfigsDirectories() {
+        var s = MpirunGridExecutor.Settings(batonPath: "/bin/baton", environment: [:])
+        s.container = ContainerRun(image: "img:1", runtime: "/opt/podman", options: ["--rootfs"])
+        let ex = MpirunGridExecutor(hosts: HostList(hosts: [BatonProtocol.Host(name: "a", slots: 1)]), runDir: "/runs/g", settings: s)
+        let plan = ex.planner(for: launch()).plan(hosts: HostList(hosts: [BatonProtocol.Host(name: "a", slots: 2)]), attempt: 2, shardDir: nil)
+        let argv = plan.mpirun
+        for (option, value) in [("--container", "img:1"), ("--container-runtime", "/opt/podman")] {
+            let i = argv.firstIndex(of: option)
+            #expect(i != nil && argv[i! + 1] == value, "missing \(option) \(value)")
+        }
+        #expect(argv.contains("--container-option=--rootfs"))
+        let run = try! #require(plan.ranks[1].container)
+        #expect(Array(run.prefix(2)) == ["/opt/podman", "run"])
+        #expect(run[run.firstIndex(of: "--name")! + 1] == ContainerRun.name(runDir: "/runs/g/configs/abc123/mpirun/attempt-2", attempt: 2, rank: 1))
+        // The attempt's run directory, the config's checkpoint directory (the same for every
+        // attempt: a resumed attempt's container sees it) and the metrics file's directory.
+        for dir in ["/runs/g/configs/abc123/mpirun/attempt-2", "/runs/g/configs/abc123/checkpoint", "/runs/g/configs/abc123"] {
+            #expect(run.contains("\(dir):\(dir)"), "no volume \(dir)")
+        }
+        for e in ["BATON_RESUME=1", "BATON_CHECKPOINT_DIR=/runs/g/configs/abc123/checkpoint", "BATON_CONFIG={\"lr\":0.1}",
+                  "BATON_METRICS=/runs/g/configs/abc123/attempt-2.metrics.jsonl"] {
+            #expect(run.contains(e), "no --env \(e)")
+        }
+        #expect(Array(run.suffix(5)) == ["--rootfs", "img:1", "train.py", "--lr", "0.1"])
+    }
+
     @Test func theWrapperParsesTheGridsContractOptions() throws {
         let a = try #require(ExecArguments.parse(["--run-dir", "/r", "--checkpoint-dir", "/stable", "--metrics-file", "/m.jsonl",
                                                   "--resume", "0", "--attempt", "3", "--", "true"]))

@@ -41,7 +41,9 @@ struct GridSearchSpecTests {
         let e = try #require(try randomSpec(3).earlyStop)
         #expect(e.rule == .asha && e.timeAttr == "epoch" && e.grace == 1 && e.reductionFactor == 3 && e.maxT == 27 && e.brackets == 1)
         let m = try #require(try parse("command: [t]\nparameters: {a: [1]}\nobjective: {metric: l}\nscheduler: median\n").earlyStop)
-        #expect(m.rule == .median && m.timeAttr == "step" && m.minSamples == 3)
+        #expect(m.rule == .median && m.timeAttr == "step" && m.minSamples == 3 && m.dispatchOrder == .shuffled)
+        let spec = try #require(try parse("command: [t]\nparameters: {a: [1]}\nobjective: {metric: l}\nscheduler: {type: asha, order: spec}\n").earlyStop)
+        #expect(spec.order == .spec)
         #expect(try parse("command: [t]\nparameters: {a: [1]}\nscheduler: fifo\n").earlyStop == nil)
         // The store's record keeps them for status and results.
         let record = GridSpecRecord(try randomSpec(3))
@@ -60,6 +62,8 @@ struct GridSearchSpecTests {
         let badEta = error("command: [t]\nparameters: {a: [1]}\nobjective: {metric: l}\nscheduler: {type: asha, reduction_factor: 1}\n")
         #expect(badEta?.location?.line == 4)
         #expect(badEta?.message.contains("'reduction_factor' must be a number > 1") == true)
+        let badOrder = error("command: [t]\nparameters: {a: [1]}\nobjective: {metric: l}\nscheduler: {type: asha, order: random}\n")
+        #expect(badOrder?.description.hasPrefix("spec.yaml:4:32: 'order' must be shuffled or spec") == true, "\(String(describing: badOrder))")
         let brackets = error("command: [t]\nparameters: {a: [1]}\nobjective: {metric: l}\nscheduler: {type: asha, max_t: 9, brackets: 3}\n")
         #expect(brackets?.message.contains("bracket 2 would start at 9") == true)
     }

@@ -1,6 +1,7 @@
 import Testing
 @testable import BatonGrid
 @testable import BatonRuns
+import BatonProtocol
 
 @Suite("Grid spec and expansion")
 struct GridSpecTests {
@@ -104,6 +105,47 @@ struct GridSpecTests {
         let e = error("command: [t]\nparameters: {a: [1]}\nmax_retrys: 3\n")
         #expect(e?.description.hasPrefix("spec.yaml:3:1: unknown key 'max_retrys'") == true)
         #expect(e?.description.contains("did you mean 'max_retries'") == true)
+    }
+
+    @Test("container: an image, or image, runtime and options as launch's flags; kept in the stored record")
+    func container() throws {
+        #expect(try parse("command: [t]\nparameters: {a: [1]}\ncontainer: registry/train:1\n").container
+            == ContainerRun(image: "registry/train:1"))
+        let spec = try parse(
+            """
+            command: [t]
+            parameters: {a: [1]}
+            container:
+              image: /
+              runtime: /opt/podman-wrapper
+              options: [--rootfs, --ulimit=nofile=20000:20000, "--device=baton.dev/rdma=all"]
+            """)
+        let expected = ContainerRun(image: "/", runtime: "/opt/podman-wrapper",
+                                    options: ["--rootfs", "--ulimit=nofile=20000:20000", "--device=baton.dev/rdma=all"])
+        #expect(spec.container == expected)
+        #expect(GridSpecRecord(spec).container == expected)
+        #expect(try parse("command: [t]\nparameters: {a: [1]}\n").container == nil)
+    }
+
+    @Test("container: every mistake is named at its file, line and column")
+    func containerErrors() {
+        let head = "command: [t]\nparameters: {a: [1]}\n"
+        let cases: [(String, Int, Int, String)] = [
+            ("container:\n  runtime: podman\n", 4, 3, "'container' needs an 'image'"),
+            ("container:\n  image: i\n  volumes: [/x]\n", 5, 3, "unknown key 'volumes' in 'container' (expected image, runtime, options)"),
+            ("container:\n  image: i\n  options: --rootfs\n", 5, 12, "'options' must be a list"),
+            ("container:\n  image: i\n  options: [[a]]\n", 5, 13, "each of 'options' must be one word"),
+            ("container:\n  image: 12\n", 4, 10, "'image' must be an image name"),
+            ("container:\n  image: i\n  runtime: \"\"\n", 5, 12, "'runtime' must be podman, docker"),
+            ("container: [a, b]\n", 3, 12, "'container' must be a mapping"),
+            ("container: \"\"\n", 3, 12, "'image' must be an image name"),
+        ]
+        for (text, line, column, message) in cases {
+            let e = error(head + text)
+            #expect(e?.location?.line == line && e?.location?.column == column, "\(text): \(e?.description ?? "no error")")
+            #expect(e?.message.contains(message) == true, "\(text): \(e?.description ?? "no error")")
+            #expect(e?.description.hasPrefix("spec.yaml:\(line):\(column): ") == true)
+        }
     }
 
     @Test("a parameter with no values is an error at that parameter")

@@ -18,7 +18,7 @@ struct StoredValuesTests {
         #expect(LaunchEventKind.allCases.map(\.rawValue) == [
             "attempt-start", "attempt-end", "end", "resume", "restart", "node-lost", "interrupt", "sigkill-mpirun",
             "fence-wait", "agent-loss-check", "never-started", "hang", "straggler", "gate", "node-suspect", "node-rejoined",
-            "spare-in", "pool",
+            "spare-in", "pool", "checkpoint-request", "grow",
         ])
         #expect(GridEventKind.allCases.map(\.rawValue) == [
             "run", "started", "finished", "failed", "retry", "rollback", "handoff", "node", "node-lost", "node-readmitted",

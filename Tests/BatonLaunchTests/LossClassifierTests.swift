@@ -56,6 +56,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
     switch action {
     case .nodesLost(let v, _)?, .ended(let v)?, .neverStarted(let v)?: return v.outcome
     case .hung?: return .hung
+    case .grow(let v, _)?: return v.outcome
     default: return nil
     }
 }
@@ -190,8 +191,23 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         s.at(3.5, .mpirunExited(.signaled(SIGTERM)))
         let actions = s.transcript.replay().map(\.action)
         #expect(actions.first == .forwardInterrupt)
-        #expect(actions.dropFirst().first == .stopJob)
+        #expect(actions.dropFirst().first == .stopJob(atOnce: false))
         #expect(outcome(actions.last) == .interrupted)
+    }
+
+    @Test("Ctrl-C again stops the job at once (the short window), without waiting out the grace")
+    func secondInterruptStopsAtOnce() {
+        var s = Script()
+        s.running()
+        s.at(1, .interrupt)
+        s.at(1.05, .interrupt)
+        s.at(1.6, .mpirunExited(.signaled(SIGKILL)))
+        let replay = s.transcript.replay()
+        #expect(replay.map(\.action).first == .forwardInterrupt)
+        let stop = replay.dropFirst().first
+        #expect(stop?.action == .stopJob(atOnce: true))
+        #expect(stop?.time == 1.05)
+        #expect(outcome(replay.last?.action) == .interrupted)
     }
 
     @Test("an aborting mpirun is stopped after the node-loss window and judged by what was said")
@@ -212,6 +228,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         s.at(1, .mpirun("text with \"quotes\" and \\ backslashes"))
         s.at(1.5, .agentEnded(node: "n2"))
         s.at(2, .interrupt)
+        s.at(2.5, .spareReady(node: "n4"))
         s.at(3, .mpirunExited(.signaled(9)))
         s.at(3.25, .mpirunExited(.exited(1)))
         s.at(3.5, .mpirunExited(nil))
@@ -247,6 +264,7 @@ func outcome(_ action: LossAction?) -> AttemptOutcome? {
         ("clean-end.jsonl", .completed, [], nil),
         ("hang-ddp-rank-asleep-progress.jsonl", .hung, [], nil),
         ("straggler-ddp-node-throttled.jsonl", .completed, [], nil),
+        ("grow-after-partition-healed.jsonl", .grow, [], nil),
     ]
 
     @Test(arguments: cases.map(\.0))

@@ -31,6 +31,21 @@ import Testing
         #expect(spent == .finish(.failed, reason: "lost b; no restart left (--max-restarts 2)", exitCode: 4))
     }
 
+    @Test("--nnodes N never shrinks below N: with no spare the launch ends at once and says why; MIN:MAX names its MIN")
+    func fixedWorldEndsAtOnce() {
+        var fixed = RestartPolicy(maxRestarts: 2, minNodes: 3, onRankFailure: .fail, firstAttempt: 1)
+        fixed.nnodes = NodeRange(min: 3, max: 3)
+        #expect(fixed.decide(after: Self.record(.nodesLost, lost: ["b"]), on: Self.hosts)
+                == .finish(.failed, reason: "lost b; 2 nodes left and no spare: --nnodes 3 never runs on fewer than 3 (--nnodes MIN:3 lets the world shrink)", exitCode: 4))
+        // A spare standing by: the restart goes on (the pool puts it in b's place).
+        if case .restart = fixed.decide(after: Self.record(.nodesLost, lost: ["b"]), on: Self.hosts, standby: 1) {} else { Issue.record("no restart with a spare") }
+        var range = fixed
+        range.minNodes = 3
+        range.nnodes = NodeRange(min: 3, max: 4)
+        #expect(range.decide(after: Self.record(.nodesLost, lost: ["b"]), on: Self.hosts)
+                == .finish(.failed, reason: "lost b; 2 nodes left, --nnodes 3:4 needs at least 3", exitCode: 4))
+    }
+
     @Test("a rank that fails by itself ends the launch, unless --on-rank-failure restart, which reuses the same nodes")
     func rankFailure() {
         if case .finish(.failed, _, 4) = policy.decide(after: Self.record(.commandFailed), on: Self.hosts) {} else { Issue.record("not failed") }
@@ -42,6 +57,23 @@ import Testing
         #expect(next == Self.hosts)
         #expect(lost.isEmpty)
         #expect(cause != nil)
+    }
+
+    @Test("an attempt stopped to grow restarts on its nodes, and uses up no restart (torchrun: membership changes are not failures)")
+    func growIsAPlannedRestart() {
+        // Attempt 3 after two planned restarts: --max-restarts 2 is untouched.
+        let earlier = [Self.record(.grow, attempt: 1), Self.record(.grow, attempt: 2)]
+        guard case .restart(let next, let lost, _, let message) = policy.decide(after: Self.record(.grow, attempt: 3), on: Self.hosts, earlier: earlier) else {
+            Issue.record("no restart"); return
+        }
+        #expect(next == Self.hosts && lost.isEmpty)
+        #expect(message.contains("planned restart"))
+        // A loss after them still has both restarts.
+        guard case .restart(_, _, _, let m) = policy.decide(after: Self.record(.nodesLost, attempt: 4, lost: ["b"]), on: Self.hosts,
+                                                             earlier: earlier + [Self.record(.grow, attempt: 3)]) else {
+            Issue.record("no restart after the planned ones"); return
+        }
+        #expect(m.hasSuffix("(restart 1 of 2)"))
     }
 
     @Test("completion and interruption end the launch with 0 and 130")

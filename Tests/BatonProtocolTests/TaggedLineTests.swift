@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func headMessagesRoundTrip() {
-        for m in [HeadMessage.lease(attempt: 2, sequence: 7), .signal(attempt: 1, signal: 2)] {
+        for m in [HeadMessage.lease(attempt: 2, sequence: 7), .signal(attempt: 1, signal: 2), .checkpoint(attempt: 4)] {
             #expect(HeadMessage.decode(m.encoded) == m)
         }
         #expect(HeadMessage.decode("@baton/1 out n1 0 x") == nil)

@@ -36,9 +36,8 @@ if [ "${1:-}" = "--inside" ]; then
   mapfile -t flags < <("$B" container-flags --runtime podman --root "$tmp/root" 2> "$tmp/flags.err")
   check "container-flags: printed flags" "[ \${#flags[@]} -ge 8 ]" || cat "$tmp/flags.err"
   printf '  %s\n' "${flags[@]}"
-  P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs --cgroup-manager cgroupfs
-     --events-backend file --tmpdir "$tmp/ptmp")
-  mkdir -p "$tmp/ptmp"
+  podman_up
+  P=("${PODMAN[@]}")
   if ! "${P[@]}" import -q "$tmp/busybox.tar" localhost/baton-test:busybox > "$tmp/import.out" 2>&1; then
     cat "$tmp/import.out"; fatal "podman import"
   fi
@@ -105,22 +104,13 @@ done
 [ -x /bin/busybox ] || fatal "/bin/busybox missing (scripts/setup installs busybox-static)"
 need_build
 make_tmp
-# Podman's vfs layers can hold read-only files; make them removable.
-on_exit chmod -R u+w "$tmp"
 host_before=$(ls -d /dev/infiniband /sys/class/infiniband /etc/nccl.conf 2>/dev/null | tr '\n' ' ')
-mkdir -p "$tmp/ns" "$tmp/root" "$tmp/img/bin"
+mkdir -p "$tmp/ns" "$tmp/root"
 cp -a "$root/Tests/Fixtures/sysfs/roce-v2-nic/." "$tmp/root/"
 mkdir -p "$tmp/root/etc"
 printf 'NCCL_DEBUG=WARN\n' > "$tmp/root/etc/nccl.conf"
-cp /bin/busybox "$tmp/img/bin/busybox"
-ln -s busybox "$tmp/img/bin/sh"
-tar -C "$tmp/img" -cf "$tmp/busybox.tar" .
-timeout 150 unshare -m --propagation private bash "$0" --inside "$tmp" "$B" &
-inner=$!
-bg_pid "$inner"
-wait "$inner"
-rc=$?
-check "the checks in the private mount namespace (exit $rc)" "[ $rc -eq 0 ]"
+podman_busybox_tar "$tmp" || fatal "busybox image"
+in_private_mounts 150
 host_after=$(ls -d /dev/infiniband /sys/class/infiniband /etc/nccl.conf 2>/dev/null | tr '\n' ' ')
 check "host /dev, /sys/class and /etc unchanged" "[ '$host_before' = '$host_after' ]" \
   || echo "  the host's /dev, /sys or /etc changed: before '$host_before', after '$host_after'"

@@ -48,4 +48,18 @@ e = ranks[3]["environment"]
 assert (e["RANK"], e["LOCAL_RANK"], e["NODE_RANK"], e["WORLD_SIZE"], e["MASTER_ADDR"]) == ("3", "1", "1", "4", "n1"), e
 PY
 
+# Every rank's container command line as --dry-run shows it (ranks[].container), one word a
+# line, against Tests/Fixtures/expected/container-run/RUNTIME.txt. apptainer's and enroot's
+# are built from their documentation: neither runtime is installed here, so these goldens are
+# all that checks them.
+for rt in podman docker apptainer enroot; do
+  (cd /tmp && timeout 20 "$B" launch -H n1:2 --run-dir /nonexistent/baton-50/run --master-port 29500 --dry-run \
+    --container img:1 --container-runtime "$rt" --container-option=--opt -- python3 train.py --lr 0.1) > "$tmp/c-$rt.json"
+  python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["ranks"][1]["container"]))' "$tmp/c-$rt.json" \
+    | sed "s/^$(id -u):$(id -g)\$/UID:GID/" > "$tmp/c-$rt.txt"
+  golden=$root/Tests/Fixtures/expected/container-run/$rt.txt
+  cmp -s "$tmp/c-$rt.txt" "$golden" && pass "dry-run: rank 1's $rt command line" \
+    || fail "dry-run: rank 1's $rt command line differs: $(diff "$golden" "$tmp/c-$rt.txt" | head -6)"
+done
+
 finish

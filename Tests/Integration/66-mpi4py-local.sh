@@ -20,16 +20,16 @@ token=baton-mpi4py-66-$$
 on_exit kill_env "MPI4PY_SUITE_TOKEN=$token"
 
 modules="test_comm test_p2p_obj test_cco_obj test_cco_buf test_rma"
-"$root/scripts/mpi4py-suite" --baton "$B" --ranks 4 --sides "bare local" --timeout 60 --modules "$modules" --token "$token" > "$tmp/out" 2> "$tmp/err"
+"$root/scripts/mpi4py-suite" --baton "$B" --on local --ranks 4 --sides "bare baton" --timeout 60 --modules "$modules" --token "$token" > "$tmp/out" 2> "$tmp/err"
 rc=$?
 [ "$rc" -eq 77 ] && skip "$(cat "$tmp/out")"
 if [ "$rc" -ne 0 ] && grep -q "pip download\|no pip" "$tmp/err"; then skip "cannot fetch mpi4py's sources: $(tail -1 "$tmp/err")"; fi
 cat "$tmp/out"
 check "suite: exit 0 (both sides finished in time with the same counts)" "[ $rc -eq 0 ]" || tail -20 "$tmp/err"
-check "local: all 4 ranks finished" "grep -Eq '^4 +local +0 +[0-9.]+ +4/4 ' '$tmp/out'"
-check "bare: all 4 ranks finished" "grep -Eq '^4 +bare +0 +[0-9.]+ +4/4 ' '$tmp/out'"
-check "same counts on both sides" "grep -q '^4 ranks: wall time local/bare = .*; same counts as bare: yes' '$tmp/out'"
-check "some tests ran" "awk '\$1 == 4 && \$2 == \"local\" && \$6 > 0 { ok = 1 } END { exit !ok }' '$tmp/out'"
+check "local: all 4 ranks finished" "grep -Eq '^local +4 +baton +0 +[0-9.]+ +4/4 ' '$tmp/out'"
+check "bare: all 4 ranks finished" "grep -Eq '^local +4 +bare +0 +[0-9.]+ +4/4 ' '$tmp/out'"
+check "same counts on both sides" "grep -q '^local, 4 ranks: wall time baton/bare = .*; same counts as bare: yes' '$tmp/out'"
+check "some tests ran" "awk '\$1 == \"local\" && \$2 == 4 && \$3 == \"baton\" && \$7 > 0 { ok = 1 } END { exit !ok }' '$tmp/out'"
 check "nothing left" "[ -z \"\$(env_pids 'MPI4PY_SUITE_TOKEN=$token')\" ]"
 check "no work directory left" "[ -z \"\$(find /tmp -maxdepth 1 -name 'baton-mpi4py.*' -newer '$tmp' 2>/dev/null)\" ]"
 finish

@@ -23,7 +23,7 @@ command: [$trainer, acc, "{acc}", "12", "0.3"]
 parameters:
   acc: [0.5, 0.3, 0.7, 0.6, 0.9, 0.1]
 objective: {metric: acc, mode: max}
-scheduler: {type: asha, time_attr: step, grace: 1, reduction_factor: 3, max_t: 27}
+scheduler: {type: asha, time_attr: step, grace: 1, reduction_factor: 3, max_t: 27, order: spec}
 YAML
 
 # What a run decided, per config (by its acc): [(rung, decision)], and every progress
@@ -117,7 +117,7 @@ command: [$trainer, acc, "{acc}", "12", "0.4"]
 parameters:
   acc: [0.9, 0.1, 0.2]
 objective: {metric: acc, mode: max}
-scheduler: {type: asha, time_attr: step, grace: 1, reduction_factor: 3, max_t: 27}
+scheduler: {type: asha, time_attr: step, grace: 1, reduction_factor: 3, max_t: 27, order: spec}
 YAML
 "$B" grid "$tmp/lost.yaml" --local 2 --run-dir "$tmp/runC" --detach > /dev/null
 # The node config 0.9 runs on, once the rule has promoted it at rung 1 (step 3).
@@ -163,7 +163,7 @@ command: [$trainer, acc, "{acc}", "6", "0.2"]
 parameters:
   acc: [0.5, 0.3, 0.7, 0.1]
 objective: {metric: acc, mode: max}
-scheduler: {type: median, time_attr: step, grace: 2, min_samples: 2}
+scheduler: {type: median, time_attr: step, grace: 2, min_samples: 2, order: spec}
 YAML
 timeout 60 "$B" grid "$tmp/median.yaml" --local 1 --run-dir "$tmp/runM" --quiet > "$tmp/runM.out" 2>&1 || abort "median run exited $?"
 python3 "$tmp/check.py" "$tmp/runM" fresh > "$tmp/m.json" || abort "median run check"

@@ -29,16 +29,14 @@ set -uo pipefail
 if [ "${1:-}" = "--inside" ]; then
   # ---- In the private mount namespace (the host part below removes $tmp) ----
   tmp=$2 B=$3
-  P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs --cgroup-manager cgroupfs
-     --events-backend file --tmpdir "$tmp/ptmp")
   # Whatever happens below, no container of this storage is left (podman ps -a checked at the end).
-  on_exit "${P[@]}" rm -af
+  podman_up
+  P=("${PODMAN[@]}")
   mount -t tmpfs -o mode=755 baton-68 "$tmp/ns" || exit 1
-  mkdir -p "$tmp/ns/dev-up" "$tmp/ns/dev-work" "$tmp/ns/etc-up" "$tmp/ns/etc-work" "$tmp/ptmp"
+  mkdir -p "$tmp/ns/dev-up" "$tmp/ns/dev-work" "$tmp/ns/etc-up" "$tmp/ns/etc-work"
   mount -t overlay overlay -o "lowerdir=/dev,upperdir=$tmp/ns/dev-up,workdir=$tmp/ns/dev-work" /dev || fatal "overlay on /dev"
   mount -t overlay overlay -o "lowerdir=/etc,upperdir=$tmp/ns/etc-up,workdir=$tmp/ns/etc-work" /etc || fatal "overlay on /etc"
   mount -t tmpfs -o mode=755 baton-68-sys /sys/class || fatal "tmpfs on /sys/class"
-  if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || fatal "umount /sys/fs/cgroup/unified"; fi
   mkdir -p /dev/infiniband /sys/class/infiniband/mlx5_0
   mknod /dev/infiniband/uverbs0 c 231 192
   mknod /dev/infiniband/rdma_cm c 10 58
@@ -46,10 +44,7 @@ if [ "${1:-}" = "--inside" ]; then
   rm -rf /etc/cdi /etc/containers/containers.conf.d
 
   # The host's hard limits, which no container here may exceed (see the header).
-  nofile=$(ulimit -Hn); nproc=$(ulimit -Hu); pidmax=$(cat /proc/sys/kernel/pid_max)
-  [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pidmax" ] && nproc=$pidmax
-  memlock=$(ulimit -Hl); [ "$memlock" = unlimited ] && memlock=-1 || memlock=$((memlock * 1024))
-  U=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" --ulimit "memlock=$memlock:$memlock")
+  U=("${PODMAN_ULIMITS[@]}")
   # A container's /sys is a fresh sysfs, which on this VM (no HCA) has no class/infiniband for
   # the spec's read-only mount to land on; on a host with HCAs every sysfs has it. So the runs
   # below see the host's /sys (with the tmpfs made above over /sys/class) instead.
@@ -153,15 +148,12 @@ done
 [ -x /bin/busybox ] || missing "/bin/busybox missing (scripts/setup installs busybox-static)"
 need_build
 make_tmp
-on_exit chmod -R u+w "$tmp" # podman's vfs layers can hold read-only files
 host_before=$(ls -d /dev/infiniband /sys/class/infiniband /etc/nccl.conf /etc/cdi /etc/containers/containers.conf.d 2>/dev/null | tr '\n' ' ')
-mkdir -p "$tmp/ns" "$tmp/root" "$tmp/img/bin"
+mkdir -p "$tmp/ns" "$tmp/root"
 cp -a "$root/Tests/Fixtures/sysfs/roce-v2-nic/." "$tmp/root/"
 mkdir -p "$tmp/root/etc"
 printf 'NCCL_DEBUG=WARN\n' > "$tmp/root/etc/nccl.conf"
-cp /bin/busybox "$tmp/img/bin/busybox"
-ln -s busybox "$tmp/img/bin/sh"
-tar -C "$tmp/img" -cf "$tmp/busybox.tar" .
+podman_busybox_tar "$tmp" || fatal "busybox image"
 
 # --write DIR: what is refused and what --force does; enroot's and apptainer's files.
 d=$tmp/cfg
@@ -180,14 +172,8 @@ check "apptainer --json: both files written, the bind line and the quoted env" \
   "/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert [w[\"action\"] for w in j[\"written\"]] == [\"written\", \"written\"]' '$tmp/a.json' && grep -qx 'bind path = /etc/nccl.conf' '$d/app/baton-rdma.conf' && grep -qx \"NCCL_IB_HCA='=mlx5_0:1'\" '$d/app/baton-nccl.env'" || cat "$tmp/a.json"
 check "no temporary file left" "[ -z \"\$(find '$d' -name '*.baton-*.tmp')\" ]"
 
-timeout 300 unshare -m --propagation private bash "$0" --inside "$tmp" "$B" &
-inner=$!
-bg_pid "$inner"
-wait "$inner"
-rc=$?
-check "the checks in the private mount namespace (exit $rc)" "[ $rc -eq 0 ]"
+in_private_mounts 300
 host_after=$(ls -d /dev/infiniband /sys/class/infiniband /etc/nccl.conf /etc/cdi /etc/containers/containers.conf.d 2>/dev/null | tr '\n' ' ')
 check "host /dev, /sys/class and /etc unchanged" "[ '$host_before' = '$host_after' ]" \
   || echo "  before '$host_before', after '$host_after'"
-check "the host's cgroup2 mount is still there" "mountpoint -q /sys/fs/cgroup/unified || [ ! -d /sys/fs/cgroup/unified ]"
 finish

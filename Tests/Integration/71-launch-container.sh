@@ -22,24 +22,11 @@ if [ "${1:-}" = "--inside" ]; then
   CHECK=$root/Tests/Integration/trainers/check_pytorch_run.py
   unset PYTHONPATH
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
-  # podman with storage of its own: a script, as --container-runtime takes an executable.
-  mkdir -p "$tmp/ptmp"
-  cat > "$tmp/podman" <<EOS
-#!/bin/sh
-exec podman --root $tmp/storage --runroot $tmp/run --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir $tmp/ptmp "\$@"
-EOS
-  chmod +x "$tmp/podman"
-  on_exit "$tmp/podman" rm -af
+  # podman with storage of its own: $tmp/podman, as --container-runtime takes an executable.
+  podman_up
   on_exit kill_env "BATON_ATTEMPT_TOKEN=$tmp/"
   on_exit kill_sessions
-  if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || fatal "umount /sys/fs/cgroup/unified"; fi
-  nofile=$(ulimit -Hn); nproc=$(ulimit -Hu); pidmax=$(cat /proc/sys/kernel/pid_max)
-  [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pidmax" ] && nproc=$pidmax
-  memlock=$(ulimit -Hl); [ "$memlock" = unlimited ] && memlock=-1 || memlock=$((memlock * 1024))
-  C=(--container /:O --container-runtime "$tmp/podman" --container-option=--rootfs
-     "--container-option=--ulimit=nofile=$nofile:$nofile" "--container-option=--ulimit=nproc=$nproc:$nproc"
-     "--container-option=--ulimit=memlock=$memlock:$memlock")
-  no_container() { [ -z "$("$tmp/podman" ps -aq 2>/dev/null)" ]; }
+  C=(--container /:O --container-runtime "$tmp/podman" --container-option=--rootfs "${PODMAN_OPTIONS[@]}")
   nothing_left() { [ -z "$(env_pids "BATON_ATTEMPT_TOKEN=$tmp/")" ] && no_container; }
 
   # a. sh inside.
@@ -75,11 +62,5 @@ need_cmd podman "podman not installed (scripts/setup installs it)"
 need_torch
 need_build
 make_tmp
-timeout 300 unshare -m --propagation private bash "$0" --inside "$tmp" "$B" &
-inner=$!
-bg_pid "$inner"
-wait "$inner"
-rc=$?
-check "the checks in the private mount namespace (exit $rc)" "[ $rc -eq 0 ]"
-check "the host's cgroup2 mount is still there" "mountpoint -q /sys/fs/cgroup/unified || [ ! -d /sys/fs/cgroup/unified ]"
+in_private_mounts 300
 finish

@@ -125,6 +125,35 @@ wait_for() {
   until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep "$every"; done
 }
 
+# ---- Containers -------------------------------------------------------------------------
+# How podman starts a container here (podman_sandbox, podman_busybox_tar): one file, shared
+# with the scripts that measure containers.
+. "$root/scripts/podman-sandbox.sh"
+# in_private_mounts SECONDS: runs this script again, as `SCRIPT --inside $tmp $B`, in a
+# private mount namespace (where podman_up may change mounts), bounded by SECONDS and killed
+# at exit; then checks that it passed and that the host's cgroup2 mount is still there. The
+# script's --inside part ends with `exit $((fails > 0))`.
+in_private_mounts() {
+  local inner rc
+  on_exit chmod -R u+w "$tmp" # podman's vfs layers hold read-only files: make them removable
+  timeout "$1" unshare -m --propagation private bash "$0" --inside "$tmp" "$B" &
+  inner=$!
+  bg_pid "$inner"
+  wait "$inner"
+  rc=$?
+  check "the checks in the private mount namespace (exit $rc)" "[ $rc -eq 0 ]"
+  check "the host's cgroup2 mount is still there" "mountpoint -q /sys/fs/cgroup/unified || [ ! -d /sys/fs/cgroup/unified ]"
+}
+# podman_up: in the private mount namespace, podman with its storage in $tmp (PODMAN,
+# $tmp/podman, PODMAN_ULIMITS, PODMAN_OPTIONS: scripts/podman-sandbox.sh); every container
+# of that storage is removed at exit.
+podman_up() {
+  podman_sandbox "$tmp" || fatal "podman_sandbox $tmp"
+  on_exit "${PODMAN[@]}" rm -af
+}
+# no_container: podman_up's storage holds no container (`podman ps -a` empty).
+no_container() { [ -z "$("${PODMAN[@]}" ps -aq 2> /dev/null)" ]; }
+
 # ---- Test beds ------------------------------------------------------------------------
 # cluster_up NAME NET N: a fresh namespace test bed NAME (nodes NAME-n1..NAME-nN on
 # NET.0/24, scripts/cluster), its environment (rsh agent, interfaces) exported, taken down

@@ -7,6 +7,7 @@
     baton.report(consumed=n, loss=0.3)            # after the checkpoint is durable
     baton.checkpoint_dir(), baton.resuming(), baton.attempt()
     baton.world_changed()                         # the world size differs from the last attempt's
+    baton.should_checkpoint()                     # Baton asks for a checkpoint (--grow-after)
     baton.step(); with baton.phase("eval"): ...  # progress: a hang is found in seconds
     baton.torch.watch(optimizer)                  # a step on every optimizer.step()
 
@@ -14,7 +15,7 @@ Standard library and numpy only; torch is imported only by BatonSampler.
 """
 
 from .env import (attempt, checkpoint_dir, config, config_id, local_rank, previous_world_size, rank, restart_count,
-                  resuming, run_dir, world_changed, world_size)
+                  resuming, run_dir, should_checkpoint, world_changed, world_size)
 from .files import save_atomic
 from .metrics import report
 from .order import epoch_ids
@@ -26,7 +27,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BatonSampler", "Shard", "ShardMismatch", "ShardPlan", "attempt", "checkpoint_dir", "config", "config_id",
     "epoch_ids", "local_rank", "phase", "previous_world_size", "step", "rank", "rank_sample_ids", "read_shard", "report", "restart_count", "resuming",
-    "run_dir", "save_atomic", "stripe_positions", "world_changed", "world_size",
+    "run_dir", "save_atomic", "should_checkpoint", "stripe_positions", "world_changed", "world_size",
 ]
 
 

@@ -90,3 +90,23 @@ def world_changed():
     spare kept WORLD_SIZE (`baton launch --nnodes`)."""
     before = previous_world_size()
     return before is not None and before != world_size()
+
+
+_checkpoint_requests_seen = set()
+
+
+def should_checkpoint():
+    """True once after Baton asked this attempt for a checkpoint: the file
+    $BATON_CHECKPOINT_REQUEST appeared (`baton launch --grow-after`: nodes are back in the pool
+    and the head restarts at the next checkpoint to grow the world). Checkpoint, then
+    `report(consumed=...)`: that report is the checkpoint boundary the head waits for. False
+    outside Baton. One stat a call: cheap enough to ask every step.
+
+    Ranks may see the request at different steps: in a job whose ranks checkpoint together,
+    act on one rank's answer, e.g. `flag = torch.tensor(int(baton.should_checkpoint()));
+    dist.broadcast(flag, 0)`."""
+    path = os.environ.get("BATON_CHECKPOINT_REQUEST")
+    if not path or path in _checkpoint_requests_seen or not os.path.exists(path):
+        return False
+    _checkpoint_requests_seen.add(path)
+    return True

@@ -57,13 +57,30 @@ public struct GridEarlyStop: Sendable, Equatable, Codable {
     public var brackets = 1
     /// Median: at least this many other configs must have reached the same time.
     public var minSamples = 3
+    /// The order configs are started in; nil (the default) is `shuffled`. Optional so that
+    /// a run stored before the key existed still decodes.
+    public var order: Order?
+
+    /// `order:` of an early-stopping scheduler.
+    public enum Order: String, Sendable, Codable, CaseIterable {
+        /// A fixed pseudo-random permutation of the configs (by a hash of each config's id,
+        /// so the same on `--resume`). The default: the ASHA paper samples configs at random,
+        /// and a rule that judges a config against those that reached the same point before
+        /// it saves little when the spec's order starts the weakest first.
+        case shuffled
+        /// The spec's own order (the expansion's, as `fifo` runs it).
+        case spec
+    }
+
+    /// The order configs start in under this rule.
+    public var dispatchOrder: Order { order ?? .shuffled }
 
     init(rule: Rule) { self.rule = rule }
 
     static let keys: [Rule: [String]] = [
         .fifo: ["type"],
-        .asha: ["type", "time_attr", "grace", "reduction_factor", "max_t", "brackets"],
-        .median: ["type", "time_attr", "grace", "min_samples"],
+        .asha: ["type", "time_attr", "grace", "reduction_factor", "max_t", "brackets", "order"],
+        .median: ["type", "time_attr", "grace", "min_samples", "order"],
     ]
 }
 
@@ -105,6 +122,10 @@ extension SpecParser {
                 e.maxT = d
             case "brackets": e.brackets = try positiveInt(v, what: "'brackets'")
             case "min_samples": e.minSamples = try positiveInt(v, what: "'min_samples'")
+            case "order":
+                let orders = GridEarlyStop.Order.allCases.map(\.rawValue).joined(separator: " or ")
+                guard let o = v.string.flatMap(GridEarlyStop.Order.init(rawValue:)) else { throw fail("'order' must be \(orders)", v) }
+                e.order = o
             default: break
             }
         }

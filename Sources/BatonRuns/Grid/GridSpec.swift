@@ -1,3 +1,4 @@
+import BatonProtocol
 import BatonSystem
 import BatonSupport
 import Foundation
@@ -81,10 +82,13 @@ public struct GridSpec: Sendable {
     public var search: GridSearch = .grid
     /// `scheduler:` the early-stopping rule; nil is `fifo` (every config runs to its end).
     public var earlyStop: GridEarlyStop?
+    /// `container:` every rank of every config runs inside this image (launch's `--container`,
+    /// `--container-runtime`, `--container-option`, through the same `ContainerRun`).
+    public var container: ContainerRun?
 
     static let keys = [
         "command", "parameters", "zip", "exclude", "repeats", "nodes_per_config", "ranks_per_node",
-        "objective", "max_retries", "timeout", "scheduler", "search",
+        "objective", "max_retries", "timeout", "scheduler", "search", "container",
     ]
 
     /// Reads and validates a spec file.
@@ -132,6 +136,7 @@ public struct GridSpecRecord: Codable, Sendable, Equatable {
     var timeout: Double?
     var search: GridSearch?
     public var earlyStop: GridEarlyStop?
+    public var container: ContainerRun?
 
     /// The store's meta key.
     public static let metaKey = "spec"
@@ -149,6 +154,7 @@ public struct GridSpecRecord: Codable, Sendable, Equatable {
         timeout = spec.timeout
         search = spec.search == .grid ? nil : spec.search
         earlyStop = spec.earlyStop
+        container = spec.container
     }
 
     /// The record of the YAML `text` (`null` when it does not parse: a simulated run's
@@ -261,6 +267,7 @@ struct SpecParser {
         var timeout: Double?
         var search = GridSearch.grid
         var earlyStop: GridEarlyStop?
+        var container: ContainerRun?
 
         for (key, keyNode, value) in entries {
             switch key {
@@ -321,6 +328,7 @@ struct SpecParser {
                 let e = try self.earlyStop(value)
                 earlyStop = e.rule == .fifo ? nil : e
             case "search": search = try self.search(value)
+            case "container": container = try self.container(value)
             case "nodes_per_config": nodesPerConfig = try positiveInt(value, what: "'nodes_per_config'")
             case "ranks_per_node": ranksPerNode = try positiveInt(value, what: "'ranks_per_node'")
             case "max_retries": maxRetries = try positiveInt(value, what: "'max_retries'", allowZero: true)
@@ -424,7 +432,37 @@ struct SpecParser {
         return GridSpec(
             file: file, command: command, commandLocation: loc(commandNode), parameters: parameters, zip: zip,
             exclude: exclude, seeds: seeds, nodesPerConfig: nodesPerConfig, ranksPerNode: ranksPerNode,
-            objective: objective, maxRetries: maxRetries, timeout: timeout, search: search, earlyStop: earlyStop)
+            objective: objective, maxRetries: maxRetries, timeout: timeout, search: search, earlyStop: earlyStop,
+            container: container)
+    }
+
+    /// `container: IMAGE` or `container: {image: IMAGE, runtime: podman, options: [...]}`: what
+    /// launch's `--container`, `--container-runtime` and `--container-option` say, the same way.
+    func container(_ node: Node) throws -> ContainerRun {
+        func word(_ n: Node, _ what: String) throws -> String {
+            guard case .scalar(let s) = n, kind(n) == .str, !s.string.isEmpty else { throw fail(what, n) }
+            return s.string
+        }
+        let imageWhat = "the container's 'image' must be an image name (with --rootfs among the options: a root filesystem path)"
+        if case .scalar = node { return ContainerRun(image: try word(node, imageWhat)) }
+        var run = ContainerRun(image: "")
+        for (k, kn, v) in try mapping(node, what: "'container'") {
+            switch k {
+            case "image": run.image = try word(v, imageWhat)
+            case "runtime":
+                run.runtime = try word(v, "'runtime' must be podman, docker, apptainer, enroot, or the path of an executable that runs one")
+            case "options":
+                let what = "'options' must be a list of the runtime's run options, e.g. [--device=baton.dev/rdma=all]"
+                guard case .sequence = v else { throw fail(what, v) }
+                run.options = try sequence(v, what: "'options'").map { o in
+                    guard case .scalar(let s) = o, !s.string.isEmpty else { throw fail("each of 'options' must be one word (a string)", o) }
+                    return s.string
+                }
+            default: throw fail("unknown key '\(k)' in 'container' (expected image, runtime, options)", kn)
+            }
+        }
+        if run.image.isEmpty { throw fail("'container' needs an 'image'", node) }
+        return run
     }
 
     func parameterValues(name: String, _ node: Node) throws -> [GridValue] {

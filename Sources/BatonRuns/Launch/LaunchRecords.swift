@@ -137,6 +137,9 @@ public enum AttemptOutcome: String, Sendable, Codable, Equatable {
     /// A rank stopped making progress while alive (`failedRank`/`failedNode`: the
     /// culprit; `detail`: why it was named).
     case hung
+    /// The head stopped it at a checkpoint so that the next attempt grows back with nodes
+    /// that returned to the pool (`--grow-after`; `detail` names them): a planned restart.
+    case grow = "stopped to grow"
 }
 
 /// Which signal convicted a node.

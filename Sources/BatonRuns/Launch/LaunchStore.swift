@@ -46,6 +46,11 @@ public enum LaunchEventKind: String, Sendable, Codable, CaseIterable {
     case spareIn = "spare-in"
     /// The pool at an attempt's start: the nodes in the job, spares, suspect, lost.
     case pool
+    /// The head asked every rank for a checkpoint (`--grow-after`: nodes back in the pool).
+    case checkpointRequest = "checkpoint-request"
+    /// The attempt stops at the checkpoint to grow with the nodes back in the pool (or,
+    /// with `skipped`, it does not: no checkpoint came within `--grow-wait`).
+    case grow
 
     /// The kind of an event as `LaunchStore.events()` returns it; nil for an unknown one.
     public static func of(_ event: [String: Any]) -> LaunchEventKind? {

@@ -33,6 +33,9 @@ struct GridPlanCommand: GridSubcommand {
         say("each on \(s.nodesPerConfig) node(s) x \(s.ranksPerNode) rank(s); max_retries \(s.maxRetries)"
             + (s.timeout.map { "; timeout \(formatDuration($0))" } ?? "")
             + (s.objective.map { "; objective \($0.mode.rawValue) \($0.metric)" } ?? ""))
+        if let c = s.container {
+            say("every rank inside \(c.image) (\(c.runtime) run\(c.options.map { " \($0)" }.joined()))")
+        }
         var rows = [["#", "id"] + s.parameters.map(\.name) + ["command"]]
         for c in configs {
             rows.append([String(c.position + 1), c.id] + c.params.map { $0.1.description } + [c.argv.joined(separator: " ")])

@@ -15,11 +15,17 @@ struct SpareOptions: ParsableArguments {
     @Option(help: "A node's check must answer within this.") var healthTimeout = "10s"
     @Option(help: "Free space the run and checkpoint directories need on a node (e.g. 256M, 10G).") var healthMinFree = "256M"
     @Option(help: "The memlock limit a node needs (e.g. 64M; RDMA pins buffers); not checked unless given.") var healthMinMemlock: String?
+    @Option(help: ArgumentHelp("With --nnodes MIN:MAX, a world below MAX grows back once a node has been back in the pool this long: the head asks the job for a checkpoint (BATON_CHECKPOINT_REQUEST, baton.should_checkpoint()) and restarts there.",
+                               valueName: "DURATION"))
+    var growAfter: String?
+    @Option(help: "How long --grow-after waits for the checkpoint it asked for; none by then: no restart until the next one.")
+    var growWait = "5m"
 
     var settings: PoolSettings {
         var s = PoolSettings()
         (s.nnodes, s.coolDown, s.healthCheck) = (nnodes, coolDown, healthCheck)
         (s.healthTimeout, s.healthMinFree, s.healthMinMemlock) = (healthTimeout, healthMinFree, healthMinMemlock)
+        (s.growAfter, s.growWait) = (growAfter, growWait)
         return s
     }
 }

@@ -103,28 +103,13 @@ struct AgentWatch: Sendable {
     /// A process's live children, cheaply from /proc/PID/task/*/children where the kernel
     /// has it.
     static func children(of parent: pid_t) -> [pid_t] {
-        listedChildren(of: parent)?.filter { ProcessTable.stat($0).map { !$0.isZombie } ?? false } ?? ProcessTable.children(of: parent)
-    }
-
-    /// The pids in /proc/PID/task/*/children (zombies too), or nil where the kernel has no
-    /// such file.
-    static func listedChildren(of parent: pid_t) -> [pid_t]? {
-        let base = "/proc/\(parent)/task"
-        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: base) else { return nil }
-        var result: [pid_t] = []
-        var sawFile = false
-        for t in tasks {
-            guard let bytes = readFile("\(base)/\(t)/children", from: 0) else { continue }
-            sawFile = true
-            result += String(decoding: bytes, as: UTF8.self).split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        }
-        return sawFile ? result : nil
+        ProcessTable.listedChildren(of: parent)?.filter { ProcessTable.stat($0).map { !$0.isZombie } ?? false } ?? ProcessTable.children(of: parent)
     }
 
     /// mpirun's children not known yet as agents (each new one is looked at once, not every
     /// known agent's stat at every scan).
     func newChildren() -> [pid_t] {
-        guard let listed = Self.listedChildren(of: mpirun) else {
+        guard let listed = ProcessTable.listedChildren(of: mpirun) else {
             return ProcessTable.children(of: mpirun).filter { agents[$0] == nil && unresolved[$0] == nil }
         }
         return listed.filter { agents[$0] == nil && unresolved[$0] == nil && (ProcessTable.stat($0).map { !$0.isZombie } ?? false) }

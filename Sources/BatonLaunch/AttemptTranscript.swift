@@ -39,26 +39,52 @@ struct AttemptTranscript: Sendable, Equatable {
         return String(decoding: (try? encoder.encode(header)) ?? Data(), as: UTF8.self)
     }
 
+    /// One event as a JSON line, keys sorted. Written by hand: every line into the head goes
+    /// through here, and JSONSerialization (a dictionary of `Any`, dynamic casts) was a fifth
+    /// of the head's CPU.
     static func line(_ event: AttemptEvent, at time: Double) -> String {
-        var obj: [String: Any] = ["t": (time * 1_000_000).rounded() / 1_000_000]
+        let t = "\((time * 1_000_000).rounded() / 1_000_000)"
         switch event {
-        case .tagged(var t):
-            if t.kind == .out || t.kind == .err { t.payload = String(t.payload.prefix(outputPayloadLimit)) }
-            obj["tagged"] = t.encoded
-        case .mpirun(let line): obj["mpirun"] = line
-        case .agentEnded(let node): obj["agentEnded"] = node
-        case .interrupt: obj["interrupt"] = true
-        case .spareReady(let node): obj["spareReady"] = node
+        case .tagged(var tl):
+            if tl.kind == .out || tl.kind == .err { tl.payload = String(tl.payload.prefix(outputPayloadLimit)) }
+            return #"{"t":"# + t + #","tagged":"# + jsonString(tl.encoded) + "}"
+        case .mpirun(let line): return #"{"mpirun":"# + jsonString(line) + #","t":"# + t + "}"
+        case .agentEnded(let node): return #"{"agentEnded":"# + jsonString(node) + #","t":"# + t + "}"
+        case .interrupt: return #"{"interrupt":true,"t":"# + t + "}"
+        case .spareReady(let node): return #"{"spareReady":"# + jsonString(node) + #","t":"# + t + "}"
         case .mpirunExited(let status):
+            let exit: String
             switch status {
-            case .exited(let c)?: obj["exit"] = ["code": Int(c)]
-            case .signaled(let s)?: obj["exit"] = ["signal": Int(s)]
-            case nil: obj["exit"] = NSNull()
+            case .exited(let c)?: exit = #"{"code":\#(c)}"#
+            case .signaled(let s)?: exit = #"{"signal":\#(s)}"#
+            case nil: exit = "null"
             }
-        case .tick: obj["tick"] = true
+            return #"{"exit":"# + exit + #","t":"# + t + "}"
+        case .tick: return #"{"t":"# + t + #","tick":true}"#
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `text` as a JSON string literal (RFC 8259: quote, backslash and control characters
+    /// escaped; everything else as it is, UTF-8).
+    static func jsonString(_ text: String) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(text.utf8.count + 2)
+        out.append(UInt8(ascii: "\""))
+        for b in text.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out += Array(#"\u00"#.utf8) + [hex[Int(b >> 4)], hex[Int(b & 0xf)]]
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
     }
 
     struct DecodeError: Error, CustomStringConvertible {

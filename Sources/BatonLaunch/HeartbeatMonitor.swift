@@ -101,7 +101,10 @@ struct HeartbeatMonitor: Sendable {
         case .fence: r.fenced = line.payload
         case .metric:
             lastMetrics[line.rank] = line.payload
-            if let data = line.payload.data(using: .utf8),
+            // Parsed only when it can hold the key: a trainer reports metrics every step and
+            // `consumed` at its checkpoints, and parsing every line was 7% of the head's CPU.
+            if line.payload.contains(#""consumed""#),
+               let data = line.payload.data(using: .utf8),
                let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
                let c = (obj["consumed"] as? NSNumber)?.intValue {
                 consumed = max(consumed ?? c, c)

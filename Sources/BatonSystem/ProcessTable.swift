@@ -95,7 +95,7 @@ public enum ProcessTable {
         var cpu = 0.0, delay = 0.0
         for pid in pids {
             if let s = stat(pid) { cpu += Double(s.cpuTicks) / tick }
-            for tid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [] {
+            for tid in numericEntries("/proc/\(pid)/task") {
                 // schedstat: time on CPU, time waiting on a run queue, timeslices (ns, ns, count).
                 guard let b = readFile("/proc/\(pid)/task/\(tid)/schedstat", from: 0) else { continue }
                 let f = String(decoding: b, as: UTF8.self).split(separator: " ")
@@ -106,27 +106,51 @@ public enum ProcessTable {
     }
 
     /// The children the kernel lists for each of `pid`'s threads (/proc/PID/task/TID/children).
-    static func childrenListed(_ pid: pid_t) -> [pid_t] {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return tasks.flatMap { tid -> [pid_t] in
-            guard let b = readFile("/proc/\(pid)/task/\(tid)/children", from: 0) else { return [] }
-            return String(decoding: b, as: UTF8.self).split(separator: " ").compactMap { pid_t($0) }
+    static func childrenListed(_ pid: pid_t) -> [pid_t] { listedChildren(of: pid) ?? [] }
+
+    /// The pids in /proc/PID/task/*/children (zombies too), or nil where the kernel has no
+    /// such file. By readdir and read(2): the head asks for mpirun's every 30 ms, and
+    /// FileManager's listing was most of that.
+    public static func listedChildren(of pid: pid_t) -> [pid_t]? {
+        let base = "/proc/\(pid)/task"
+        var result: [pid_t] = []
+        var sawFile = false
+        var buf = [UInt8](repeating: 0, count: 512)
+        for tid in numericEntries(base) {
+            guard let n = read("\(base)/\(tid)/children", into: &buf) else { continue }
+            sawFile = true
+            var value: Int32 = 0, digits = false
+            for b in buf[..<n] {
+                if b >= 48 && b <= 57 { value = value &* 10 &+ Int32(b - 48); digits = true }
+                else { if digits { result.append(value) }; value = 0; digits = false }
+            }
+            if digits { result.append(value) }
         }
+        return sawFile ? result : nil
     }
 
-    /// Every pid on this machine, at the moment of reading.
-    static func allPIDs() -> [pid_t] {
-        guard let dir = opendir("/proc") else { return [] }
+    /// The numeric names in a directory (/proc's pids, a process's thread ids).
+    static func numericEntries(_ path: String) -> [pid_t] {
+        guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var result: [pid_t] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            let value: pid_t? = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                var v: pid_t = 0, any = false
+                for b in raw {
+                    if b == 0 { break }
+                    guard b >= 48 && b <= 57 else { return nil }
+                    v = v &* 10 &+ pid_t(b - 48); any = true
+                }
+                return any ? v : nil
             }
-            if let pid = pid_t(name) { result.append(pid) }
+            if let value { result.append(value) }
         }
         return result
     }
+
+    /// Every pid on this machine, at the moment of reading.
+    static func allPIDs() -> [pid_t] { numericEntries("/proc") }
 
     /// The argv of a process (empty for a zombie or a kernel thread).
     public static func arguments(_ pid: pid_t) -> [String] {

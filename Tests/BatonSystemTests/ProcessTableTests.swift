@@ -18,6 +18,16 @@ import Glibc
         return c
     }
 
+    @Test func theKernelsChildrenListsNameEveryLiveChildAndNoOtherProcess() throws {
+        let a = try child([:]), b = try child([:])
+        defer { for c in [a, b] { c.signal(SIGKILL); _ = c.wait() } }
+        let listed = try #require(ProcessTable.listedChildren(of: getpid()))
+        #expect(Set(listed).isSuperset(of: [a.pid, b.pid]))
+        #expect(listed.allSatisfy { ProcessTable.stat($0)?.parent == getpid() })
+        #expect(ProcessTable.numericEntries("/proc/self/task").contains(getpid()))
+        #expect(ProcessTable.numericEntries("/nonexistent/dir").isEmpty)
+    }
+
     @Test func aScanFindsTheProcessesCarryingAValueWithTheKeysAsked() throws {
         let token = "scan-\(getpid())-\(monotonicNow())"
         let a = try child(["BATON_TEST_TOKEN": token, "BATON_TEST_NODE": "node-a"])

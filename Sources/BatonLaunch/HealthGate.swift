@@ -9,25 +9,72 @@ import Foundation
 /// `true` (the node answers, nothing more). First one mpirun for all the nodes (a rank
 /// each, answers told apart by `--tag-output`): what answered is judged; then a one-node
 /// mpirun for each node that gave no answer (one unreachable node aborts the common job, and
-/// must not take the others' verdicts with it). Each round is bounded by `timeout`. What a
-/// verdict leads to is `HostPool`'s to decide.
+/// must not take the others' verdicts with it). Each round is bounded by `timeout`. With
+/// `--health-check bandwidth`, the nodes chosen for an attempt are then measured together:
+/// one round of `baton bench matrix` among them (`measure`, its own `timeout`), judged by the
+/// bench against `--health-min-bandwidth` (`BandwidthRound`). What a verdict leads to is
+/// `HostPool`'s to decide.
 struct HealthGate: Sendable {
     var planner: LaunchPlanner
     var timeout: Double
     var check: HealthArguments
+    /// `--health-check bandwidth`: the floor a node's links are held to; nil: not measured.
+    var bandwidth: BandwidthFloor?
     /// mpirun's environment (the head's, with the head's mark added by `run`).
     var environment: [String: String] = ProcessInfo.processInfo.environment
 
     /// The argv that checks `hosts`, a rank each, rank i on the i-th (never through a shell:
     /// a host name is one word of it).
     func argv(_ hosts: [BatonProtocol.Host]) -> [String] {
+        let rank = planner.execPath.map { [$0] + check.encode() } ?? ["true"]
+        return mpirun(hosts, tagged: hosts.count > 1) + rank
+    }
+
+    /// mpirun with a rank on each of `hosts` (rank i on the i-th), the job's settings, up to
+    /// the rank's command.
+    func mpirun(_ hosts: [BatonProtocol.Host], tagged: Bool) -> [String] {
         let list = HostList(hosts: hosts.map { BatonProtocol.Host(name: $0.name, slots: 1) })
         let context = planner.mpiContext(list)
         var argv = [planner.mpirunPath, "--host", list.hosts.map(\.spec).joined(separator: ","), "-np", String(hosts.count)]
-        if hosts.count > 1 { argv.append("--tag-output") }
-        argv += MPISettings.arguments(context, part: .job) + MPISettings.arguments(context, part: .hosts)
-        if let exec = planner.execPath { argv += [exec] + check.encode() } else { argv += ["true"] }
-        return argv
+        if tagged { argv.append("--tag-output") }
+        return argv + MPISettings.arguments(context, part: .job) + MPISettings.arguments(context, part: .hosts)
+    }
+
+    /// The bandwidth round's argv: `baton bench matrix` among `hosts`, one sweep of small
+    /// messages (64 KiB, a window of 8, 3 timed windows a direction: about 2 MB a pair each
+    /// way), the floor as the bench's own judgement.
+    func bandwidthArgv(_ hosts: [BatonProtocol.Host], floor: BandwidthFloor) -> [String] {
+        mpirun(hosts, tagged: false)
+            + [planner.batonPath, "bench", "matrix", "--json", "--rounds", "1", "--size", "64K", "--window", "8", "--iters", "3", "--latency-iters", "1"]
+            + floor.benchArguments
+    }
+
+    /// One round of `bench matrix` among `hosts` (rule 6 of `HostPool`), within `timeout`:
+    /// what it found and its wall time. Without a floor, nothing is measured.
+    func measure(_ hosts: [BatonProtocol.Host]) -> (round: BandwidthRound, seconds: Double) {
+        let start = monotonicNow()
+        guard let floor = bandwidth else { return (.judged(failed: [:], slowLinks: []), 0) }
+        let output = try? ChildProcess.run(bandwidthArgv(hosts, floor: floor), environment: jobEnvironment(hosts), timeout: timeout)
+        var round = BandwidthRound.judge(output?.stdout ?? "", nodes: hosts.map(\.name), floor: floor)
+        if case .noFigures = round {
+            let why = output.map { $0.timedOut ? "no matrix within \(formatDuration(timeout, .argument)) (--health-timeout)" : "bench matrix ended \($0.status)" }
+                ?? "mpirun could not be started"
+            let said = (output?.stderr ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("---") }
+            round = .noFigures(why + (said.map { ": \($0)" } ?? ""))
+            _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2)
+        }
+        return (round, monotonicNow() - start)
+    }
+
+    /// mpirun's environment for a gate job on `hosts`: the job's Open MPI settings, the
+    /// daemons' marks, the gate's token (`AttemptSweep` finds what a timed-out job left).
+    func jobEnvironment(_ hosts: [BatonProtocol.Host]) -> [String: String] {
+        var env = environment
+        env.merge(MPISettings.environment(planner.mpiContext(HostList(hosts: Array(hosts.prefix(1)))))) { $1 }
+        env = DaemonEnvironment.adding(to: env)
+        env[LaunchPlanner.attemptTokenVariable] = token
+        env[DaemonEnvironment.headKey] = HeadGuard.mark
+        return env
     }
 
     /// The token every process of the gate carries (`AttemptSweep` finds what a timed-out
@@ -42,12 +89,7 @@ struct HealthGate: Sendable {
         let start = monotonicNow()
         let verdicts = Locked<[String: GateVerdict]>([:])
         let group = DispatchGroup()
-        var env = environment
-        let one = HostList(hosts: Array(hosts.prefix(1)))
-        env.merge(MPISettings.environment(planner.mpiContext(one))) { $1 }
-        env = DaemonEnvironment.adding(to: env)
-        env[LaunchPlanner.attemptTokenVariable] = token
-        env[DaemonEnvironment.headKey] = HeadGuard.mark
+        let env = jobEnvironment(hosts)
         var rest = hosts
         // Inside a Slurm allocation a node Slurm reports down, drained or failing is never
         // used, whatever it would answer.

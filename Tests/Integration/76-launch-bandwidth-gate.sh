@@ -27,6 +27,7 @@ t0=$SECONDS
 timeout 90 "$B" "${L[@]}" --health-min-bandwidth 10% --run-dir "$R" -- sh -c 'echo "W $WORLD_SIZE $(hostname)"' > "$tmp/slow.out" 2> "$tmp/slow.err"
 rc=$?
 echo "launch with a throttled node: $((SECONDS - t0)) s"
+grep -h 'health gate' "$tmp/slow.err" | sed 's/^/  /'
 check "slow: exit 0" "[ $rc -eq 0 ]" || tail -20 "$tmp/slow.err"
 check "slow: bw-n2 failed the bandwidth round, its figure and the floor said" \
   "grep -q 'health gate: bw-n2 failed: bandwidth [0-9.]* GB/s (the median of its links), under 10% of the other links. median [0-9.]* GB/s (--health-min-bandwidth 10%)' '$tmp/slow.err'" || cat "$tmp/slow.err"
@@ -36,7 +37,7 @@ check "slow: suspect in the store's events with that reason; the rounds recorded
    && grep '\"event\":\"gate\"' '$R/events.jsonl' | grep '\"bandwidth\":\"10%\"' | grep -q '\"failed\":{}.*\"nodes\":\[\"bw-n1\",\"bw-n4\",\"bw-n3\"\]\|\"nodes\":\[\"bw-n1\",\"bw-n4\",\"bw-n3\"\].*\"failed\":{}'" \
   || grep '"event":"gate"\|suspect' "$R/events.jsonl"
 check "slow: ran on bw-n1,bw-n4,bw-n3 with WORLD_SIZE 3, nothing on bw-n2" \
-  "grep -q '\"event\":\"spare-in\".*\"node\":\"bw-n4\".*\"replacing\":\"bw-n2\"' '$R/events.jsonl' && [ \$(grep -c '^W 3 ' '$tmp/slow.out') -eq 3 ] && ! grep -q 'bw-n2' '$tmp/slow.out' && ! ls '$R'/logs/bw-n2.* > /dev/null 2>&1" \
+  "grep -q '\"event\":\"spare-in\".*\"node\":\"bw-n4\".*\"replacing\":\"bw-n2\"' '$R/events.jsonl' && [ \$(grep -c ' W 3 ' '$tmp/slow.out') -eq 3 ] && ! grep -q 'W 3 bw-n2' '$tmp/slow.out' && ! ls '$R'/logs/bw-n2.* > /dev/null 2>&1" \
   || cat "$tmp/slow.out"
 "$B" status "$R" > "$tmp/status.txt" 2>&1
 check "slow: status shows bw-n2 suspect with the figure" "grep -q 'bw-n2 *suspect .*bandwidth' '$tmp/status.txt'" || cat "$tmp/status.txt"

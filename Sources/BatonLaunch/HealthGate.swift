@@ -14,14 +14,14 @@ import Foundation
 /// one round of `baton bench matrix` among them (`measure`, its own `timeout`), judged by the
 /// bench against `--health-min-bandwidth` (`BandwidthRound`). What a verdict leads to is
 /// `HostPool`'s to decide.
-struct HealthGate: Sendable {
+public struct HealthGate: Sendable {
     var planner: LaunchPlanner
     var timeout: Double
     var check: HealthArguments
     /// `--health-check bandwidth`: the floor a node's links are held to; nil: not measured.
     var bandwidth: BandwidthFloor?
     /// mpirun's environment (the head's, with the head's mark added by `run`).
-    var environment: [String: String] = ProcessInfo.processInfo.environment
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     /// The argv that checks `hosts`, a rank each, rank i on the i-th (never through a shell:
     /// a host name is one word of it).
@@ -154,5 +154,21 @@ struct HealthGate: Sendable {
                 .first { !$0.isEmpty && !$0.hasPrefix("---") }
             return .failed("the node did not answer through mpirun (\(output.status))" + (said.map { ": \($0)" } ?? ""))
         }
+    }
+}
+
+extension HealthGate {
+    /// The gate `baton grid` runs on a dead node before it returns to the free pool: the
+    /// same one-node check through the engine as a launch's (`planner` says how mpirun
+    /// reaches the node), the run directory writable with `minFree` free.
+    public init(planner: LaunchPlanner, timeout: Double = 10, directories: [String], minFree: UInt64 = 256 << 20) {
+        self.init(planner: planner, timeout: timeout, check: HealthArguments(directories: directories, minFree: minFree, minMemlock: nil))
+    }
+
+    /// Checks one node: nil when it passed, else why; and the check's wall time.
+    public func check(_ host: BatonProtocol.Host) -> (problem: String?, seconds: Double) {
+        let (verdicts, seconds) = run([host])
+        if case .failed(let why)? = verdicts[host.name] { return (why, seconds) }
+        return (verdicts[host.name] == nil ? "no verdict" : nil, seconds)
     }
 }

@@ -25,6 +25,13 @@ public struct NodeRange: Sendable, Equatable, Codable, CustomStringConvertible {
     public var description: String { min == max ? "\(min)" : "\(min):\(max)" }
 }
 
+/// How long a node out of the job waits before its next health check (`HostPool` rule 1,
+/// and `baton grid` before a dead node returns to the free pool): `--cool-down`, doubled by
+/// each failed check in a row since it left, at most 16 times it.
+public enum ProbeBackoff {
+    public static func wait(coolDown: Double, failedChecks: Int) -> Double { coolDown * Double(1 << min(max(failedChecks, 0), 4)) }
+}
+
 /// What the health gate found on one node (`HealthGate`): passed, or failed and why.
 enum GateVerdict: Sendable, Equatable {
     case passed
@@ -177,7 +184,7 @@ struct HostPool: Sendable, Equatable {
     /// How long a lost or suspect node waits before its next check: `--cool-down`, doubled by
     /// each failed check in a row, at most 16 times (a node that stays down is not checked
     /// every cool-down for ever; one back soon is checked soon).
-    func probeWait(_ m: Member) -> Double { coolDown * Double(1 << min(m.failedChecks, 4)) }
+    func probeWait(_ m: Member) -> Double { ProbeBackoff.wait(coolDown: coolDown, failedChecks: m.failedChecks) }
 
     /// Rule 1's nodes: lost or suspect, their wait over (none without a gate).
     func dueForProbe(now: Double) -> [String] {

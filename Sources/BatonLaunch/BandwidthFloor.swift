@@ -75,4 +75,24 @@ enum BandwidthRound: Sendable, Equatable {
         }
         return .judged(failed: failed, slowLinks: slow)
     }
+
+    /// A round that convicted nodes, and the confirming round measured right after it among
+    /// the same nodes: only a node convicted by both fails (with the second figure), only a
+    /// link slow in both is reported. Noise from other work only ever lowers a figure, while
+    /// a slow node or link is slow every time; on the loaded test bed one round alone
+    /// convicted a healthy node of three (docs/benchmarks.md). No figures in the second
+    /// round: the first one's verdicts stand.
+    static func confirmed(_ first: BandwidthRound, by second: BandwidthRound) -> BandwidthRound {
+        guard case .judged(let failed1, let slow1) = first else { return second }
+        guard case .judged(let failed2, let slow2) = second else { return first }
+        let ends = { (link: String) in link.split(separator: " ").prefix(3).joined(separator: " ") }
+        let again = Set(slow2.map(ends))
+        return .judged(failed: failed2.filter { failed1[$0.key] != nil }, slowLinks: slow1.filter { again.contains(ends($0)) })
+    }
+
+    /// Whether the round convicted a node or found a slow link (a confirming round is due).
+    var convicts: Bool {
+        if case .judged(let failed, let slow) = self { return !failed.isEmpty || !slow.isEmpty }
+        return false
+    }
 }

@@ -49,21 +49,34 @@ public struct HealthGate: Sendable {
             + floor.benchArguments
     }
 
-    /// One round of `bench matrix` among `hosts` (rule 6 of `HostPool`), within `timeout`:
-    /// what it found and its wall time. Without a floor, nothing is measured.
-    func measure(_ hosts: [BatonProtocol.Host]) -> (round: BandwidthRound, seconds: Double) {
+    /// How long one bandwidth round among `nodes` nodes may take: `--health-timeout`, and
+    /// 50 ms for each ordered pair (the matrix measures them one at a time: 16 nodes made
+    /// 240 pairs and 6-10 s on the loaded 2-core test bed, docs/benchmarks.md).
+    func bandwidthBound(nodes: Int) -> Double { timeout + 0.05 * Double(nodes * (nodes - 1)) }
+
+    /// One round of `bench matrix` among `hosts` (rule 6 of `HostPool`), within `bandwidthBound`,
+    /// and when it convicts a node or finds a slow link a second one to confirm it
+    /// (`BandwidthRound.confirmed`): what they found, their wall time and how many rounds ran.
+    /// Without a floor, nothing is measured.
+    func measure(_ hosts: [BatonProtocol.Host]) -> (round: BandwidthRound, seconds: Double, rounds: Int) {
         let start = monotonicNow()
-        guard let floor = bandwidth else { return (.judged(failed: [:], slowLinks: []), 0) }
-        let output = try? ChildProcess.run(bandwidthArgv(hosts, floor: floor), environment: jobEnvironment(hosts), timeout: timeout)
+        guard let floor = bandwidth else { return (.judged(failed: [:], slowLinks: []), 0, 0) }
+        let first = measureOnce(hosts, floor: floor)
+        guard first.convicts else { return (first, monotonicNow() - start, 1) }
+        return (BandwidthRound.confirmed(first, by: measureOnce(hosts, floor: floor)), monotonicNow() - start, 2)
+    }
+
+    private func measureOnce(_ hosts: [BatonProtocol.Host], floor: BandwidthFloor) -> BandwidthRound {
+        let bound = bandwidthBound(nodes: hosts.count)
+        let output = try? ChildProcess.run(bandwidthArgv(hosts, floor: floor), environment: jobEnvironment(hosts), timeout: bound)
         var round = BandwidthRound.judge(output?.stdout ?? "", nodes: hosts.map(\.name), floor: floor)
         if case .noFigures = round {
-            let why = output.map { $0.timedOut ? "no matrix within \(formatDuration(timeout, .argument)) (--health-timeout)" : "bench matrix ended \($0.status)" }
+            let why = output.map { $0.timedOut ? "no matrix within \(formatDuration(bound, .argument)) (--health-timeout and 50ms a pair)" : "bench matrix ended \($0.status)" }
                 ?? "mpirun could not be started"
-            let said = (output?.stderr ?? "").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("---") }
-            round = .noFigures(why + (said.map { ": \($0)" } ?? ""))
+            round = .noFigures(why + (Self.firstWords(output?.stderr ?? "").map { ": \($0)" } ?? ""))
             _ = AttemptSweep(token: token, simulated: true).clear(excluding: [], within: 2)
         }
-        return (round, monotonicNow() - start)
+        return round
     }
 
     /// mpirun's environment for a gate job on `hosts`: the job's Open MPI settings, the
@@ -141,6 +154,11 @@ public struct HealthGate: Sendable {
         return found
     }
 
+    /// mpirun's first line of words (not its rule of dashes): what it said went wrong.
+    static func firstWords(_ text: String) -> String? {
+        text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("---") }
+    }
+
     /// The verdict on one node's check.
     static func verdict(_ output: ChildProcess.Output?, timeout: Double) -> GateVerdict {
         guard let output else { return .failed("mpirun could not be started") }
@@ -150,9 +168,7 @@ public struct HealthGate: Sendable {
         case .some(let why?): return .failed(why)
         case nil:
             if output.status.code == 0 { return .passed }  // `true`: the node answered
-            let said = (output.stderr + output.stdout).split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                .first { !$0.isEmpty && !$0.hasPrefix("---") }
-            return .failed("the node did not answer through mpirun (\(output.status))" + (said.map { ": \($0)" } ?? ""))
+            return .failed("the node did not answer through mpirun (\(output.status))" + (firstWords(output.stderr + output.stdout).map { ": \($0)" } ?? ""))
         }
     }
 }

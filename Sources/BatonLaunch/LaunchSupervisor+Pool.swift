@@ -19,8 +19,9 @@ extension LaunchSupervisor {
             switch pool.select(now: now, verdicts: verdicts, measured: measured) {
             case .measure(let names):
                 guard let gate = options.gate else { measured = names; continue }
-                let (round, seconds) = gate.measure(names.compactMap { pool.member($0)?.host })
-                var fields: [String: Any] = ["attempt": attempt, "nodes": names, "seconds": seconds, "bandwidth": gate.bandwidth?.description ?? ""]
+                let (round, seconds, rounds) = gate.measure(names.compactMap { pool.member($0)?.host })
+                var fields: [String: Any] = ["attempt": attempt, "nodes": names, "seconds": seconds, "rounds": rounds,
+                                             "bandwidth": gate.bandwidth?.description ?? ""]
                 switch round {
                 case .noFigures(let why):
                     // No figure convicts a node: the attempt starts, and says the round failed.

@@ -50,6 +50,16 @@ import Testing
         #expect(BandwidthRound.judge(Self.throttled, nodes: ["a", "b"], floor: .fraction(0.5)) == .noFigures("bench matrix gave no matrix"))
     }
 
+    @Test("a conviction stands only when the confirming round convicts the same node (noise only lowers figures); a round without figures leaves the other's verdicts")
+    func confirmation() {
+        let first = BandwidthRound.judged(failed: ["a": "slow 1", "b": "slow 1"], slowLinks: ["c <-> d 0.1 GB/s", "e <-> f 0.1 GB/s"])
+        let second = BandwidthRound.judged(failed: ["b": "slow 2", "c": "slow 2"], slowLinks: ["e <-> f 0.2 GB/s"])
+        #expect(BandwidthRound.confirmed(first, by: second) == .judged(failed: ["b": "slow 2"], slowLinks: ["e <-> f 0.1 GB/s"]))
+        #expect(BandwidthRound.confirmed(first, by: .noFigures("timed out")) == first)
+        #expect(first.convicts && second.convicts && !BandwidthRound.judged(failed: [:], slowLinks: []).convicts)
+        #expect(!BandwidthRound.noFigures("x").convicts)
+    }
+
     static func pool(_ names: [String], _ range: String) -> HostPool {
         HostPool(hosts: HostList(hosts: names.map { Host(name: $0, slots: 2) }), range: try! NodeRange.parse(range), coolDown: 60,
                  gating: true, measuring: true, now: 0)

@@ -41,9 +41,16 @@ public enum BandwidthFloor: Sendable, Equatable, CustomStringConvertible {
 /// verdicts out). The judgement is the bench's own (its `outlier_nodes`, metric bandwidth);
 /// a slow pair whose ends are not slow nodes (one bad cable) is reported, no node is blamed.
 enum BandwidthRound: Sendable, Equatable {
+    /// A link under the floor whose two nodes are not (one bad cable): "a <-> b 0.01 GB/s".
+    struct SlowLink: Sendable, Equatable, CustomStringConvertible {
+        var nodes: [String]
+        var gigabytesPerSecond: Double
+        var description: String { nodes.joined(separator: " <-> ") + " \(Figure.short(gigabytesPerSecond)) GB/s" }
+    }
+
     /// Each convicted node (by name) with the reason the gate records; the slow links no
-    /// node explains, as "a <-> b 0.01 GB/s".
-    case judged(failed: [String: String], slowLinks: [String])
+    /// node explains.
+    case judged(failed: [String: String], slowLinks: [SlowLink])
     /// No figures to judge (the round failed or timed out): why.
     case noFigures(String)
 
@@ -68,10 +75,10 @@ enum BandwidthRound: Sendable, Equatable {
             }
             failed[n] = "bandwidth \(Figure.short(value)) GB/s (the median of its links), \(under) (--health-min-bandwidth \(floor))"
         }
-        let slow = bandwidth("outlier_pairs").compactMap { o -> String? in
+        let slow = bandwidth("outlier_pairs").compactMap { o -> SlowLink? in
             let ends = names(o)
             guard ends.count == 2, !ends.contains(where: { failed[$0] != nil }), let value = o["value"] as? Double else { return nil }
-            return "\(ends[0]) <-> \(ends[1]) \(Figure.short(value)) GB/s"
+            return SlowLink(nodes: ends, gigabytesPerSecond: value)
         }
         return .judged(failed: failed, slowLinks: slow)
     }
@@ -85,9 +92,8 @@ enum BandwidthRound: Sendable, Equatable {
     static func confirmed(_ first: BandwidthRound, by second: BandwidthRound) -> BandwidthRound {
         guard case .judged(let failed1, let slow1) = first else { return second }
         guard case .judged(let failed2, let slow2) = second else { return first }
-        let ends = { (link: String) in link.split(separator: " ").prefix(3).joined(separator: " ") }
-        let again = Set(slow2.map(ends))
-        return .judged(failed: failed2.filter { failed1[$0.key] != nil }, slowLinks: slow1.filter { again.contains(ends($0)) })
+        let again = Set(slow2.map(\.nodes))
+        return .judged(failed: failed2.filter { failed1[$0.key] != nil }, slowLinks: slow1.filter { again.contains($0.nodes) })
     }
 
     /// Whether the round convicted a node or found a slow link (a confirming round is due).

@@ -33,12 +33,12 @@ extension LaunchSupervisor {
                     if failed.isEmpty { measured = names }
                     verdicts.merge(failed.mapValues { .failed($0) }) { $1 }
                     fields["failed"] = failed
-                    if !slowLinks.isEmpty { fields["slowLinks"] = slowLinks }
+                    if !slowLinks.isEmpty { fields["slowLinks"] = slowLinks.map(\.description) }
                     for n in names.filter({ failed[$0] != nil }) {
                         console.message("baton launch: health gate: \(n) failed: \(failed[n]!)")
                     }
                     if !slowLinks.isEmpty {
-                        console.message("baton launch: health gate: slow links whose nodes are fast with their other partners (no node replaced): \(slowLinks.joined(separator: "; "))")
+                        console.message("baton launch: health gate: slow links whose nodes are fast with their other partners (no node replaced): \(slowLinks.map(\.description).joined(separator: "; "))")
                     }
                 }
                 event(.gate, fields)

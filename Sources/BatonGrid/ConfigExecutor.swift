@@ -86,8 +86,9 @@ protocol ConfigExecutor: AnyObject {
     /// Waits until there are events or the clock reaches `deadline`, then returns every
     /// event that is due.
     func poll(until deadline: Double) -> [ExecutorEvent]
-    /// Whether a dead node may be used again (the cool-down's health check).
-    func healthCheck(node: Int) -> Bool
+    /// Whether a dead node may be used again (the health gate after its cool-down): nil when
+    /// it passed, else why; and the check's wall time.
+    func healthCheck(node: Int) -> (problem: String?, seconds: Double)
     /// After the head itself was killed: stops whatever is left of an attempt a previous
     /// head started, and returns its exit if it had finished and recorded one.
     func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit?

@@ -21,6 +21,7 @@ public enum GridHead {
         var s = MpirunGridExecutor.Settings(batonPath: DetachedHead.executablePath())
         s.heartbeatTimeout = settings.heartbeatTimeout
         s.lease = settings.heartbeatTimeout
+        s.healthTimeout = settings.healthTimeout
         s.hang = settings.hang
         s.failures = failures
         s.container = container

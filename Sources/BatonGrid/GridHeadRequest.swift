@@ -19,6 +19,7 @@ public struct GridHeadRequest: Codable, Sendable {
     public var resume: String?
     public var heartbeatTimeout = "10s"
     public var coolDown = "60s"
+    public var healthTimeout = "10s"
     public var failNode: String?
     public var failAfter: String?
     public var failSignal = "KILL"
@@ -57,6 +58,9 @@ extension GridHead {
             throw bad("--heartbeat-timeout \(r.heartbeatTimeout) is not a duration (e.g. 10s)")
         }
         guard let cool = parseDuration(r.coolDown) else { throw bad("--cool-down \(r.coolDown) is not a duration (e.g. 60s)") }
+        guard let healthTimeout = parseDuration(r.healthTimeout), healthTimeout > 0 else {
+            throw bad("--health-timeout \(r.healthTimeout) is not a positive duration (e.g. 10s)")
+        }
         var snapshots: SnapshotSchedule.Settings?
         do {
             snapshots = try SnapshotSchedule.Settings.parse(every: r.snapshotEvery, keep: r.keepSnapshots, to: r.snapshotTo, on: r.snapshotOn)
@@ -88,6 +92,7 @@ extension GridHead {
                 }
             } catch let e as GridSpecError { throw specError(e) }
             if let o = r.onCorruptCheckpoint { s.onCorruptCheckpoint = o }
+            s.healthTimeout = healthTimeout
             settings = s
             // The run keeps its snapshot settings unless new ones are given.
             if snapshots == nil { snapshots = SnapshotSchedule.Settings(meta: meta) }
@@ -116,6 +121,7 @@ extension GridHead {
                 nodeNames: nodeNames, hostSource: source.description, executor: source.isLocal ? "local" : "mpirun",
                 heartbeatTimeout: hb, coolDown: cool)
             s.onCorruptCheckpoint = r.onCorruptCheckpoint ?? "fail"
+            s.healthTimeout = healthTimeout
             do { try r.hang.validate() } catch { throw bad(error.message) }
             s.hang = r.hang
             settings = s

@@ -16,6 +16,8 @@ public enum GridRun {
         var executor: String
         var heartbeatTimeout: Double
         var coolDown: Double
+        /// `--health-timeout`: a dead node's health check must answer within this.
+        var healthTimeout: Double = 10
         /// `--on-corrupt-checkpoint`: fail (a retry like any failure) or rollback.
         var onCorruptCheckpoint = "fail"
         /// Hang detection in every attempt (`--hang-timeout`, ...).
@@ -39,7 +41,8 @@ public enum GridRun {
                 .meta(GridSpecRecord.metaKey, GridSpecRecord.metaValue(specText: specText, file: specPath)),
                 .meta("nodes", GridJSON.stringArray(nodeNames)), .meta("host_source", hostSource),
                 .meta("executor", executor), .meta("heartbeat_timeout", String(heartbeatTimeout)),
-                .meta("cool_down", String(coolDown)), .meta("on_corrupt_checkpoint", onCorruptCheckpoint),
+                .meta("cool_down", String(coolDown)), .meta("health_timeout", String(healthTimeout)),
+                .meta("on_corrupt_checkpoint", onCorruptCheckpoint),
                 .meta("hang", String(decoding: (try? JSONEncoder().encode(hang)) ?? Data("{}".utf8), as: UTF8.self)),
             ]
         }
@@ -53,6 +56,7 @@ public enum GridRun {
                 hostSource: meta["host_source"] ?? "", executor: meta["executor"] ?? "local",
                 heartbeatTimeout: Double(meta["heartbeat_timeout"] ?? "") ?? 10, coolDown: Double(meta["cool_down"] ?? "") ?? 60)
             onCorruptCheckpoint = meta["on_corrupt_checkpoint"] ?? "fail"
+            healthTimeout = Double(meta["health_timeout"] ?? "") ?? 10
             hang = meta["hang"].flatMap { try? JSONDecoder().decode(HangSettings.self, from: Data($0.utf8)) } ?? HangSettings()
         }
     }

@@ -1,3 +1,4 @@
+import BatonLaunch
 import BatonProtocol
 import BatonRuns
 import BatonSystem
@@ -11,7 +12,8 @@ public struct GridSchedulerOptions: Sendable {
     /// only as silence, the head waits this long before it hands the config to another
     /// node, so the lost attempt has fenced itself first.
     var lease: Double = 10
-    /// A dead node is health-checked again after this long, and re-admitted if it passes.
+    /// A dead node is health-checked again after this long (doubled by each failed check in
+    /// a row, at most 16 times: `ProbeBackoff`, as a launch's), and re-admitted if it passes.
     var coolDown: Double = 60
     /// Health checks that may fail in a row on every node before the run gives up.
     var maxFailedChecks: Int = 3
@@ -294,7 +296,7 @@ final class GridScheduler {
         var d = min(nextSweep, nextSummary)
         for w in leaseWaits { d = min(d, w.readyAt) }
         if nodes.contains(where: { $0.state == .dead }) {
-            for n in nodes where n.state == .dead { d = min(d, n.since + options.coolDown) }
+            for n in nodes where n.state == .dead { d = min(d, n.since + checkWait(n)) }
         }
         return max(d, now)
     }
@@ -534,20 +536,27 @@ final class GridScheduler {
                 for w in ready { pushQueueFront(w.config) }
             }
         }
-        for i in nodes.indices where nodes[i].state == .dead && t >= nodes[i].since + options.coolDown {
-            if executor.healthCheck(node: i) {
-                nodes[i].failedChecks = 0
-                setNode(i, .healthy, t)
-                release(i)
-                event(t, .nodeReadmitted, nil, nodes[i].name, "node \(nodes[i].name) re-admitted: health check passed")
-            } else {
+        for i in nodes.indices where nodes[i].state == .dead && t >= nodes[i].since + checkWait(nodes[i]) {
+            let (problem, seconds) = executor.healthCheck(node: i)
+            let took = formatDuration(seconds, .seconds(digits: 2))
+            if let problem {
                 nodes[i].failedChecks += 1
                 nodes[i].since = t
                 ops.append(.node(name: nodes[i].name, position: i, state: .dead, since: t, losses: nodes[i].losses))
-                event(t, .nodeCheck, nil, nodes[i].name, "node \(nodes[i].name) failed its health check; next in \(formatDuration(options.coolDown))")
+                event(t, .nodeCheck, nil, nodes[i].name,
+                      "node \(nodes[i].name) failed the health gate (\(took)): \(problem); next check in \(formatDuration(checkWait(nodes[i]), .argument))")
+            } else {
+                nodes[i].failedChecks = 0
+                setNode(i, .healthy, t)
+                release(i)
+                event(t, .nodeReadmitted, nil, nodes[i].name, "node \(nodes[i].name) re-admitted: passed the health gate (\(took)) after --cool-down")
             }
         }
     }
+
+    /// How long a dead node waits for its next check: the cool-down, doubled by each check
+    /// it failed in a row (`ProbeBackoff`, the launch's back-off).
+    func checkWait(_ n: NodeState) -> Double { ProbeBackoff.wait(coolDown: options.coolDown, failedChecks: n.failedChecks) }
 
     /// Liveness: silent nodes become suspect at half the timeout and lost at the timeout;
     /// attempts past the spec's `timeout` are stopped and count as a failure.

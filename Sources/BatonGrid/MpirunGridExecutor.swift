@@ -39,6 +39,8 @@ public final class MpirunGridExecutor: ConfigExecutor {
         var lease: Double = 10
         var grace: Double = 5
         var startupTimeout: Double = 30
+        /// How long a dead node's health check may take (its one-node mpirun).
+        var healthTimeout: Double = 10
         /// Hang detection in every attempt (a hung config is a failed attempt, retried as any).
         var hang = HangSettings()
         /// Injected node failures (simulated nodes only).
@@ -285,22 +287,22 @@ public final class MpirunGridExecutor: ConfigExecutor {
         return GridFiles.downUntil(runDir: runDir, node: name).map { $0 > now() } ?? false
     }
 
-    /// A node is usable again when it is not marked down and a one-rank mpirun on it runs
-    /// `true` within 20 s.
-    func healthCheck(node: Int) -> Bool {
-        if isMarkedDown(nodeNames[node]) { return false }
-        var argv = [settings.mpirunPath, "--host", "\(nodeNames[node]):1", "-np", "1"]
-        if case .local(let agent) = settings.mode {
-            var machine = MPISettings.Machine.current
-            machine.environment = settings.environment
-            argv += LocalNodes.mpirunArguments(agent: agent, machine: machine)
-        }
-        if let slurm = settings.slurm { argv += slurm.mpirunArguments(for: [nodeNames[node]]) }
-        argv.append("true")
-        guard let out = try? ChildProcess.run(argv, environment: DaemonEnvironment.adding(to: settings.environment), timeout: 20)
-        else { return false }
+    /// A node is usable again when it is not marked down and passes the health gate a launch
+    /// runs (`HealthGate`): one rank through mpirun on the node, with the attempts' Open MPI
+    /// settings and agent, that is `baton-exec health` (the run directory writable with
+    /// 256 MiB free), within `healthTimeout`. Inside Slurm a node `sinfo` reports down or
+    /// drained fails without being tried.
+    func healthCheck(node: Int) -> (problem: String?, seconds: Double) {
+        if isMarkedDown(nodeNames[node]) { return ("marked down (--fail-node or kill-node --down-for)", 0) }
+        var p = LaunchPlanner(mode: settings.mode, command: [], runDir: runDir, batonPath: settings.batonPath, mpirunPath: settings.mpirunPath)
+        p.execPath = LaunchPlanner.leanWrapper(beside: settings.batonPath)
+        p.machine.environment = settings.environment
+        p.slurm = settings.slurm
+        var gate = HealthGate(planner: p, timeout: settings.healthTimeout, directories: [runDir])
+        gate.environment = settings.environment
+        let result = gate.check(BatonProtocol.Host(name: nodeNames[node], slots: 1))
         if let dir = localDir { LocalNodes.clean(node: nodeNames[node], dir: dir) }
-        return out.status == .exited(0)
+        return result
     }
 
     /// At the end of a run: forgets the session files and TMPDIR of every simulated node

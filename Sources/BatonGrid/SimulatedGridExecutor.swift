@@ -224,7 +224,7 @@ final class SimulatedGridExecutor: ConfigExecutor {
         return out
     }
 
-    func healthCheck(node: Int) -> Bool { !isDown(node, now()) }
+    func healthCheck(node: Int) -> (problem: String?, seconds: Double) { (isDown(node, now()) ? "the node is down (simulated)" : nil, 0) }
 
     func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
         remove(attemptID)

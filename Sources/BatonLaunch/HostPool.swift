@@ -25,6 +25,13 @@ public struct NodeRange: Sendable, Equatable, Codable, CustomStringConvertible {
     public var description: String { min == max ? "\(min)" : "\(min):\(max)" }
 }
 
+/// How long a node out of the job waits before its next health check (`HostPool` rule 1,
+/// and `baton grid` before a dead node returns to the free pool): `--cool-down`, doubled by
+/// each failed check in a row since it left, at most 16 times it.
+public enum ProbeBackoff {
+    public static func wait(coolDown: Double, failedChecks: Int) -> Double { coolDown * Double(1 << min(max(failedChecks, 0), 4)) }
+}
+
 /// What the health gate found on one node (`HealthGate`): passed, or failed and why.
 enum GateVerdict: Sendable, Equatable {
     case passed
@@ -53,6 +60,11 @@ enum GateVerdict: Sendable, Equatable {
 ///    ones that have not are gated first (a step of its own, so a spare taken for a failed
 ///    node is itself checked before anything starts on it).
 /// 5. Fewer than MIN nodes: the launch cannot go on.
+/// 6. With `--health-check bandwidth`, a proposal of two nodes or more whose every node passed
+///    is measured as a whole (one round of `bench matrix` among its nodes: `measure`) unless
+///    this very proposal was measured this round; a node the round convicts comes back as a
+///    failed verdict, so rule 2 makes it suspect and rule 3 gives its place to a spare (gated,
+///    then the new proposal measured again).
 struct HostPool: Sendable, Equatable {
     enum State: String, Sendable, Equatable {
         case active, spare, suspect, lost
@@ -81,6 +93,9 @@ struct HostPool: Sendable, Equatable {
     enum Selection: Sendable, Equatable {
         /// Run the gate on these nodes, then call `select` again with the verdicts added.
         case gate([String])
+        /// Measure the bandwidth among these nodes (rule 6), then call `select` again with
+        /// the nodes it convicted as failed verdicts, or with `measured` set to them.
+        case measure([String])
         /// Start the next attempt on `hosts`.
         case start(HostList, changes: [Change])
         /// Fewer than MIN nodes can run the job; the sentence says why.
@@ -96,11 +111,13 @@ struct HostPool: Sendable, Equatable {
     /// Whether nodes are gated before an attempt (`--health-check`); off, every node counts
     /// as passed and a lost node never rejoins (nothing would check it).
     let gating: Bool
+    /// Whether a proposal's links are measured before it starts (rule 6).
+    let measuring: Bool
     /// The changes of rules 1 and 2 in this round, handed out with its end (`start`, `tooFew`).
     private var roundChanges: [Change] = []
 
     /// The first MAX hosts are in the job, the rest spares.
-    init(hosts: HostList, range: NodeRange, coolDown: Double, gating: Bool, now: Double) {
+    init(hosts: HostList, range: NodeRange, coolDown: Double, gating: Bool, measuring: Bool = false, now: Double) {
         members = hosts.hosts.enumerated().map { i, h in
             Member(host: h, state: i < range.max ? .active : .spare, since: now, reason: nil)
         }
@@ -108,6 +125,7 @@ struct HostPool: Sendable, Equatable {
         self.range = range
         self.coolDown = coolDown
         self.gating = gating
+        self.measuring = gating && measuring
     }
 
     /// The pool as an earlier head of the run left it (`--resume`): the last attempt's nodes
@@ -166,7 +184,7 @@ struct HostPool: Sendable, Equatable {
     /// How long a lost or suspect node waits before its next check: `--cool-down`, doubled by
     /// each failed check in a row, at most 16 times (a node that stays down is not checked
     /// every cool-down for ever; one back soon is checked soon).
-    func probeWait(_ m: Member) -> Double { coolDown * Double(1 << min(m.failedChecks, 4)) }
+    func probeWait(_ m: Member) -> Double { ProbeBackoff.wait(coolDown: coolDown, failedChecks: m.failedChecks) }
 
     /// Rule 1's nodes: lost or suspect, their wait over (none without a gate).
     func dueForProbe(now: Double) -> [String] {
@@ -195,9 +213,10 @@ struct HostPool: Sendable, Equatable {
         return changes
     }
 
-    /// The next attempt's nodes, given the gate's verdicts of this round (empty at first).
+    /// The next attempt's nodes, given the gate's verdicts of this round (empty at first) and
+    /// the proposal whose bandwidth passed this round (rule 6), if any.
     /// Pure apart from recording in the pool what it decided (states, places).
-    mutating func select(now: Double, verdicts: [String: GateVerdict]) -> Selection {
+    mutating func select(now: Double, verdicts: [String: GateVerdict], measured: [String]? = nil) -> Selection {
         var changes: [Change] = []
         defer { roundChanges += changes }
         // 1. Rejoins.
@@ -242,6 +261,8 @@ struct HostPool: Sendable, Equatable {
             return .tooFew("\(proposal.count) nodes can run the job, at least \(range.min) are needed (--nnodes MIN, else --min-nodes)"
                            + (bad.isEmpty ? "" : " (\(bad.joined(separator: "; ")))"), changes: all)
         }
+        // 6. Measure the proposal's links.
+        if measuring, proposal.count >= 2, proposal != measured { return .measure(proposal) }
         for p in places where member(p)?.state == .active && !proposal.contains(p) { set(p, .spare, at: now, reason: nil) }
         for n in proposal where member(n)?.state != .active { set(n, .active, at: now, reason: nil) }
         places = proposal

@@ -10,11 +10,38 @@ extension LaunchSupervisor {
 
     func selectHosts(_ pool: inout HostPool, attempt: Int, lastWorld: Int?) -> Result<HostList, NoNodes> {
         var verdicts: [String: GateVerdict] = [:]
+        var measured: [String]?
         var changes: [HostPool.Change] = []
-        // Each gate step checks nodes with no verdict yet, so the members bound the rounds.
-        for _ in 0...(pool.members.count + 1) {
+        // Each gate step checks nodes with no verdict yet, and each bandwidth round passes or
+        // convicts a node, so the members bound the rounds.
+        for _ in 0...(2 * pool.members.count + 2) {
             let now = Date().timeIntervalSince1970
-            switch pool.select(now: now, verdicts: verdicts) {
+            switch pool.select(now: now, verdicts: verdicts, measured: measured) {
+            case .measure(let names):
+                guard let gate = options.gate else { measured = names; continue }
+                let (round, seconds, rounds) = gate.measure(names.compactMap { pool.member($0)?.host })
+                var fields: [String: Any] = ["attempt": attempt, "nodes": names, "seconds": seconds, "rounds": rounds,
+                                             "bandwidth": gate.bandwidth?.description ?? ""]
+                switch round {
+                case .noFigures(let why):
+                    // No figure convicts a node: the attempt starts, and says the round failed.
+                    measured = names
+                    fields["failed"] = [String: String]()
+                    fields["error"] = why
+                    console.message("baton launch: health gate: no bandwidth figures among \(names.joined(separator: ",")) (\(why)); starting without them")
+                case .judged(let failed, let slowLinks):
+                    if failed.isEmpty { measured = names }
+                    verdicts.merge(failed.mapValues { .failed($0) }) { $1 }
+                    fields["failed"] = failed
+                    if !slowLinks.isEmpty { fields["slowLinks"] = slowLinks.map(\.description) }
+                    for n in names.filter({ failed[$0] != nil }) {
+                        console.message("baton launch: health gate: \(n) failed: \(failed[n]!)")
+                    }
+                    if !slowLinks.isEmpty {
+                        console.message("baton launch: health gate: slow links whose nodes are fast with their other partners (no node replaced): \(slowLinks.map(\.description).joined(separator: "; "))")
+                    }
+                }
+                event(.gate, fields)
             case .gate(let names):
                 // The pool asks only when gating; without a gate every node counts as passed.
                 guard let gate = options.gate else {

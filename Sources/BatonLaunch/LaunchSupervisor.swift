@@ -209,7 +209,8 @@ public final class LaunchSupervisor: @unchecked Sendable {
                             + (options.shardWriter != nil ? " from \(consumed) samples consumed" : ""))
         }
         var pool = HostPool(hosts: hosts, range: options.nnodes ?? NodeRange(min: max(options.minNodes, 1), max: max(hosts.hosts.count, 1)),
-                            coolDown: options.coolDown, gating: options.gate != nil, now: Date().timeIntervalSince1970)
+                            coolDown: options.coolDown, gating: options.gate != nil, measuring: options.gate?.bandwidth != nil,
+                            now: Date().timeIntervalSince1970)
         if options.nnodes != nil, let r = options.resumedPool { pool.resume(last: r.last, rows: r.rows) }
         while true {
             // Committed with the restart that brought the loop here.

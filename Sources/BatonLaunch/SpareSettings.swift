@@ -9,6 +9,9 @@ public enum HealthCheckMode: String, Codable, Sendable, CaseIterable {
     case auto
     case on
     case off
+    /// On, and the nodes chosen for an attempt measured together (one round of `bench
+    /// matrix`) against `--health-min-bandwidth`.
+    case bandwidth
 }
 
 /// The spare-node and health-gate settings of `launch` as given (`LaunchSpec.pool`); the
@@ -21,6 +24,8 @@ public struct PoolSettings: Codable, Sendable, Equatable {
     public var healthTimeout = "10s"
     public var healthMinFree = "256M"
     public var healthMinMemlock: String?
+    /// `--health-min-bandwidth`: `N%` of the median link, or a rate (`BandwidthFloor`).
+    public var healthMinBandwidth = "50%"
     /// `--grow-after`: a world below MAX grows back by a planned restart at a checkpoint once
     /// a node has been back in the pool this long; nil: at the next restart only.
     public var growAfter: String?
@@ -38,6 +43,7 @@ public struct PoolSettings: Codable, Sendable, Equatable {
         healthTimeout = try c.decodeIfPresent(String.self, forKey: .healthTimeout) ?? d.healthTimeout
         healthMinFree = try c.decodeIfPresent(String.self, forKey: .healthMinFree) ?? d.healthMinFree
         healthMinMemlock = try c.decodeIfPresent(String.self, forKey: .healthMinMemlock)
+        healthMinBandwidth = try c.decodeIfPresent(String.self, forKey: .healthMinBandwidth) ?? d.healthMinBandwidth
         growAfter = try c.decodeIfPresent(String.self, forKey: .growAfter)
         growWait = try c.decodeIfPresent(String.self, forKey: .growWait) ?? d.growWait
     }
@@ -77,7 +83,7 @@ public struct PoolSettings: Codable, Sendable, Equatable {
 
     /// The gate the head runs, or nil when it is off.
     func gate(planner: LaunchPlanner, checkpointDir: String) throws(LaunchError) -> HealthGate? {
-        let on = healthCheck == .on || (healthCheck == .auto && nnodes != nil)
+        let on = healthCheck == .on || healthCheck == .bandwidth || (healthCheck == .auto && nnodes != nil)
         guard let timeout = parseDuration(healthTimeout), timeout > 0 else {
             throw LaunchError(.badInput, "--health-timeout: '\(healthTimeout)' is not a positive duration (e.g. 10s)")
         }
@@ -86,9 +92,14 @@ public struct PoolSettings: Codable, Sendable, Equatable {
             guard let v = Self.bytes(m) else { throw LaunchError(.badInput, "--health-min-memlock: '\(m)' is not a size (e.g. 64M)") }
             return v
         }
+        guard let floor = BandwidthFloor.parse(healthMinBandwidth) else {
+            throw LaunchError(.badInput, "--health-min-bandwidth: '\(healthMinBandwidth)' is neither a percentage of the median link (e.g. 50%) nor a rate (e.g. 2GB/s, 10Gbit/s; GB/s is bytes, Gb/s bits)")
+        }
         guard on else { return nil }
-        return HealthGate(planner: planner, timeout: timeout,
-                          check: HealthArguments(directories: [planner.runDir, checkpointDir], minFree: free, minMemlock: memlock))
+        var gate = HealthGate(planner: planner, timeout: timeout,
+                              check: HealthArguments(directories: [planner.runDir, checkpointDir], minFree: free, minMemlock: memlock))
+        if healthCheck == .bandwidth { gate.bandwidth = floor }
+        return gate
     }
 
     /// `512`, `64K`, `256M`, `10G`, `1T` (powers of 1024; a trailing `B` or `iB` allowed).

@@ -152,16 +152,24 @@ struct GridSchedulerTests {
         #expect(snap.nodes.allSatisfy { $0.state == .healthy })
     }
 
-    @Test("a node that fails its health check stays out until it passes")
+    @Test("a node that fails the health gate stays out until it passes, checked again after twice the wait each time (the launch's back-off), the reasons recorded")
     func failedHealthCheck() throws {
         var options = GridSchedulerOptions()
         options.coolDown = 20
-        let failures = [SimulatedGridExecutor.NodeFailure(node: 1, at: 5, fault: .crash, downFor: 30)]
-        let h = try Self.harness(configs: 12, nodes: 2, failures: failures, options: options)
-        #expect(try h.scheduler.run() == .finished(done: 12, failed: 0))
+        let failures = [SimulatedGridExecutor.NodeFailure(node: 1, at: 5, fault: .crash, downFor: 50)]
+        let h = try Self.harness(configs: 20, nodes: 2, failures: failures, options: options)
+        var events: [GridEventRecord] = []
+        h.scheduler.onEvent = { events.append($0) }
+        #expect(try h.scheduler.run() == .finished(done: 20, failed: 0))
         let snap = try h.store.snapshot()
         let later = snap.configs.flatMap(\.attemptRecords).filter { $0.nodes == ["sim1"] && $0.startedAt > 5 }
-        #expect(later.allSatisfy { $0.startedAt >= 45 })  // check at 25 fails, at 45 passes
+        #expect(!later.isEmpty)
+        // Down until 55: checks at 25 (fails, next in 40 s) and 65 (passes); not at 45.
+        #expect(later.allSatisfy { $0.startedAt >= 65 })
+        let checks = events.filter { $0.kind == .nodeCheck || $0.kind == .nodeReadmitted }
+        #expect(checks.map(\.time) == [25, 65])
+        #expect(checks.first?.text == "node sim1 failed the health gate (0.00 s): the node is down (simulated); next check in 40s")
+        #expect(checks.last?.text == "node sim1 re-admitted: passed the health gate (0.00 s) after --cool-down")
     }
 
     @Test("after the head is killed, resume finishes the grid without rerunning finished configs")

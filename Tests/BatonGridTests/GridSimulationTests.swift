@@ -74,7 +74,7 @@ struct GridCommitPipelineTests {
         }
         func terminate(attemptID: Int64, reason: String) { inner.terminate(attemptID: attemptID, reason: reason) }
         func poll(until deadline: Double) -> [ExecutorEvent] { inner.poll(until: deadline) }
-        func healthCheck(node: Int) -> Bool { inner.healthCheck(node: node) }
+        func healthCheck(node: Int) -> (problem: String?, seconds: Double) { inner.healthCheck(node: node) }
         func reapOrphan(attemptID: Int64, configID: String, attempt: Int, pid: Int32?, session: Int32?) -> AttemptExit? {
             inner.reapOrphan(attemptID: attemptID, configID: configID, attempt: attempt, pid: pid, session: session)
         }

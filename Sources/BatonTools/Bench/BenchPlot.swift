@@ -1,3 +1,4 @@
+import BatonSupport
 import Foundation
 
 /// A log-log plot of benchmark results as a self-contained SVG: message size on a
@@ -160,12 +161,7 @@ public struct BenchPlot: Sendable {
     }
 
     /// A figure with three significant digits, for call-outs and hover titles.
-    static func figure(_ value: Double) -> String {
-        if value >= 100 { return formatFixed(value, decimals: 0) }
-        if value >= 10 { return formatFixed(value, decimals: 1) }
-        if value >= 1 { return formatFixed(value, decimals: 2) }
-        return formatFixed(value, decimals: 3)
-    }
+    static func figure(_ value: Double) -> String { Figure.short(value) }
 
     // MARK: drawing
 

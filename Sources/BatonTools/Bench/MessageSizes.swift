@@ -1,3 +1,4 @@
+import BatonSupport
 /// Message-size schedules and iteration counts, as osu-micro-benchmarks uses them so
 /// that Baton's figures line up with published OSU figures.
 public enum MessageSizes {
@@ -108,20 +109,4 @@ struct IterationPlan: Sendable, Equatable {
 }
 
 /// `value` with exactly `decimals` digits after the point, without Foundation's locale.
-func formatFixed(_ value: Double, decimals: Int) -> String {
-    guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
-    var scale = 1.0
-    for _ in 0..<decimals { scale *= 10 }
-    let negative = value < 0
-    let scaled = (abs(value) * scale).rounded()
-    guard scaled < 9e18 else { return String(value) }
-    let whole = UInt64(scaled)
-    let integerPart = whole / UInt64(scale)
-    var text = String(integerPart)
-    if decimals > 0 {
-        var fraction = String(whole % UInt64(scale))
-        while fraction.count < decimals { fraction = "0" + fraction }
-        text += "." + fraction
-    }
-    return (negative && scaled != 0 ? "-" : "") + text
-}
+func formatFixed(_ value: Double, decimals: Int) -> String { Figure.fixed(value, decimals: decimals) }

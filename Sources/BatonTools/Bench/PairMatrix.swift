@@ -26,10 +26,15 @@ public struct PairMatrix: Sendable, Equatable {
         var value: Double
         var reference: Double
         var labels: [String]
+        /// The reference is a floor given in absolute terms (`--min-bandwidth`), not a
+        /// median of the measured figures.
+        var isFloor = false
 
         var description: String {
             let what = labels.count == 1 ? "node \(labels[0])" : labels.joined(separator: " <-> ")
             switch metric {
+            case .bandwidth where isFloor:
+                return "\(what): bandwidth \(BenchPlot.figure(value)) GB/s, under the floor \(BenchPlot.figure(reference)) GB/s"
             case .bandwidth:
                 let pct = reference > 0 ? Int((value / reference * 100).rounded()) : 0
                 return "\(what): bandwidth \(BenchPlot.figure(value)) GB/s, \(pct)% of the reference \(BenchPlot.figure(reference)) GB/s"
@@ -55,28 +60,66 @@ public struct PairMatrix: Sendable, Equatable {
     /// median of the pairs without it, because with few nodes a bad node's pairs can be
     /// half or more of all pairs (with 3 nodes, 2 of 3) and would drag a plain median
     /// down to their own level.
-    public func findings(bandwidthFraction: Double = 0.5, latencyFactor: Double = 3) -> Findings {
-        let bw = analyse(bandwidthGBps, isBad: { value, ref in value < ref * bandwidthFraction }, metric: .bandwidth)
+    ///
+    /// With `minBandwidthGBps` (`--min-bandwidth`) bandwidth is judged against that floor
+    /// instead: a node whose typical link (the median of its links) is under it, and each
+    /// pair under it, whatever the others measure (so a fabric slow as a whole fails too,
+    /// and two nodes can be judged).
+    public func findings(bandwidthFraction: Double = 0.5, latencyFactor: Double = 3, minBandwidthGBps: Double? = nil) -> Findings {
+        let bw = minBandwidthGBps.map { floor in belowFloor(floor) }
+            ?? analyse(bandwidthGBps, isBad: { value, ref in value < ref * bandwidthFraction }, metric: .bandwidth)
         let lat = analyse(symmetricLatency, isBad: { value, ref in value > ref * latencyFactor }, metric: .latency)
         return Findings(nodes: bw.nodes + lat.nodes, pairs: bw.pairs + lat.pairs)
     }
 
     var symmetricLatency: [[Double?]] { latencyMicroseconds }
 
-    /// Values of each unordered pair: the slower direction for bandwidth (min), the
-    /// larger for latency (max), taken by `isBad` ordering.
-    func analyse(_ matrix: [[Double?]], isBad: (Double, Double) -> Bool, metric: Outlier.Metric) -> Findings {
+    /// Each unordered pair's value: the slower direction for bandwidth (min), the larger
+    /// for latency (max): a link slow one way is a bad link.
+    func pairValues(_ matrix: [[Double?]], metric: Outlier.Metric) -> [(i: Int, j: Int, value: Double)] {
         let n = nodes.count
         var pairs: [(i: Int, j: Int, value: Double)] = []
         for i in 0..<n {
             for j in (i + 1)..<max(i + 1, n) {
                 let both = [matrix[i][j], matrix[j][i]].compactMap { $0 }
                 guard !both.isEmpty else { continue }
-                // The worse direction decides: a link slow one way is a bad link.
-                let worse = metric == .bandwidth ? both.min()! : both.max()!
-                pairs.append((i, j, worse))
+                pairs.append((i, j, metric == .bandwidth ? both.min()! : both.max()!))
             }
         }
+        return pairs
+    }
+
+    /// Bandwidth against an absolute floor: every pair under it, and the nodes whose median
+    /// link is under it, the slowest first, each one's links set aside before the next is
+    /// judged (a slow node drags its partners' medians down: with 4 nodes a healthy node's
+    /// median is its second link of three, one of them to the slow node). Nodes tied at the
+    /// slowest are named together: two nodes' one link cannot tell which of them is slow, and
+    /// a fabric slow as a whole fails every node.
+    func belowFloor(_ floor: Double) -> Findings {
+        let pairs = pairValues(bandwidthGBps, metric: .bandwidth)
+        var badNodes: [Outlier] = []
+        var aside = Set<Int>()
+        while true {
+            let scores = nodes.indices.filter { !aside.contains($0) }.compactMap { k -> (k: Int, score: Double)? in
+                let mine = pairs.filter { ($0.i == k || $0.j == k) && !aside.contains($0.i) && !aside.contains($0.j) }.map(\.value)
+                return Self.median(mine).map { (k, $0) }
+            }
+            guard let worst = scores.min(by: { $0.score < $1.score }), worst.score < floor else { break }
+            for t in scores where t.score == worst.score {
+                badNodes.append(Outlier(nodes: [t.k], metric: .bandwidth, value: t.score, reference: floor, labels: [nodes[t.k]], isFloor: true))
+                aside.insert(t.k)
+            }
+        }
+        let badPairs = pairs.filter { $0.value < floor }.map {
+            Outlier(nodes: [$0.i, $0.j], metric: .bandwidth, value: $0.value, reference: floor, labels: [nodes[$0.i], nodes[$0.j]], isFloor: true)
+        }
+        return Findings(nodes: badNodes, pairs: badPairs)
+    }
+
+    /// The outliers of one metric against the medians (`findings`), `isBad` ordering values.
+    func analyse(_ matrix: [[Double?]], isBad: (Double, Double) -> Bool, metric: Outlier.Metric) -> Findings {
+        let n = nodes.count
+        let pairs = pairValues(matrix, metric: metric)
         guard pairs.count >= 2 else { return Findings(nodes: [], pairs: []) }
         var badNodes: [Outlier] = []
         if n >= 3 {
@@ -241,7 +284,8 @@ public enum PairMatrixBench {
     }
 
     /// The matrices as text: bandwidth rows are senders, columns receivers.
-    public static func table(_ matrix: PairMatrix, findings: PairMatrix.Findings, bandwidthFraction: Double = 0.5, latencyFactor: Double = 3) -> String {
+    public static func table(_ matrix: PairMatrix, findings: PairMatrix.Findings, bandwidthFraction: Double = 0.5, latencyFactor: Double = 3,
+                             minBandwidthGBps: Double? = nil) -> String {
         let n = matrix.nodes.count
         let width = max(9, (matrix.nodes.map(\.count).max() ?? 0) + 2)
         func grid(_ title: String, _ values: [[Double?]], decimals: Int) -> [String] {
@@ -259,7 +303,8 @@ public enum PairMatrixBench {
         lines += grid("latency (µs, half round trip)", matrix.latencyMicroseconds, decimals: 2)
         lines.append("")
         if findings.isEmpty {
-            lines.append("# outliers: none (no pair under \(Int((bandwidthFraction * 100).rounded()))% of the median bandwidth or over \(formatFixed(latencyFactor, decimals: 1))x the median latency)")
+            let floor = minBandwidthGBps.map { "\(BenchPlot.figure($0)) GB/s" } ?? "\(Int((bandwidthFraction * 100).rounded()))% of the median bandwidth"
+            lines.append("# outliers: none (no pair under \(floor) or over \(formatFixed(latencyFactor, decimals: 1))x the median latency)")
         } else {
             lines.append("# outliers:")
             lines += findings.nodes.map { "  SLOW NODE  \($0)" }
@@ -271,7 +316,8 @@ public enum PairMatrixBench {
     public static func json(_ matrix: PairMatrix, findings: PairMatrix.Findings) -> String {
         func grid(_ values: [[Double?]]) -> BenchJSON { .array(values.map { .array($0.map { $0.map(BenchJSON.double) ?? .null }) }) }
         func outlier(_ o: PairMatrix.Outlier) -> BenchJSON {
-            .object([("nodes", .array(o.labels.map(BenchJSON.string))), ("metric", .string(o.metric.rawValue)), ("value", .double(o.value)), ("reference", .double(o.reference))])
+            .object([("nodes", .array(o.labels.map(BenchJSON.string))), ("metric", .string(o.metric.rawValue)), ("value", .double(o.value)),
+                     ("reference", .double(o.reference)), ("reference_is", .string(o.isFloor ? "floor" : "median"))])
         }
         return BenchJSON.object([
             ("suite", .string("matrix")),

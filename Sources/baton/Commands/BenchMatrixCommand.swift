@@ -30,6 +30,8 @@ struct MatrixBench: ParsableCommand {
     @Option(help: "A pair or node is slow under this fraction of the reference bandwidth.") var threshold = 0.5
     @Option(name: .customLong("latency-factor"), help: "A pair or node is slow over this many times the reference latency.")
     var latencyFactor = 3.0
+    @Option(name: .customLong("min-bandwidth"), help: ArgumentHelp("Judge bandwidth against this floor instead of --threshold: a node whose median link is under it, and every pair under it (e.g. 2GB/s, 10Gbit/s).", valueName: "RATE"))
+    var minBandwidth: String?
     @Flag(help: "Print JSON instead of the matrices.") var json = false
     @Flag(name: .customLong("fail-on-outliers"), help: "Exit 1 when any pair or node stands out.") var failOnOutliers = false
     @Flag(name: .customLong("find-slow"), help: "Find the one slow node or link in few rounds of concurrent pairs instead of measuring every pair.")
@@ -44,10 +46,17 @@ struct MatrixBench: ParsableCommand {
         guard threshold > 0, threshold < 1, latencyFactor > 1 else {
             throw ValidationError("--threshold must be between 0 and 1, --latency-factor above 1")
         }
+        let floor = try minBandwidth.map { (text) throws -> Double in
+            guard let v = BandwidthRate.gigabytesPerSecond(text) else {
+                throw ValidationError("--min-bandwidth: '\(text)' is not a rate (e.g. 2GB/s, 500MB/s, 10Gbit/s; GB/s is bytes, Gb/s bits)")
+            }
+            return v
+        }
         guard confirmations >= 1 else { throw ValidationError("--confirm must be 1 or more: a suspect is measured again at least once") }
         let options = PairMatrixOptions(
             bandwidthSize: bytes, latencySize: small, iterations: iterations, latencyIterations: latencyIterations, window: window, rounds: rounds)
         if findSlow {
+            guard floor == nil else { throw ValidationError("--min-bandwidth judges every pair of the matrix; --find-slow compares the pairs of a round with each other (--threshold)") }
             try runUnderMPI { comm in
                 guard let result = try FindSlowBench.run(options, threshold: threshold, confirmations: confirmations, on: comm) else { return ExitCodes.success }
                 print(json ? FindSlowBench.json(result) : FindSlowBench.table(result))
@@ -57,9 +66,10 @@ struct MatrixBench: ParsableCommand {
         }
         try runUnderMPI { comm in
             let matrix = try PairMatrixBench.run(options, on: comm)
-            let findings = matrix.findings(bandwidthFraction: threshold, latencyFactor: latencyFactor)
+            let findings = matrix.findings(bandwidthFraction: threshold, latencyFactor: latencyFactor, minBandwidthGBps: floor)
             if comm.rank == 0 {
-                print(json ? PairMatrixBench.json(matrix, findings: findings) : PairMatrixBench.table(matrix, findings: findings, bandwidthFraction: threshold, latencyFactor: latencyFactor))
+                print(json ? PairMatrixBench.json(matrix, findings: findings)
+                      : PairMatrixBench.table(matrix, findings: findings, bandwidthFraction: threshold, latencyFactor: latencyFactor, minBandwidthGBps: floor))
             }
             return failOnOutliers && !findings.isEmpty ? ExitCodes.checkFailed : ExitCodes.success
         }

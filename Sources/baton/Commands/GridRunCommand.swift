@@ -30,8 +30,11 @@ struct GridRunCommand: GridSubcommand {
     @Option(name: .customLong("heartbeat-timeout"), help: "A node silent this long is lost; also the lease.")
     var heartbeatTimeout: String = "10s"
 
-    @Option(name: .customLong("cool-down"), help: "A dead node is health-checked and re-admitted after this long.")
+    @Option(name: .customLong("cool-down"), help: "A dead node is checked by the health gate after this long (doubled by each failed check, at most 16 times) and re-admitted if it passes.")
     var coolDown: String = "60s"
+
+    @Option(name: .customLong("health-timeout"), help: "A dead node's health check must answer within this.")
+    var healthTimeout: String = "10s"
 
     @Option(name: .customLong("resume"), help: "Continue the run in this directory.")
     var resume: String?
@@ -74,7 +77,7 @@ struct GridRunCommand: GridSubcommand {
     var request: GridHeadRequest {
         var r = GridHeadRequest()
         (r.spec, r.hosts, r.runDir, r.resume) = (spec, .init(hostfile: hostfile, hosts: hosts, local: local), runDir, resume)
-        (r.heartbeatTimeout, r.coolDown) = (heartbeatTimeout, coolDown)
+        (r.heartbeatTimeout, r.coolDown, r.healthTimeout) = (heartbeatTimeout, coolDown, healthTimeout)
         (r.failNode, r.failAfter, r.failSignal) = (failNode, failAfter, failSignal)
         (r.quiet, r.onCorruptCheckpoint) = (quiet, onCorruptCheckpoint)
         r.hang = hang.settings

@@ -11,10 +11,14 @@ struct SpareOptions: ParsableArguments {
     var nnodes: String?
     @Option(help: "A lost or suspect node may rejoin as a spare this long after it left, if it passes the health gate.")
     var coolDown = "60s"
-    @Option(help: "Check the nodes before every attempt (auto: with --nnodes).") var healthCheck: HealthCheckMode = .auto
+    @Option(help: "Check the nodes before every attempt (auto: with --nnodes; bandwidth: also measure the attempt's nodes together, one round of bench matrix).")
+    var healthCheck: HealthCheckMode = .auto
     @Option(help: "A node's check must answer within this.") var healthTimeout = "10s"
     @Option(help: "Free space the run and checkpoint directories need on a node (e.g. 256M, 10G).") var healthMinFree = "256M"
     @Option(help: "The memlock limit a node needs (e.g. 64M; RDMA pins buffers); not checked unless given.") var healthMinMemlock: String?
+    @Option(help: ArgumentHelp("With --health-check bandwidth, the floor of a node's median link: a percentage of the other links' median, or a rate (e.g. 2GB/s, 10Gbit/s).",
+                               valueName: "N%|RATE"))
+    var healthMinBandwidth = "50%"
     @Option(help: ArgumentHelp("With --nnodes MIN:MAX, a world below MAX grows back once a node has been back in the pool this long: the head asks the job for a checkpoint (BATON_CHECKPOINT_REQUEST, baton.should_checkpoint()) and restarts there.",
                                valueName: "DURATION"))
     var growAfter: String?
@@ -25,6 +29,7 @@ struct SpareOptions: ParsableArguments {
         var s = PoolSettings()
         (s.nnodes, s.coolDown, s.healthCheck) = (nnodes, coolDown, healthCheck)
         (s.healthTimeout, s.healthMinFree, s.healthMinMemlock) = (healthTimeout, healthMinFree, healthMinMemlock)
+        s.healthMinBandwidth = healthMinBandwidth
         (s.growAfter, s.growWait) = (growAfter, growWait)
         return s
     }

@@ -448,14 +448,16 @@ final class AttemptRunner {
     private func teardown(_ job: RunningJob, lost: Set<String> = [], window shortWindow: Double? = nil) {
         stopLeases()
         let began = monotonicNow()
-        job.terminate()
         let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
+        // The survivors' wrappers are found before mpirun is told to stop: once it stops its
+        // daemons, hundreds of processes are dying, and reading a dying process's
+        // environment waits for its exit (at 128 bed nodes the listing then took ~4 s).
         var wrappers: [AttemptSweep.Leftover]?
         if !lost.isEmpty && job.poll() == nil && sweep.sees(Set(hosts.names).subtracting(lost), seenHere: agents.seenHere) {
-            let found = AttemptSweep.wrappers(sweep.leftovers()).filter { !lost.contains($0.node ?? "") }
-            for w in found { kill(w.pid, SIGTERM) }
-            wrappers = found
+            wrappers = AttemptSweep.wrappers(sweep.leftovers()).filter { !lost.contains($0.node ?? "") }
         }
+        job.terminate()
+        for w in wrappers ?? [] { kill(w.pid, SIGTERM) }
         waitFor(atMost: window) {
             job.poll() != nil
                 || classifier.monitor.allEndedOrFenced(except: lost)

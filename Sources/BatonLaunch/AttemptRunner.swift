@@ -229,11 +229,18 @@ final class AttemptRunner {
             let abortSaid = classifier.abortSaidAt != nil
             let now = monotonicNow()
             if let status = job.poll() {
+                // mpirun has ended. What it said last (its agents' ends too) is judged first,
+                // and what that decides is carried out, with what this pass decided before
+                // it saw the end: a node crash reads "lost communication ... on node X" and
+                // an exit a moment later, often both before this pass (seen under load).
+                // mpirun's end is judged only when nothing else is to be done; dropping a
+                // decision here left the classifier finished and the loop spinning on an
+                // end it would no longer judge (a grid kept a killed node's config running).
                 stopLeases()
-                waitFor(atMost: outputWait) { job.outputFinished }
-                pump()
-                _ = scanAgents()
-                actions = [feed(.mpirunExited(status))].compactMap { $0 }
+                actions += waitFor(atMost: outputWait) { job.outputFinished }
+                actions += pump()
+                actions += scanAgents()
+                if actions.isEmpty, let a = feed(.mpirunExited(status)) { actions.append(a) }
             } else if now - lastAgentScan >= 0.03 || (abortSaid && !abortScanned) {
                 // The agents: each one's end while its node still ran is a node loss. Looked
                 // at every 30 ms, and at once when mpirun says it aborts (it ends the other
@@ -550,14 +557,19 @@ final class AttemptRunner {
     }
 
     /// Waits until `done` or `seconds` have passed, feeding the classifier what the readers
-    /// post meanwhile.
-    private func waitFor(atMost seconds: Double, _ done: () -> Bool) {
+    /// post meanwhile; returns what that led it to decide. Only a caller whose classifier
+    /// has finished or awaits mpirun's end (a teardown, a fence wait) may drop it: such a
+    /// classifier decides nothing more.
+    @discardableResult
+    private func waitFor(atMost seconds: Double, _ done: () -> Bool) -> [LossAction] {
         let deadline = monotonicNow() + max(0, seconds)
+        var actions: [LossAction] = []
         while !done() {
             let now = monotonicNow()
-            if now >= deadline { return }
+            if now >= deadline { break }
             inbox.wait(until: min(deadline, now + 0.02))
-            pump()
+            actions += pump()
         }
+        return actions
     }
 }

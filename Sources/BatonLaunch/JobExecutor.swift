@@ -166,7 +166,8 @@ final class MpirunJob: RunningJob, @unchecked Sendable {
         }
     }
 
-    func terminate() { Glibc.kill(child.pid, SIGTERM) }
+    /// Not once mpirun has been reaped (`poll()`): its pid may be another process's by now.
+    func terminate() { if child.poll() == nil { Glibc.kill(child.pid, SIGTERM) } }
     func kill() { child.signal(SIGKILL) }
 
     func poll() -> ExitStatus? { child.poll() }

@@ -456,13 +456,12 @@ final class AttemptRunner {
         stopLeases()
         let began = monotonicNow()
         let window = min(plan.grace, shortWindow ?? (lost.isEmpty ? plan.grace : options.nodeLossWindow))
-        // The survivors' wrappers are found before mpirun is told to stop: once it stops its
-        // daemons, hundreds of processes are dying, and reading a dying process's
-        // environment waits for its exit (at 128 bed nodes the listing then took ~4 s).
+        // The survivors' wrappers, from their commands' pids (`AttemptSweep.wrappers(ofCommands:)`).
         var wrappers: [AttemptSweep.Leftover]?
         if !lost.isEmpty && job.poll() == nil && sweep.sees(Set(hosts.names).subtracting(lost), seenHere: agents.seenHere) {
-            wrappers = AttemptSweep.wrappers(sweep.leftovers()).filter { !lost.contains($0.node ?? "") }
+            wrappers = sweep.wrappers(ofCommands: classifier.monitor.runningCommands(except: lost))
         }
+        let listed = monotonicNow()
         job.terminate()
         for w in wrappers ?? [] { kill(w.pid, SIGTERM) }
         waitFor(atMost: window) {
@@ -470,6 +469,7 @@ final class AttemptRunner {
                 || classifier.monitor.allEndedOrFenced(except: lost)
                 || (wrappers.map { $0.allSatisfy { !ProcessTable.isLive($0.pid, startTime: $0.startTime) } } ?? false)
         }
+        let waited = monotonicNow()
         if job.poll() == nil {
             supervisor.event(.sigkillMpirun, ["attempt": attemptNo])
             job.kill()
@@ -486,7 +486,8 @@ final class AttemptRunner {
         // How the stop went, for whoever reads the transcript (not replayed).
         let now = monotonicNow()
         transcript?.note(["note": "teardown", "seconds": ((now - began) * 1000).rounded() / 1000, "mpirun": killedMpirun ? "killed" : "ended",
-                          "wrappersStopped": wrappers?.count ?? 0], at: now)
+                          "wrappersStopped": wrappers?.count ?? 0,
+                          "listing": ((listed - began) * 1000).rounded() / 1000, "window": ((waited - listed) * 1000).rounded() / 1000], at: now)
     }
 
     /// Waits out the lease of nodes that may still run cut off from us, so two attempts

@@ -14,6 +14,8 @@ struct HeartbeatMonitor: Sendable {
         var stopping = false
         /// Order in which exits arrived (for "which rank failed first").
         var exitOrder: Int?
+        /// The command's pid, from the wrapper's `start pid=N` (a pid on the rank's node).
+        var commandPID: Int32?
     }
 
     let timeout: Double
@@ -77,7 +79,9 @@ struct HeartbeatMonitor: Sendable {
         }
         let wasLive = r.started && r.exit == nil
         switch line.kind {
-        case .start: r.started = true
+        case .start:
+            r.started = true
+            if let i = line.payload.range(of: "pid=") { r.commandPID = Int32(line.payload[i.upperBound...].prefix { $0.isNumber }) }
         case .exit:
             let exit = RankExit.decode(line.payload) ?? RankExit(status: .exited(255))
             if r.exit == nil {
@@ -116,6 +120,15 @@ struct HeartbeatMonitor: Sendable {
         if r.exit != nil || r.stopping || r.fenced != nil { spoke.insert(line.node) }
         ranks[line.rank] = r
         return true
+    }
+
+    /// The commands of the ranks still running outside `except`, by rank: (node, pid).
+    func runningCommands(except: Set<String>) -> [Int: (node: String, pid: Int32)] {
+        var out: [Int: (node: String, pid: Int32)] = [:]
+        for (rank, r) in ranks where r.started && r.exit == nil && !except.contains(r.node) {
+            if let pid = r.commandPID { out[rank] = (r.node, pid) }
+        }
+        return out
     }
 
     /// Nodes that still have a running rank and have been silent for longer than the

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import BatonLaunch
+import BatonProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -63,5 +64,29 @@ import Glibc
         #expect(killed == 2)
         #expect(still.isEmpty)
         #expect(sweep.leftovers().isEmpty)
+    }
+
+    @Test func aRunningCommandsWrapperIsItsParentAndAnEndedCommandHasNone() throws {
+        // "wrapper" (sh) -> "command" (sleep); the command's pid is what `start pid=N` says.
+        let wrapper = try ChildProcess.spawn(["sh", "-c", "sleep 30 > /dev/null & echo $!; exec > /dev/null; wait"], environment: ProcessInfo.processInfo.environment,
+                                             stdin: .null, stdout: .pipe, stderr: .null)
+        var first: String?
+        readLines(fd: wrapper.stdoutFD!) { if first == nil { first = String($0) } }
+        let command = try #require(first.flatMap { Int32($0) })
+        defer { kill(command, SIGKILL); wrapper.signal(SIGKILL); _ = wrapper.wait() }
+        var sweep = AttemptSweep(token: "t", simulated: true)
+        sweep.since = ProcessTable.stat(wrapper.pid)?.startTime ?? 0
+        var monitor = HeartbeatMonitor(hosts: HostList(hosts: [.init(name: "a", slots: 1), .init(name: "b", slots: 1)]), timeout: 5, start: 0)
+        let a = monitor.record(TaggedLine(kind: .start, node: "a", rank: 0, payload: "pid=\(command)"), at: 1)
+        let b = monitor.record(TaggedLine(kind: .start, node: "b", rank: 1, payload: "pid=999999999"), at: 1)
+        #expect(a && b)
+        #expect(monitor.runningCommands(except: ["b"]).mapValues(\.pid) == [0: command])
+        let found = sweep.wrappers(ofCommands: monitor.runningCommands(except: []))
+        // Rank 1's pid names no process: no wrapper for it.
+        #expect(found == [L(pid: wrapper.pid, parent: getpid(), startTime: ProcessTable.stat(wrapper.pid)!.startTime, node: "a", rank: 0)])
+        // Once the command has ended its rank has no wrapper to stop (its pid may be anyone's).
+        kill(command, SIGKILL)
+        _ = pollUntil(atMost: 5, every: 0.01) { ProcessTable.stat(command).map { $0.isZombie } ?? true }
+        #expect(sweep.wrappers(ofCommands: monitor.runningCommands(except: [])).isEmpty)
     }
 }

@@ -88,7 +88,7 @@ struct AgentWatch: Sendable {
         for _ in 0..<5 where !frontier.isEmpty {
             var next: [pid_t] = []
             for p in frontier {
-                for c in children(of: p) {
+                for c in ProcessTable.liveChildren(of: p) {
                     let env = ProcessTable.environment(c)
                     if let n = env["BATON_AGENT_NODE"], hosts.contains(n) { return n }
                     if let r = env["OMPI_COMM_WORLD_RANK"].flatMap({ Int($0) }), let n = nodeOfRank[r] { return n }
@@ -98,12 +98,6 @@ struct AgentWatch: Sendable {
             frontier = next
         }
         return nil
-    }
-
-    /// A process's live children, cheaply from /proc/PID/task/*/children where the kernel
-    /// has it.
-    static func children(of parent: pid_t) -> [pid_t] {
-        ProcessTable.listedChildren(of: parent)?.filter { ProcessTable.stat($0).map { !$0.isZombie } ?? false } ?? ProcessTable.children(of: parent)
     }
 
     /// mpirun's children not known yet as agents (each new one is looked at once, not every

@@ -57,13 +57,6 @@ struct AttemptSweep: Sendable {
         }
     }
 
-    /// The ranks' wrappers among `left`: the processes with a rank whose parent has none (a
-    /// daemon started them; their commands, and the commands' children, inherit the rank).
-    static func wrappers(_ left: [Leftover]) -> [Leftover] {
-        let ranked = Set(left.filter { $0.rank != nil }.map(\.pid))
-        return left.filter { $0.rank != nil && !ranked.contains($0.parent) }
-    }
-
     /// True when this machine sees every process of the attempt on `nodes`: simulated nodes,
     /// or nodes whose processes it has seen under their agents (`seenHere`).
     func sees(_ nodes: some Sequence<String>, seenHere: Set<String>) -> Bool {

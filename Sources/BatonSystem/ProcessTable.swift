@@ -89,7 +89,7 @@ public enum ProcessTable {
         var pids = [root]
         var level = [root]
         for _ in 0..<2 {
-            level = level.flatMap(childrenListed)
+            level = level.flatMap { listedChildren(of: $0) ?? [] }
             pids += level
         }
         var cpu = 0.0, delay = 0.0
@@ -104,9 +104,6 @@ public enum ProcessTable {
         }
         return (cpu, delay)
     }
-
-    /// The children the kernel lists for each of `pid`'s threads (/proc/PID/task/TID/children).
-    static func childrenListed(_ pid: pid_t) -> [pid_t] { listedChildren(of: pid) ?? [] }
 
     /// The pids in /proc/PID/task/*/children (zombies too), or nil where the kernel has no
     /// such file. By readdir and read(2): the head asks for mpirun's every 30 ms, and
@@ -244,6 +241,12 @@ public enum ProcessTable {
             guard let s = stat(pid), s.isLive else { return false }
             return matches(environment(pid))
         }
+    }
+
+    /// Children of `parent` that are not zombies: from the kernel's lists where it has them
+    /// (a few small reads), else from a walk of /proc.
+    public static func liveChildren(of parent: pid_t) -> [pid_t] {
+        listedChildren(of: parent)?.filter { stat($0).map { !$0.isZombie } ?? false } ?? children(of: parent)
     }
 
     /// Live children of `parent`.

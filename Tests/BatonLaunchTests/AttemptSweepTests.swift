@@ -10,21 +10,6 @@ import Glibc
 @Suite struct AttemptSweepTests {
     typealias L = AttemptSweep.Leftover
 
-    @Test("the wrappers are the processes with a rank whose parent has none (daemon, shell, agent)")
-    func wrappersAreTheRankedProcessesUnderAnUnrankedParent() {
-        let left = [
-            L(pid: 10, parent: 1, node: "a"),                  // a shell the agent ran
-            L(pid: 11, parent: 10, node: "a"),                 // the daemon
-            L(pid: 12, parent: 11, node: "a", rank: 0),        // a wrapper
-            L(pid: 13, parent: 12, node: "a", rank: 0),        // its command
-            L(pid: 14, parent: 13, node: "a", rank: 0),        // a data loader worker
-            L(pid: 15, parent: 11, node: "a", rank: 1),        // a second wrapper
-            L(pid: 20, parent: 1, node: "b", rank: 2),         // orphaned by its daemon
-        ]
-        #expect(AttemptSweep.wrappers(left).map(\.pid) == [12, 15, 20])
-        #expect(AttemptSweep.wrappers([]).isEmpty)
-    }
-
     @Test func theSweepSeesSimulatedNodesAndTheNodesSeenUnderTheirAgents() {
         let real = AttemptSweep(token: "t", simulated: false)
         #expect(real.sees(["a", "b"], seenHere: ["a", "b", "c"]))
@@ -59,7 +44,6 @@ import Glibc
         }
         #expect(left.map(\.pid) == [ranked.pid, named.pid].sorted())
         #expect(Dictionary(uniqueKeysWithValues: left.map { ($0.pid, $0.node) }) == [ranked.pid: "node-b", named.pid: "node-c"])
-        #expect(AttemptSweep.wrappers(left).map(\.pid) == [ranked.pid])
         let (killed, still) = sweep.clear(excluding: [], within: 5, listed: left)
         #expect(killed == 2)
         #expect(still.isEmpty)
